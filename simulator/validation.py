@@ -9,6 +9,7 @@ an `InputError` naming the file, the field, the bad value and what is allowed.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
@@ -49,26 +50,32 @@ class Range:
 class Fields:
     """One table of untrusted input; accessors check and consume keys."""
 
-    def __init__(self, data: Mapping[str, Any], source: str, path: str = "") -> None:
+    def __init__(
+        self, data: Mapping[str, Any], source: builtins.str, path: builtins.str = ""
+    ) -> None:
         self._data = data
         self.source = source
         self.path = path
         self._seen: set[str] = set()
 
     # -- plumbing -------------------------------------------------------------------
-    def where(self, key: str) -> str:
+    def where(self, key: builtins.str) -> builtins.str:
         return f"{self.path}.{key}" if self.path else key
 
-    def fail(self, key: str, value: object, allowed: str) -> InputError:
+    def fail(self, key: builtins.str, value: object, allowed: builtins.str) -> InputError:
         return InputError(self.source, self.where(key), value, allowed)
 
-    def has(self, key: str) -> bool:
+    def has(self, key: builtins.str) -> builtins.bool:
         return key in self._data
 
     def keys(self) -> list[str]:
         return list(self._data)
 
-    def _get(self, key: str, default: Any) -> Any:
+    def peek(self, key: builtins.str) -> Any:
+        """The raw value, without consuming the key (for error messages)."""
+        return self._data.get(key, _MISSING)
+
+    def _get(self, key: builtins.str, default: Any) -> Any:
         self._seen.add(key)
         if key in self._data:
             return self._data[key]
@@ -84,11 +91,16 @@ class Fields:
                 raise self.fail(key, self._data[key], f"unknown field; known fields: {known}")
 
     # -- scalars --------------------------------------------------------------------
-    def str(self, key: str, default: Any = _MISSING, choices: Iterable[str] | None = None) -> Any:
+    def str(
+        self,
+        key: builtins.str,
+        default: Any = _MISSING,
+        choices: Iterable[builtins.str] | None = None,
+    ) -> Any:
         value = self._get(key, default)
         if value is default and default is not _MISSING:
             return value
-        if not isinstance(value, str):
+        if not isinstance(value, builtins.str):
             raise self.fail(key, value, "must be a string")
         if choices is not None:
             allowed = list(choices)
@@ -96,80 +108,99 @@ class Fields:
                 raise self.fail(key, value, f"must be one of: {', '.join(allowed)}")
         return value
 
-    def bool(self, key: str, default: Any = _MISSING) -> Any:
+    def bool(self, key: builtins.str, default: Any = _MISSING) -> Any:
         value = self._get(key, default)
-        if not isinstance(value, bool):
+        if not isinstance(value, builtins.bool):
             raise self.fail(key, value, "must be true or false")
         return value
 
     def int(
-        self, key: str, default: Any = _MISSING, lo: int | None = None, hi: int | None = None
+        self,
+        key: builtins.str,
+        default: Any = _MISSING,
+        lo: builtins.int | None = None,
+        hi: builtins.int | None = None,
     ) -> Any:
         value = self._get(key, default)
         if value is None and default is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, builtins.bool) or not isinstance(value, builtins.int):
             raise self.fail(key, value, "must be a whole number")
         _check_bounds(self, key, value, lo, hi)
         return value
 
     def float(
         self,
-        key: str,
+        key: builtins.str,
         default: Any = _MISSING,
-        lo: float | None = None,
-        hi: float | None = None,
-        lo_open: bool = False,
+        lo: builtins.float | None = None,
+        hi: builtins.float | None = None,
+        lo_open: builtins.bool = False,
     ) -> Any:
         value = self._get(key, default)
         if value is None and default is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        if (
+            isinstance(value, builtins.bool)
+            or not isinstance(value, builtins.int | builtins.float)
+            or math.isnan(value)
+        ):
             raise self.fail(key, value, "must be a number")
         if lo_open and lo is not None and value <= lo:
             raise self.fail(key, value, f"must be a number > {lo:g}")
         _check_bounds(self, key, value, None if lo_open else lo, hi)
         return float(value)
 
-    def share(self, key: str, default: Any = _MISSING) -> Any:
+    def share(self, key: builtins.str, default: Any = _MISSING) -> Any:
         """A fraction in 0..1."""
         return self.float(key, default, lo=0.0, hi=1.0)
 
-    def datetime(self, key: str, tz: dt.tzinfo, default: Any = _MISSING) -> Any:
+    def datetime(self, key: builtins.str, tz: dt.tzinfo, default: Any = _MISSING) -> Any:
         """A local date-time (TOML or ISO text), placed in `tz` when it carries no zone."""
         value = self._get(key, default)
         if value is None and default is None:
             return None
-        if isinstance(value, str):
+        if isinstance(value, builtins.str):
             try:
                 value = dt.datetime.fromisoformat(value)
             except ValueError:
-                raise self.fail(key, value, "must be a date-time like 2025-02-22T16:40:00")
+                raise self.fail(
+                    key, value, "must be a date-time like 2025-02-22T16:40:00"
+                ) from None
         if not isinstance(value, dt.datetime):
             raise self.fail(key, value, "must be a date-time like 2025-02-22T16:40:00")
         return value.replace(tzinfo=tz) if value.tzinfo is None else value
 
-    def timezone(self, key: str, default: Any = _MISSING) -> dt.tzinfo:
+    def timezone(self, key: builtins.str, default: Any = _MISSING) -> dt.tzinfo:
         name = self.str(key, default)
         try:
             return ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError):
-            raise self.fail(key, name, "must be an IANA time zone like America/New_York")
+            raise self.fail(key, name, "must be an IANA time zone like America/New_York") from None
 
     def range(
-        self, key: str, default: Any = _MISSING, lo: float | None = None, hi: float | None = None
+        self,
+        key: builtins.str,
+        default: Any = _MISSING,
+        lo: builtins.float | None = None,
+        hi: builtins.float | None = None,
     ) -> Any:
         """An uncertain quantity: `[low, high]`, `[low, likely, high]` or a single number."""
         value = self._get(key, default)
         if isinstance(value, Range):
             return value
         shape = "must be a number or [low, high] or [low, likely, high] with low <= high"
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, builtins.int | builtins.float) and not isinstance(
+            value, builtins.bool
+        ):
             parts = [float(value)] * 3
         elif (
             isinstance(value, list)
             and len(value) in (2, 3)
-            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+            and all(
+                isinstance(v, builtins.int | builtins.float) and not isinstance(v, builtins.bool)
+                for v in value
+            )
         ):
             low, high = float(value[0]), float(value[-1])
             likely = float(value[1]) if len(value) == 3 else (low + high) / 2
@@ -182,20 +213,20 @@ class Fields:
             _check_bounds(self, key, part, lo, hi, shown=value)
         return Range(low=parts[0], high=parts[2], likely=parts[1])
 
-    def str_list(self, key: str, default: Any = _MISSING) -> Any:
+    def str_list(self, key: builtins.str, default: Any = _MISSING) -> Any:
         value = self._get(key, default)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        if not isinstance(value, list) or not all(isinstance(v, builtins.str) for v in value):
             raise self.fail(key, value, "must be a list of strings")
         return list(value)
 
     # -- nesting --------------------------------------------------------------------
-    def table(self, key: str, required: bool = False) -> Fields:
+    def table(self, key: builtins.str, required: builtins.bool = False) -> Fields:
         value = self._get(key, _MISSING if required else {})
         if not isinstance(value, Mapping):
             raise self.fail(key, value, "must be a table")
         return Fields(value, self.source, self.where(key))
 
-    def tables(self, key: str, required: bool = False) -> list[Fields]:
+    def tables(self, key: builtins.str, required: builtins.bool = False) -> list[Fields]:
         value = self._get(key, _MISSING if required else [])
         if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
             raise self.fail(key, value, "must be an array of tables ([[...]])")
@@ -203,7 +234,7 @@ class Fields:
             raise self.fail(key, value, "must hold at least one table")
         return [Fields(v, self.source, f"{self.where(key)}[{i}]") for i, v in enumerate(value)]
 
-    def mapping(self, key: str) -> dict[str, Any]:
+    def mapping(self, key: builtins.str) -> dict[builtins.str, Any]:
         """A free-form table whose keys the caller checks (for example agency codes)."""
         value = self._get(key, {})
         if not isinstance(value, Mapping):

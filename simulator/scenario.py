@@ -1,0 +1,384 @@
+"""Scenario files: one TOML file per situation, checked once when loaded.
+
+Theory of operation: `load_scenario` reads a TOML file and turns each table into a frozen
+dataclass through `validation.Fields`, which rejects unknown keys, wrong types and values
+out of range with the file, the field path and what is allowed. Cross-field rules
+(deadline after send time, known agency codes, routes to declared collections) are
+checked after the tables are read. Everything downstream trusts these types.
+
+A file whose `[scenario] kind` is "reply-all" describes a storm on an open distribution
+list instead; `load_any` sends it to `simulator.replyall.params`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from simulator.parameters import read_behaviour, read_cost, read_data_file
+from simulator.rules import ContentRules
+from simulator.validation import Fields, InputError, Range
+
+ALL_AGENCIES = "*"  # a directive for every agency; a more specific one wins
+ACTIONS = ("comply", "required", "encouraged", "voluntary", "pause")
+CADENCES = ("once", "weekly")
+COLLECTION_KINDS = ("central", "agency", "consolidation", "leadership")
+TARGET_KINDS = ("embedded", "http", "smtp")
+EMBEDDED_PROTOCOLS = ("smtp", "http")
+RESERVED_SUFFIXES = (".example", ".test")
+MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online: 500 recipients per message (facts.md §4)
+
+THRESHOLD_METRICS = (
+    "p50_ms",
+    "p90_ms",
+    "p99_ms",
+    "p999_ms",
+    "max_ms",
+    "p99_uncorrected_ms",
+    "lost",
+    "late",
+    "dropped",
+    "error_rate",
+    "late_rate",
+    "throughput_eps",
+    "acked",
+)
+THRESHOLD_OPS = ("<", "<=", ">", ">=", "==", "!=")
+_THRESHOLD = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
+
+
+@cache
+def agency_codes() -> frozenset[str]:
+    """Department and sub-agency codes that directives and routes may name."""
+    return frozenset(row["code"] for row in read_data_file("agencies.csv"))
+
+
+@dataclass(frozen=True)
+class WorkforceSpec:
+    scale: float = 0.01
+    seed: int = 20250222
+    tables: str = "builtin"  # "builtin" or a directory of calibration CSVs
+
+
+@dataclass(frozen=True)
+class Directive:
+    """What an agency told its staff, from time `at` (None: from the send time)."""
+
+    agency: str
+    action: str
+    at: dt.datetime | None = None
+    within_hours: float | None = None  # reply within N hours of receipt (DoD: 48)
+    form_letter: bool = False  # NOAA: send a form letter with generic accomplishments
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Round:
+    id: str
+    subject: str
+    sender: str
+    send_time: dt.datetime
+    send_window_minutes: float
+    deadline: dt.datetime
+    cadence: str
+    rounds_per_year: int
+    recipients_per_message: int
+    collection: str
+    routing: dict[str, str]
+    cc_manager: bool
+    default_action: str
+    directives: tuple[Directive, ...]
+    rules: ContentRules
+
+    @property
+    def window_hours(self) -> float:
+        return (self.deadline - self.send_time).total_seconds() / 3600.0
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    address: str
+    kind: str
+    internal_to: str | None = None  # replies stay inside this agency (DHS mailbox)
+    rules: ContentRules | None = None  # this system's own rules; else the round's
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str = "embedded"
+    url: str | None = None
+    protocol: str = "smtp"  # for "embedded": which reference system receives replies
+
+
+@dataclass(frozen=True)
+class ReplaySpec:
+    speedup: float = 600.0
+    max_events: int = 5_000_000
+    max_duration_s: float = 1200.0
+    concurrency: int = 256
+    retries: int = 3
+    workers: int = 1
+
+
+@dataclass(frozen=True)
+class Threshold:
+    metric: str
+    op: str
+    value: float
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: str
+    name: str
+    description: str
+    workforce: WorkforceSpec
+    rounds: tuple[Round, ...]
+    collections: tuple[Collection, ...]
+    target: Target
+    replay: ReplaySpec
+    behaviour: dict[str, float]
+    thresholds: tuple[Threshold, ...]
+    cost: dict[str, Range] = field(default_factory=dict)
+
+    def collection(self, collection_id: str) -> Collection:
+        return next(c for c in self.collections if c.id == collection_id)
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Parse a TOML file; a missing or malformed file is an InputError naming it."""
+    source = str(path)
+    try:
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise InputError(source, "(file)", source, "no such file") from None
+    except tomllib.TOMLDecodeError as err:
+        raise InputError(source, "(syntax)", str(err), "must be valid TOML") from None
+
+
+def load_any(path: str | Path) -> Any:
+    """Load a scenario of any kind: a mass-reply `Scenario` or a reply-all storm."""
+    doc = read_toml(path)
+    meta = doc.get("scenario", {})
+    if isinstance(meta, dict) and meta.get("kind") == "reply-all":
+        from simulator.replyall.params import parse_replyall
+
+        return parse_replyall(Fields(doc, str(path)))
+    return parse_scenario(doc, str(path))
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and check a mass-reply scenario file."""
+    return parse_scenario(read_toml(path), str(path))
+
+
+def parse_scenario(doc: dict[str, Any], source: str) -> Scenario:
+    top = Fields(doc, source)
+    meta = top.table("scenario", required=True)
+    name = meta.str("name")
+    description = meta.str("description", "")
+    meta.str("kind", "mass-reply", choices=("mass-reply", "reply-all"))
+    meta.done()
+    collections = tuple(_collection(f) for f in top.tables("collections", required=True))
+    scenario = Scenario(
+        path=source,
+        name=name,
+        description=description,
+        workforce=_workforce(top.table("workforce")),
+        rounds=tuple(_round(f) for f in top.tables("rounds", required=True)),
+        collections=collections,
+        target=_target(top.table("target")),
+        replay=_replay(top.table("replay")),
+        behaviour=read_behaviour(top.table("behaviour")),
+        thresholds=_thresholds(top.table("thresholds")),
+        cost=read_cost(top.table("cost")),
+    )
+    top.done()
+    _check_references(scenario, top)
+    return scenario
+
+
+def _workforce(f: Fields) -> WorkforceSpec:
+    spec = WorkforceSpec(
+        scale=f.float("scale", WorkforceSpec.scale, lo=0.0, hi=1.0, lo_open=True),
+        seed=f.int("seed", WorkforceSpec.seed, lo=0, hi=2**63 - 1),
+        tables=f.str("tables", WorkforceSpec.tables),
+    )
+    f.done()
+    return spec
+
+
+def _round(f: Fields) -> Round:
+    tz = f.timezone("timezone", "America/New_York")
+    send_time = f.datetime("send_time", tz)
+    deadline = f.datetime("deadline", tz)
+    if deadline <= send_time:
+        raise f.fail("deadline", deadline.isoformat(), f"must be after send_time {send_time}")
+    cadence = f.str("cadence", "once", choices=CADENCES)
+    rounds_per_year = f.int("rounds_per_year", 1 if cadence == "once" else 24, lo=1, hi=53)
+    if cadence == "once" and rounds_per_year != 1:
+        raise f.fail("rounds_per_year", rounds_per_year, "must be 1 when cadence = 'once'")
+    routing = f.mapping("routing")
+    for agency, target in routing.items():
+        if not isinstance(target, str):
+            raise f.fail(f"routing.{agency}", target, "must be a collection id (string)")
+    rnd = Round(
+        id=f.str("id"),
+        subject=f.str("subject", "What did you do last week?"),
+        sender=_address(f, "sender", "hr@opm.example"),
+        send_time=send_time,
+        send_window_minutes=f.float("send_window_minutes", 18.0, lo=0.0, hi=7 * 24 * 60),
+        deadline=deadline,
+        cadence=cadence,
+        rounds_per_year=rounds_per_year,
+        recipients_per_message=f.int(
+            "recipients_per_message", MAX_RECIPIENTS_PER_MESSAGE, 1, MAX_RECIPIENTS_PER_MESSAGE
+        ),
+        collection=f.str("collection"),
+        routing=dict(routing),
+        cc_manager=f.bool("cc_manager", True),
+        default_action=f.str("default_action", "comply", choices=ACTIONS),
+        directives=tuple(_directive(d, tz, send_time, deadline) for d in f.tables("directives")),
+        rules=_rules(f.table("rules")),
+    )
+    f.done()
+    return rnd
+
+
+def _directive(f: Fields, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime) -> Directive:
+    directive = Directive(
+        agency=_agency(f, "agency", wildcard=True),
+        action=f.str("action", choices=ACTIONS),
+        at=f.datetime("at", tz, None),
+        within_hours=f.float("within_hours", None, lo=0.0, hi=24 * 365, lo_open=True),
+        form_letter=f.bool("form_letter", False),
+        note=f.str("note", ""),
+    )
+    if directive.at is not None and not start <= directive.at <= end:
+        raise f.fail("at", directive.at.isoformat(), f"must be within the round ({start}..{end})")
+    f.done()
+    return directive
+
+
+def _rules(f: Fields) -> ContentRules:
+    d = ContentRules()
+    rules = ContentRules(
+        no_links=f.bool("no_links", d.no_links),
+        no_attachments=f.bool("no_attachments", d.no_attachments),
+        no_classification=f.bool("no_classification", d.no_classification),
+        no_coworker_names=f.bool("no_coworker_names", d.no_coworker_names),
+        no_drug_or_contract_names=f.bool("no_drug_or_contract_names", d.no_drug_or_contract_names),
+        allow_sensitive_statement=f.bool("allow_sensitive_statement", d.allow_sensitive_statement),
+    )
+    f.done()
+    return rules
+
+
+def _collection(f: Fields) -> Collection:
+    collection = Collection(
+        id=f.str("id"),
+        address=_address(f, "address"),
+        kind=f.str("kind", "central", choices=COLLECTION_KINDS),
+        internal_to=_agency(f, "internal_to", None),
+        rules=_rules(f.table("rules")) if f.has("rules") else None,
+    )
+    f.done()
+    return collection
+
+
+def _target(f: Fields) -> Target:
+    kind = f.str("kind", "embedded", choices=TARGET_KINDS)
+    url = f.str("url", None)
+    if kind != "embedded" and url is None:
+        raise f.fail("url", None, f"is required when kind = '{kind}'")
+    if url is not None and not url.startswith(f"{kind}://"):
+        raise f.fail("url", url, f"must start with {kind}:// when kind = '{kind}'")
+    target = Target(kind=kind, url=url, protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS))
+    f.done()
+    return target
+
+
+def _replay(f: Fields) -> ReplaySpec:
+    d = ReplaySpec()
+    spec = ReplaySpec(
+        speedup=f.float("speedup", d.speedup, lo=0.0, hi=1e7, lo_open=True),
+        max_events=f.int("max_events", d.max_events, lo=1, hi=100_000_000),
+        max_duration_s=f.float("max_duration_s", d.max_duration_s, lo=0.0, hi=86_400, lo_open=True),
+        concurrency=f.int("concurrency", d.concurrency, lo=1, hi=100_000),
+        retries=f.int("retries", d.retries, lo=0, hi=20),
+        workers=f.int("workers", d.workers, lo=1, hi=64),
+    )
+    f.done()
+    return spec
+
+
+def _thresholds(f: Fields) -> tuple[Threshold, ...]:
+    checks = []
+    for metric in f.keys():
+        expr = f.str(metric) if metric in THRESHOLD_METRICS else None
+        if expr is None:
+            raise f.fail(
+                metric, f.peek(metric), f"unknown metric; known: {', '.join(THRESHOLD_METRICS)}"
+            )
+        match = _THRESHOLD.match(expr)
+        if not match:
+            raise f.fail(
+                metric, expr, f"must be '<op> <number>' with op one of {' '.join(THRESHOLD_OPS)}"
+            )
+        checks.append(Threshold(metric, match.group(1), float(match.group(2))))
+    f.done()
+    return tuple(checks)
+
+
+def _address(f: Fields, key: str, default: Any = ...) -> str:
+    value: str = f.str(key) if default is ... else f.str(key, default)
+    local, _, domain = value.partition("@")
+    if not local or not domain.endswith(RESERVED_SUFFIXES):
+        raise f.fail(key, value, "must be an address on a reserved domain (.example or .test)")
+    return value
+
+
+def _agency(f: Fields, key: str, default: Any = ..., wildcard: bool = False) -> Any:
+    value = f.str(key) if default is ... else f.str(key, default)
+    if wildcard and value == ALL_AGENCIES:
+        return value
+    if value is not None and value not in agency_codes():
+        raise f.fail(key, value, f"unknown agency code; known: {', '.join(sorted(agency_codes()))}")
+    return value
+
+
+def _check_references(scenario: Scenario, top: Fields) -> None:
+    ids = [c.id for c in scenario.collections]
+    for i, rnd in enumerate(scenario.rounds):
+        where = f"rounds[{i}]"
+        if rnd.collection not in ids:
+            raise InputError(
+                top.source,
+                f"{where}.collection",
+                rnd.collection,
+                f"must be one of: {', '.join(ids)}",
+            )
+        for agency, target in rnd.routing.items():
+            if agency not in agency_codes():
+                raise InputError(
+                    top.source, f"{where}.routing.{agency}", agency, "unknown agency code"
+                )
+            if target not in ids:
+                raise InputError(
+                    top.source,
+                    f"{where}.routing.{agency}",
+                    target,
+                    f"must be one of: {', '.join(ids)}",
+                )
+    if len(set(ids)) != len(ids):
+        raise InputError(top.source, "collections", ids, "collection ids must be unique")
