@@ -1,0 +1,222 @@
+"""The open-loop replay loop: send each event at its intended time, record what happened.
+
+Theory of operation: `concurrency` worker coroutines each own one `Session` (one
+connection). A worker claims the next event in intended-time order, sleeps until that
+event is due (compressed by the speedup), sends it, waits for the answer and records it,
+then claims the next. Events are never delayed by the answers to earlier ones except
+through the concurrency cap; when every worker is busy, events go out late, the lag is
+recorded, and latency is measured from the intended time (wrk2's correction for
+coordinated omission). An event that cannot start within `drop_after_s` of its intended
+time, or is due after `max_duration_s`, or is still waiting when the run stops, is
+recorded as dropped with a reason; nothing is skipped silently.
+
+Temporary failures (HTTP Retry-After, SMTP 4xx) are retried on the same connection up to
+`retries` times, honouring the server's delay up to `retry_cap_s`. A stop request (Ctrl-C)
+stops claiming events, gives in-flight deliveries `grace_s` to finish, and returns what
+was recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+from hdrh.histogram import HdrHistogram
+
+from simulator.replay.pacer import intended_offsets_us, run_window
+from simulator.replay.payload import BROADCAST_SENDER, Payload
+from simulator.replay.record import Recorder, build_histograms, summarize
+from simulator.replay.targets import ERROR, TIMEOUT, Outcome, Session, Target
+
+I64 = npt.NDArray[np.int64]
+
+
+@dataclass
+class ReplayOptions:
+    """How to replay: pace, bounds, retries, routing. Plain values, no scenario needed."""
+
+    speedup: float = 1.0
+    concurrency: int = 64
+    max_events: int | None = None
+    max_duration_s: float | None = 600.0
+    retries: int = 3
+    retry_cap_s: float = 5.0  # longest Retry-After honoured
+    drop_after_s: float = 10.0  # an event this far behind schedule is dropped, not sent
+    late_after_ms: float = 10.0  # an ok event sent this far behind schedule counts as late
+    grace_s: float = 10.0  # time in-flight deliveries get after a stop or the last event
+    collections: Mapping[str, str] = field(default_factory=dict)
+    broadcast_sender: str = BROADCAST_SENDER
+    seed: int = 0
+    start_at_epoch: float | None = None  # common wall-clock start, for worker processes
+    positions: I64 | None = None  # run only these event positions (worker processes)
+    stop: asyncio.Event | None = None  # set it to stop cleanly (Ctrl-C)
+    on_start: Callable[[Recorder, float], None] | None = None  # live display hook
+
+
+@dataclass
+class ReplayResult:
+    """What a replay produced; `record.write_run` puts it on disk."""
+
+    results: pa.Table
+    corrected: HdrHistogram
+    uncorrected: HdrHistogram
+    summary: dict[str, Any]
+    interrupted: bool
+
+
+class _Run:
+    """Shared state of one replay: the claim cursor, clock origin and stop flag."""
+
+    def __init__(
+        self, target: Target, payload: Payload, offsets: I64, rec: Recorder, opts: ReplayOptions
+    ) -> None:
+        self.target = target
+        self.payload = payload
+        self.offsets_s = (offsets / 1e6).tolist()  # floats: cheap to compare in the hot loop
+        self.rec = rec
+        self.opts = opts
+        limit = opts.max_duration_s
+        self.runnable = len(offsets)
+        if limit is not None:  # events due after the time limit are never claimed
+            self.runnable = int(np.searchsorted(offsets, limit * 1e6, "right"))
+        self.cursor = 0
+        self.start = 0.0
+        self.stopping = False
+        self.in_flight: set[asyncio.Task[None]] = set()
+
+    def us(self, t: float) -> int:
+        return int((t - self.start) * 1_000_000)
+
+    async def worker(self) -> None:
+        loop = asyncio.get_running_loop()
+        session = await self.target.open()
+        me = asyncio.current_task()
+        assert me is not None
+        try:
+            while not self.stopping and self.cursor < self.runnable:
+                i = self.cursor
+                self.cursor = i + 1
+                due = self.start + self.offsets_s[i]
+                delay = due - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)  # a stop cancels this; the event stays pending
+                now = loop.time()
+                if now - due > self.opts.drop_after_s:
+                    self.rec.drop(i, "behind schedule")
+                    continue
+                self.in_flight.add(me)
+                await self.send(session, i, now)
+                self.in_flight.discard(me)
+        finally:
+            await session.close()
+
+    async def send(self, session: Session, i: int, now: float) -> None:
+        loop = asyncio.get_running_loop()
+        message = self.target.prepare(self.payload, i)
+        self.rec.mark_sent(i, self.us(now))
+        retries = 0
+        while True:
+            out = await _deliver(session, message)
+            if out.retry_after is None or retries >= self.opts.retries or self.stopping:
+                break
+            retries += 1
+            await asyncio.sleep(min(out.retry_after, self.opts.retry_cap_s))
+        self.rec.finish(i, self.us(loop.time()), out, retries)
+
+
+async def _deliver(session: Session, message: Any) -> Outcome:
+    try:
+        return await session.deliver(message)
+    except TimeoutError:
+        return Outcome(0, TIMEOUT, 0, "timeout")
+    except OSError as err:
+        return Outcome(0, ERROR, 0, f"{type(err).__name__}")
+
+
+async def replay(
+    events: pa.Table, workforce: pa.Table, target: Target, options: ReplayOptions
+) -> ReplayResult:
+    """Replay `events` (columns.SCHEDULE) open-loop against `target`."""
+    events = events.slice(0, run_window(events.num_rows, options.max_events))
+    events = events.sort_by("t_intended")
+    t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
+    offsets = intended_offsets_us(t_us, options.speedup)
+    if options.positions is not None:
+        events = events.take(pa.array(options.positions))
+        offsets = offsets[options.positions]
+    payload = Payload(
+        events, workforce, options.collections, options.broadcast_sender, options.seed
+    )
+    rec = Recorder(payload.event_id.astype(np.int64), offsets)
+    run = _Run(target, payload, offsets, rec, options)
+    started_wall = time.time()
+    try:
+        interrupted = await _drive(run)
+    finally:
+        await target.aclose()
+    ended_wall = time.time()
+    rec.drop_pending("stopped" if interrupted else "due after max_duration")
+    late_us = int(options.late_after_ms * 1000)
+    results = rec.table(late_us)
+    corrected, uncorrected = build_histograms(results)
+    meta = {
+        "target": target.description,
+        "speedup": options.speedup,
+        "concurrency": options.concurrency,
+        "start": started_wall,
+        "end": ended_wall,
+        "duration_s": ended_wall - started_wall,
+        "interrupted": interrupted,
+        "late_after_ms": options.late_after_ms,
+        "drop_after_s": options.drop_after_s,
+    }
+    summary = summarize(results, corrected, uncorrected, meta)
+    return ReplayResult(results, corrected, uncorrected, summary, interrupted)
+
+
+def _start_time(loop: asyncio.AbstractEventLoop, opts: ReplayOptions) -> float:
+    if opts.start_at_epoch is None:
+        return loop.time() + 0.05
+    return loop.time() + max(0.0, opts.start_at_epoch - time.time())
+
+
+async def _drive(run: _Run) -> bool:
+    """Run the workers to the end or to a stop; True when stopped early."""
+    loop = asyncio.get_running_loop()
+    run.start = _start_time(loop, run.opts)
+    if run.opts.on_start is not None:
+        run.opts.on_start(run.rec, run.start)
+    workers = [asyncio.create_task(run.worker()) for _ in range(max(1, run.opts.concurrency))]
+    everything = asyncio.gather(*workers, return_exceptions=True)
+    stop = run.opts.stop
+    stop_wait = asyncio.ensure_future(stop.wait()) if stop is not None else None
+    pending: set[asyncio.Future[Any]] = {everything}
+    if stop_wait is not None:
+        pending.add(stop_wait)
+    limit = run.opts.max_duration_s
+    hard_limit = None if limit is None else limit + run.opts.grace_s + 0.1
+    await asyncio.wait(pending, timeout=hard_limit, return_when=asyncio.FIRST_COMPLETED)
+    interrupted = not everything.done()
+    if interrupted:
+        run.stopping = True
+        for task in workers:
+            if task not in run.in_flight:
+                task.cancel()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(everything), run.opts.grace_s)
+        for task in workers:
+            task.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+    if stop_wait is not None:
+        stop_wait.cancel()
+    for result in everything.result() if everything.done() and not everything.cancelled() else []:
+        if isinstance(result, Exception):
+            raise result
+    return interrupted

@@ -1,0 +1,135 @@
+"""A lean HTTP/1.1 keep-alive POST client on asyncio protocols and httptools.
+
+Theory of operation: the replay's hot path for plain-HTTP targets. Each session is one
+keep-alive connection carrying one request at a time; the request head is prebuilt and
+only Content-Length and the body change per event. Responses are parsed by httptools
+(the llhttp parser) straight from `data_received`, with no stream objects in between.
+`benchmarks/bench_replay_http.py` measures it beside aiohttp, Locust and wrk; use
+`http_aiohttp` for TLS, redirects or proxies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httptools
+
+from simulator.replay.payload import Payload
+from simulator.replay.targets import Outcome, http_outcome
+
+
+class _ResponseProtocol(asyncio.Protocol):
+    """Feeds bytes to httptools and resolves one waiting future per response."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.waiter: asyncio.Future[int] | None = None
+        self.retry_after: bytes | None = None
+        self.keep_alive = True
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as err:
+            self._fail(ConnectionError(f"bad HTTP response: {err}"))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self._fail(ConnectionResetError("connection closed by server"))
+
+    def _fail(self, exc: Exception) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_exception(exc)
+        if self.transport is not None:
+            self.transport.abort()
+
+    # httptools callbacks
+    def on_message_begin(self) -> None:
+        self.retry_after = None
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if name.lower() == b"retry-after":
+            self.retry_after = value
+
+    def on_message_complete(self) -> None:
+        self.keep_alive = self.parser.should_keep_alive()
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(self.parser.get_status_code())
+
+
+def _expire(waiter: asyncio.Future[int]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+class FastHttpSession:
+    def __init__(self, target: FastHttpTarget) -> None:
+        self.target = target
+        self.proto: _ResponseProtocol | None = None
+
+    async def _connect(self) -> _ResponseProtocol:
+        loop = asyncio.get_running_loop()
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(_ResponseProtocol, self.target.host, self.target.port),
+            self.target.timeout_s,
+        )
+        return proto
+
+    async def deliver(self, body: bytes) -> Outcome:
+        proto = self.proto
+        if proto is None or proto.transport is None:
+            proto = self.proto = await self._connect()
+        assert proto.transport is not None
+        loop = asyncio.get_running_loop()
+        request = b"%s%d\r\n\r\n%s" % (self.target.head, len(body), body)
+        proto.waiter = waiter = loop.create_future()
+        timer = loop.call_later(self.target.timeout_s, _expire, waiter)
+        proto.transport.write(request)
+        try:
+            status = await waiter
+        except BaseException:
+            self._drop()
+            raise
+        finally:
+            timer.cancel()
+        if not proto.keep_alive:
+            self._drop()
+        return http_outcome(status, proto.retry_after, len(request))
+
+    def _drop(self) -> None:
+        if self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.abort()
+        self.proto = None
+
+    async def close(self) -> None:
+        if self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.close()
+        self.proto = None
+
+
+class FastHttpTarget:
+    """POSTs each event's JSON to http://host:port/path over keep-alive connections."""
+
+    def __init__(self, host: str, port: int, path: str, timeout_s: float = 30.0) -> None:
+        self.host, self.port, self.path = host, port, path
+        self.timeout_s = timeout_s
+        self.description = f"http://{host}:{port}{path}"
+        self.head = (
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            "Content-Type: application/json\r\nUser-Agent: pulsecheck-replay\r\n"
+            "Content-Length: "
+        ).encode()
+
+    def prepare(self, payload: Payload, index: int) -> bytes:
+        return payload.http_json(index)
+
+    async def open(self) -> FastHttpSession:
+        return FastHttpSession(self)
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,190 @@
+"""Turn a schedule event into what goes on the wire: an HTTP JSON body or an SMTP message.
+
+Theory of operation: the schedule names people by employee id (row of the workforce
+table) and collection systems by id. `Payload` resolves those once into numpy/object
+columns, then renders one event at a time on demand, so a million-event schedule costs
+no per-event objects until an event is actually sent. Routing follows the schedule:
+
+- broadcast: from the broadcast address to employees [rcpt_first, rcpt_first+rcpt_count);
+- reply: from the employee to the collection address of `collection`, cc the manager;
+- auto_reply, bounce: back to the broadcast address (a bounce uses the null sender <>).
+
+The native engine and the Locust users both call this module, so both send the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import format_datetime
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from simulator.columns import NO_ID
+
+BROADCAST_SENDER = "hr@opm.example"
+BROADCAST_SUBJECT = "What did you do last week?"
+# Wording as reported for the Feb 2025 message (facts.md §1).
+BROADCAST_TEXT = (
+    "Please reply to this email with approx. 5 bullets of what you accomplished last "
+    "week and cc your manager.\r\n"
+)
+DEFAULT_COLLECTION_DOMAIN = "collect.example"
+
+
+def collection_address(collection: str, addresses: Mapping[str, str]) -> str:
+    """Address of a collection system: from the map, else `<id>@collect.example`."""
+    if collection in addresses:
+        return addresses[collection]
+    return f"{collection.lower() or 'replies'}@{DEFAULT_COLLECTION_DOMAIN}"
+
+
+def placeholder_reply_body(
+    seed: int, event_id: int, content: str, first_name: str, last_name: str, size: int
+) -> str:
+    """PLACEHOLDER body, used until `simulator.content.render_reply` exists.
+
+    It is not realistic reply text: it only names the content kind and pads the body to
+    the schedule's `size_bytes` so storage and wire sizes match the schedule.
+    """
+    head = (
+        f"[placeholder body: content={content} event={event_id} seed={seed}]\r\n"
+        f"{first_name} {last_name}\r\n"
+    )
+    pad = max(0, size - len(head) - 200)  # ~200 bytes of headers go around it
+    line = "x" * 70 + "\r\n"
+    return head + (line * (pad // len(line) + 1))[:pad]
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpMessage:
+    """One SMTP transaction: envelope and the message bytes (not yet dot-stuffed)."""
+
+    mail_from: str
+    rcpts: list[str]
+    data: bytes
+
+
+def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.object_]:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+
+
+class Payload:
+    """Renders events of one schedule table, resolving ids through one workforce table."""
+
+    def __init__(
+        self,
+        events: pa.Table,
+        workforce: pa.Table,
+        collections: Mapping[str, str] | None = None,
+        broadcast_sender: str = BROADCAST_SENDER,
+        seed: int = 0,
+    ) -> None:
+        self.seed = seed
+        self.broadcast_sender = broadcast_sender
+        self.collections = dict(collections or {})
+        self.emails = _codes(workforce.column("email"))
+        self.first = _codes(workforce.column("first_name"))
+        self.last = _codes(workforce.column("last_name"))
+        self.event_id = events.column("event_id").to_numpy()
+        self.t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
+        self.kind = _codes(events.column("kind"))
+        self.sender = events.column("sender_id").to_numpy()
+        self.rcpt_first = events.column("rcpt_first").to_numpy()
+        self.rcpt_count = events.column("rcpt_count").to_numpy()
+        self.collection = _codes(events.column("collection"))
+        self.cc = events.column("cc_id").to_numpy()
+        self.round = _codes(events.column("round"))
+        self.agency = _codes(events.column("agency"))
+        self.content = _codes(events.column("content"))
+        self.violation = _codes(events.column("violation"))
+        self.size = events.column("size_bytes").to_numpy()
+
+    def __len__(self) -> int:
+        return len(self.event_id)
+
+    # -- routing ------------------------------------------------------------------
+    def sender_address(self, i: int) -> str:
+        """Header From: address of event `i`."""
+        if self.kind[i] == "broadcast" or int(self.sender[i]) == NO_ID:
+            return self.broadcast_sender
+        return str(self.emails[int(self.sender[i])])
+
+    def envelope_from(self, i: int) -> str:
+        """SMTP reverse path: empty for bounces (RFC 5321 §4.5.5)."""
+        return "" if self.kind[i] == "bounce" else self.sender_address(i)
+
+    def to_addresses(self, i: int) -> list[str]:
+        kind = self.kind[i]
+        if kind == "broadcast":
+            first = int(self.rcpt_first[i])
+            return [str(a) for a in self.emails[first : first + int(self.rcpt_count[i])]]
+        if kind == "reply":
+            return [collection_address(str(self.collection[i]), self.collections)]
+        return [self.broadcast_sender]
+
+    def cc_addresses(self, i: int) -> list[str]:
+        cc = int(self.cc[i])
+        return [] if cc == NO_ID or self.kind[i] != "reply" else [str(self.emails[cc])]
+
+    # -- content ------------------------------------------------------------------
+    def subject(self, i: int) -> str:
+        kind = self.kind[i]
+        if kind == "broadcast":
+            return BROADCAST_SUBJECT
+        if kind == "bounce":
+            return "Undelivered Mail Returned to Sender"
+        if kind == "auto_reply":
+            return f"Automatic reply: {BROADCAST_SUBJECT}"
+        return f"RE: {BROADCAST_SUBJECT}"
+
+    def body(self, i: int) -> str:
+        if self.kind[i] == "broadcast":
+            return BROADCAST_TEXT
+        sender = int(self.sender[i])
+        first = "" if sender == NO_ID else str(self.first[sender])
+        last = "" if sender == NO_ID else str(self.last[sender])
+        return placeholder_reply_body(
+            self.seed, int(self.event_id[i]), str(self.content[i]), first, last, int(self.size[i])
+        )
+
+    # -- renderings ---------------------------------------------------------------
+    def http_json(self, i: int) -> bytes:
+        """The JSON document POSTed to an HTTP collection system for event `i`."""
+        doc = {
+            "event_id": int(self.event_id[i]),
+            "round": str(self.round[i]),
+            "kind": str(self.kind[i]),
+            "from": self.sender_address(i),
+            "to": self.to_addresses(i),
+            "cc": self.cc_addresses(i),
+            "agency": str(self.agency[i]),
+            "content": str(self.content[i]),
+            "violation": str(self.violation[i]),
+            "subject": self.subject(i),
+            "body": self.body(i),
+        }
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    def smtp_message(self, i: int) -> SmtpMessage:
+        """Envelope and RFC 5322 message for event `i`."""
+        to, cc = self.to_addresses(i), self.cc_addresses(i)
+        sent = dt.datetime.fromtimestamp(int(self.t_us[i]) / 1e6, dt.UTC)
+        to_header = "undisclosed-recipients:;" if self.kind[i] == "broadcast" else ", ".join(to)
+        headers = [
+            f"From: {self.sender_address(i)}",
+            f"To: {to_header}",
+            *([f"Cc: {', '.join(cc)}"] if cc else []),
+            f"Subject: {self.subject(i)}",
+            f"Date: {format_datetime(sent)}",
+            f"Message-ID: <{int(self.event_id[i])}.{self.seed}@pulsecheck.example>",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Transfer-Encoding: 8bit",
+        ]
+        text = "\r\n".join(headers) + "\r\n\r\n" + self.body(i)
+        return SmtpMessage(self.envelope_from(i), to + cc, text.encode())

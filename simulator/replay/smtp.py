@@ -1,0 +1,229 @@
+"""SMTP target: one transaction per event, many RCPT each, PIPELINING when offered.
+
+Theory of operation: each session is one SMTP connection (EHLO once, then transaction
+after transaction). When the server advertises PIPELINING (RFC 2920), MAIL FROM, every
+RCPT TO and DATA go out in one write and their replies are read together; the message
+follows on 354. So a broadcast to 500 recipients costs two round trips, not 503. Without
+PIPELINING the same commands go one by one. Replies are parsed from `data_received`
+without stream objects. 4xx replies are temporary: the outcome carries a retry delay and
+the engine retries on the same connection after RSET. 421 closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+
+from simulator.replay.payload import Payload, SmtpMessage
+from simulator.replay.targets import ERROR, OK, REJECTED, Outcome
+
+TEMPORARY_RETRY_S = 1.0  # delay before retrying a 4xx; SMTP carries no Retry-After
+HELO_NAME = b"pulsecheck.example"
+
+Reply = tuple[int, bytes]
+
+
+def dot_stuff(data: bytes) -> bytes:
+    """Message bytes ready for DATA: CRLF-ended, leading dots doubled, then CRLF.CRLF."""
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if data.startswith(b"."):
+        data = b"." + data
+    return data.replace(b"\r\n.", b"\r\n..") + b".\r\n"
+
+
+def envelope(message: SmtpMessage) -> tuple[bytes, int]:
+    """MAIL, RCPT..., DATA command lines for one transaction, and the RCPT count."""
+    lines = [b"MAIL FROM:<%s>\r\n" % message.mail_from.encode()]
+    lines += [b"RCPT TO:<%s>\r\n" % rcpt.encode() for rcpt in message.rcpts]
+    lines.append(b"DATA\r\n")
+    return b"".join(lines), len(message.rcpts)
+
+
+class _ReplyProtocol(asyncio.Protocol):
+    """Splits the server's bytes into complete (code, text) replies."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.text: list[bytes] = []
+        self.replies: deque[Reply] = deque()
+        self.waiter: asyncio.Future[None] | None = None
+        self.wanted = 0
+        self.lost: Exception | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        lines = (self.buffer + data).split(b"\r\n")
+        self.buffer = lines.pop()
+        for line in lines:
+            self.text.append(line[4:])
+            if line[3:4] != b"-":
+                try:
+                    code = int(line[:3])
+                except ValueError:
+                    code = 0
+                self.replies.append((code, b"\n".join(self.text)))
+                self.text = []
+        self._wake()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None
+        self.lost = exc or ConnectionResetError("connection closed by server")
+        self._wake()
+
+    def _wake(self) -> None:
+        waiter = self.waiter
+        if waiter is None or waiter.done():
+            return
+        if len(self.replies) >= self.wanted:
+            waiter.set_result(None)
+        elif self.lost is not None:
+            waiter.set_exception(self.lost)
+
+    async def read(self, count: int, timeout_s: float) -> list[Reply]:
+        if len(self.replies) < count:
+            if self.lost is not None:
+                raise self.lost
+            loop = asyncio.get_running_loop()
+            self.wanted = count
+            self.waiter = waiter = loop.create_future()
+            timer = loop.call_later(timeout_s, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self.waiter = None
+        return [self.replies.popleft() for _ in range(count)]
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
+def _classify(code: int, nbytes: int, what: str) -> Outcome:
+    if 200 <= code < 400:
+        return Outcome(code, OK, nbytes)
+    if 400 <= code < 500:
+        return Outcome(code, ERROR, nbytes, f"smtp {code} at {what}", TEMPORARY_RETRY_S)
+    return Outcome(code, REJECTED, nbytes, f"smtp {code} at {what}")
+
+
+class SmtpSession:
+    def __init__(self, target: SmtpTarget) -> None:
+        self.target = target
+        self.proto: _ReplyProtocol | None = None
+        self.pipelining = False
+        self.dirty = False  # a failed transaction needs RSET before the next one
+
+    async def _connect(self) -> _ReplyProtocol:
+        loop = asyncio.get_running_loop()
+        timeout = self.target.timeout_s
+        _, proto = await asyncio.wait_for(
+            loop.create_connection(_ReplyProtocol, self.target.host, self.target.port), timeout
+        )
+        ((code, _),) = await proto.read(1, timeout)
+        if code != 220:
+            raise ConnectionError(f"SMTP greeting {code}")
+        assert proto.transport is not None
+        proto.transport.write(b"EHLO " + HELO_NAME + b"\r\n")
+        ((code, text),) = await proto.read(1, timeout)
+        if code != 250:
+            raise ConnectionError(f"SMTP EHLO {code}")
+        self.pipelining = b"PIPELINING" in text.upper().split(b"\n")
+        self.dirty = False
+        return proto
+
+    async def deliver(self, message: tuple[bytes, int, bytes]) -> Outcome:
+        proto = self.proto
+        if proto is None or proto.transport is None:
+            proto = self.proto = await self._connect()
+        try:
+            out = await self._transaction(proto, *message)
+        except BaseException:
+            self._drop()
+            raise
+        if out.status == 421:
+            self._drop()
+        return out
+
+    async def _commands(self, proto: _ReplyProtocol, commands: bytes, count: int) -> list[Reply]:
+        assert proto.transport is not None
+        timeout = self.target.timeout_s
+        if self.pipelining:
+            proto.transport.write(commands)
+            return await proto.read(count, timeout)
+        replies = []
+        for line in commands.split(b"\r\n")[:count]:
+            proto.transport.write(line + b"\r\n")
+            replies += await proto.read(1, timeout)
+        return replies
+
+    async def _transaction(
+        self, proto: _ReplyProtocol, commands: bytes, n_rcpt: int, data: bytes
+    ) -> Outcome:
+        if self.dirty:
+            commands = b"RSET\r\n" + commands
+        replies = await self._commands(proto, commands, n_rcpt + 2 + self.dirty)
+        replies = replies[1:] if self.dirty else replies
+        self.dirty = True
+        nbytes = len(commands)
+        mail_code = replies[0][0]
+        if mail_code >= 400:
+            return _classify(mail_code, nbytes, "MAIL")
+        refused = [code for code, _ in replies[1:-1] if code >= 400]
+        data_code = replies[-1][0]
+        if data_code != 354:
+            worst = min(refused) if refused else data_code  # 4xx before 5xx: retry
+            return _classify(worst, nbytes, "RCPT" if refused else "DATA")
+        assert proto.transport is not None
+        proto.transport.write(data)
+        nbytes += len(data)
+        ((code, _),) = await proto.read(1, self.target.timeout_s)
+        out = _classify(code, nbytes, "end of data")
+        if out.outcome == OK:
+            self.dirty = False
+            if refused:
+                return out._replace(error=f"{len(refused)} of {n_rcpt} rcpt refused")
+        return out
+
+    def _drop(self) -> None:
+        if self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.abort()
+        self.proto = None
+
+    async def close(self) -> None:
+        proto = self.proto
+        self.proto = None
+        if proto is None or proto.transport is None:
+            return
+        proto.transport.write(b"QUIT\r\n")
+        with contextlib.suppress(TimeoutError, OSError):
+            await proto.read(1, min(1.0, self.target.timeout_s))
+        if proto.transport is not None:
+            proto.transport.close()
+
+
+class SmtpTarget:
+    """Sends each event as one SMTP transaction to smtp://host:port."""
+
+    def __init__(self, host: str, port: int, timeout_s: float = 30.0) -> None:
+        self.host, self.port = host, port
+        self.timeout_s = timeout_s
+        self.description = f"smtp://{host}:{port}"
+
+    def prepare(self, payload: Payload, index: int) -> tuple[bytes, int, bytes]:
+        message = payload.smtp_message(index)
+        commands, n_rcpt = envelope(message)
+        return commands, n_rcpt, dot_stuff(message.data)
+
+    async def open(self) -> SmtpSession:
+        return SmtpSession(self)
+
+    async def aclose(self) -> None:
+        return None

@@ -1,0 +1,107 @@
+"""The one seam between the engine and a collection system: `Session.deliver`.
+
+Theory of operation: the engine knows nothing of HTTP or SMTP. A `Target` renders an
+event into its own message type (`prepare`) and opens `Session`s, one per concurrent
+connection; `Session.deliver(message)` sends one message and returns an `Outcome`.
+Adapters (fast HTTP, aiohttp, SMTP, in-memory fake) each implement this and own their
+timeouts, so the engine's hot loop stays free of per-request timers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import urlsplit
+
+from simulator.columns import OUTCOMES
+from simulator.replay.payload import Payload
+from simulator.validation import InputError
+
+OK, REJECTED, ERROR, TIMEOUT, LATE, DROPPED = (OUTCOMES.index(o) for o in OUTCOMES)
+PENDING = -1  # recorder state of an event not finished yet
+
+
+class Outcome(NamedTuple):
+    """What one delivery attempt came to."""
+
+    status: int  # HTTP status or final SMTP reply code; 0 when there was no answer
+    outcome: int  # index into columns.OUTCOMES
+    nbytes: int  # request bytes written
+    error: str = ""  # short reason; "" when ok
+    retry_after: float | None = None  # seconds, when the failure is temporary
+
+
+class Session(Protocol):
+    """One connection to a collection system; delivers one message at a time."""
+
+    async def deliver(self, message: Any) -> Outcome: ...
+
+    async def close(self) -> None: ...
+
+
+class Target(Protocol):
+    """A collection system: how to render events for it and how to connect to it."""
+
+    description: str
+
+    def prepare(self, payload: Payload, index: int) -> Any: ...
+
+    async def open(self) -> Session: ...
+
+    async def aclose(self) -> None: ...
+
+
+def parse_target(url: str) -> tuple[str, str, int, str]:
+    """Split a target URL into (scheme, host, port, path); reject unknown schemes."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "smtp") or not parts.hostname:
+        raise InputError(
+            "command line", "--target", url, "must be http://HOST:PORT/PATH or smtp://HOST:PORT"
+        )
+    default_port = 80 if parts.scheme == "http" else 25
+    try:
+        port = parts.port or default_port
+    except ValueError:
+        raise InputError("command line", "--target", url, "port must be 1..65535") from None
+    return parts.scheme, parts.hostname, port, parts.path or "/"
+
+
+def make_target(url: str, timeout_s: float = 30.0, fast_http: bool = True) -> Target:
+    """The adapter for a target URL: lean HTTP/1.1 client, aiohttp, or SMTP."""
+    scheme, host, port, path = parse_target(url)
+    if scheme == "smtp":
+        from simulator.replay.smtp import SmtpTarget
+
+        return SmtpTarget(host, port, timeout_s)
+    if fast_http:
+        from simulator.replay.http_fast import FastHttpTarget
+
+        return FastHttpTarget(host, port, path, timeout_s)
+    from simulator.replay.http_aiohttp import AiohttpTarget
+
+    return AiohttpTarget(url, timeout_s)
+
+
+def retry_after_seconds(value: str | bytes | None) -> float | None:
+    """Parse an HTTP Retry-After given in seconds; dates and junk give None."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+DEFAULT_RETRY_S = 0.5  # delay for a 429/503 that names none
+
+
+def http_outcome(status: int, retry_after: str | bytes | None, nbytes: int) -> Outcome:
+    """Classify an HTTP answer; 429 and 503 are temporary and worth a retry."""
+    if 200 <= status < 300:
+        return Outcome(status, OK, nbytes)
+    if status in (429, 503):
+        delay = retry_after_seconds(retry_after)
+        return Outcome(
+            status, REJECTED, nbytes, f"http {status}", DEFAULT_RETRY_S if delay is None else delay
+        )
+    return Outcome(status, REJECTED if status < 500 else ERROR, nbytes, f"http {status}")
