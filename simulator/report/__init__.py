@@ -1,0 +1,1 @@
+"""Reports: summary.json and a self-contained report.html from a run's files."""

@@ -1,0 +1,149 @@
+"""The report page: one self-contained HTML file with its figures embedded as PNG.
+
+Theory of operation: `render_page` turns a summary and named figures into a string (the
+PNGs are encoded in memory and inlined as data URIs), so the page works when mailed or
+opened from anywhere. `write_report` is the one function here that touches the disk: it
+writes `summary.json`, `report.html` and each figure as `figures/<name>.png`. A small
+script in the page marks `data-figures-loaded` once every image has decoded, which the
+browser test reads.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from matplotlib.figure import Figure
+
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
+h1{margin-bottom:.2em} .verdict{font-size:1.3em;font-weight:bold;padding:.3em .6em;border-radius:4px}
+.pass{background:#d9f2d9;color:#135213} .fail{background:#f8d7d7;color:#7a1212}
+table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
+figure{margin:1.5em 0} img{max-width:100%} figcaption{color:#555;font-size:.9em}
+"""
+
+CHECK_SCRIPT = """
+window.addEventListener('load', function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 0; }).length;
+  document.body.setAttribute('data-figures-loaded', ok + '/' + imgs.length);
+});
+"""
+
+
+def png_bytes(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    return buffer.getvalue()
+
+
+def _table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> str:
+    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><tr>{cells}</tr>{body}</table>"
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 100 else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_page(
+    summary: Mapping[str, Any],
+    figures: Mapping[str, tuple[str, bytes]],
+    sections: Sequence[tuple[str, str]] = (),
+) -> str:
+    """The page as text. `figures`: name -> (caption, PNG bytes); `sections`: (title, html)."""
+    events = summary["events"]
+    latency = summary["latency_ms"]
+    verdict = summary.get("verdict", "pass")
+    parts = [
+        f"<h1>pulsecheck report: {html.escape(str(summary['scenario']))}</h1>",
+        f"<p class='verdict {verdict}'>thresholds: {verdict.upper()}</p>",
+        "<h2>Events</h2>",
+        _table(
+            [
+                (k, events.get(k))
+                for k in (
+                    "scheduled",
+                    "sent",
+                    "acknowledged",
+                    "stored",
+                    "lost",
+                    "late",
+                    "dropped",
+                    "rejected",
+                    "errors",
+                    "retries",
+                )
+            ],
+            ("count", "events"),
+        ),
+        _table(
+            list(events.get("failed_by_reason", {}).items()) or [("none", 0)],
+            ("failed by reason", "events"),
+        ),
+        "<h2>Throughput and latency</h2>",
+        _table([(k, v) for k, v in summary["throughput"].items()], ("throughput", "value")),
+        _table(
+            [(p, latency["corrected"][p], latency["uncorrected"][p]) for p in latency["corrected"]],
+            ("percentile", "corrected ms (from intended)", "uncorrected ms (from send)"),
+        ),
+        "<h2>Thresholds</h2>",
+        _table(
+            [
+                (t["check"], t["value"], "pass" if t["passed"] else "FAIL")
+                for t in summary.get("thresholds", [])
+            ]
+            or [("none set", None, "")],
+            ("check", "measured", "result"),
+        ),
+    ]
+    parts += [f"<h2>{html.escape(title)}</h2>{body}" for title, body in sections]
+    parts.append("<h2>Figures</h2>")
+    for name, (caption, png) in figures.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(
+            f"<figure id='fig-{html.escape(name)}'><img alt='{html.escape(caption)}' "
+            f"src='data:image/png;base64,{data}'><figcaption>{html.escape(caption)}</figcaption></figure>"
+        )
+    body = "\n".join(parts)
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>pulsecheck: {html.escape(str(summary['scenario']))}</title>"
+        f"<style>{STYLE}</style><script>{CHECK_SCRIPT}</script></head>"
+        f"<body>{body}</body></html>"
+    )
+
+
+def write_report(
+    run_dir: Path,
+    summary: Mapping[str, Any],
+    figures: Mapping[str, tuple[str, Figure]],
+    sections: Sequence[tuple[str, str]] = (),
+) -> Path:
+    """Write summary.json, report.html and figures/*.png into `run_dir`; return the page."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    rendered = {name: (caption, png_bytes(fig)) for name, (caption, fig) in figures.items()}
+    fig_dir = run_dir / "figures"
+    fig_dir.mkdir(exist_ok=True)
+    for name, (_, png) in rendered.items():
+        (fig_dir / f"{name}.png").write_bytes(png)
+    page = run_dir / "report.html"
+    page.write_text(render_page(summary, rendered, sections), encoding="utf-8")
+    return page
