@@ -22,9 +22,11 @@ from matplotlib.figure import Figure
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
-h1{margin-bottom:.2em} .verdict{font-size:1.3em;font-weight:bold;padding:.3em .6em;border-radius:4px}
+h1{margin-bottom:.2em}
+.verdict{font-size:1.3em;font-weight:bold;padding:.3em .6em;border-radius:4px}
 .pass{background:#d9f2d9;color:#135213} .fail{background:#f8d7d7;color:#7a1212}
-table{border-collapse:collapse;margin:1em 0} td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
+table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
 figure{margin:1.5em 0} img{max-width:100%} figcaption{color:#555;font-size:.9em}
 """
