@@ -1,0 +1,72 @@
+"""The collection mailboxes replies go to, and who may write to each.
+
+Theory of operation: a collection is an id (what the schedule's `collection` column and
+the store use), an address (what a reply is sent to) and optionally the one department
+whose staff may use it ("replies remain internal to DHS"). The set is a parameter; the
+default models the 2025 event: OPM's central mailbox, DHS accountability, DoD internal
+consolidation and a leadership mailbox per department (internal to that department).
+Managers' mailboxes are not collections: any directory address may be a cc recipient.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class Collection:
+    id: str
+    address: str
+    internal_to: str | None = None  # department code, or None for "any directory sender"
+
+    def admits(self, department: str) -> bool:
+        return self.internal_to is None or self.internal_to == department
+
+
+CENTRAL = Collection("opm-hr", "hr@opm.example")
+DHS_ACCOUNTABILITY = Collection("dhs-accountability", "accountability@hq.dhs.example", "DHS")
+DOD_CONSOLIDATION = Collection("dod-consolidation", "consolidation@dod.example", "DOD")
+
+
+def department_domains() -> dict[str, str]:
+    """Department code -> reserved mail domain, from `simulator/data/agencies.csv`."""
+    text = resources.files("simulator").joinpath("data/agencies.csv").read_text("utf-8")
+    rows = csv.DictReader(text.splitlines())
+    return {row["code"]: row["domain"] for row in rows if not row["parent"]}
+
+
+def default_collections() -> list[Collection]:
+    """The event's mailboxes: central, DHS, DoD, and `leadership@<domain>` per department."""
+    leadership = [
+        Collection(f"leadership-{code.lower()}", f"leadership@{domain}", code)
+        for code, domain in sorted(department_domains().items())
+    ]
+    return [CENTRAL, DHS_ACCOUNTABILITY, DOD_CONSOLIDATION, *leadership]
+
+
+def as_collections(items: Iterable[Collection | tuple[str, str, str | None]]) -> list[Collection]:
+    """Accept `Collection`s or plain `(id, address, internal_to)` tuples."""
+    out = [item if isinstance(item, Collection) else Collection(*item) for item in items]
+    ids = [c.id for c in out]
+    addresses = [c.address.lower() for c in out]
+    if len(set(ids)) != len(ids) or len(set(addresses)) != len(addresses):
+        raise ValueError("collection ids and addresses must be unique")
+    return out
+
+
+class CollectionIndex:
+    """Look collections up by address (case-insensitive)."""
+
+    def __init__(self, collections: Iterable[Collection | tuple[str, str, str | None]]) -> None:
+        self.all = as_collections(collections)
+        self._by_address = {c.address.lower(): c for c in self.all}
+        self._by_id = {c.id: c for c in self.all}
+
+    def by_address(self, address: str) -> Collection | None:
+        return self._by_address.get(address.lower())
+
+    def by_id(self, collection_id: str) -> Collection | None:
+        return self._by_id.get(collection_id)

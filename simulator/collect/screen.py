@@ -1,0 +1,64 @@
+"""Content checks: does a reply break its round's rules (`simulator.rules.ContentRules`)?
+
+Theory of operation: a pure function of the reply text, its attachment count and the
+round's rules returns the first broken rule's name (the names of `columns.VIOLATIONS`,
+plus "sensitive_statement" when a round refuses that answer), or None. The checks are
+regular expressions, cheap enough for the SMTP hot path:
+- link: a URL scheme (http, https, ftp, mailto) or a bare `www.` host;
+- attachment: any attachment at all;
+- classification: a banner or portion marking (TOP SECRET, SECRET, CONFIDENTIAL, NOFORN,
+  (S), (TS), (C), (S//NF)...). "(U)" and "unclassified" pass;
+- coworker_name: a "First Last" pair that is a directory name other than the sender's;
+- drug_or_contract: a contract number (PIID-like: letters then 9+ letters/digits with at
+  least 6 digits) or a drug name by its international nonproprietary stem (-mab, -vir...).
+These are heuristics for a simulator, not a data-loss-prevention engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+
+from simulator.rules import SENSITIVE_STATEMENT, ContentRules
+
+_LINK = re.compile(r"(?i)\b(?:https?://|ftp://|mailto:|www\.)\S")
+_CLASSIFICATION = re.compile(
+    r"\b(?:TOP SECRET|SECRET|CONFIDENTIAL|NOFORN|ORCON|SCI)\b"
+    r"|\((?:TS|S|C)(?://[A-Z/ ]+)?\)|//(?:NF|SI|TK|REL\b)"
+)
+_FULL_NAME = re.compile(r"\b(?=([A-Z][a-zA-Z'\-]+) ([A-Z][a-zA-Z'\-]+)\b)")
+_CONTRACT = re.compile(r"\b[A-Z]{2,6}(?=[A-Z0-9]*\d{6})[A-Z0-9]{9,}\b")
+_DRUG = re.compile(
+    r"(?i)\b[a-z]{3,}(?:mab|vir|pril|statin|olol|cillin|mycin|azole|tinib|sartan|prazole)\b"
+)
+
+
+def violation(
+    text: str,
+    attachments: int,
+    rules: ContentRules,
+    names: Collection[str] = (),
+    sender_name: str = "",
+) -> str | None:
+    """The first rule this reply breaks, or None if it keeps them all."""
+    if text.strip() == SENSITIVE_STATEMENT:
+        return None if rules.allow_sensitive_statement else "sensitive_statement"
+    if rules.no_attachments and attachments > 0:
+        return "attachment"
+    if rules.no_links and _LINK.search(text):
+        return "link"
+    if rules.no_classification and _CLASSIFICATION.search(text):
+        return "classification"
+    if rules.no_coworker_names and names and _names_coworker(text, names, sender_name):
+        return "coworker_name"
+    if rules.no_drug_or_contract_names and (_CONTRACT.search(text) or _DRUG.search(text)):
+        return "drug_or_contract"
+    return None
+
+
+def _names_coworker(text: str, names: Collection[str], sender_name: str) -> bool:
+    for match in _FULL_NAME.finditer(text):
+        full = f"{match.group(1)} {match.group(2)}"
+        if full != sender_name and full in names:
+            return True
+    return False

@@ -1,0 +1,70 @@
+"""SMTP command syntax (RFC 5321), as pure functions over one command line.
+
+Theory of operation: the session reads CRLF-terminated lines and asks `parse_command`
+for the verb and argument, then `parse_path` for `MAIL FROM:<...>` / `RCPT TO:<...>`
+with their ESMTP parameters. Anything it cannot read raises `SyntaxProblem`, which the
+session answers with 501. Addresses are returned lower-cased.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_COMMAND_LINE = 2048  # RFC 5321 says 512; extensions may add to it
+MAX_TEXT_LINE = 998  # RFC 5322 §2.1.1, excluding CRLF
+
+_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.\-]{1,64}@[A-Za-z0-9.\-]{1,253}")
+
+
+class SyntaxProblem(ValueError):
+    """A command argument that does not parse (answered 501)."""
+
+
+def parse_command(line: bytes) -> tuple[str, str]:
+    """(VERB, argument) of one command line without its CRLF."""
+    try:
+        text = line.decode("ascii")
+    except UnicodeDecodeError:
+        raise SyntaxProblem("5.5.2 command must be ASCII") from None
+    if any(ch in text for ch in "\r\n\x00"):
+        raise SyntaxProblem("5.5.2 bare CR, LF or NUL in command")
+    verb, _, arg = text.partition(" ")
+    return verb.upper(), arg.strip()
+
+
+def parse_path(arg: str, prefix: str) -> tuple[str, dict[str, str]]:
+    """`FROM:<a@b> SIZE=10` -> ("a@b", {"SIZE": "10"}); "" for the null path <>."""
+    if arg[: len(prefix)].upper() != prefix:
+        raise SyntaxProblem(f"5.5.4 syntax: expected {prefix}<address>")
+    rest = arg[len(prefix) :].lstrip()
+    if not rest.startswith("<"):
+        raise SyntaxProblem("5.5.4 syntax: address must be in angle brackets")
+    end = rest.find(">")
+    if end < 0:
+        raise SyntaxProblem("5.5.4 syntax: missing '>'")
+    address = rest[1:end]
+    if address and not _ADDRESS.fullmatch(address):
+        raise SyntaxProblem("5.1.3 bad address syntax")
+    return address.lower(), _params(rest[end + 1 :])
+
+
+def _params(text: str) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for word in text.split():
+        key, _, value = word.partition("=")
+        params[key.upper()] = value
+    return params
+
+
+def unstuff(data: bytes) -> bytes:
+    """Undo dot-stuffing (RFC 5321 §4.5.2) of a message that begins at a line start."""
+    if b"\r\n.." in data:
+        data = data.replace(b"\r\n..", b"\r\n.")
+    return data[1:] if data.startswith(b"..") else data
+
+
+def longest_line(data: bytes) -> int:
+    """Length of the longest CRLF-delimited line (0 for short messages, cheaply)."""
+    if len(data) <= MAX_TEXT_LINE:
+        return 0
+    return max(len(line) for line in data.split(b"\r\n"))
