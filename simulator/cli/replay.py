@@ -1,17 +1,206 @@
-"""`pulsecheck replay`: Replay a schedule open-loop against a collection system."""
+"""`pulsecheck replay`: replay a schedule open-loop against a collection system.
+
+Theory of operation: checks every flag and input file at the boundary (loopback-only
+targets unless --allow-remote, schedule and workforce columns), then runs the engine in
+one process or in `--workers N`, with Ctrl-C stopping cleanly, and writes RUN_DIR:
+results.parquet, latency_corrected.hlog, latency_uncorrected.hlog and replay.json.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
 from typing import Any
 
-from simulator.cli import not_built
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulator.cli import EXIT_FAILED, EXIT_OK
+from simulator.columns import SCHEDULE, WORKFORCE
+from simulator.replay.engine import ReplayOptions, replay
+from simulator.replay.live import LiveDisplay
+from simulator.replay.record import write_run
+from simulator.replay.targets import make_target, parse_target
+from simulator.replay.workers import new_event_loop, run_workers
+from simulator.safety import check_target
+from simulator.validation import InputError
+
+WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation")
 
 
-def add_parser(sub: "argparse._SubParsersAction[Any]") -> None:
-    parser = sub.add_parser("replay", help="Replay a schedule open-loop against a collection system.", description="Replay a schedule open-loop against a collection system.")
+def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser(
+        "replay",
+        help="Replay a schedule open-loop against a collection system.",
+        description="Send every scheduled event at its intended time (compressed by "
+        "--speedup), measure latency from that time (wrk2 style) and from the actual send, "
+        "and write RUN_DIR/results.parquet, *.hlog and replay.json.",
+    )
+    parser.add_argument("schedule", type=Path, help="schedule Parquet (pulsecheck schedule)")
+    parser.add_argument("--workforce", type=Path, required=True, help="workforce Parquet")
+    parser.add_argument(
+        "--target", required=True, help="http://127.0.0.1:PORT/PATH or smtp://127.0.0.1:PORT"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="run directory to write")
+    parser.add_argument("--speedup", type=float, default=1.0, help="time compression (>0)")
+    parser.add_argument("--max-events", type=int, default=None, help="replay only the first N")
+    parser.add_argument(
+        "--max-duration", type=float, default=600.0, help="seconds; later events are dropped"
+    )
+    parser.add_argument("--concurrency", type=int, default=64, help="open connections")
+    parser.add_argument("--retries", type=int, default=3, help="retries of temporary failures")
+    parser.add_argument("--workers", type=int, default=1, help="processes to split across")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--seed", type=int, default=0, help="seed for rendered content")
+    parser.add_argument(
+        "--collection",
+        action="append",
+        default=[],
+        metavar="ID=ADDRESS",
+        help="address of a collection system (repeatable); default ID@collect.example",
+    )
+    parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
+    parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
+    parser.add_argument("--no-live", action="store_true", help="no live display")
     parser.set_defaults(func=run)
 
 
+def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if value is None or value <= 0:
+        raise InputError("command line", name, value, "must be a number > 0")
+
+
+def check_args(args: argparse.Namespace) -> dict[str, str]:
+    """Validate flags; return the collection address map."""
+    parse_target(args.target)
+    check_target(args.target, args.allow_remote, "--target")
+    _positive("--speedup", args.speedup)
+    _positive("--max-duration", args.max_duration)
+    _positive("--timeout", args.timeout)
+    _positive("--max-events", args.max_events, allow_none=True)
+    for name in ("--concurrency", "--workers"):
+        value = getattr(args, name[2:].replace("-", "_"))
+        if not 1 <= value <= 100_000:
+            raise InputError("command line", name, value, "must be between 1 and 100000")
+    if not 0 <= args.retries <= 100:
+        raise InputError("command line", "--retries", args.retries, "must be between 0 and 100")
+    collections = {}
+    for item in args.collection:
+        cid, sep, address = item.partition("=")
+        if not sep or "@" not in address:
+            raise InputError("command line", "--collection", item, "must be ID=user@host.example")
+        collections[cid] = address
+    return collections
+
+
+def read_table(path: Path, schema: pa.Schema, needed: tuple[str, ...], what: str) -> pa.Table:
+    """Read a Parquet file, checking that the columns the replay uses are there."""
+    if not path.is_file():
+        raise InputError(str(path), what, str(path), "file not found")
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowInvalid) as err:
+        raise InputError(
+            str(path), what, str(path), f"not a readable Parquet file ({err})"
+        ) from None
+    for name in needed:
+        if name not in table.column_names:
+            raise InputError(str(path), name, "(missing)", f"column required in a {what} file")
+        want = schema.field(name).type
+        got = table.schema.field(name).type
+        if got != want and not (pa.types.is_dictionary(want) and got == pa.string()):
+            raise InputError(str(path), name, str(got), f"column must be of type {want}")
+    return table
+
+
+def check_ids(events: pa.Table, n_people: int, source: str) -> None:
+    """Every employee id the schedule names must be a row of the workforce."""
+    ends = {
+        "sender_id": events.column("sender_id").to_numpy(),
+        "cc_id": events.column("cc_id").to_numpy(),
+        "rcpt_first + rcpt_count - 1": events.column("rcpt_first").to_numpy()
+        + events.column("rcpt_count").to_numpy()
+        - 1,
+    }
+    for name, ids in ends.items():
+        if len(ids) and int(ids.max()) >= n_people:
+            raise InputError(source, name, int(ids.max()), f"must be < {n_people} (workforce rows)")
+
+
+def options_from(args: argparse.Namespace, collections: dict[str, str]) -> ReplayOptions:
+    return ReplayOptions(
+        speedup=args.speedup,
+        concurrency=args.concurrency,
+        max_events=args.max_events,
+        max_duration_s=args.max_duration,
+        retries=args.retries,
+        collections=collections,
+        seed=args.seed,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
-    return not_built("replay", 6)
+    collections = check_args(args)
+    events = read_table(args.schedule, SCHEDULE, tuple(SCHEDULE.names), "schedule")
+    workforce = read_table(args.workforce, WORKFORCE, WORKFORCE_COLUMNS, "workforce")
+    check_ids(events, workforce.num_rows, str(args.schedule))
+    options = options_from(args, collections)
+    fast = args.http_client == "fast"
+    if args.workers > 1:
+        summary = run_workers(
+            args.schedule,
+            args.workforce,
+            args.target,
+            options,
+            args.workers,
+            args.out,
+            fast,
+            args.timeout,
+        )
+    else:
+        target = make_target(args.target, args.timeout, fast)
+        live = None if args.no_live or not sys.stderr.isatty() else LiveDisplay()
+        summary = _run_single(events, workforce, target, options, args.out, live)
+    _print_summary(summary, args.out)
+    return EXIT_FAILED if summary["events"] and not summary["acknowledged"] else EXIT_OK
+
+
+def _run_single(
+    events: pa.Table,
+    workforce: pa.Table,
+    target: Any,
+    options: ReplayOptions,
+    out: Path,
+    live: LiveDisplay | None,
+) -> dict[str, Any]:
+    async def main() -> dict[str, Any]:
+        options.stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, options.stop.set)
+        if live is not None:
+            options.on_start = live.attach
+        try:
+            result = await replay(events, workforce, target, options)
+        finally:
+            if live is not None:
+                live.close()
+        return write_run(out, result.results, result.summary, result.corrected, result.uncorrected)
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main())
+
+
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
+    counts = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items() if v)
+    lat = summary["latency_corrected_ms"]
+    print(
+        f"replayed {summary['events']} events to {summary['target']}: {counts}; "
+        f"{summary['throughput_per_s']:.0f}/s; corrected p50 {lat['p50']:.2f} ms, "
+        f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
+        + ("; INTERRUPTED" if summary.get("interrupted") else "")
+    )
+    print(f"wrote {out}/results.parquet, latency_*.hlog, replay.json")

@@ -95,7 +95,6 @@ class _Run:
         return int((t - self.start) * 1_000_000)
 
     async def worker(self) -> None:
-        loop = asyncio.get_running_loop()
         session = await self.target.open()
         me = asyncio.current_task()
         assert me is not None
@@ -104,10 +103,10 @@ class _Run:
                 i = self.cursor
                 self.cursor = i + 1
                 due = self.start + self.offsets_s[i]
-                delay = due - loop.time()
+                delay = due - _now()
                 if delay > 0:
                     await asyncio.sleep(delay)  # a stop cancels this; the event stays pending
-                now = loop.time()
+                now = _now()
                 if now - due > self.opts.drop_after_s:
                     self.rec.drop(i, "behind schedule")
                     continue
@@ -118,7 +117,6 @@ class _Run:
             await session.close()
 
     async def send(self, session: Session, i: int, now: float) -> None:
-        loop = asyncio.get_running_loop()
         message = self.target.prepare(self.payload, i)
         self.rec.mark_sent(i, self.us(now))
         retries = 0
@@ -128,7 +126,10 @@ class _Run:
                 break
             retries += 1
             await asyncio.sleep(min(out.retry_after, self.opts.retry_cap_s))
-        self.rec.finish(i, self.us(loop.time()), out, retries)
+        self.rec.finish(i, self.us(_now()), out, retries)
+
+
+_now = time.monotonic  # the loop's own clock may tick in whole milliseconds (uvloop)
 
 
 async def _deliver(session: Session, message: Any) -> Outcome:
@@ -181,16 +182,15 @@ async def replay(
     return ReplayResult(results, corrected, uncorrected, summary, interrupted)
 
 
-def _start_time(loop: asyncio.AbstractEventLoop, opts: ReplayOptions) -> float:
+def _start_time(opts: ReplayOptions) -> float:
     if opts.start_at_epoch is None:
-        return loop.time() + 0.05
-    return loop.time() + max(0.0, opts.start_at_epoch - time.time())
+        return _now() + 0.05
+    return _now() + max(0.0, opts.start_at_epoch - time.time())
 
 
 async def _drive(run: _Run) -> bool:
     """Run the workers to the end or to a stop; True when stopped early."""
-    loop = asyncio.get_running_loop()
-    run.start = _start_time(loop, run.opts)
+    run.start = _start_time(run.opts)
     if run.opts.on_start is not None:
         run.opts.on_start(run.rec, run.start)
     workers = [asyncio.create_task(run.worker()) for _ in range(max(1, run.opts.concurrency))]

@@ -11,6 +11,7 @@ only Content-Length and the body change per event. Responses are parsed by httpt
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import httptools
 
@@ -29,8 +30,7 @@ class _ResponseProtocol(asyncio.Protocol):
         self.keep_alive = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from typing import cast
 
 from simulator.replay.payload import Payload, SmtpMessage
 from simulator.replay.targets import ERROR, OK, REJECTED, Outcome
@@ -54,8 +55,7 @@ class _ReplyProtocol(asyncio.Protocol):
         self.lost: Exception | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
         lines = (self.buffer + data).split(b"\r\n")
