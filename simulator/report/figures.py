@@ -61,7 +61,7 @@ def arrival_vs_send(results: pa.Table) -> Figure:
 def throughput_over_time(results: pa.Table) -> Figure:
     width = _bucket_width_us(results)
     n = BUCKETS + 2
-    ok = column(results, "outcome") == "ok"
+    ok = np.isin(column(results, "outcome"), ACKNOWLEDGED)
     fig, ax = _axes("Throughput: acknowledged events", "events / s")
     ax.plot(
         np.arange(n) * width / 1e6,
@@ -120,7 +120,7 @@ def errors_over_time(results: pa.Table) -> Figure:
     n = BUCKETS + 2
     outcome = column(results, "outcome")
     reason = column(results, "error")
-    failed = outcome != "ok"
+    failed = ~np.isin(outcome, ACKNOWLEDGED)
     fig, ax = _axes("Failed events over time, by reason", "events / s")
     x = np.arange(n) * width / 1e6
     for name in np.unique(reason[failed])[:8]:

@@ -21,6 +21,7 @@ import pyarrow as pa
 from simulator.scenario import Threshold
 
 SCHEMA_VERSION = "pulsecheck.summary/1"
+ACKNOWLEDGED = ("ok", "late")  # "late": answered, but sent behind schedule
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p99": 99.0, "p99.9": 99.9, "max": 100.0}
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -64,14 +65,14 @@ def event_counts(results: pa.Table) -> dict[str, Any]:
     names, counts = np.unique(outcome, return_counts=True)
     by_outcome = {str(n): int(c) for n, c in zip(names, counts, strict=True)}
     reasons: dict[str, int] = {}
-    failed = outcome != "ok"
+    failed = ~np.isin(outcome, ACKNOWLEDGED)
     for reason, count in zip(*np.unique(error[failed], return_counts=True), strict=True):
         reasons[str(reason) or "unknown"] = int(count)
     sent = int((column(results, "t_sent") >= 0).sum())
     return {
         "scheduled": int(results.num_rows),
         "sent": sent,
-        "acknowledged": by_outcome.get("ok", 0),
+        "acknowledged": by_outcome.get("ok", 0) + by_outcome.get("late", 0),
         "rejected": by_outcome.get("rejected", 0),
         "errors": by_outcome.get("error", 0) + by_outcome.get("timeout", 0),
         "late": by_outcome.get("late", 0),

@@ -14,7 +14,7 @@ def results_table(
     n = len(latency_ms)
     intended = np.arange(n, dtype=np.int64) * 10_000  # one event every 10 ms
     sent = intended + 500
-    answered = np.array([o in ("ok", "rejected") for o in outcomes])
+    answered = np.array([o in ("ok", "late", "rejected") for o in outcomes])
     done = np.where(answered, intended + (np.array(latency_ms) * 1000).astype(np.int64), -1)
     corrected = np.where(answered, done - intended, -1)
     uncorrected = np.where(answered, done - sent, -1)
