@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 from matplotlib.figure import Figure
 
-from simulator.report.summary import column
+from simulator.report.summary import ACKNOWLEDGED, column
 
 Array = np.ndarray[Any, Any]
 BUCKETS = 120  # time buckets across a run
