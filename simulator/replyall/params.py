@@ -39,13 +39,13 @@ RESERVED_SUFFIXES = (".example", ".test")
 class Behaviour:
     """How members react to list mail; rates are per delivered copy, while in the pool."""
 
-    remove_rate: float = 2.0e-4  # "please remove me"
-    stop_rate: float = 1.5e-4  # "stop replying all"
-    metoo_rate: float = 1.0e-4  # "me too"
-    joke_rate: float = 0.5e-4  # jokes, memes, images
+    remove_rate: float = 2.15e-2  # "please remove me"
+    stop_rate: float = 1.61e-2  # "stop replying all"
+    metoo_rate: float = 1.07e-2  # "me too"
+    joke_rate: float = 0.54e-2  # jokes, memes, images
     excitation: float = 1.0  # reaction to a storm copy relative to the original
     decay_min: float = 30.0  # mean delay of the reaction kernel (exponential)
-    pool_share: float = 0.09  # share of members who would ever reply to all
+    pool_share: float = 0.078  # share of members who would ever reply to all
     repeat_share: float = 0.1  # share of posts from members who already posted
     ooo_share: float = 0.02  # absent members whose out-of-office answers list mail
     recall_prob: float = 0.01  # posts followed by a recall to the whole list
