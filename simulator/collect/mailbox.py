@@ -31,6 +31,7 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from simulator.collect import smtp_wire as wire
 from simulator.collect.collections import Collection, CollectionIndex
@@ -122,8 +123,8 @@ class SmtpSession(asyncio.Protocol):
 
     # -- asyncio callbacks ----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        transport = self.transport
         box = self.box
         if not box.accepting or len(box.sessions) >= box.config.max_sessions:
             transport.write(b"421 4.3.2 too many sessions or shutting down, try later\r\n")
@@ -384,9 +385,7 @@ class SmtpSession(asyncio.Protocol):
         waiter = futures[0] if len(futures) == 1 else asyncio.gather(*futures)
         waiter.add_done_callback(lambda f: self._stored(f, size))
 
-    def _stored(
-        self, waiter: asyncio.Future[Outcome] | asyncio.Future[list[Outcome]], size: int
-    ) -> None:
+    def _stored(self, waiter: asyncio.Future[Any], size: int) -> None:
         self.busy = False
         if waiter.exception() is not None:
             self._finish("451 4.3.0 mail store write failed, try again later")
