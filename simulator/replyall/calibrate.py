@@ -101,7 +101,8 @@ def _grid_loss(
     rb, rc = records["bedlam_dl3"], records["cisco_2013"]
     peak = rc.peak_posts_per_s or 1.0
     err = np.log(b.deliveries / rb.deliveries) ** 2 + np.log(c.deliveries / rc.deliveries) ** 2
-    return err + np.log(np.maximum(c.peak_posts_per_s, 1e-9) / peak) ** 2
+    total: F64 = err + np.log(np.maximum(c.peak_posts_per_s, 1e-9) / peak) ** 2
+    return total
 
 
 def _search(

@@ -247,6 +247,12 @@ class _Run:
         rejected = posts - passed
         to_list = passed * self.to_list
         single = passed - to_list  # bcc: to the sender; moderated: to the moderator
+        if self.exchange_on:  # the thread is blocked at the post that reaches the threshold
+            seen = st.win_list.sum(axis=0) - st.win_list[k % self.window]
+            room = np.maximum(self.sc.defences.exchange_protection.threshold - seen, 0.0)
+            over = np.maximum(to_list - room, 0.0)
+            to_list -= over
+            rejected = rejected + over
         slot = k % self.review
         released = st.held[slot].copy()
         st.held[slot] = single * self.release
