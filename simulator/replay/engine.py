@@ -94,8 +94,7 @@ class _Run:
     def us(self, t: float) -> int:
         return int((t - self.start) * 1_000_000)
 
-    async def worker(self) -> None:
-        session = await self.target.open()
+    async def worker(self, session: Session) -> None:
         me = asyncio.current_task()
         assert me is not None
         try:
@@ -104,8 +103,9 @@ class _Run:
                 self.cursor = i + 1
                 due = self.start + self.offsets_s[i]
                 delay = due - _now()
-                if delay > 0:
-                    await asyncio.sleep(delay)  # a stop cancels this; the event stays pending
+                while delay > 0:  # timers may fire early; a stop cancels this sleep
+                    await asyncio.sleep(delay)
+                    delay = due - _now()
                 now = _now()
                 if now - due > self.opts.drop_after_s:
                     self.rec.drop(i, "behind schedule")
@@ -190,10 +190,12 @@ def _start_time(opts: ReplayOptions) -> float:
 
 async def _drive(run: _Run) -> bool:
     """Run the workers to the end or to a stop; True when stopped early."""
+    count = max(1, run.opts.concurrency)
+    sessions = await asyncio.gather(*(run.target.open() for _ in range(count)))
     run.start = _start_time(run.opts)
     if run.opts.on_start is not None:
         run.opts.on_start(run.rec, run.start)
-    workers = [asyncio.create_task(run.worker()) for _ in range(max(1, run.opts.concurrency))]
+    workers = [asyncio.create_task(run.worker(session)) for session in sessions]
     everything = asyncio.gather(*workers, return_exceptions=True)
     stop = run.opts.stop
     stop_wait = asyncio.ensure_future(stop.wait()) if stop is not None else None

@@ -11,6 +11,7 @@ only Content-Length and the body change per event. Responses are parsed by httpt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import cast
 
 import httptools
@@ -129,7 +130,11 @@ class FastHttpTarget:
         return payload.http_json(index)
 
     async def open(self) -> FastHttpSession:
-        return FastHttpSession(self)
+        """A session, connected now if possible (else at its first delivery)."""
+        session = FastHttpSession(self)
+        with contextlib.suppress(OSError, TimeoutError):
+            session.proto = await session._connect()
+        return session
 
     async def aclose(self) -> None:
         return None

@@ -223,7 +223,11 @@ class SmtpTarget:
         return commands, n_rcpt, dot_stuff(message.data)
 
     async def open(self) -> SmtpSession:
-        return SmtpSession(self)
+        """A session, connected now if possible (else at its first delivery)."""
+        session = SmtpSession(self)
+        with contextlib.suppress(OSError, TimeoutError):
+            session.proto = await session._connect()
+        return session
 
     async def aclose(self) -> None:
         return None

@@ -1,0 +1,47 @@
+import json
+
+from simulator.replay.payload import Payload, collection_address
+from tests.replay.tables import schedule, workforce
+
+
+def _payload(kinds: list[str], **kw: object) -> Payload:
+    return Payload(schedule(kinds, **kw), workforce(20), {"opm": "replies@opm.example"})  # type: ignore[arg-type]
+
+
+def test_broadcast_goes_from_broadcast_address_to_id_range() -> None:
+    p = _payload(["broadcast"], rcpt_first=[3], rcpt_count=[4])
+    msg = p.smtp_message(0)
+    assert msg.mail_from == "hr@opm.example"
+    assert msg.rcpts == [f"user{i}@dhs.example" for i in range(3, 7)]
+    assert b"To: undisclosed-recipients:;" in msg.data
+
+
+def test_reply_goes_to_collection_and_manager() -> None:
+    p = _payload(["reply"], sender=[5], cc=[1])
+    msg = p.smtp_message(0)
+    assert msg.mail_from == "user5@dhs.example"
+    assert msg.rcpts == ["replies@opm.example", "user1@dhs.example"]
+    doc = json.loads(p.http_json(0))
+    assert doc["to"] == ["replies@opm.example"] and doc["cc"] == ["user1@dhs.example"]
+
+
+def test_reply_without_manager_has_no_cc() -> None:
+    p = _payload(["reply"], sender=[5], cc=[-1])
+    assert p.smtp_message(0).rcpts == ["replies@opm.example"]
+
+
+def test_auto_reply_and_bounce_go_back_to_broadcast_sender() -> None:
+    p = _payload(["auto_reply", "bounce"], sender=[4, 6])
+    assert p.smtp_message(0).rcpts == ["hr@opm.example"]
+    assert p.smtp_message(0).mail_from == "user4@dhs.example"
+    assert p.smtp_message(1).rcpts == ["hr@opm.example"]
+    assert p.smtp_message(1).mail_from == ""  # null reverse path for a bounce
+
+
+def test_unknown_collection_gets_reserved_default() -> None:
+    assert collection_address("dhs", {}) == "dhs@collect.example"
+
+
+def test_message_size_follows_schedule() -> None:
+    p = _payload(["reply"], size=3000)
+    assert abs(len(p.smtp_message(0).data) - 3000) < 300
