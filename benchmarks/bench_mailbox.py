@@ -17,7 +17,6 @@ Usage: python benchmarks/bench_mailbox.py [--messages 20000] [--sessions 50] [--
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import statistics
 import subprocess
@@ -52,8 +51,9 @@ uvloop.run(main())
 
 
 def pin(pid: int, cpu: int) -> None:
-    subprocess.run(["taskset", "-a", "-p", "-c", str(cpu), str(pid)], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        ["taskset", "-a", "-p", "-c", str(cpu), str(pid)], check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def directory() -> Directory:
@@ -62,9 +62,13 @@ def directory() -> Directory:
 
 def start_lean(store: str | None) -> tuple[ServerProcess, int]:
     spec = ServerSpec(
-        "mailbox", store, {"r1": ContentRules()}, directory(),
-        collections=[("opm-hr", COLLECTION, None)], max_pending=50_000,
-    )  # fmt: skip
+        "mailbox",
+        store,
+        {"r1": ContentRules()},
+        directory(),
+        collections=[("opm-hr", COLLECTION, None)],
+        max_pending=50_000,
+    )
     proc = ServerProcess(spec)
     _, port = proc.start()
     assert proc.process.pid is not None
@@ -73,8 +77,9 @@ def start_lean(store: str | None) -> tuple[ServerProcess, int]:
 
 
 def start_aiosmtpd() -> tuple[subprocess.Popen[str], int]:
-    proc = subprocess.Popen([sys.executable, "-c", AIOSMTPD_SERVER], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-c", AIOSMTPD_SERVER], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     pin(proc.pid, 0)
@@ -114,8 +119,10 @@ class Probe(threading.Thread):
                 return
 
     def _send(self, f: object, n: int) -> None:
-        msg = (f"From: <{PROBE_SENDER}>\r\nMessage-ID: <probe-{time.time_ns()}-{n}@x>\r\n\r\n"
-               "- did things\r\n.\r\n").encode()  # fmt: skip
+        msg = (
+            f"From: <{PROBE_SENDER}>\r\nMessage-ID: <probe-{time.time_ns()}-{n}@x>\r\n\r\n"
+            "- did things\r\n.\r\n"
+        ).encode()
         f.write(f"MAIL FROM:<{PROBE_SENDER}>\r\nRCPT TO:<{COLLECTION}>\r\n".encode())  # type: ignore[attr-defined]
         f.write(f"RCPT TO:<{MANAGER}>\r\nDATA\r\n".encode())  # type: ignore[attr-defined]
         f.flush()  # type: ignore[attr-defined]
@@ -131,8 +138,26 @@ class Probe(threading.Thread):
 def load(port: int, messages: int, sessions: int) -> tuple[float, list[float]]:
     probe = Probe(port)
     probe.start()
-    cmd = ["taskset", "-c", "1", "smtp-source", "-d", "-s", str(sessions), "-m", str(messages),
-           "-r", "2", "-l", "300", "-f", SENDER, "-t", COLLECTION, f"127.0.0.1:{port}"]  # fmt: skip
+    cmd = [
+        "taskset",
+        "-c",
+        "1",
+        "smtp-source",
+        "-d",
+        "-s",
+        str(sessions),
+        "-m",
+        str(messages),
+        "-r",
+        "2",
+        "-l",
+        "300",
+        "-f",
+        SENDER,
+        "-t",
+        COLLECTION,
+        f"127.0.0.1:{port}",
+    ]
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, timeout=600)
     elapsed = time.perf_counter() - t0
@@ -187,11 +212,12 @@ def main() -> None:
             for name in names:
                 r = one_round(name, args.messages, args.sessions, Path(tmp), i)
                 results[name].append(r)
-                print(
-                    f"  run {i + 1} {name:18s} {r[0]:8.0f} msg/s  probe p50 {r[1]:6.1f} ms  p99 {r[2]:6.1f} ms"
-                )
-    print(f"\nmedians over {args.repeats} runs, {args.messages} messages x 2 recipients, "
-          f"{args.sessions} sessions, server on CPU 0, smtp-source on CPU 1:")  # fmt: skip
+                print(f"  run {i + 1} {name:18s} {r[0]:8.0f} msg/s", end="")
+                print(f"  probe p50 {r[1]:6.1f} ms  p99 {r[2]:6.1f} ms")
+    print(
+        f"\nmedians over {args.repeats} runs, {args.messages} messages x 2 recipients, "
+        f"{args.sessions} sessions, server on CPU 0, smtp-source on CPU 1:"
+    )
     med = {n: [statistics.median(x[k] for x in results[n]) for k in range(3)] for n in names}
     for n in names:
         print(f"  {n:18s} {med[n][0]:8.0f} msg/s  p50 {med[n][1]:6.1f} ms  p99 {med[n][2]:6.1f} ms")

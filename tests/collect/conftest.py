@@ -1,0 +1,79 @@
+"""Shared fixtures: a small directory, rounds, collections and a raw SMTP client."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from simulator.collect.collections import Collection
+from simulator.collect.directory import Directory
+from simulator.rules import ContentRules
+
+SECRET = b"test-secret-of-enough-length"
+COLLECTIONS = [
+    Collection("opm-hr", "hr@opm.example"),
+    Collection("dhs-accountability", "accountability@hq.dhs.example", "DHS"),
+    Collection("dod-consolidation", "consolidation@dod.example", "DOD"),
+]
+PEOPLE = [
+    ("ann.lee@dhs.example", "DHS"),
+    ("bo.chan@dhs.example", "DHS"),  # Ann's manager
+    ("cy.diaz@dod.example", "DOD"),
+    ("di.ford@dod.example", "DOD"),
+]
+ROUNDS = {
+    "r1": ContentRules(),
+    "r2": ContentRules(no_coworker_names=True, no_drug_or_contract_names=True),
+}
+
+
+@pytest.fixture
+def directory() -> Directory:
+    return Directory(PEOPLE, names=["Ann Lee", "Bo Chan", "Cy Diaz", "Di Ford"])
+
+
+class SmtpClient:
+    """A minimal pipelining SMTP client over asyncio streams, for tests."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, host: str, port: int) -> SmtpClient:
+        reader, writer = await asyncio.open_connection(host, port)
+        client = cls(reader, writer)
+        greeting = await client.reply()
+        assert greeting.startswith("220"), greeting
+        return client
+
+    async def reply(self) -> str:
+        lines = []
+        while True:
+            line = (await asyncio.wait_for(self.reader.readline(), 10)).decode()
+            lines.append(line.rstrip("\r\n"))
+            if line[3:4] != "-":
+                return "\n".join(lines)
+
+    async def send(self, raw: bytes, replies: int = 1) -> list[str]:
+        self.writer.write(raw)
+        await self.writer.drain()
+        return [await self.reply() for _ in range(replies)]
+
+    async def mail(
+        self, sender: str, rcpts: list[str], body: bytes, headers: bytes = b""
+    ) -> list[str]:
+        """One pipelined transaction: returns the replies to MAIL, RCPTs, DATA and the end."""
+        cmds = f"MAIL FROM:<{sender}>\r\n" + "".join(f"RCPT TO:<{r}>\r\n" for r in rcpts)
+        answers = await self.send((cmds + "DATA\r\n").encode(), replies=len(rcpts) + 2)
+        if not answers[-1].startswith("354"):
+            return answers
+        answers += await self.send(headers + b"\r\n" + body + b"\r\n.\r\n")
+        return answers
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, OSError):
+            pass

@@ -1,0 +1,57 @@
+"""Content rules: table-driven cases, one line of why each; fuzzing never crashes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from simulator.collect.screen import violation
+from simulator.rules import SENSITIVE_STATEMENT, ContentRules
+
+R1 = ContentRules()
+HHS = ContentRules(no_coworker_names=True, no_drug_or_contract_names=True)
+NAMES = {"Ann Lee", "Bo Chan"}
+
+CASES = [
+    # text, attachments, rules, expected
+    ("- closed 12 cases\n- trained staff", 0, R1, None),  # plain bullets keep the rules
+    ("see https://wiki.example/x", 0, R1, "link"),  # URL with scheme
+    ("notes at www.agency.example", 0, R1, "link"),  # bare www host
+    ("plain text", 1, R1, "attachment"),  # any attachment
+    ("briefed the SECRET program", 0, R1, "classification"),  # banner word
+    ("(S//NF) moved assets", 0, R1, "classification"),  # portion marking
+    ("(U) wrote memos", 0, R1, None),  # unclassified marking is fine
+    ("secretary meeting", 0, R1, None),  # lower-case word is not a marking
+    ("met with Bo Chan", 0, HHS, "coworker_name"),  # directory name of a co-worker
+    ("reviewed Ann Lee work", 0, HHS, "coworker_name"),  # overlapping capitalised pairs
+    ("met with Bo Chan", 0, R1, None),  # round 1 allows names
+    ("Filed Report Quickly", 0, HHS, None),  # capitalised words that are not names
+    ("dosing of pembrolizumab", 0, HHS, "drug_or_contract"),  # -mab stem
+    ("modified HHSN261201500003I", 0, HHS, "drug_or_contract"),  # PIID-like number
+    (SENSITIVE_STATEMENT, 0, R1, None),  # the allowed answer
+    (SENSITIVE_STATEMENT, 0, ContentRules(allow_sensitive_statement=False), "sensitive_statement"),
+    ("see https://x.example", 0, ContentRules(no_links=False), None),  # rule switched off
+]
+
+
+@pytest.mark.parametrize(("text", "attachments", "rules", "expected"), CASES)
+def test_violation(text: str, attachments: int, rules: ContentRules, expected: str | None) -> None:
+    assert violation(text, attachments, rules, NAMES) == expected
+
+
+def test_sender_may_name_themself() -> None:
+    assert violation("Ann Lee filed the report", 0, HHS, NAMES, sender_name="Ann Lee") is None
+
+
+@given(st.text(max_size=400), st.integers(0, 3))
+def test_any_text_gives_a_rule_name_or_none(text: str, attachments: int) -> None:
+    result = violation(text, attachments, HHS, NAMES)
+    assert result is None or result in {
+        "link",
+        "attachment",
+        "classification",
+        "coworker_name",
+        "drug_or_contract",
+        "sensitive_statement",
+    }
