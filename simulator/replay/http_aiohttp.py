@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiohttp
 
 from simulator.replay.payload import Payload
-from simulator.replay.targets import Outcome, http_outcome
+from simulator.replay.targets import Outcome, Tokens, http_outcome
 
 _JSON = {"Content-Type": "application/json", "User-Agent": "pulsecheck-replay"}
 
@@ -19,10 +19,11 @@ class AiohttpSession:
     def __init__(self, target: AiohttpTarget) -> None:
         self.target = target
 
-    async def deliver(self, body: bytes) -> Outcome:
+    async def deliver(self, message: tuple[dict[str, str], bytes]) -> Outcome:
+        headers, body = message
         client = await self.target.client()
         try:
-            async with client.post(self.target.url, data=body, headers=_JSON) as response:
+            async with client.post(self.target.url, data=body, headers=headers) as response:
                 await response.read()
                 return http_outcome(response.status, response.headers.get("Retry-After"), len(body))
         except aiohttp.ClientConnectionError as err:
@@ -33,8 +34,10 @@ class AiohttpSession:
 
 
 class AiohttpTarget:
-    def __init__(self, url: str, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, timeout_s: float = 30.0, tokens: Tokens | None = None) -> None:
         self.url = url
+        self.tokens = tokens
+        self.headers: dict[str, dict[str, str]] = {}
         self.description = url
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._client: aiohttp.ClientSession | None = None
@@ -45,8 +48,14 @@ class AiohttpTarget:
             self._client = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self._client
 
-    def prepare(self, payload: Payload, index: int) -> bytes:
-        return payload.http_json(index)
+    def prepare(self, payload: Payload, index: int) -> tuple[dict[str, str], bytes]:
+        agency = payload.agency_of(index)
+        headers = self.headers.get(agency)
+        if headers is None:
+            token = self.tokens(agency) if self.tokens else None
+            auth = {} if token is None else {"Authorization": f"Bearer {token}"}
+            headers = self.headers[agency] = {**_JSON, **auth}
+        return headers, payload.http_json(index)
 
     async def open(self) -> AiohttpSession:
         return AiohttpSession(self)

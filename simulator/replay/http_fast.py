@@ -17,7 +17,7 @@ from typing import cast
 import httptools
 
 from simulator.replay.payload import Payload
-from simulator.replay.targets import Outcome, http_outcome
+from simulator.replay.targets import Outcome, Tokens, http_outcome
 
 
 class _ResponseProtocol(asyncio.Protocol):
@@ -81,13 +81,14 @@ class FastHttpSession:
         )
         return proto
 
-    async def deliver(self, body: bytes) -> Outcome:
+    async def deliver(self, message: tuple[bytes, bytes]) -> Outcome:
+        auth, body = message
         proto = self.proto
         if proto is None or proto.transport is None:
             proto = self.proto = await self._connect()
         assert proto.transport is not None
         loop = asyncio.get_running_loop()
-        request = b"%s%d\r\n\r\n%s" % (self.target.head, len(body), body)
+        request = b"%s%s%d\r\n\r\n%s" % (self.target.head, auth, len(body), body)
         proto.waiter = waiter = loop.create_future()
         timer = loop.call_later(self.target.timeout_s, _expire, waiter)
         proto.transport.write(request)
@@ -113,21 +114,45 @@ class FastHttpSession:
         self.proto = None
 
 
+class AuthHeaders:
+    """Per-agency `Authorization` header lines, made once per agency."""
+
+    def __init__(self, tokens: Tokens | None) -> None:
+        self.tokens = tokens
+        self.lines: dict[str, bytes] = {}
+
+    def line(self, agency: str) -> bytes:
+        line = self.lines.get(agency)
+        if line is None:
+            token = self.tokens(agency) if self.tokens else None
+            line = b"" if token is None else f"Authorization: Bearer {token}\r\n".encode()
+            self.lines[agency] = line + b"Content-Length: "
+        return self.lines[agency]
+
+
 class FastHttpTarget:
     """POSTs each event's JSON to http://host:port/path over keep-alive connections."""
 
-    def __init__(self, host: str, port: int, path: str, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        path: str,
+        timeout_s: float = 30.0,
+        tokens: Tokens | None = None,
+    ) -> None:
         self.host, self.port, self.path = host, port, path
+        self.auth = AuthHeaders(tokens)
         self.timeout_s = timeout_s
         self.description = f"http://{host}:{port}{path}"
         self.head = (
             f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             "Content-Type: application/json\r\nUser-Agent: pulsecheck-replay\r\n"
-            "Content-Length: "
         ).encode()
 
-    def prepare(self, payload: Payload, index: int) -> bytes:
-        return payload.http_json(index)
+    def prepare(self, payload: Payload, index: int) -> tuple[bytes, bytes]:
+        """(Authorization and Content-Length header start, JSON body) of one event."""
+        return self.auth.line(payload.agency_of(index)), payload.http_json(index)
 
     async def open(self) -> FastHttpSession:
         """A session, connected now if possible (else at its first delivery)."""

@@ -3,7 +3,8 @@
 Theory of operation: the schedule names people by employee id (row of the workforce
 table) and collection systems by id. `Payload` resolves those once into numpy/object
 columns, then renders one event at a time on demand, so a million-event schedule costs
-no per-event objects until an event is actually sent. Routing follows the schedule:
+no per-event objects until an event is actually sent. Routing follows the schedule (an
+HTTP submission carries the first `to` address: the collection API takes one per reply):
 
 - broadcast: from the broadcast address to employees [rcpt_first, rcpt_first+rcpt_count);
 - reply: from the employee to the collection address of `collection`, cc the manager;
@@ -154,21 +155,22 @@ class Payload:
 
     # -- renderings ---------------------------------------------------------------
     def http_json(self, i: int) -> bytes:
-        """The JSON document POSTed to an HTTP collection system for event `i`."""
+        """The JSON body POSTed to an HTTP collection API (`simulator.collect.api`)."""
         doc = {
-            "event_id": int(self.event_id[i]),
+            "sender": self.sender_address(i),
             "round": str(self.round[i]),
-            "kind": str(self.kind[i]),
-            "from": self.sender_address(i),
-            "to": self.to_addresses(i),
+            "to": self.to_addresses(i)[0],
             "cc": self.cc_addresses(i),
-            "agency": str(self.agency[i]),
-            "content": str(self.content[i]),
-            "violation": str(self.violation[i]),
             "subject": self.subject(i),
             "body": self.body(i),
+            "idempotency_key": f"{self.seed}-{int(self.event_id[i])}",
+            "attachments": int(self.violation[i] == "attachment"),
         }
         return json.dumps(doc, separators=(",", ":")).encode()
+
+    def agency_of(self, i: int) -> str:
+        """The sender's department: whose bearer token an HTTP submission carries."""
+        return str(self.agency[i])
 
     def smtp_message(self, i: int) -> SmtpMessage:
         """Envelope and RFC 5322 message for event `i`."""

@@ -9,6 +9,7 @@ timeouts, so the engine's hot loop stays free of per-request timers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -65,7 +66,12 @@ def parse_target(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname, port, parts.path or "/"
 
 
-def make_target(url: str, timeout_s: float = 30.0, fast_http: bool = True) -> Target:
+Tokens = Callable[[str], str | None]  # agency code -> bearer token, or None for no header
+
+
+def make_target(
+    url: str, timeout_s: float = 30.0, fast_http: bool = True, tokens: Tokens | None = None
+) -> Target:
     """The adapter for a target URL: lean HTTP/1.1 client, aiohttp, or SMTP."""
     scheme, host, port, path = parse_target(url)
     if scheme == "smtp":
@@ -75,10 +81,10 @@ def make_target(url: str, timeout_s: float = 30.0, fast_http: bool = True) -> Ta
     if fast_http:
         from simulator.replay.http_fast import FastHttpTarget
 
-        return FastHttpTarget(host, port, path, timeout_s)
+        return FastHttpTarget(host, port, path, timeout_s, tokens)
     from simulator.replay.http_aiohttp import AiohttpTarget
 
-    return AiohttpTarget(url, timeout_s)
+    return AiohttpTarget(url, timeout_s, tokens)
 
 
 def retry_after_seconds(value: str | bytes | None) -> float | None:

@@ -22,7 +22,8 @@ def test_reply_goes_to_collection_and_manager() -> None:
     assert msg.mail_from == "user5@dhs.example"
     assert msg.rcpts == ["replies@opm.example", "user1@dhs.example"]
     doc = json.loads(p.http_json(0))
-    assert doc["to"] == ["replies@opm.example"] and doc["cc"] == ["user1@dhs.example"]
+    assert doc["to"] == "replies@opm.example" and doc["cc"] == ["user1@dhs.example"]
+    assert doc["sender"] == "user5@dhs.example" and doc["idempotency_key"] == "0-0"
 
 
 def test_reply_without_manager_has_no_cc() -> None:
