@@ -71,9 +71,7 @@ def schedule(round_ids: tuple[str, ...] = ("r1",)) -> pa.Table:
     n = len(rows)
     cols = {
         "event_id": pa.array(np.arange(n, dtype=np.int64)),
-        "t_intended": pa.array([r[7] for r in rows], pa.int64()).cast(
-            pa.timestamp("us", tz="UTC")
-        ),
+        "t_intended": pa.array([r[7] for r in rows], pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         "round": _dict([r[0] for r in rows]),
         "kind": _dict([r[1] for r in rows]),
         "sender_id": pa.array([r[2] for r in rows], pa.int32()),
