@@ -1,17 +1,180 @@
-"""`pulsecheck replyall`: Simulate a reply-all storm on an open distribution list and its defences."""
+"""`pulsecheck replyall`: simulate a reply-all storm on an open list and its defences.
+
+`pulsecheck replyall SCENARIO` prints one seeded run's outcome, the same storm under
+each defence side by side, and the P10/P50/P90 band of many seeded runs; `--out DIR`
+writes JSON and PNG figures. `pulsecheck replyall calibrate` fits the model to Bedlam DL3
+and Cisco 2013 and prints how close it comes.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
-from simulator.cli import not_built
+from rich.console import Console
+from rich.table import Table
+
+from simulator.cli import EXIT_OK
+from simulator.replyall import plots
+from simulator.replyall.band import band
+from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_storms
+from simulator.replyall.compare import COLUMNS, CompareRow, cases, compare
+from simulator.replyall.data import storms_on_record
+from simulator.replyall.params import load_replyall
+from simulator.replyall.process import simulate
+from simulator.replyall.summary import Outcome, summarize
+from simulator.validation import InputError
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 
 
-def add_parser(sub: "argparse._SubParsersAction[Any]") -> None:
-    parser = sub.add_parser("replyall", help="Simulate a reply-all storm on an open distribution list and its defences.", description="Simulate a reply-all storm on an open distribution list and its defences.")
+def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
+    parser = sub.add_parser(
+        "replyall",
+        help="Simulate a reply-all storm on an open distribution list and its defences.",
+        description="Simulate a reply-all storm on an open distribution list and its "
+        "defences. SCENARIO is a reply-all scenario file, or 'calibrate' to fit the model "
+        "to Bedlam DL3 (1997) and Cisco (2013).",
+    )
+    parser.add_argument("scenario", metavar="SCENARIO|calibrate")
+    parser.add_argument("--runs", type=int, default=100, help="seeded runs in the band")
+    parser.add_argument("--seed", type=int, default=None, help="seed (default: scenario's)")
+    parser.add_argument("--defence", default="all", help="defence to compare, or 'all'")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    parser.add_argument("--out", type=Path, default=None, help="write JSON and PNGs here")
+    parser.add_argument("--bedlam", type=Path, default=SCENARIOS / "replyall-bedlam1997.toml")
+    parser.add_argument("--cisco", type=Path, default=SCENARIOS / "replyall-cisco2013.toml")
     parser.set_defaults(func=run)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    if not 1 <= args.runs <= 10_000:
+        raise InputError("command line", "--runs", args.runs, "must be between 1 and 10000")
+    if args.seed is not None and args.seed < 0:
+        raise InputError("command line", "--seed", args.seed, "must be >= 0")
+
+
 def run(args: argparse.Namespace) -> int:
-    return not_built("replyall", 10)
+    _check_args(args)
+    if args.scenario == "calibrate":
+        return _calibrate(args)
+    return _storm(args)
+
+
+# -- a storm -----------------------------------------------------------------------
+
+
+def _fmt(value: float) -> str:
+    if value >= 1e6:
+        return f"{value:.3g}"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+
+
+def _outcome_table(o: Outcome) -> Table:
+    t = Table(title="One seeded run")
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    row = o.row(0)
+    for key, value in row.items():
+        t.add_row(key, value if isinstance(value, str) else _fmt(float(value)))
+    return t
+
+
+def _compare_table(rows: list[CompareRow]) -> Table:
+    t = Table(title="The same storm under each defence (medians)")
+    t.add_column("case")
+    for col in COLUMNS:
+        t.add_column(col, justify="right")
+    t.add_column("ended by")
+    t.add_column("at h", justify="right")
+    for r in rows:
+        t.add_row(r.case, *(_fmt(r.medians[c]) for c in COLUMNS), r.ended_by, f"{r.ended_at_h:.2f}")
+    return t
+
+
+def _storm(args: argparse.Namespace) -> int:
+    sc = load_replyall(args.scenario)
+    known = [*cases(sc), "all"]
+    if args.defence not in known and not any(k.startswith(args.defence) for k in known):
+        raise InputError(
+            "command line", "--defence", args.defence, f"must be one of: {', '.join(known)}"
+        )
+    seed = sc.seed if args.seed is None else args.seed
+    one = summarize(simulate(sc, 1, seed))
+    rows = compare(sc, min(args.runs, 20), seed, None if args.defence == "all" else args.defence)
+    b = band(sc, args.runs, seed)
+    report = {
+        "scenario": sc.name,
+        "seed": seed,
+        "run": one.row(0),
+        "compare": [r.to_json() for r in rows],
+        "band": b.to_json(),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2, default=float))
+    else:
+        console = Console()
+        console.print(_outcome_table(one))
+        console.print(_compare_table(rows))
+        band_t = Table(title=f"Band over {b.runs} seeded runs")
+        for col in ("figure", "P10", "P50", "P90"):
+            band_t.add_column(col, justify="right" if col != "figure" else "left")
+        for key, (p10, p50, p90) in b.figures.items():
+            band_t.add_row(key, _fmt(p10), _fmt(p50), _fmt(p90))
+        console.print(band_t)
+        console.print(f"ended by: {b.ended_by}")
+    if args.out is not None:
+        _write(args.out, report, b, rows)
+    return EXIT_OK
+
+
+def _write(out: Path, report: dict[str, Any], b: Any, rows: list[CompareRow]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "replyall.json").write_text(json.dumps(report, indent=2, default=float))
+    plots.storm_curve(b).savefig(out / "replyall-storm.png", dpi=110)
+    plots.backlog(b).savefig(out / "replyall-backlog.png", dpi=110)
+    plots.comparison(rows).savefig(out / "replyall-defences.png", dpi=110)
+    print(f"wrote {out}/replyall.json and 3 PNG figures", file=sys.stderr)
+
+
+# -- calibration -------------------------------------------------------------------
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    bedlam, cisco = load_replyall(args.bedlam), load_replyall(args.cisco)
+    records = storms_on_record()
+    fit = fit_storms(bedlam, cisco, records)
+    seed = 1 if args.seed is None else args.seed
+    runs = min(args.runs, 40)
+    checks = {
+        name: check_fit(apply_fit(sc, fit, name), records[name], runs, seed)
+        for name, sc in (("bedlam_dl3", bedlam), ("cisco_2013", cisco))
+    }
+    fitted = apply_fit(bedlam, fit, "bedlam_dl3").behaviour
+    params = {
+        "rate_scale": fit.rate_scale,
+        "reaction_rate_per_copy": fitted.reaction_rate,
+        "pool_share": fit.pool_share,
+        "cisco_capacity_per_s": fit.cisco_capacity_per_s,
+        "size_scale": fit.size_scale,
+        "grid_loss": fit.loss,
+    }
+    if args.json:
+        print(json.dumps({"fit": params, "checks": checks, "tolerance": TOLERANCE}, indent=2))
+        return EXIT_OK
+    console = Console()
+    console.print({k: v for k, v in params.items()})
+    t = Table(title=f"Fit against the record (band of {runs} seeded runs)")
+    for col in ("storm", "figure", "target", "P10", "P50", "P90", "error", "within tol."):
+        t.add_column(col)
+    for name, figs in checks.items():
+        for key, f in figs.items():
+            tgt = "-" if f["target"] is None else _fmt(f["target"])
+            err = "-" if f["error"] is None else f"{f['error']:+.1%}"
+            ok = "-" if f["ok"] is None else ("yes" if f["ok"] else "NO")
+            t.add_row(name, key, tgt, _fmt(f["p10"]), _fmt(f["p50"]), _fmt(f["p90"]), err, ok)
+    console.print(t)
+    return EXIT_OK

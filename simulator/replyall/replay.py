@@ -1,0 +1,124 @@
+"""A scaled-down storm as an event table the replay engine can send.
+
+Theory of operation: replaying a 1M-member storm delivery by delivery is out of reach, so
+the scenario is scaled to a small list (`scale_down`): the list, the MTA capacity and the
+reaction rate per copy are scaled so each post still provokes as many replies as on the
+full list, as far as a rate per copy of at most 1 allows (tiny lists cap the branching).
+One seeded run becomes rows of `simulator.columns.SCHEDULE`: the original as a
+"broadcast" to the list (ids 0..n-1), every list post as a "reply" from a member with
+`rcpt_first = 0` and `rcpt_count = n` (its fan-out), and rejected or sender-only posts as
+single deliveries. Times are spread uniformly inside each minute. The table is bounded by
+`max_events`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import numpy as np
+import pyarrow as pa
+
+from simulator.columns import NO_ID, SCHEDULE
+from simulator.replyall.params import ReplyAllScenario
+from simulator.replyall.process import simulate
+
+COLLECTION = "replyall-list"
+ROUND = "replyall"
+
+
+def scale_down(sc: ReplyAllScenario, list_size: int) -> ReplyAllScenario:
+    """The same storm on a list of `list_size` members (rates scaled to keep branching)."""
+    f = list_size / sc.list_size
+    b = sc.behaviour
+    names = ("remove_rate", "stop_rate", "metoo_rate", "joke_rate")
+    top = max(getattr(b, k) for k in names) or 1.0
+    up = min(1.0 / f, 1.0 / top)  # a rate per copy cannot pass 1: branching is capped
+    rates = {k: getattr(b, k) * up for k in names}
+    return replace(
+        sc,
+        list_size=list_size,
+        behaviour=replace(b, **rates),
+        mta=replace(sc.mta, capacity_per_s=sc.mta.capacity_per_s * f),
+    )
+
+
+def _times(send: dt.datetime, minutes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    base = np.datetime64(send.astimezone(dt.UTC).replace(tzinfo=None), "us")
+    offsets = (minutes * 60 + rng.uniform(0, 60, minutes.size)) * 1e6
+    out: np.ndarray = base + offsets.astype("timedelta64[us]")
+    return out
+
+
+def _counts(series: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    whole = np.floor(series)
+    counts: np.ndarray = (whole + (rng.random(series.size) < series - whole)).astype(np.int64)
+    return counts
+
+
+def storm_events(sc: ReplyAllScenario, seed: int = 0, max_events: int = 200_000) -> pa.Table:
+    """One seeded run of `sc` as a SCHEDULE table (raises ValueError past `max_events`)."""
+    run = simulate(sc, 1, seed)
+    rng = np.random.default_rng(seed)
+    n = sc.list_size
+    post_kb = sc.sizes.post_kb(sc.behaviour)
+    list_n = _counts(run.series["list_posts"][0] + run.series["recalls"][0], rng)
+    single_n = _counts(run.series["rejected_posts"][0], rng)
+    total = 1 + int(list_n.sum() + single_n.sum())
+    if total > max_events:
+        raise ValueError(f"storm has {total} events, more than max_events={max_events}")
+    minutes = np.arange(list_n.size)
+    m_list, m_single = np.repeat(minutes, list_n), np.repeat(minutes, single_n)
+    t = np.concatenate(
+        [
+            [np.datetime64(sc.send_time.astimezone(dt.UTC).replace(tzinfo=None), "us")],
+            _times(sc.send_time, m_list, rng),
+            _times(sc.send_time, m_single, rng),
+        ]
+    )
+    k = 1 + m_list.size
+    kind = np.array(["broadcast"] + ["reply"] * m_list.size + ["bounce"] * m_single.size)
+    sender = np.concatenate([[NO_ID], rng.integers(0, n, k - 1 + m_single.size)])
+    first = np.where(np.arange(t.size) < k, 0, NO_ID)
+    count = np.where(np.arange(t.size) < k, n, 1)
+    content = np.where(
+        kind == "broadcast", "broadcast", np.where(kind == "reply", "form_letter", "dsn")
+    )
+    size = (
+        np.where(
+            kind == "broadcast",
+            sc.sizes.original_kb,
+            np.where(kind == "reply", post_kb, sc.sizes.auto_kb),
+        )
+        * 1000
+    )
+    order = np.argsort(t, kind="stable")
+    return _table(
+        t[order],
+        kind[order],
+        sender[order],
+        first[order],
+        count[order],
+        content[order],
+        size[order],
+    )
+
+
+def _table(t, kind, sender, first, count, content, size) -> pa.Table:  # type: ignore[no-untyped-def]
+    n = t.size
+    cols = {
+        "event_id": pa.array(np.arange(n, dtype=np.int64)),
+        "t_intended": pa.array(t, type=pa.timestamp("us", tz="UTC")),
+        "round": pa.array([ROUND] * n).dictionary_encode(),
+        "kind": pa.array(kind.tolist()).dictionary_encode(),
+        "sender_id": pa.array(sender.astype(np.int32)),
+        "rcpt_first": pa.array(first.astype(np.int32)),
+        "rcpt_count": pa.array(count.astype(np.int32)),
+        "collection": pa.array([COLLECTION] * n).dictionary_encode(),
+        "cc_id": pa.array(np.full(n, NO_ID, dtype=np.int32)),
+        "agency": pa.array([""] * n).dictionary_encode(),
+        "content": pa.array(content.tolist()).dictionary_encode(),
+        "violation": pa.array([""] * n).dictionary_encode(),
+        "size_bytes": pa.array(size.astype(np.int32)),
+    }
+    return pa.table(cols).cast(SCHEDULE)
