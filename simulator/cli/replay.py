@@ -19,12 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
+from simulator.collect.collections import default_collections
 from simulator.columns import SCHEDULE, WORKFORCE
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.live import LiveDisplay
 from simulator.replay.record import write_run
-from simulator.replay.targets import make_target, parse_target
-from simulator.replay.workers import new_event_loop, run_workers
+from simulator.replay.targets import Tokens, make_target, parse_target
+from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
 from simulator.safety import check_target
 from simulator.validation import InputError
 
@@ -62,6 +63,12 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         metavar="ID=ADDRESS",
         help="address of a collection system (repeatable); default ID@collect.example",
     )
+    parser.add_argument(
+        "--token-secret",
+        type=Path,
+        default=None,
+        help="secret file of the collection API; each request carries its agency's token",
+    )
     parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
     parser.add_argument("--no-live", action="store_true", help="no live display")
@@ -89,7 +96,7 @@ def check_args(args: argparse.Namespace) -> dict[str, str]:
             raise InputError("command line", name, value, "must be between 1 and 100000")
     if not 0 <= args.retries <= 100:
         raise InputError("command line", "--retries", args.retries, "must be between 0 and 100")
-    collections = {}
+    collections = {c.id: c.address for c in default_collections()}
     for item in args.collection:
         cid, sep, address = item.partition("=")
         if not sep or "@" not in address:
@@ -132,6 +139,15 @@ def check_ids(events: pa.Table, n_people: int, source: str) -> None:
             raise InputError(source, name, int(ids.max()), f"must be < {n_people} (workforce rows)")
 
 
+def tokens_from(path: Path | None) -> Tokens | None:
+    """Bearer tokens minted from the collection API's secret file, if one is given."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise InputError("command line", "--token-secret", str(path), "file not found")
+    return secret_tokens(path)
+
+
 def options_from(args: argparse.Namespace, collections: dict[str, str]) -> ReplayOptions:
     return ReplayOptions(
         speedup=args.speedup,
@@ -161,9 +177,10 @@ def run(args: argparse.Namespace) -> int:
             args.out,
             fast,
             args.timeout,
+            args.token_secret,
         )
     else:
-        target = make_target(args.target, args.timeout, fast)
+        target = make_target(args.target, args.timeout, fast, tokens_from(args.token_secret))
         live = None if args.no_live or not sys.stderr.isatty() else LiveDisplay()
         summary = _run_single(events, workforce, target, options, args.out, live)
     _print_summary(summary, args.out)

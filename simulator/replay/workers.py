@@ -31,7 +31,7 @@ from simulator.replay.record import (
     read_results,
     write_run,
 )
-from simulator.replay.targets import make_target
+from simulator.replay.targets import Tokens, make_target
 
 START_DELAY_S = 1.0  # time for every process to import and open its files
 
@@ -45,6 +45,19 @@ class WorkerJob:
     timeout_s: float
     options: ReplayOptions
     out_dir: Path
+    token_secret: Path | None = None
+
+
+def secret_tokens(path: Path) -> Tokens:
+    """Bearer tokens of the collection API (`simulator.collect.auth`) from its secret file."""
+    from simulator.collect.auth import mint_token
+
+    secret = path.read_bytes().strip()
+
+    def token(agency: str) -> str:
+        return mint_token(secret, agency)
+
+    return token
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -61,7 +74,8 @@ def run_job(job: WorkerJob) -> dict[str, Any]:
     """Replay one share in this process and write it to `job.out_dir`."""
     events = pq.read_table(job.schedule_path)
     workforce = pq.read_table(job.workforce_path)
-    target = make_target(job.target_url, job.timeout_s, job.fast_http)
+    tokens = None if job.token_secret is None else secret_tokens(job.token_secret)
+    target = make_target(job.target_url, job.timeout_s, job.fast_http, tokens)
 
     async def main() -> dict[str, Any]:
         stop = asyncio.Event()
@@ -109,6 +123,7 @@ def run_workers(
     run_dir: Path,
     fast_http: bool = True,
     timeout_s: float = 30.0,
+    token_secret: Path | None = None,
 ) -> dict[str, Any]:
     """Replay with `workers` processes and merge their runs into `run_dir`."""
     n = run_window(pq.read_metadata(schedule_path).num_rows, options.max_events)
@@ -125,6 +140,7 @@ def run_workers(
                 options, positions=share, start_at_epoch=start_at, concurrency=per_worker
             ),
             run_dir / f"worker-{k}",
+            token_secret,
         )
         for k, share in enumerate(split_for_workers(n, workers))
     ]
