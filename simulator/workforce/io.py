@@ -1,0 +1,81 @@
+"""Workforce files: Parquet for the table, a JSON manifest beside it for provenance.
+
+Theory of operation: `build_workforce` stamps its seed, scale, package version and the
+calibration tables' sha256 into the table's schema metadata, so the table carries its
+own provenance. `write_workforce` writes the Parquet file (to a temporary name, then
+renamed, so a reader never sees half a file) and `<path>.manifest.json` with the same
+facts plus the row count. `read_workforce` checks the columns against `WORKFORCE`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulator.columns import WORKFORCE
+from simulator.validation import InputError
+
+META_PREFIX = "pulsecheck."
+PROVENANCE_KEYS = ("seed", "scale", "version", "tables_sha256", "faker_version")
+
+
+def stamp(table: pa.Table, provenance: dict[str, Any]) -> pa.Table:
+    """The table with provenance in its schema metadata (values stored as JSON)."""
+    meta = {f"{META_PREFIX}{k}".encode(): json.dumps(v).encode() for k, v in provenance.items()}
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+
+
+def provenance(table: pa.Table) -> dict[str, Any]:
+    """The provenance `stamp` stored, as plain values."""
+    meta = table.schema.metadata or {}
+    out: dict[str, Any] = {}
+    for key in PROVENANCE_KEYS:
+        raw = meta.get(f"{META_PREFIX}{key}".encode())
+        out[key] = json.loads(raw) if raw is not None else None
+    return out
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".manifest.json")
+
+
+def write_workforce(table: pa.Table, path: Path) -> Path:
+    """Write the Parquet file and its manifest; return the manifest's path."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+    manifest = {**provenance(table), "rows": table.num_rows, "file": path.name}
+    target = manifest_path(path)
+    target.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return target
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    target = manifest_path(Path(path))
+    try:
+        data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(str(target), "(file)", str(target), f"must be a readable manifest: {err}")
+    return data
+
+
+def read_workforce(path: Path) -> pa.Table:
+    """Read a workforce Parquet file; its columns must match `WORKFORCE`."""
+    try:
+        table = pq.read_table(Path(path))
+    except (OSError, pa.ArrowInvalid) as err:
+        raise InputError(str(path), "(file)", str(path), f"must be a workforce Parquet file: {err}")
+    if table.schema.names != WORKFORCE.names:
+        raise InputError(
+            str(path), "(columns)", table.schema.names, f"must be {', '.join(WORKFORCE.names)}"
+        )
+    try:
+        return table.cast(WORKFORCE.with_metadata(table.schema.metadata))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise InputError(str(path), "(column types)", str(table.schema), f"must match: {err}")
