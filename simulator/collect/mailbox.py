@@ -120,6 +120,7 @@ class SmtpSession(asyncio.Protocol):
         self.people: list[str] = []
         self.scan = 0
         self.dropped = 0
+        self.declared_size = 1
 
     # -- asyncio callbacks ----------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -236,6 +237,8 @@ class SmtpSession(asyncio.Protocol):
         if department is None and address != config.broadcast_sender:
             return self._say("550 5.7.1 sender is not in the workforce directory")
         self.sender, self.department = address, department or ""
+        size = params.get("SIZE", "")
+        self.declared_size = int(size) if size.isdigit() else 1
         self._say("250 2.1.0 sender ok")
 
     def _rcpt(self, arg: str) -> None:
@@ -258,7 +261,7 @@ class SmtpSession(asyncio.Protocol):
         elif address not in config.directory:
             return "550 5.1.1 unknown recipient"
         if config.policy.active:
-            broken = config.policy.check(address, 0, self.box.now())
+            broken = config.policy.check(address, self.declared_size, self.box.now())
             if broken == MAILBOX_FULL:
                 return "552 5.2.2 mailbox full"
             if broken is not None:
@@ -334,7 +337,17 @@ class SmtpSession(asyncio.Protocol):
             return self._finish(f"550 5.6.0 malformed message: {err}")
         except _Refused as err:
             return self._finish(str(err))
+        if self._over_quota(len(data)):
+            return self._finish("552 5.2.2 mailbox full")
         self._submit(records, len(data))
+
+    def _over_quota(self, size: int) -> bool:
+        policy = self.box.config.policy
+        if policy.quota_bytes is None:
+            return False
+        now = self.box.now()
+        mailboxes = [c.address for c in self.collections] + self.people
+        return any(policy.check(m, size, now) == MAILBOX_FULL for m in mailboxes)
 
     def _records(self, data: bytes) -> list[Reply | Delivery]:
         config = self.box.config
