@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator.cli import EXIT_OK
-from simulator.replyall import plots
 from simulator.replyall.band import band
 from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_storms
 from simulator.replyall.compare import COLUMNS, CompareRow, cases, compare
@@ -116,7 +115,7 @@ def _storm(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2, default=float))
     else:
-        console = Console()
+        console = Console(width=None if sys.stdout.isatty() else 160)
         console.print(_outcome_table(one))
         console.print(_compare_table(rows))
         band_t = Table(title=f"Band over {b.runs} seeded runs")
@@ -132,6 +131,8 @@ def _storm(args: argparse.Namespace) -> int:
 
 
 def _write(out: Path, report: dict[str, Any], b: Any, rows: list[CompareRow]) -> None:
+    from simulator.replyall import plots  # matplotlib loads only when figures are asked for
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "replyall.json").write_text(json.dumps(report, indent=2, default=float))
     plots.storm_curve(b).savefig(out / "replyall-storm.png", dpi=110)
@@ -165,7 +166,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"fit": params, "checks": checks, "tolerance": TOLERANCE}, indent=2))
         return EXIT_OK
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)
     console.print({k: v for k, v in params.items()})
     t = Table(title=f"Fit against the record (band of {runs} seeded runs)")
     for col in ("storm", "figure", "target", "P10", "P50", "P90", "error", "within tol."):

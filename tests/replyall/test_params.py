@@ -1,0 +1,81 @@
+"""Reading reply-all scenarios: the shipped files load, bad input names the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulator.replyall.params import load_replyall, parse_replyall
+from simulator.validation import Fields, InputError
+
+ROOT = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def _doc(**replyall: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "list_size": 1000,
+        "send_time": "2025-02-24T10:00:00",
+        "timezone": "America/New_York",
+    }
+    base.update(replyall)
+    return {"scenario": {"kind": "reply-all", "name": "t"}, "replyall": base}
+
+
+@pytest.mark.parametrize("name", ["replyall-1m", "replyall-cisco2013", "replyall-bedlam1997"])
+def test_shipped_scenarios_load(name: str) -> None:
+    sc = load_replyall(ROOT / f"{name}.toml")
+    assert sc.list_size > 1000
+
+
+def test_presets_from_facts() -> None:
+    doc = _doc(defences={"exchange_protection": {"enabled": True, "preset": "original"}})
+    ex = parse_replyall(Fields(doc, "t.toml")).defences.exchange_protection
+    assert (ex.threshold, ex.min_recipients, ex.block_hours) == (10, 5000, 4.0)
+    doc = _doc(defences={"exchange_protection": {"enabled": True}})
+    ex = parse_replyall(Fields(doc, "t.toml")).defences.exchange_protection
+    assert (ex.threshold, ex.min_recipients, ex.block_hours) == (10, 2500, 6.0)
+
+
+@pytest.mark.parametrize(
+    ("doc", "field"),
+    [
+        # misspelled key in the section
+        (_doc(list_sise=5), "replyall.list_sise"),
+        # misspelled behaviour key
+        (_doc(behaviour={"remove_rat": 0.1}), "replyall.behaviour.remove_rat"),
+        # unknown defence name
+        (_doc(defences={"firewall": {}}), "replyall.defences.firewall"),
+        # Exchange recipients outside the settable 1000..5000
+        (
+            _doc(defences={"exchange_protection": {"min_recipients": 500}}),
+            "replyall.defences.exchange_protection.min_recipients",
+        ),
+        # block hours outside 1..12
+        (
+            _doc(defences={"exchange_protection": {"block_hours": 24}}),
+            "replyall.defences.exchange_protection.block_hours",
+        ),
+        # a share above 1
+        (_doc(behaviour={"ooo_share": 1.5}), "replyall.behaviour.ooo_share"),
+        # a step that does not divide a minute
+        (_doc(step_s=7), "replyall.step_s"),
+        # a sender on a real domain
+        (_doc(sender="boss@opm.gov"), "replyall.sender"),
+        # a misspelled key inside a defence table
+        (
+            _doc(defences={"admin_disable": {"enabeld": True}}),
+            "replyall.defences.admin_disable.enabeld",
+        ),
+        # wrong scenario kind
+        ({"scenario": {"kind": "broadcast", "name": "t"}, "replyall": {}}, "scenario.kind"),
+        # bad time zone
+        (_doc(timezone="Mars/Olympus"), "replyall.timezone"),
+    ],
+)
+def test_bad_input_names_the_field(doc: dict[str, Any], field: str) -> None:
+    with pytest.raises(InputError) as err:
+        parse_replyall(Fields(doc, "t.toml"))
+    assert err.value.field == field
+    assert "t.toml" in str(err.value)

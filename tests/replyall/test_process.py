@@ -1,0 +1,104 @@
+"""The storm process: no defence gives a storm, each defence bounds it, same seed same run."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from simulator.replyall.params import ReplyAllScenario
+from simulator.replyall.process import simulate
+from simulator.replyall.summary import summarize
+
+
+def test_open_list_without_defence_storms(small: ReplyAllScenario) -> None:
+    o = summarize(simulate(small, 10, seed=1))
+    # hundreds of reply-alls, each to the whole list: far more deliveries than the list
+    assert np.all(o.list_posts > 100)
+    assert np.all(o.deliveries > 100 * small.list_size)
+
+
+def test_same_seed_same_result(small: ReplyAllScenario) -> None:
+    a, b = simulate(small, 5, seed=7), simulate(small, 5, seed=7)
+    for name in a.series:
+        assert np.array_equal(a.series[name], b.series[name])
+    c = simulate(small, 5, seed=8)
+    assert not np.array_equal(a.series["posts"], c.series["posts"])
+
+
+def test_exchange_protection_caps_list_posts_per_block(small: ReplyAllScenario) -> None:
+    sc = small.with_defences(exchange_protection=True)
+    run = simulate(sc, 10, seed=2)
+    o = summarize(run)
+    none = summarize(simulate(small, 10, seed=2))
+    threshold = sc.defences.exchange_protection.threshold
+    # each block lets at most `threshold` reply-alls through the window before it
+    assert np.all(o.list_posts <= threshold * (run.blocks + 1))
+    assert np.all(o.deliveries < none.deliveries / 10)
+    assert set(o.ended_by) == {"exchange_protection"}
+
+
+def test_admin_disable_stops_posts_after_the_reaction(small: ReplyAllScenario) -> None:
+    sc = small.with_defences(admin_disable=True)
+    run = simulate(sc, 10, seed=3)
+    per_min = run.series["list_posts"]
+    for i in range(run.runs):
+        cut = int(np.ceil(run.disabled_s[i] / 60)) + 1
+        assert np.isfinite(run.disabled_s[i])
+        assert per_min[i, cut:].sum() == 0
+    # on duty on a Tuesday morning: within 1-3 h of noticing (facts.md §4)
+    assert np.all(run.disabled_s / 3600 <= 3.5)
+
+
+def test_admin_off_duty_reacts_later(small: ReplyAllScenario) -> None:
+    night = replace(small, send_time=small.send_time.replace(day=22, hour=20))  # Saturday
+    on = simulate(small.with_defences(admin_disable=True), 10, seed=4).disabled_s
+    off = simulate(night.with_defences(admin_disable=True), 10, seed=4).disabled_s
+    assert np.median(off) > np.median(on)
+
+
+def test_hidden_recipients_no_list_posts(small: ReplyAllScenario) -> None:
+    o = summarize(simulate(small.with_defences(hidden_recipients=True), 5, seed=5))
+    assert np.all(o.list_posts == 0)
+    assert np.all(o.per_member == 1.0)  # only the original reaches each member
+
+
+def test_sender_rate_limit_counting_members_rejects_every_post(small: ReplyAllScenario) -> None:
+    o = summarize(simulate(small.with_defences(sender_rate_limit=True), 5, seed=6))
+    assert np.all(o.list_posts == 0)
+    assert np.all(o.rejected_posts == o.posts)
+
+
+def test_sender_rate_limit_counting_group_as_one_does_nothing(small: ReplyAllScenario) -> None:
+    sc = small.with_defences(sender_rate_limit=True)
+    lim = replace(sc.defences.sender_rate_limit, count_list_members=False)
+    sc = replace(sc, defences=replace(sc.defences, sender_rate_limit=lim))
+    assert np.all(summarize(simulate(sc, 5, seed=6)).list_posts > 100)
+
+
+def test_mailbox_limit_bounds_each_mailbox_per_hour(small: ReplyAllScenario) -> None:
+    sc = small.with_defences(mailbox_receiving_limit=True)
+    lim = replace(sc.defences.mailbox_receiving_limit, per_hour=50)
+    sc = replace(sc, defences=replace(sc.defences, mailbox_receiving_limit=lim))
+    run = simulate(sc, 5, seed=9)
+    per_member = run.series["list_deliveries"] / sc.list_size
+    hourly = np.lib.stride_tricks.sliding_window_view(per_member, 60, axis=1).sum(axis=2)
+    assert hourly.max() <= 50 + 1e-6
+    assert summarize(run).per_poster[0] <= 50
+    assert run.series["mailbox_rejected"].sum() > 0
+
+
+def test_mta_capacity_bounds_delivery_rate(small: ReplyAllScenario) -> None:
+    o = summarize(simulate(small, 5, seed=10))
+    assert np.all(o.peak_deliveries_per_s <= small.mta.capacity_per_s + 1e-6)
+
+
+def test_every_delivery_is_accounted_for(small: ReplyAllScenario) -> None:
+    run = simulate(small, 3, seed=11)
+    s = run.series
+    sent = small.list_size * (1 + s["list_posts"].sum(1) + s["recalls"].sum(1))
+    delivered = s["list_deliveries"].sum(1) + s["mailbox_rejected"].sum(1)
+    left = s["backlog"][:, -1]
+    # list copies delivered never exceed those sent, and the rest is still queued
+    assert np.all(delivered <= sent + 1e-3)
+    assert np.all(sent - delivered <= left + 1e-3)
