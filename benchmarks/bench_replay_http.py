@@ -1,0 +1,213 @@
+"""HTTP replay throughput per core beside Locust FastHttpUser and wrk; send-lag accuracy.
+
+Starts nginx (Debian's) on a loopback port answering 201 from memory to every POST,
+then, side by side and repeated, measures:
+  - pulsecheck replay (lean HTTP/1.1 client, and the aiohttp client) sending the same
+    schedule as fast as the concurrency cap allows (all events due at once);
+  - Locust FastHttpUser (headless, one process) POSTing the same JSON body;
+  - wrk (C, one thread) POSTing the same body: the physical limit.
+Throughput per core is requests per CPU-second of the load generator's own process.
+Then replays 5,000 events/s for a few seconds and reports the p99 send lag.
+
+Run: python benchmarks/bench_replay_http.py [--repeats 3] [--seconds 6]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from simulator.replay import ReplayOptions, replay
+from simulator.replay.payload import Payload
+from simulator.replay.targets import make_target
+from simulator.replay.workers import new_event_loop
+from tests.replay.tables import schedule, workforce
+
+CONNECTIONS = 50
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {d}/nginx.pid;
+error_log {d}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};
+  uwsgi_temp_path {d}; scgi_temp_path {d};
+  keepalive_requests 100000000;
+  server {{ listen 127.0.0.1:{port}; location / {{ return 201; }} }}
+}}
+"""
+
+LOCUSTFILE = """
+from locust import task
+from locust.contrib.fasthttp import FastHttpUser
+BODY = open({body!r}, "rb").read()
+class Poster(FastHttpUser):
+    @task
+    def post(self):
+        self.client.post("/replies", data=BODY, headers={{"Content-Type": "application/json"}})
+"""
+
+WRK_LUA = """
+wrk.method = "POST"
+wrk.body = io.open({body!r}, "rb"):read("*a")
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def start_nginx(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    conf = workdir / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(d=workdir, port=port))
+    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(workdir)])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nginx did not start")
+
+
+def run_replay(port: int, seconds: float, client: str) -> tuple[float, float]:
+    """(requests/s, requests per CPU-second) of the replay engine in this process."""
+    rate_guess = 40_000 if client == "fast" else 6_000
+    n = int(rate_guess * seconds)
+    events = schedule(["reply"] * n, gap_us=0)
+    wf = workforce(n + 2)
+    target = make_target(f"http://127.0.0.1:{port}/replies", 10.0, client == "fast")
+    options = ReplayOptions(concurrency=CONNECTIONS, max_duration_s=seconds * 3, drop_after_s=1e9)
+    cpu0 = time.process_time()
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        result = runner.run(replay(events, wf, target, options))
+    cpu = time.process_time() - cpu0
+    ok = result.summary["acknowledged"]
+    assert ok == n, result.summary["outcomes"]
+    return result.summary["throughput_per_s"], ok / cpu
+
+
+def run_locust(port: int, seconds: float, workdir: Path) -> tuple[float, float]:
+    lf = workdir / "locustfile.py"
+    lf.write_text(LOCUSTFILE.format(body=str(workdir / "body.json")))
+    prefix = workdir / "locust"
+    cpu0 = child_cpu()
+    subprocess.run(
+        ["locust", "-f", str(lf), "--headless", "-u", str(CONNECTIONS), "-r", "1000",
+         "-t", f"{int(seconds)}s", "--host", f"http://127.0.0.1:{port}", "--csv", str(prefix),
+         "--only-summary", "--loglevel", "ERROR"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    cpu = child_cpu() - cpu0
+    with open(f"{prefix}_stats.csv") as f:
+        row = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    count = int(row["Request Count"])
+    return float(row["Requests/s"]), count / cpu
+
+
+def run_wrk(port: int, seconds: float, workdir: Path) -> tuple[float, float]:
+    script = workdir / "post.lua"
+    script.write_text(WRK_LUA.format(body=str(workdir / "body.json")))
+    cpu0 = child_cpu()
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "-s", str(script),
+         f"http://127.0.0.1:{port}/replies"],
+        check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    cpu = child_cpu() - cpu0
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return rps, rps * seconds / cpu
+
+
+def run_accuracy(port: int, rate: int, seconds: float) -> dict[str, float]:
+    n = int(rate * seconds)
+    events = schedule(["reply"] * n, gap_us=1_000_000 // rate)
+    target = make_target(f"http://127.0.0.1:{port}/replies", 10.0, True)
+    options = ReplayOptions(concurrency=CONNECTIONS, max_duration_s=seconds * 2)
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        result = runner.run(replay(events, workforce(n + 2), target, options))
+    table = result.results
+    lag = table.column("t_sent").to_numpy() - table.column("t_intended").to_numpy()
+    return {
+        "p50_ms": float(np.percentile(lag, 50)) / 1000,
+        "p99_ms": float(np.percentile(lag, 99)) / 1000,
+        "max_ms": float(lag.max()) / 1000,
+        "achieved_per_s": result.summary["throughput_per_s"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
+    payload = Payload(schedule(["reply"]), workforce(4))
+    (workdir / "body.json").write_bytes(payload.http_json(0))
+    nginx, port = start_nginx(workdir)
+    rows: dict[str, list[tuple[float, float]]] = {
+        "replay-fast": [], "replay-aiohttp": [], "locust-fasthttp": [], "wrk": []
+    }  # fmt: skip
+    try:
+        for rep in range(args.repeats):
+            rows["replay-fast"].append(run_replay(port, args.seconds, "fast"))
+            rows["replay-aiohttp"].append(run_replay(port, args.seconds / 2, "aiohttp"))
+            rows["locust-fasthttp"].append(run_locust(port, args.seconds, workdir))
+            rows["wrk"].append(run_wrk(port, args.seconds, workdir))
+            print(
+                f"repeat {rep + 1}: " + ", ".join(f"{k} {v[-1][0]:.0f}/s" for k, v in rows.items())
+            )
+        accuracy = [run_accuracy(port, 5000, 4.0) for _ in range(args.repeats)]
+    finally:
+        nginx.terminate()
+        nginx.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+    med = {k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v))
+           for k, v in rows.items()}  # fmt: skip
+    print(f"\nnginx 201 sink, {CONNECTIONS} connections, {args.repeats} repeats, medians "
+          f"({os.cpu_count()} cores shared by client and server):")  # fmt: skip
+    print(f"{'client':<18}{'req/s':>10}{'req/CPU-s':>12}")
+    for name, (rps, per_core) in med.items():
+        print(f"{name:<18}{rps:>10.0f}{per_core:>12.0f}")
+    fast, locust, wrk = med["replay-fast"], med["locust-fasthttp"], med["wrk"]
+    print(f"\nreplay-fast / locust FastHttpUser, per core: {fast[1] / locust[1]:.1f}x (goal >= 5x)")
+    print(f"replay-fast / wrk: {fast[0] / wrk[0]:.2f}x req/s, {fast[1] / wrk[1]:.2f}x per core")
+    print(f"replay-aiohttp / locust per core: {med['replay-aiohttp'][1] / locust[1]:.1f}x")
+    p99 = statistics.median(a["p99_ms"] for a in accuracy)
+    print("\nscheduling accuracy at 5,000 events/s for 4 s (send lag, ms):")
+    for a in accuracy:
+        print("  " + json.dumps({k: round(v, 3) for k, v in a.items()}))
+    print(f"median p99 send lag {p99:.3f} ms (goal <= 5 ms)")
+
+
+if __name__ == "__main__":
+    main()
