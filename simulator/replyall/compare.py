@@ -89,7 +89,7 @@ def compare(
     """Medians of the same seeded storm under each defence case."""
     rows = []
     for label, variant in cases(sc).items():
-        if only is not None and only not in (label, "none") and not label.startswith(only):
+        if only is not None and label != "none" and not label.startswith(only):
             continue
         b = band(variant, runs, seed)
         top = max(b.ended_by.items(), key=lambda kv: kv[1])[0]
