@@ -1,0 +1,147 @@
+"""SMTP broadcast throughput beside aiosmtplib and Postfix's smtp-source, into smtp-sink.
+
+Starts Postfix's smtp-sink (which offers PIPELINING) on a loopback port, then, side by
+side and repeated, sends broadcast transactions of the same size and recipient count:
+  - pulsecheck replay (PIPELINING client), all events due at once, 20 connections;
+  - aiosmtplib, 20 connections, building an `EmailMessage` per message;
+  - smtp-source, 20 sessions reusing their connections (-d), no pipelining.
+Prints messages/s medians and the ratios the replay engine is held to.
+
+Run: python benchmarks/bench_replay_smtp.py [--repeats 3] [--rcpts 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import aiosmtplib
+
+from simulator.replay import ReplayOptions, replay
+from simulator.replay.payload import Payload
+from simulator.replay.smtp import SmtpTarget
+from simulator.replay.workers import new_event_loop
+from tests.replay.tables import schedule, workforce
+
+SESSIONS = 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_sink() -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []  # smtp-sink refuses to run as root
+    proc = subprocess.Popen(["smtp-sink", *user, f"127.0.0.1:{port}", "1024"])
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("smtp-sink did not start")
+
+
+def broadcasts(n: int, rcpts: int) -> tuple[object, object]:
+    firsts = [(i * rcpts) % 10_000 for i in range(n)]
+    events = schedule(["broadcast"] * n, gap_us=0, rcpt_first=firsts, rcpt_count=[rcpts] * n)
+    return events, workforce(10_000 + rcpts)
+
+
+def run_replay(port: int, n: int, rcpts: int) -> float:
+    events, wf = broadcasts(n, rcpts)
+    options = ReplayOptions(concurrency=SESSIONS, max_duration_s=600, drop_after_s=1e9)
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        t0 = time.perf_counter()
+        result = runner.run(replay(events, wf, SmtpTarget("127.0.0.1", port), options))  # type: ignore[arg-type]
+        wall = time.perf_counter() - t0
+    assert result.summary["acknowledged"] == n, result.summary["outcomes"]
+    return n / wall
+
+
+async def _aiosmtplib(port: int, n: int, rcpts: int, body: str) -> float:
+    per = n // SESSIONS
+
+    async def session(k: int) -> None:
+        client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port)
+        await client.connect()
+        for i in range(per):
+            msg = EmailMessage()
+            msg["From"] = "hr@opm.example"
+            msg["To"] = "undisclosed-recipients:;"
+            msg["Subject"] = "What did you do last week?"
+            msg.set_content(body)
+            first = (k * per + i) * rcpts % 10_000
+            to = [f"user{j}@dhs.example" for j in range(first, first + rcpts)]
+            await client.send_message(msg, recipients=to)
+        await client.quit()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(session(k) for k in range(SESSIONS)))
+    return per * SESSIONS / (time.perf_counter() - t0)
+
+
+def run_aiosmtplib(port: int, n: int, rcpts: int, body: str) -> float:
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(_aiosmtplib(port, n, rcpts, body))
+
+
+def run_smtp_source(port: int, n: int, rcpts: int, size: int) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["smtp-source", "-d", "-s", str(SESSIONS), "-m", str(n), "-r", str(rcpts),
+         "-l", str(size), "-f", "hr@opm.example", "-t", "user@dhs.example",
+         f"127.0.0.1:{port}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rcpts", type=int, default=20, help="recipients per message")
+    parser.add_argument("--messages", type=int, default=40_000)
+    args = parser.parse_args()
+    events, wf = broadcasts(1, args.rcpts)
+    sample = Payload(events, wf).smtp_message(0)  # type: ignore[arg-type]
+    size = len(sample.data)
+    body = sample.data.split(b"\r\n\r\n", 1)[1].decode()
+    sink, port = start_sink()
+    rows: dict[str, list[float]] = {"replay": [], "smtp-source": [], "aiosmtplib": []}
+    try:
+        for rep in range(args.repeats):
+            rows["replay"].append(run_replay(port, args.messages, args.rcpts))
+            rows["smtp-source"].append(run_smtp_source(port, args.messages, args.rcpts, size))
+            small = max(SESSIONS, args.messages // 20)
+            rows["aiosmtplib"].append(run_aiosmtplib(port, small, args.rcpts, body))
+            done = ", ".join(f"{k} {v[-1]:.0f} msg/s" for k, v in rows.items())
+            print(f"repeat {rep + 1}: {done}", flush=True)
+    finally:
+        sink.terminate()
+        sink.wait()
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print(f"\nsmtp-sink, {SESSIONS} connections, {args.rcpts} recipients and ~{size} bytes per "
+          f"message, {args.repeats} repeats, medians:")  # fmt: skip
+    for name, rate in med.items():
+        print(f"{name:<14}{rate:>10.0f} msg/s{rate * args.rcpts:>12.0f} rcpt/s")
+    versus = med["replay"] / med["aiosmtplib"]
+    print(f"\nreplay / aiosmtplib EmailMessage: {versus:.1f}x (goal >= 10x)")
+    print(f"replay / smtp-source: {med['replay'] / med['smtp-source']:.2f}x (goal >= 1.0x)")
+
+
+if __name__ == "__main__":
+    main()
