@@ -165,13 +165,23 @@ async def post_reply(request: web.Request) -> web.Response:
         store.note(Rejection(now_us, "api", collection.id, department, reply.round, rule))
         return _error(422, error="content_rule", rule=rule)
     record = Reply(
-        reply.key, now_us, "api", collection.id, department, reply.sender.lower(), reply.round,
-        reply.cc, reply.subject, reply.text, reply.attachments, request.content_length or 0,
-    )  # fmt: skip
-    return await _store(store, record)
+        idem_key=f"{reply.sender.lower()}/{reply.key}",
+        received_us=now_us,
+        channel="api",
+        collection=collection.id,
+        agency=department,
+        sender=reply.sender.lower(),
+        round=reply.round,
+        cc=reply.cc,
+        subject=reply.subject,
+        body=reply.text,
+        attachments=reply.attachments,
+        size_bytes=request.content_length or 0,
+    )
+    return await _store(store, record, reply.key)
 
 
-async def _store(store: AnyStore, record: Reply) -> web.Response:
+async def _store(store: AnyStore, record: Reply, key: str) -> web.Response:
     try:
         outcome = await store.submit(record)
     except Overloaded:
@@ -179,8 +189,8 @@ async def _store(store: AnyStore, record: Reply) -> web.Response:
     except StoreClosed:
         return _error(503, error="unavailable", reason="server is shutting down")
     if outcome == "new":
-        return web.json_response({"status": "stored", "key": record.idem_key}, status=201)
-    return web.json_response({"status": "duplicate", "key": record.idem_key}, status=200)
+        return web.json_response({"status": "stored", "key": key}, status=201)
+    return web.json_response({"status": "duplicate", "key": key}, status=200)
 
 
 class _Forbidden(Exception):
