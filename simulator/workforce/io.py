@@ -61,7 +61,9 @@ def read_manifest(path: Path) -> dict[str, Any]:
     try:
         data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise InputError(str(target), "(file)", str(target), f"must be a readable manifest: {err}")
+        raise InputError(
+            str(target), "(file)", str(target), f"must be a readable manifest: {err}"
+        ) from err
     return data
 
 
@@ -70,7 +72,9 @@ def read_workforce(path: Path) -> pa.Table:
     try:
         table = pq.read_table(Path(path))
     except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(str(path), "(file)", str(path), f"must be a workforce Parquet file: {err}")
+        raise InputError(
+            str(path), "(file)", str(path), f"must be a workforce Parquet file: {err}"
+        ) from err
     if table.schema.names != WORKFORCE.names:
         raise InputError(
             str(path), "(columns)", table.schema.names, f"must be {', '.join(WORKFORCE.names)}"
@@ -78,4 +82,6 @@ def read_workforce(path: Path) -> pa.Table:
     try:
         return table.cast(WORKFORCE.with_metadata(table.schema.metadata))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise InputError(str(path), "(column types)", str(table.schema), f"must match: {err}")
+        raise InputError(
+            str(path), "(column types)", str(table.schema), f"must match: {err}"
+        ) from err

@@ -68,7 +68,7 @@ def scaled_sizes(
     headcounts: npt.NDArray[np.int64], dept_of_unit: npt.NDArray[np.int64], scale: float
 ) -> npt.NDArray[np.int64]:
     """round(headcount * scale) per unit, with at least one row per department."""
-    sizes = np.floor(headcounts * scale + 0.5).astype(np.int64)
+    sizes: npt.NDArray[np.int64] = np.floor(headcounts * scale + 0.5).astype(np.int64)
     for dept in np.unique(dept_of_unit):
         members = np.flatnonzero(dept_of_unit == dept)
         if sizes[members].sum() == 0:

@@ -70,17 +70,14 @@ def _take(table: NameTable, idx: npt.NDArray[np.int32]) -> tuple[pa.Array, pa.Ar
 def sample_names(rng: np.random.Generator, n: int) -> SampledNames:
     """Draw n (first, last) names: sex 50/50, then each name by Faker's weights."""
     female, male, last = faker_tables()
-    is_female = rng.random(n) < 0.5
-    f_idx = rng.choice(len(female.p), size=n, p=female.p).astype(np.int32)
-    m_idx = rng.choice(len(male.p), size=n, p=male.p).astype(np.int32)
-    # One combined table: female names first, male names after them.
-    both = NameTable(
+    # One table of first names: female names at weight 1/2, then male names at weight 1/2.
+    first_table = NameTable(
         pa.concat_arrays([female.names, male.names]),
         pa.concat_arrays([female.ascii_names, male.ascii_names]),
-        np.empty(0),
+        np.concatenate([female.p, male.p]) / 2.0,
     )
-    first_idx = np.where(is_female, f_idx, m_idx + len(female.p)).astype(np.int32)
-    first, first_ascii = _take(both, first_idx)
+    first_idx = rng.choice(len(first_table.p), size=n, p=first_table.p).astype(np.int32)
+    first, first_ascii = _take(first_table, first_idx)
     l_idx = rng.choice(len(last.p), size=n, p=last.p).astype(np.int32)
     last_names, last_ascii = _take(last, l_idx)
     return SampledNames(first, last_names, first_ascii, last_ascii)

@@ -112,7 +112,8 @@ class CalibrationTables:
             zone_weight[s.zone] = zone_weight.get(s.zone, 0.0) + s.weight
         shares = [zone_share[s.zone] * s.weight / zone_weight[s.zone] for s in self.states]
         out = np.asarray(shares, dtype=np.float64)
-        return out / out.sum()
+        normalised: npt.NDArray[np.float64] = out / out.sum()
+        return normalised
 
 
 # -- reading --------------------------------------------------------------------------
@@ -141,7 +142,7 @@ class _Rows:
         try:
             return convert(raw)
         except (TypeError, ValueError):
-            raise InputError(str(self.path), f"row {i + 2} column {column}", raw, allowed)
+            raise InputError(str(self.path), f"row {i + 2} column {column}", raw, allowed) from None
 
     def number(self, i: int, column: str, lo: float = 0.0, hi: float = float("inf")) -> float:
         value = self.cell(i, column, float, "must be a number")
@@ -323,7 +324,9 @@ def _spans(rows: _Rows, departments: tuple[Agency, ...]) -> dict[str, float]:
     }
     for dept in departments:
         if dept.code not in spans:
-            raise InputError(str(rows.path), "department", dept.code, "every department needs a span")
+            raise InputError(
+                str(rows.path), "department", dept.code, "every department needs a span"
+            )
     return spans
 
 

@@ -48,16 +48,31 @@ def unit_of_rows(units: Units) -> I64:
     return np.repeat(np.arange(len(units.size), dtype=np.int64), units.size)
 
 
-def _local_depth(local: I64, span: npt.NDArray[np.float64]) -> npt.NDArray[np.int8]:
-    """Depth inside the unit's heap: how many parent steps lead to local node 0."""
-    depth = np.zeros(len(local), dtype=np.int8)
-    current = local.copy()
-    while True:
-        moving = np.flatnonzero(current > 0)
-        if len(moving) == 0:
-            return depth
-        current[moving] = np.floor((current[moving] - 1) / span[moving]).astype(np.int64)
-        depth[moving] += 1
+def level_starts(size: int, span: float) -> I64:
+    """First local index of each heap level, for a unit of `size` rows and span `span`.
+
+    The children of node p are the j with floor((j - 1) / span) == p, so the level after
+    one starting at b starts at the smallest j with floor((j - 1) / span) >= b.
+    """
+    starts = [0]
+    while starts[-1] < size:
+        b = starts[-1]
+        j = int(np.ceil(b * span)) + 1
+        while j > 1 and np.floor((j - 2) / span) >= b:
+            j -= 1
+        while np.floor((j - 1) / span) < b:
+            j += 1
+        starts.append(max(j, b + 1))
+    return np.asarray(starts, dtype=np.int64)
+
+
+def _local_depth(units: Units) -> npt.NDArray[np.int8]:
+    """Depth inside each unit's heap, one unit (a contiguous block of rows) at a time."""
+    parts = [
+        np.searchsorted(level_starts(int(n), float(s)), np.arange(n), side="right") - 1
+        for n, s in zip(units.size, units.span, strict=True)
+    ]
+    return np.concatenate([np.zeros(0, dtype=np.int64), *parts]).astype(np.int8)
 
 
 def build_tree(units: Units) -> Tree:
@@ -68,6 +83,6 @@ def build_tree(units: Units) -> Tree:
     span = units.span[unit]
     parent_local = np.floor((local - 1) / span).astype(np.int64)
     manager = np.where(local > 0, units.start[unit] + parent_local, units.root_manager[unit])
-    depth = _local_depth(local, span) + units.root_depth[unit].astype(np.int8)
+    depth = _local_depth(units) + units.root_depth[unit].astype(np.int8)
     reports = np.bincount(manager[manager != NO_ID], minlength=n)
     return Tree(manager.astype(np.int32), depth.astype(np.int8), reports > 0)
