@@ -19,7 +19,7 @@ Who counts as what:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -48,6 +48,23 @@ class RoundCounts:
     cc_replies: int  # replies with a manager in cc
     cc_hourly_sum: float  # sum of the cc'd manager's hourly_cost per cc'd reply
     peak_per_s: float  # busiest minute of arrivals, events per second
+
+    def scaled(self, factor: float) -> RoundCounts:
+        """The counts of a workforce `factor` times larger (a 1% sample: factor 100).
+        Every count and sum grows linearly; the peak rate too, to first order."""
+        return replace(
+            self,
+            recipients=round(self.recipients * factor),
+            replies=round(self.replies * factor),
+            inbound_messages=round(self.inbound_messages * factor),
+            stored_bytes=self.stored_bytes * factor,
+            writer_hourly_sum=self.writer_hourly_sum * factor,
+            silent=round(self.silent * factor),
+            silent_hourly_sum=self.silent_hourly_sum * factor,
+            cc_replies=round(self.cc_replies * factor),
+            cc_hourly_sum=self.cc_hourly_sum * factor,
+            peak_per_s=self.peak_per_s * factor,
+        )
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,10 @@ def test_rounds_are_split_and_kept_in_order() -> None:
 def test_recipient_ranges_may_overlap_and_touch() -> None:
     mask = recipient_mask(8, np.array([0, 2, 5]), np.array([3, 2, 1]))
     assert mask.tolist() == [True, True, True, True, False, True, False, False]
+
+
+def test_scaling_up_multiplies_counts_and_sums() -> None:
+    c = counts_by_round(tables.workforce(), tables.schedule())["r1"].scaled(100)
+    assert (c.recipients, c.replies, c.silent, c.cc_replies) == (600, 300, 100, 200)
+    assert c.writer_hourly_sum == 19_000
+    assert c.peak_per_s == pytest.approx(5.0)
