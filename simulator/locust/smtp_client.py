@@ -1,0 +1,115 @@
+"""The SMTP storm's delivery: one event -> one SMTP transaction, reported to Locust.
+
+Theory of operation: the message (envelope and bytes) comes from
+`replay.payload.Payload.smtp_message`, the native engine's code. The transaction runs on
+the standard library's `smtplib` over one kept-open connection per user; Locust
+monkey-patches sockets with gevent, so the blocking calls yield to other users. smtplib
+does not pipeline, so each RCPT costs a round trip (the native engine's client pipelines;
+prefer it for broadcasts to many recipients). Every transaction fires Locust's
+`events.request` with request_type "SMTP", named by event kind, so it shows in Locust's
+stats. 4xx answers are temporary (retried by the caller after `TEMPORARY_RETRY_S`), 5xx
+are rejections, and a dropped connection is reopened on the next event.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import time
+from typing import Any
+
+from simulator.replay.payload import Payload
+from simulator.replay.smtp import HELO_NAME, TEMPORARY_RETRY_S
+from simulator.replay.targets import ERROR, OK, REJECTED, TIMEOUT, Outcome
+
+
+def classify(code: int, nbytes: int, what: str) -> Outcome:
+    """An SMTP reply code as an outcome (2xx/3xx ok, 4xx temporary, 5xx rejected)."""
+    if 200 <= code < 400:
+        return Outcome(code, OK, nbytes)
+    if 400 <= code < 500:
+        return Outcome(code, ERROR, nbytes, f"smtp {code} at {what}", TEMPORARY_RETRY_S)
+    return Outcome(code, REJECTED, nbytes, f"smtp {code} at {what}")
+
+
+class SmtpClient:
+    """One SMTP connection of one Locust user."""
+
+    def __init__(self, host: str, port: int, timeout_s: float = 30.0) -> None:
+        self.host, self.port, self.timeout_s = host, port, timeout_s
+        self.conn: smtplib.SMTP | None = None
+
+    def _connection(self) -> smtplib.SMTP:
+        if self.conn is None:
+            conn = smtplib.SMTP(self.host, self.port, HELO_NAME.decode(), self.timeout_s)
+            conn.ehlo(HELO_NAME.decode())
+            self.conn = conn
+        return self.conn
+
+    def send(self, mail_from: str, rcpts: list[str], data: bytes) -> Outcome:
+        """One transaction; never raises for SMTP or socket failures."""
+        try:
+            refused = self._connection().sendmail(mail_from, rcpts, data)
+        except smtplib.SMTPRecipientsRefused as err:
+            self._reset()
+            codes = [code for code, _ in err.recipients.values()]
+            return classify(min(codes) if codes else 550, len(data), "RCPT")
+        except smtplib.SMTPSenderRefused as err:
+            self._reset()
+            return classify(err.smtp_code, len(data), "MAIL")
+        except smtplib.SMTPResponseException as err:
+            self._reset()
+            return classify(err.smtp_code, len(data), "DATA")
+        except TimeoutError:
+            self.drop()
+            return Outcome(0, TIMEOUT, len(data), "timeout")
+        except (OSError, smtplib.SMTPException) as err:
+            self.drop()
+            return Outcome(0, ERROR, len(data), type(err).__name__)
+        out = Outcome(250, OK, len(data))
+        if refused:
+            return out._replace(error=f"{len(refused)} of {len(rcpts)} rcpt refused")
+        return out
+
+    def _reset(self) -> None:
+        try:
+            if self.conn is not None:
+                self.conn.rset()
+        except (OSError, smtplib.SMTPException):
+            self.drop()
+
+    def drop(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            finally:
+                self.conn = None
+
+    def quit(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+            finally:
+                self.conn = None
+
+
+def smtp_delivery(client: SmtpClient, payload: Payload, events: Any) -> Any:
+    """A `deliver(i) -> Outcome` that sends event `i` and fires Locust's request event."""
+
+    def deliver(i: int) -> Outcome:
+        message = payload.smtp_message(i)
+        started = time.perf_counter()
+        out = client.send(message.mail_from, message.rcpts, message.data)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        events.request.fire(
+            request_type="SMTP",
+            name=str(payload.kind[i]),
+            response_time=elapsed_ms,
+            response_length=out.nbytes,
+            exception=None if out.outcome == OK else RuntimeError(out.error or "failed"),
+            context={"status": out.status},
+        )
+        return out
+
+    return deliver
