@@ -44,13 +44,22 @@ end
 
 def start(store: str | None) -> tuple[ServerProcess, int]:
     directory = Directory([("sender@dhs.example", "DHS"), ("manager@dhs.example", "DHS")])
-    spec = ServerSpec("api", store, {"r1": ContentRules()}, directory,
-                      collections=[("opm-hr", "hr@opm.example", None)], secret=SECRET,
-                      max_pending=50_000)  # fmt: skip
+    spec = ServerSpec(
+        "api",
+        store,
+        {"r1": ContentRules()},
+        directory,
+        collections=[("opm-hr", "hr@opm.example", None)],
+        secret=SECRET,
+        max_pending=50_000,
+    )
     proc = ServerProcess(spec)
     _, port = proc.start()
-    subprocess.run(["taskset", "-a", "-p", "-c", "0", str(proc.process.pid)], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    subprocess.run(
+        ["taskset", "-a", "-p", "-c", "0", str(proc.process.pid)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return proc, port
 
 
@@ -65,8 +74,19 @@ def wrk(port: int, seconds: int, script: Path, run_id: str) -> tuple[float, floa
         "PULSECHECK_RUN": run_id,
         "PATH": "/usr/bin:/bin",
     }
-    cmd = ["taskset", "-c", "1", "wrk", "-t1", "-c64", f"-d{seconds}s", "--latency", "-s",
-           str(script), f"http://127.0.0.1:{port}"]  # fmt: skip
+    cmd = [
+        "taskset",
+        "-c",
+        "1",
+        "wrk",
+        "-t1",
+        "-c64",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        str(script),
+        f"http://127.0.0.1:{port}",
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = parse_ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -94,11 +114,15 @@ def main() -> None:
                 finally:
                     server.stop()
                 results[name].append(r)
-                print(f"  run {i + 1} {name:12s} {r[0]:8.0f} req/s  p50 {r[1]:6.2f} ms  "
-                      f"p99 {r[2]:6.2f} ms  non-2xx {r[3]}")  # fmt: skip
+                print(
+                    f"  run {i + 1} {name:12s} {r[0]:8.0f} req/s  p50 {r[1]:6.2f} ms  "
+                    f"p99 {r[2]:6.2f} ms  non-2xx {r[3]}"
+                )
     med = {n: [statistics.median(x[k] for x in results[n]) for k in range(3)] for n in names}
-    print(f"\nmedians over {args.repeats} runs of {args.seconds}s, wrk -t1 -c64 on CPU 1, "
-          "server on CPU 0:")  # fmt: skip
+    print(
+        f"\nmedians over {args.repeats} runs of {args.seconds}s, wrk -t1 -c64 on CPU 1, "
+        "server on CPU 0:"
+    )
     for n in names:
         print(f"  {n:12s} {med[n][0]:8.0f} req/s  p50 {med[n][1]:6.2f} ms  p99 {med[n][2]:6.2f} ms")
     ratio = med["api-durable"][0] / med["api-nostore"][0]

@@ -47,9 +47,11 @@ def check_bind(host: str, allow_remote: bool = False) -> None:
         loopback = False
     if not loopback:
         raise InputError(
-            "--host", "host", host, "must be a loopback address (127.0.0.0/8, ::1); "
-            "pass --allow-remote to bind elsewhere"
-        )  # fmt: skip
+            "--host",
+            "host",
+            host,
+            "must be a loopback address (127.0.0.0/8, ::1); pass --allow-remote to bind elsewhere",
+        )
 
 
 @dataclass
@@ -120,10 +122,18 @@ async def running_api(
 ) -> AsyncIterator[Running]:
     """Run the HTTP collection API inside the current loop for the block's duration."""
     spec = ServerSpec(
-        "api", None if store_path is None else str(store_path), rules_by_round, directory,
-        collections=_collections(collections), host=host, port=port,
-        allow_remote=allow_remote, secret=secret, max_pending=max_pending, sync=sync,
-    )  # fmt: skip
+        "api",
+        None if store_path is None else str(store_path),
+        rules_by_round,
+        directory,
+        collections=_collections(collections),
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        secret=secret,
+        max_pending=max_pending,
+        sync=sync,
+    )
     async with _api(spec) as running:
         yield running
 
@@ -147,12 +157,21 @@ async def running_mailbox(
 ) -> AsyncIterator[Running]:
     """Run the SMTP mailbox inside the current loop for the block's duration."""
     spec = ServerSpec(
-        "mailbox", None if store_path is None else str(store_path), rules_by_round,
-        directory, collections=_collections(collections), host=host, port=port,
-        allow_remote=allow_remote, policy=policy or Policy(), time_scale=time_scale,
-        broadcast_sender=broadcast_sender, max_pending=max_pending,
-        max_message_bytes=max_message_bytes, sync=sync,
-    )  # fmt: skip
+        "mailbox",
+        None if store_path is None else str(store_path),
+        rules_by_round,
+        directory,
+        collections=_collections(collections),
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        policy=policy or Policy(),
+        time_scale=time_scale,
+        broadcast_sender=broadcast_sender,
+        max_pending=max_pending,
+        max_message_bytes=max_message_bytes,
+        sync=sync,
+    )
     async with _mailbox(spec) as running:
         yield running
 
@@ -168,9 +187,12 @@ async def _api(spec: ServerSpec) -> AsyncIterator[Running]:
     check_bind(spec.host, spec.allow_remote)
     store = _open_store(spec)
     config = ApiConfig(
-        spec.load_directory(), spec.rules_by_round, CollectionIndex(spec.collections),
-        spec.secret, spec.store_path,
-    )  # fmt: skip
+        spec.load_directory(),
+        spec.rules_by_round,
+        CollectionIndex(spec.collections),
+        spec.secret,
+        spec.store_path,
+    )
     runner = web.AppRunner(build_app(config, store), access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -189,11 +211,15 @@ async def _mailbox(spec: ServerSpec) -> AsyncIterator[Running]:
     store = _open_store(spec)
     rounds = spec.rules_by_round
     config = MailboxConfig(
-        spec.load_directory(), CollectionIndex(spec.collections), rounds, next(iter(rounds)),
+        spec.load_directory(),
+        CollectionIndex(spec.collections),
+        rounds,
+        next(iter(rounds)),
         broadcast_sender=spec.broadcast_sender.lower(),
-        max_message_bytes=spec.max_message_bytes, policy=spec.policy,
+        max_message_bytes=spec.max_message_bytes,
+        policy=spec.policy,
         time_scale=spec.time_scale,
-    )  # fmt: skip
+    )
     mailbox = Mailbox(config, store)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(mailbox.protocol, spec.host, spec.port, backlog=1024)

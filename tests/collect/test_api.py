@@ -26,21 +26,27 @@ DOD = {"Authorization": f"Bearer {mint_token(SECRET, 'DOD')}"}
 
 def body(**over: Any) -> dict[str, Any]:
     base = {
-        "sender": "ann.lee@dhs.example", "round": "r1", "to": "hr@opm.example",
-        "cc": ["bo.chan@dhs.example"], "subject": "Re: week", "bullets": ["did a", "did b"],
+        "sender": "ann.lee@dhs.example",
+        "round": "r1",
+        "to": "hr@opm.example",
+        "cc": ["bo.chan@dhs.example"],
+        "subject": "Re: week",
+        "bullets": ["did a", "did b"],
         "idempotency_key": "k-1",
-    }  # fmt: skip
+    }
     base.update(over)
     return base
 
 
 @pytest.fixture
 async def api(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Running, Any]]:
-    async with running_api(
-        tmp_path / "db", directory, ROUNDS, secret=SECRET, collections=COLLECTIONS
-    ) as srv:
-        async with aiohttp.ClientSession(srv.url) as http:
-            yield srv, http
+    async with (
+        running_api(
+            tmp_path / "db", directory, ROUNDS, secret=SECRET, collections=COLLECTIONS
+        ) as srv,
+        aiohttp.ClientSession(srv.url) as http,
+    ):
+        yield srv, http
 
 
 async def post(http: Any, payload: Any, headers: Any = DHS) -> tuple[int, Any, Any]:
@@ -131,11 +137,18 @@ async def test_logs_never_hold_reply_text(api: Any, caplog: pytest.LogCaptureFix
 
 
 async def test_overload_answers_503_with_retry_after(tmp_path: Path, directory: Directory) -> None:
-    async with running_api(
-        tmp_path / "db", directory, ROUNDS, secret=SECRET, collections=COLLECTIONS, max_pending=0
-    ) as srv:
-        async with aiohttp.ClientSession(srv.url) as http:
-            code, answer, headers = await post(http, body())
+    async with (
+        running_api(
+            tmp_path / "db",
+            directory,
+            ROUNDS,
+            secret=SECRET,
+            collections=COLLECTIONS,
+            max_pending=0,
+        ) as srv,
+        aiohttp.ClientSession(srv.url) as http,
+    ):
+        code, answer, headers = await post(http, body())
     assert code == 503 and headers["Retry-After"] == "1" and answer["error"] == "overloaded"
 
 

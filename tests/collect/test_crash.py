@@ -38,8 +38,18 @@ def workforce(tmp_path: Path) -> Path:
 
 
 def start(kind: str, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
-    cmd = [sys.executable, "-m", "simulator.collect", kind, "--store", str(tmp_path / "db"),
-           "--workforce", str(workforce(tmp_path)), "--secret-file", str(tmp_path / "secret")]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "simulator.collect",
+        kind,
+        "--store",
+        str(tmp_path / "db"),
+        "--workforce",
+        str(workforce(tmp_path)),
+        "--secret-file",
+        str(tmp_path / "secret"),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -62,11 +72,12 @@ async def smtp_worker(port: int, worker: int, acked: list[str], stop: asyncio.Ev
             if stop.is_set():
                 break
             mid = f"<w{worker}-{n}@storm>"
-            answers = await smtp.mail(sender, ["hr@opm.example"], b"- worked",
-                                      f"Message-ID: {mid}\r\n".encode())  # fmt: skip
+            answers = await smtp.mail(
+                sender, ["hr@opm.example"], b"- worked", f"Message-ID: {mid}\r\n".encode()
+            )
             if answers[-1].startswith("250"):
                 acked.append(f"{sender}/{mid}")
-    except (ConnectionError, OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+    except (TimeoutError, ConnectionError, OSError, asyncio.IncompleteReadError):
         return
 
 
@@ -80,8 +91,13 @@ async def api_worker(
             if stop.is_set():
                 return
             key = f"w{worker}-{n}"
-            payload = {"sender": sender, "round": "r1", "to": "hr@opm.example",
-                       "bullets": ["worked"], "idempotency_key": key}  # fmt: skip
+            payload = {
+                "sender": sender,
+                "round": "r1",
+                "to": "hr@opm.example",
+                "bullets": ["worked"],
+                "idempotency_key": key,
+            }
             try:
                 async with http.post("/replies", json=payload, headers=headers) as r:
                     if r.status == 201:
@@ -128,8 +144,9 @@ async def resend_after_restart(
             await smtp.send(b"EHLO again\r\n")
             for key in acked[:200]:
                 sender, mid = key.split("/", 1)
-                answers = await smtp.mail(sender, ["hr@opm.example"], b"- worked",
-                                          f"Message-ID: {mid}\r\n".encode())  # fmt: skip
+                answers = await smtp.mail(
+                    sender, ["hr@opm.example"], b"- worked", f"Message-ID: {mid}\r\n".encode()
+                )
                 assert answers[-1].startswith("250")
             await smtp.close()
         else:
@@ -137,10 +154,16 @@ async def resend_after_restart(
             async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
                 for key in acked[:200]:
                     sender, idem = key.split("/", 1)
-                    payload = {"sender": sender, "round": "r1", "to": "hr@opm.example",
-                               "bullets": ["worked"], "idempotency_key": idem}  # fmt: skip
-                    async with http.post("/replies", json=payload,
-                                         headers={"Authorization": f"Bearer {token}"}) as r:  # fmt: skip
+                    payload = {
+                        "sender": sender,
+                        "round": "r1",
+                        "to": "hr@opm.example",
+                        "bullets": ["worked"],
+                        "idempotency_key": idem,
+                    }
+                    async with http.post(
+                        "/replies", json=payload, headers={"Authorization": f"Bearer {token}"}
+                    ) as r:
                         assert r.status == 200  # a repeat, not a new row
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -21,10 +21,14 @@ def test_lookup_is_case_insensitive() -> None:
 
 
 def test_from_parquet(tmp_path: Path) -> None:
-    table = pa.table({
-        "email": ["a@dhs.example"], "department": pa.array(["DHS"]).dictionary_encode(),
-        "first_name": ["Ann"], "last_name": ["Lee"],
-    })  # fmt: skip
+    table = pa.table(
+        {
+            "email": ["a@dhs.example"],
+            "department": pa.array(["DHS"]).dictionary_encode(),
+            "first_name": ["Ann"],
+            "last_name": ["Lee"],
+        }
+    )
     pq.write_table(table, tmp_path / "wf.parquet")
     d = Directory.from_parquet(tmp_path / "wf.parquet", with_names=True)
     assert d.department("a@dhs.example") == "DHS" and "Ann Lee" in d.names

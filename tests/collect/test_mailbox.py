@@ -115,9 +115,12 @@ async def test_sequence_errors(box: tuple[Running, SmtpClient]) -> None:
 
 async def test_policy_limits(tmp_path: Path, directory: Directory) -> None:
     async with running_mailbox(
-        tmp_path / "db", directory, ROUNDS, collections=COLLECTIONS,
+        tmp_path / "db",
+        directory,
+        ROUNDS,
+        collections=COLLECTIONS,
         policy=Policy(per_hour=2, quota_bytes=10_000),
-    ) as srv:  # fmt: skip
+    ) as srv:
         smtp = await SmtpClient.connect(srv.host, srv.port)
         await smtp.send(b"EHLO t\r\n")
         for i in range(2):

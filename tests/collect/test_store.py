@@ -11,8 +11,20 @@ from simulator.collect import store as s
 
 
 def reply(key: str, agency: str = "DHS", round_id: str = "r1") -> s.Reply:
-    return s.Reply(key, 1, "api", "opm-hr", agency, "a@dhs.example", round_id,
-                   ("b@dhs.example",), "subj", "- did", 0, 10)  # fmt: skip
+    return s.Reply(
+        key,
+        1,
+        "api",
+        "opm-hr",
+        agency,
+        "a@dhs.example",
+        round_id,
+        ("b@dhs.example",),
+        "subj",
+        "- did",
+        0,
+        10,
+    )
 
 
 async def test_new_then_duplicate(tmp_path: Path) -> None:
