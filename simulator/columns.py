@@ -43,7 +43,15 @@ WORKFORCE = pa.schema(
 
 # Event kinds and content kinds used in the schedule.
 KINDS = ("broadcast", "reply", "auto_reply", "bounce")
-CONTENTS = ("broadcast", "bullets", "sensitive", "form_letter", "auto_reply", "dsn")
+CONTENTS = (
+    "broadcast",
+    "bullets",
+    "sensitive",
+    "form_letter",
+    "auto_reply",
+    "dsn",
+    "reply_all",  # a post to an open distribution list (reply-all storms)
+)
 VIOLATIONS = ("", "link", "attachment", "classification", "coworker_name", "drug_or_contract")
 
 SCHEDULE = pa.schema(
@@ -53,7 +61,7 @@ SCHEDULE = pa.schema(
         ("round", _dict),
         ("kind", _dict),  # one of KINDS
         ("sender_id", pa.int32()),  # NO_ID for the broadcast sender
-        ("rcpt_first", pa.int32()),  # broadcast: first recipient id; else NO_ID
+        ("rcpt_first", pa.int32()),  # broadcast or list post: first recipient id; else NO_ID
         ("rcpt_count", pa.int32()),  # deliveries this event makes (reply + cc = 2)
         ("collection", _dict),  # collection-system id the reply goes to; "" otherwise
         ("cc_id", pa.int32()),  # manager in cc; NO_ID if none

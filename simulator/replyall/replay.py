@@ -82,7 +82,7 @@ def storm_events(sc: ReplyAllScenario, seed: int = 0, max_events: int = 200_000)
     first = np.where(np.arange(t.size) < k, 0, NO_ID)
     count = np.where(np.arange(t.size) < k, n, 1)
     content = np.where(
-        kind == "broadcast", "broadcast", np.where(kind == "reply", "form_letter", "dsn")
+        kind == "broadcast", "broadcast", np.where(kind == "reply", "reply_all", "dsn")
     )
     size = (
         np.where(
