@@ -4,7 +4,9 @@ Theory of operation: this is the IO edge of `simulator.cost`. From a run directo
 reads `replay.json` (the replay summary: p99 latency from the intended time, outcomes),
 `results.parquet` (when present: the acknowledgement times, to find the busiest second)
 and `run.json` (when `pulsecheck run` wrote it: how many acknowledged events the store
-really holds, so the acks counted are durable ones). Capacity is the busiest rolling
+really holds, so the acks counted are durable ones). Lost events are those with no
+answer (error, timeout, dropped) plus acknowledged ones missing from the store; a
+rejection is the system's answer and is not a loss. Capacity is the busiest rolling
 second of acknowledgements; completions cannot outpace the server, so it is a lower bound
 of what the system can do. Without results.parquet the run's mean rate is used instead.
 """
@@ -27,6 +29,7 @@ SUMMARY_FILE = "replay.json"
 RESULTS_FILE = "results.parquet"
 RUN_FILE = "run.json"
 ACKED = ("ok", "late")  # outcomes the replay counts as acknowledged
+LOST = ("error", "timeout", "dropped")  # no answer; "rejected" is an answer, not a loss
 
 
 def _json(path: Path) -> dict[str, Any]:
@@ -62,6 +65,13 @@ def peak_ack_rate(run_dir: Path) -> float | None:
     return float(peak_count(done[mask], US_PER_S))
 
 
+def _lost(summary: dict[str, Any], path: Path, default: float) -> float:
+    outcomes = summary.get("outcomes")
+    if not isinstance(outcomes, dict):
+        return default
+    return sum(_number(outcomes, path, name) for name in LOST if name in outcomes)
+
+
 def read_run(run_dir: Path, cores: float) -> RunMeasure:
     """The capacity a run measured; `cores` is what the system under test had."""
     path = run_dir / SUMMARY_FILE
@@ -69,7 +79,7 @@ def read_run(run_dir: Path, cores: float) -> RunMeasure:
     events = int(_number(summary, path, "events"))
     acked = _number(summary, path, "acknowledged")
     rate = peak_ack_rate(run_dir) or _number(summary, path, "throughput_per_s")
-    durable, lost = acked, events - acked
+    durable, lost = acked, _lost(summary, path, events - acked)
     run_meta = run_dir / RUN_FILE
     if run_meta.exists():
         check = _json(run_meta).get("store_check", {})

@@ -180,3 +180,11 @@ def test_measured_run_over_slo_keeps_the_assumption(
     capacity = json.loads(capsys.readouterr().out)["capacity"]
     assert capacity["measured"]["slo_met"] is False
     assert capacity["capacity_source"].startswith("assumed")
+
+
+def test_rejections_are_answers_not_losses(tmp_path: Path) -> None:
+    folder = _write_run(tmp_path / "run", p99=120.0, acked=90, events=100)
+    summary = json.loads((folder / "replay.json").read_text())
+    summary["outcomes"] = {"ok": 90, "rejected": 8, "error": 1, "timeout": 1, "dropped": 0}
+    (folder / "replay.json").write_text(json.dumps(summary))
+    assert read_run(folder, cores=1).lost == 2
