@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from locust import User, constant, events, task
 
-from simulator.locust import install_storm
 from simulator.locust.smtp_client import SmtpClient, smtp_delivery
+from simulator.locust.storm import install_storm
 from simulator.replay.payload import Payload
 
 STORM = install_storm(events, "smtp", kinds=None)

@@ -15,8 +15,7 @@ Modules: `options` (command-line options), `plan` (pure: what to send, shares,
 fingerprint), `share` (a worker's pacing and recording), `collector` (the master's merge
 and run directory), `http_reply` and `smtp_client` (the two deliveries), `storm` (the
 Locust wiring).
+
+Only `storm` imports Locust (which monkey-patches the standard library with gevent on
+import), so the other modules are safe to import in ordinary asyncio programs and tests.
 """
-
-from simulator.locust.storm import Storm, install_storm
-
-__all__ = ["Storm", "install_storm"]

@@ -3,9 +3,9 @@
 Theory of operation: routing and text come from `replay.payload.Payload` (the native
 engine's code): sender, collection address, manager in cc, subject, body. This module
 only puts them into the body the reference API takes (`collect.api.parse_reply`), with
-an idempotency key equal to the mailbox's (`<sender>/<Message-ID>`), and authenticates
-as the sender's department with a bearer token minted from the API's secret. The POST
-goes through the user's Locust client, so Locust records it in its own stats too.
+the Message-ID as idempotency key (the store keys it by sender, as the mailbox does),
+and authenticates as the sender's department with a bearer token minted from the API's
+secret. The POST goes through the user's Locust client, so Locust's stats show it too.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def api_reply(payload: Payload, i: int) -> bytes:
         "cc": payload.cc_addresses(i),
         "subject": payload.subject(i),
         "body": payload.body(i),
-        "idempotency_key": f"{sender}/{message_id(payload, i)}",
+        "idempotency_key": message_id(payload, i),
     }
     return json.dumps(doc, separators=(",", ":")).encode()
 

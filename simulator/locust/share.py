@@ -19,7 +19,13 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator.replay.record import HIST_HIGHEST_US, HIST_LOWEST_US, Recorder, new_histogram
+from simulator.replay.record import (
+    HIST_HIGHEST_US,
+    HIST_LOWEST_US,
+    Recorder,
+    new_histogram,
+    results_table,
+)
 from simulator.replay.targets import PENDING, Outcome
 
 I64 = npt.NDArray[np.int64]
@@ -87,6 +93,9 @@ class ShareRun:
         self.rec.drop(j, reason)
         self.in_flight -= 1
 
+    def _rows(self, positions: I64) -> pa.Table:
+        return _subset_table(self.rec, positions, int(self.pace.late_after_ms * 1000))
+
     @staticmethod
     def _record(hist: Any, value_us: int) -> None:
         hist.record_value(min(max(value_us, HIST_LOWEST_US), HIST_HIGHEST_US))
@@ -114,7 +123,7 @@ class ShareRun:
         ready = (self.rec.outcome != PENDING) & ~self.reported
         positions = np.flatnonzero(ready)
         self.reported[positions] = True
-        table = self.rec.table(int(self.pace.late_after_ms * 1000)).take(pa.array(positions))
+        table = self._rows(positions)
         data = {
             "rows": table_to_ipc(table),
             "corrected": self.corrected.encode(),
@@ -124,6 +133,17 @@ class ShareRun:
         self.corrected.reset()
         self.uncorrected.reset()
         return data
+
+
+def _subset_table(rec: Recorder, positions: I64, late_after_us: int) -> pa.Table:
+    """RESULTS rows of the given finished positions of a recorder."""
+    names = list(rec._errors)  # the recorder's reason table; no public accessor yet
+    return results_table(
+        rec.event_ids[positions], rec.intended[positions], rec.sent[positions],
+        rec.done_at[positions], rec.status[positions], rec.outcome[positions],
+        rec.retries[positions], rec.nbytes[positions], rec.error[positions], names,
+        late_after_us,
+    )  # fmt: skip
 
 
 def table_to_ipc(table: pa.Table) -> bytes:

@@ -102,6 +102,7 @@ class Storm:
         events.test_stop.add_listener(self._on_test_stop)
         events.report_to_master.add_listener(self._on_report_to_master)
         events.worker_report.add_listener(self._on_worker_report)
+        events.quitting.add_listener(self._on_quitting)
 
     def _on_init(self, environment: Any, runner: Any = None, **_: Any) -> None:
         self.environment = environment
@@ -249,6 +250,10 @@ class Storm:
             self._share_done(state, "stopped", interrupted=True)
         if not isinstance(environment.runner, WorkerRunner):
             self._wait_for_final_reports()
+
+    def _on_quitting(self, environment: Any, **_: Any) -> None:
+        """Write the run last, once the workers' final Locust stats are in too."""
+        if not isinstance(environment.runner, WorkerRunner):
             self._finish_run()
 
     # -- the master side ---------------------------------------------------------------
@@ -269,7 +274,6 @@ class Storm:
             self.interrupted = self.interrupted or bool(report["interrupted"])
         self.done_workers.add(worker)
         if self.done_workers >= (self.assigned or {"local"}):
-            self._finish_run()
             gevent.spawn_later(0.1, self.environment.runner.quit)
 
     def _wait_for_final_reports(self) -> None:

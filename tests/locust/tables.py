@@ -54,8 +54,10 @@ def storm_schedule(replies: int, auto_replies: int, span_s: float, seed: int = 7
     n = 1 + replies + auto_replies
     offsets = np.sort(rng.exponential(span_s / 4, n - 1).clip(0, span_s))
     t = np.concatenate([[T0_US], T0_US + 1_000_000 + (offsets * 1e6).astype(np.int64)])
-    kinds = ["broadcast"] + list(rng.permutation(["reply"] * replies + ["auto_reply"] * auto_replies))
-    senders = [NO_ID] + list(range(1, n))
+    later = ["reply"] * replies + ["auto_reply"] * auto_replies
+    kinds = ["broadcast", *rng.permutation(later).tolist()]
+    senders = [NO_ID, *range(1, n)]
+    cc = [s // 8 if k == "reply" and s > 0 else NO_ID for s, k in zip(senders, kinds, strict=True)]
     is_reply = [k == "reply" for k in kinds]
     cols = {
         "event_id": pa.array(rng.permutation(n).astype(np.int64) + 1000),
@@ -66,7 +68,7 @@ def storm_schedule(replies: int, auto_replies: int, span_s: float, seed: int = 7
         "rcpt_first": pa.array([0] + [NO_ID] * (n - 1), pa.int32()),
         "rcpt_count": pa.array([replies] + [2 if r else 1 for r in is_reply[1:]], pa.int32()),
         "collection": _dict(["opm-hr" if r else "" for r in is_reply]),
-        "cc_id": pa.array([s // 8 if r and s > 0 else NO_ID for s, r in zip(senders, is_reply, strict=True)], pa.int32()),
+        "cc_id": pa.array(cc, pa.int32()),
         "agency": _dict(["OPM"] + ["DHS" if s % 2 == 0 else "VA" for s in senders[1:]]),
         "content": _dict(["broadcast"] + ["bullets" if r else "auto_reply" for r in is_reply[1:]]),
         "violation": _dict([""] * n),

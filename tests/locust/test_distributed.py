@@ -1,0 +1,86 @@
+"""A real distributed storm: Locust master + workers on loopback against the reference API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from simulator.collect import running_api
+from simulator.locust.http_reply import message_id
+from simulator.replay.payload import Payload
+from tests.locust.helpers import (
+    RULES,
+    directory_of,
+    free_port,
+    run_all,
+    stored_keys,
+    storm_args,
+)
+from tests.locust.tables import SECRET, write_tables
+
+REPLIES, AUTO_REPLIES = 300, 20
+SPAN_S, SPEEDUP = 1800.0, 600.0  # 30 real minutes replayed in about 3 s
+
+
+def expected_keys(workforce: Path, schedule: Path) -> set[str]:
+    """The Message-ID (idempotency key) of every reply in the schedule."""
+    events = pq.read_table(schedule)
+    payload = Payload(events, pq.read_table(workforce), {"opm-hr": "hr@opm.example"})
+    kinds = events.column("kind").to_pylist()
+    return {message_id(payload, i) for i in range(events.num_rows) if kinds[i] == "reply"}
+
+
+async def storm_against_api(tmp_path: Path, mode: str) -> tuple[list[tuple[int, str]], Path]:
+    files = write_tables(tmp_path, REPLIES, AUTO_REPLIES, SPAN_S)
+    out = tmp_path / "run"
+    store = tmp_path / "store.db"
+    async with running_api(store, directory_of(files[0]), RULES, secret=SECRET) as api:
+        base = storm_args("reply_storm.py", api.url, files, out, SPEEDUP)
+        if mode == "processes":
+            commands = [[*base, "--processes", "2"]]
+        else:
+            port = str(free_port())
+            master = [*base, "--master", "--expect-workers", "2", "--master-bind-host",
+                      "127.0.0.1", "--master-bind-port", port]  # fmt: skip
+            worker = [*base[:5], "--worker", "--master-host", "127.0.0.1", "--master-port", port]
+            commands = [master, worker, worker]
+        outputs = await run_all(commands, tmp_path)
+    return outputs, out
+
+
+def check_exactly_once(tmp_path: Path, outputs: list[tuple[int, str]], out: Path) -> dict:
+    for code, text in outputs:
+        assert code == 0, text[-3000:]
+    keys = stored_keys(tmp_path / "store.db")
+    expected = expected_keys(tmp_path / "workforce.parquet", tmp_path / "schedule.parquet")
+    assert len(keys) == REPLIES == len(expected)
+    # none missing, none extra (the store keys replies by sender and Message-ID, UNIQUE)
+    assert {key.rsplit("/", 1)[-1] for key in keys} == expected
+    results = pq.read_table(out / "results.parquet")
+    ids = results.column("event_id").to_pylist()
+    assert len(ids) == len(set(ids)) == REPLIES  # one row per reply event
+    statuses = results.column("status").to_pylist()
+    assert statuses.count(201) == REPLIES  # 201 = stored now; a resend would get 200
+    summary = json.loads((out / "replay.json").read_text())
+    assert summary["duplicates_reported"] == 0
+    assert summary["workers"] == 2 and summary["workers_finished"] == 2
+    assert summary["histogram_count_corrected"] == REPLIES
+    assert summary["locust"]["requests"] == REPLIES
+    return summary
+
+
+@pytest.mark.integration
+async def test_master_and_two_workers_store_every_reply_once(tmp_path: Path) -> None:
+    outputs, out = await storm_against_api(tmp_path, "master")
+    summary = check_exactly_once(tmp_path, outputs, out)
+    print(json.dumps(summary, indent=1))
+
+
+@pytest.mark.integration
+async def test_processes_two_store_every_reply_once(tmp_path: Path) -> None:
+    outputs, out = await storm_against_api(tmp_path, "processes")
+    summary = check_exactly_once(tmp_path, outputs, out)
+    print(json.dumps(summary, indent=1))
