@@ -132,13 +132,32 @@ def _storm(args: argparse.Namespace) -> int:
 
 def _write(out: Path, report: dict[str, Any], b: Any, rows: list[CompareRow]) -> None:
     from simulator.replyall import plots  # matplotlib loads only when figures are asked for
+    from simulator.report.html import table_html, write_page
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "replyall.json").write_text(json.dumps(report, indent=2, default=float))
-    plots.storm_curve(b).savefig(out / "replyall-storm.png", dpi=110)
-    plots.backlog(b).savefig(out / "replyall-backlog.png", dpi=110)
-    plots.comparison(rows).savefig(out / "replyall-defences.png", dpi=110)
-    print(f"wrote {out}/replyall.json and 3 PNG figures", file=sys.stderr)
+    figures = {
+        "replyall-storm": (
+            "Storm curve: messages and deliveries over time (band)",
+            plots.storm_curve(b),
+        ),
+        "replyall-backlog": ("MTA queue backlog over time (band)", plots.backlog(b)),
+        "replyall-defences": ("The same storm under each defence", plots.comparison(rows)),
+    }
+    for name, (_, fig) in figures.items():
+        fig.savefig(out / f"{name}.png", dpi=110)
+    head = ["case", *rows[0].medians, "ended_by", "ended_at_h"] if rows else ["case"]
+    table = table_html([[r.to_json()[h] for h in head] for r in rows], head)
+    band_rows = [(k, *v) for k, v in b.figures.items()]
+    parts = [
+        "<h2>Defences side by side (medians of seeded runs)</h2>",
+        table,
+        f"<h2>Band over {b.runs} seeded runs</h2>",
+        table_html(band_rows, ("figure", "P10", "P50", "P90")),
+        f"<p>ended by: {b.ended_by}</p>",
+    ]
+    write_page(out / "report.html", f"Reply-all storm: {report['scenario']}", parts, figures)
+    print(f"wrote {out}/replyall.json, report.html and 3 PNG figures", file=sys.stderr)
 
 
 # -- calibration -------------------------------------------------------------------

@@ -64,72 +64,86 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def table_html(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> str:
+    """An HTML table with numbers formatted for reading."""
+    return _table(rows, head)
+
+
+def page(title: str, parts: Sequence[str], figures: Mapping[str, tuple[str, bytes]]) -> str:
+    """A self-contained page: body parts, then the figures inlined as data URIs."""
+    body = list(parts)
+    if figures:
+        body.append("<h2>Figures</h2>")
+    for name, (caption, png) in figures.items():
+        data = base64.b64encode(png).decode("ascii")
+        body.append(
+            f"<figure id='fig-{html.escape(name)}'><img alt='{html.escape(caption)}' "
+            f"src='data:image/png;base64,{data}'><figcaption>{html.escape(caption)}"
+            "</figcaption></figure>"
+        )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title>"
+        f"<style>{STYLE}</style><script>{CHECK_SCRIPT}</script></head>"
+        f"<body><h1>{html.escape(title)}</h1>" + "\n".join(body) + "</body></html>"
+    )
+
+
 def render_page(
     summary: Mapping[str, Any],
     figures: Mapping[str, tuple[str, bytes]],
     sections: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """The page as text. `figures`: name -> (caption, PNG bytes); `sections`: (title, html)."""
+    """The run page. `figures`: name -> (caption, PNG bytes); `sections`: (title, html)."""
     events = summary["events"]
     latency = summary["latency_ms"]
     verdict = summary.get("verdict", "pass")
+    counts = (
+        "scheduled",
+        "sent",
+        "acknowledged",
+        "stored",
+        "lost",
+        "late",
+        "dropped",
+        "rejected",
+        "errors",
+        "retries",
+    )
+    reasons = list(events.get("failed_by_reason", {}).items()) or [("none", 0)]
+    percentiles = [
+        (p, latency["corrected"][p], latency["uncorrected"][p]) for p in latency["corrected"]
+    ]
+    checks = [
+        (t["check"], t["value"], "pass" if t["passed"] else "FAIL")
+        for t in summary.get("thresholds", [])
+    ] or [("none set", None, "")]
     parts = [
-        f"<h1>pulsecheck report: {html.escape(str(summary['scenario']))}</h1>",
         f"<p class='verdict {verdict}'>thresholds: {verdict.upper()}</p>",
         "<h2>Events</h2>",
-        _table(
-            [
-                (k, events.get(k))
-                for k in (
-                    "scheduled",
-                    "sent",
-                    "acknowledged",
-                    "stored",
-                    "lost",
-                    "late",
-                    "dropped",
-                    "rejected",
-                    "errors",
-                    "retries",
-                )
-            ],
-            ("count", "events"),
-        ),
-        _table(
-            list(events.get("failed_by_reason", {}).items()) or [("none", 0)],
-            ("failed by reason", "events"),
-        ),
+        _table([(k, events.get(k)) for k in counts], ("count", "events")),
+        _table(reasons, ("failed by reason", "events")),
         "<h2>Throughput and latency</h2>",
-        _table([(k, v) for k, v in summary["throughput"].items()], ("throughput", "value")),
+        _table(list(summary["throughput"].items()), ("throughput", "value")),
         _table(
-            [(p, latency["corrected"][p], latency["uncorrected"][p]) for p in latency["corrected"]],
+            percentiles,
             ("percentile", "corrected ms (from intended)", "uncorrected ms (from send)"),
         ),
         "<h2>Thresholds</h2>",
-        _table(
-            [
-                (t["check"], t["value"], "pass" if t["passed"] else "FAIL")
-                for t in summary.get("thresholds", [])
-            ]
-            or [("none set", None, "")],
-            ("check", "measured", "result"),
-        ),
+        _table(checks, ("check", "measured", "result")),
     ]
     parts += [f"<h2>{html.escape(title)}</h2>{body}" for title, body in sections]
-    parts.append("<h2>Figures</h2>")
-    for name, (caption, png) in figures.items():
-        data = base64.b64encode(png).decode("ascii")
-        parts.append(
-            f"<figure id='fig-{html.escape(name)}'><img alt='{html.escape(caption)}' "
-            f"src='data:image/png;base64,{data}'><figcaption>{html.escape(caption)}</figcaption></figure>"
-        )
-    body = "\n".join(parts)
-    return (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>pulsecheck: {html.escape(str(summary['scenario']))}</title>"
-        f"<style>{STYLE}</style><script>{CHECK_SCRIPT}</script></head>"
-        f"<body>{body}</body></html>"
-    )
+    return page(f"pulsecheck report: {summary['scenario']}", parts, figures)
+
+
+def write_page(
+    path: Path, title: str, parts: Sequence[str], figures: Mapping[str, tuple[str, Figure]]
+) -> Path:
+    """Write a standalone page (for example the reply-all report) with its figures."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rendered = {name: (caption, png_bytes(fig)) for name, (caption, fig) in figures.items()}
+    path.write_text(page(title, parts, rendered), encoding="utf-8")
+    return path
 
 
 def write_report(
