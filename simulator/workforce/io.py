@@ -48,7 +48,7 @@ def write_workforce(table: pa.Table, path: Path) -> Path:
     """Write the Parquet file and its manifest; return the manifest's path."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
+    pq.write_table(table, tmp, compression="snappy")  # 2x faster to write than zstd
     os.replace(tmp, path)
     manifest = {**provenance(table), "rows": table.num_rows, "file": path.name}
     target = manifest_path(path)
