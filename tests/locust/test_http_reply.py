@@ -1,0 +1,49 @@
+"""The HTTP storm's body: accepted by the reference API's parser, keyed like the mailbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from simulator.collect.api import parse_reply
+from simulator.collect.auth import agency_of
+from simulator.locust.http_reply import Tokens, api_reply, message_id, read_secret
+from simulator.replay.payload import Payload
+from simulator.rules import ContentRules
+from simulator.validation import InputError
+from tests.locust.tables import SECRET, storm_schedule, workforce
+
+EVENTS = storm_schedule(replies=5, auto_replies=0, span_s=60.0)
+PAYLOAD = Payload(EVENTS, workforce(8), {"opm-hr": "hr@opm.example"})
+REPLY = EVENTS.column("kind").to_pylist().index("reply")
+
+
+def test_body_parses_with_routing_from_the_payload() -> None:
+    reply = parse_reply(api_reply(PAYLOAD, REPLY), {"1": ContentRules()})
+    assert reply.sender == PAYLOAD.sender_address(REPLY)
+    assert reply.to == "hr@opm.example"
+    assert list(reply.cc) == PAYLOAD.cc_addresses(REPLY)
+    assert reply.text == PAYLOAD.body(REPLY)
+
+
+def test_key_is_the_message_id_of_the_smtp_rendering() -> None:
+    key = json.loads(api_reply(PAYLOAD, REPLY))["idempotency_key"]
+    assert key == message_id(PAYLOAD, REPLY)
+    assert f"Message-ID: {key}".encode() in PAYLOAD.smtp_message(REPLY).data
+
+
+def test_token_proves_the_senders_agency() -> None:
+    agency = str(PAYLOAD.agency[REPLY])
+    header = Tokens(SECRET).headers(agency)["Authorization"]
+    assert agency_of(SECRET, header) == agency
+
+
+def test_short_or_missing_secret_is_refused(tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.write_bytes(b"abc\n")
+    with pytest.raises(InputError, match="16 bytes"):
+        read_secret(short)
+    with pytest.raises(InputError, match="api-secret-file"):
+        read_secret(tmp_path / "missing")
