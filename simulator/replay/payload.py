@@ -26,6 +26,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from simulator.columns import NO_ID
+from simulator.content import render_reply, reply_is_html
 
 BROADCAST_SENDER = "hr@opm.example"
 BROADCAST_SUBJECT = "What did you do last week?"
@@ -42,23 +43,6 @@ def collection_address(collection: str, addresses: Mapping[str, str]) -> str:
     if collection in addresses:
         return addresses[collection]
     return f"{collection.lower() or 'replies'}@{DEFAULT_COLLECTION_DOMAIN}"
-
-
-def placeholder_reply_body(
-    seed: int, event_id: int, content: str, first_name: str, last_name: str, size: int
-) -> str:
-    """PLACEHOLDER body, used until `simulator.content.render_reply` exists.
-
-    It is not realistic reply text: it only names the content kind and pads the body to
-    the schedule's `size_bytes` so storage and wire sizes match the schedule.
-    """
-    head = (
-        f"[placeholder body: content={content} event={event_id} seed={seed}]\r\n"
-        f"{first_name} {last_name}\r\n"
-    )
-    pad = max(0, size - len(head) - 200)  # ~200 bytes of headers go around it
-    line = "x" * 70 + "\r\n"
-    return head + (line * (pad // len(line) + 1))[:pad]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +68,16 @@ class Payload:
         collections: Mapping[str, str] | None = None,
         broadcast_sender: str = BROADCAST_SENDER,
         seed: int = 0,
+        html_share: float = 0.0,
     ) -> None:
         self.seed = seed
+        self.html_share = html_share
         self.broadcast_sender = broadcast_sender
         self.collections = dict(collections or {})
         self.emails = _codes(workforce.column("email"))
         self.first = _codes(workforce.column("first_name"))
         self.last = _codes(workforce.column("last_name"))
+        self.occupation = _codes(workforce.column("occupation"))
         self.event_id = events.column("event_id").to_numpy()
         self.t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
         self.kind = _codes(events.column("kind"))
@@ -143,14 +130,27 @@ class Payload:
             return f"Automatic reply: {BROADCAST_SUBJECT}"
         return f"RE: {BROADCAST_SUBJECT}"
 
+    def is_html(self, i: int) -> bool:
+        """Whether event `i` is an HTML reply (deterministic from seed and event id)."""
+        return self.kind[i] == "reply" and reply_is_html(
+            self.seed, int(self.event_id[i]), self.html_share
+        )
+
     def body(self, i: int) -> str:
-        if self.kind[i] == "broadcast":
+        """The text of event `i`: the broadcast, or `simulator.content.render_reply`."""
+        if self.kind[i] == "broadcast" or self.content[i] == "broadcast":
             return BROADCAST_TEXT
         sender = int(self.sender[i])
-        first = "" if sender == NO_ID else str(self.first[sender])
-        last = "" if sender == NO_ID else str(self.last[sender])
-        return placeholder_reply_body(
-            self.seed, int(self.event_id[i]), str(self.content[i]), first, last, int(self.size[i])
+        known = sender != NO_ID
+        return render_reply(
+            self.seed,
+            int(self.event_id[i]),
+            str(self.content[i]),
+            str(self.violation[i]),
+            str(self.occupation[sender]) if known else "",
+            str(self.first[sender]) if known else "",
+            str(self.last[sender]) if known else "",
+            self.is_html(i),
         )
 
     # -- renderings ---------------------------------------------------------------
@@ -185,7 +185,7 @@ class Payload:
             f"Date: {format_datetime(sent)}",
             f"Message-ID: <{int(self.event_id[i])}.{self.seed}@pulsecheck.example>",
             "MIME-Version: 1.0",
-            "Content-Type: text/plain; charset=utf-8",
+            f"Content-Type: text/{'html' if self.is_html(i) else 'plain'}; charset=utf-8",
             "Content-Transfer-Encoding: 8bit",
         ]
         text = "\r\n".join(headers) + "\r\n\r\n" + self.body(i)

@@ -1,6 +1,7 @@
 import json
 
-from simulator.replay.payload import Payload, collection_address
+from simulator.content import render_reply
+from simulator.replay.payload import BROADCAST_TEXT, Payload, collection_address
 from tests.replay.tables import schedule, workforce
 
 
@@ -43,6 +44,13 @@ def test_unknown_collection_gets_reserved_default() -> None:
     assert collection_address("dhs", {}) == "dhs@collect.example"
 
 
-def test_message_size_follows_schedule() -> None:
-    p = _payload(["reply"], size=3000)
-    assert abs(len(p.smtp_message(0).data) - 3000) < 300
+def test_reply_body_is_rendered_content_of_the_sender() -> None:
+    p = _payload(["reply"], sender=[5])
+    expected = render_reply(0, 0, "bullets", "", "admin", "First5", "Last5")
+    assert p.smtp_message(0).data.endswith(expected.encode())
+    assert json.loads(p.http_json(0))["body"] == expected
+
+
+def test_broadcast_body_is_the_broadcast_text() -> None:
+    p = _payload(["broadcast"])
+    assert p.smtp_message(0).data.endswith(BROADCAST_TEXT.encode())
