@@ -12,6 +12,7 @@ replay saw acknowledged must be in it, exactly once, or it counts as lost.
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import re
 import sqlite3
@@ -176,3 +177,35 @@ def agency_counts(workforce: pa.Table, schedule: pa.Table) -> dict[str, dict[str
 
 def write_meta(plan: RunPlan, meta: dict[str, Any]) -> None:
     (plan.out / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+
+
+def cost_report(plan: RunPlan) -> tuple[dict[str, Any], dict[str, tuple[str, Any]], str]:
+    """Stage 6: cost and capacity from the run's files, as `pulsecheck cost --run` gives.
+
+    Counts are scaled up to the full workforce (1 / scale) so the figures answer the
+    planner's question for the real event; the run's own capacity sizes the servers.
+    Returns (JSON document, figures, the terminal text for the report page).
+    """
+    from rich.console import Console
+
+    from simulator.cli import build_parser
+    from simulator.cli.cost import build_document, cost_figures, show
+
+    args = build_parser().parse_args(
+        [
+            "cost",
+            plan.scenario.path,
+            "--workforce",
+            str(plan.out / "workforce.parquet"),
+            "--schedule",
+            str(plan.out / "schedule.parquet"),
+            "--run",
+            str(plan.out),
+            "--scale-up",
+            f"{1.0 / plan.scale:g}",
+        ]
+    )
+    doc, est, swings, first = build_document(args)
+    console = Console(record=True, width=120, file=io.StringIO())
+    show(doc, est, swings["year"], console)
+    return doc, cost_figures(est, swings, first), console.export_text()

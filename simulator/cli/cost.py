@@ -300,6 +300,21 @@ def _mailbox_weekly_json(w: cap.MailboxRounds, t: Any) -> dict[str, Any]:
 
 # -- the command --------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
+    doc, est, swings, first = build_document(args)
+    if args.plots is not None:
+        doc["plots"] = write_plots(args.plots, est, swings, first)
+    if args.json:
+        json.dump(doc, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        show(doc, est, swings["year"])
+    return EXIT_OK
+
+
+def build_document(
+    args: argparse.Namespace,
+) -> tuple[dict[str, Any], Estimate, dict[str, list[Swing]], str]:
+    """The whole estimate for the parsed flags: (document, estimate, swings, first round)."""
     _check_flags(args)
     scenario = load_scenario(args.scenario)
     workforce = load_workforce(args, scenario)
@@ -323,14 +338,7 @@ def run(args: argparse.Namespace) -> int:
     }
     doc = document(scenario, args, workforce, schedule, counts, ranges, est, swings)
     doc["capacity"] = capacity_report(scenario, schedule, counts, ranges, inputs, args)
-    if args.plots is not None:
-        doc["plots"] = write_plots(args.plots, est, swings, first)
-    if args.json:
-        json.dump(doc, sys.stdout, indent=2, default=str)
-        print()
-    else:
-        show(doc, est, swings["year"])
-    return EXIT_OK
+    return doc, est, swings, first
 
 
 def document(
@@ -370,26 +378,40 @@ def document(
     }
 
 
+def cost_figures(
+    est: Estimate, swings: dict[str, list[Swing]], first: str
+) -> dict[str, tuple[str, Any]]:
+    """The cost figures by name: (caption, matplotlib Figure)."""
+    from simulator.cost.plots import cost_breakdown, tornado_chart
+
+    return {
+        f"cost_round_{first}": (
+            f"Round {first}: cost per term, P10-P90",
+            cost_breakdown(est.rounds[first], f"Round {first}: cost per term"),
+        ),
+        "cost_year": (
+            "A year at the rounds' cadence: cost per term, P10-P90",
+            cost_breakdown(est.year, "A year at the rounds' cadence: cost per term"),
+        ),
+        f"tornado_round_{first}": (
+            f"Round {first}: which assumption moves the total most",
+            tornado_chart(swings["round"], f"Round {first}: what moves the total"),
+        ),
+        "tornado_year": (
+            "A year: which assumption moves the total most",
+            tornado_chart(swings["year"], "A year: what moves the total"),
+        ),
+    }
+
+
 def write_plots(
     folder: Path, est: Estimate, swings: dict[str, list[Swing]], first: str
 ) -> list[str]:
-    from simulator.cost.plots import cost_breakdown, tornado_chart
-
     folder.mkdir(parents=True, exist_ok=True)
-    figures = {
-        f"cost_round_{first}.png": cost_breakdown(
-            est.rounds[first], f"Round {first}: cost per term"
-        ),
-        "cost_year.png": cost_breakdown(est.year, "A year at the rounds' cadence: cost per term"),
-        f"tornado_round_{first}.png": tornado_chart(
-            swings["round"], f"Round {first}: what moves the total"
-        ),
-        "tornado_year.png": tornado_chart(swings["year"], "A year: what moves the total"),
-    }
     written = []
-    for name, fig in figures.items():
-        fig.savefig(folder / name, dpi=120)
-        written.append(str(folder / name))
+    for name, (_, fig) in cost_figures(est, swings, first).items():
+        fig.savefig(folder / f"{name}.png", dpi=120)
+        written.append(str(folder / f"{name}.png"))
     return written
 
 
@@ -403,8 +425,10 @@ def _pct_row(name: str, p: Percentiles, likely: float | None = None) -> list[str
     return row + ([_usd(likely)] if likely is not None else [])
 
 
-def show(doc: dict[str, Any], est: Estimate, swings: list[Swing]) -> None:
-    console = Console()
+def show(
+    doc: dict[str, Any], est: Estimate, swings: list[Swing], console: Console | None = None
+) -> None:
+    console = console or Console()
     inputs = doc["inputs"]
     console.print(
         f"[bold]{doc['scenario']}[/]: workforce {inputs['workforce']} "

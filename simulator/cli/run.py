@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import html
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -80,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         agency_counts,
         build_inputs,
         check_store,
+        cost_report,
         embedded_server,
         run_replay,
         write_meta,
@@ -121,8 +123,21 @@ def run(args: argparse.Namespace) -> int:
         "thresholds": [t.__dict__ for t in plan.scenario.thresholds],
         "agencies": agency_counts(workforce, schedule),
     }
+    doc, cost_figs, cost_text = cost_report(plan)
+    total = doc["estimate"]["rounds"][plan.scenario.rounds[0].id]["total"]
+    say(
+        f"cost of round {plan.scenario.rounds[0].id} at full scale: P10 ${total['p10']:,.0f}, "
+        f"P50 ${total['p50']:,.0f}, P90 ${total['p90']:,.0f}"
+    )
+    meta["cost"] = {
+        "estimate": doc["estimate"],
+        "assumptions": doc["assumptions"],
+        "scale_up": doc["inputs"]["scale_up"],
+    }
+    meta["capacity"] = doc["capacity"]
     write_meta(plan, meta)
-    summary = build_report(plan.out)
+    section = ("Cost and capacity (full scale)", f"<pre>{html.escape(cost_text)}</pre>")
+    summary = build_report(plan.out, cost_figs, [section])
     say(f"report: {plan.out / 'report.html'} ({time.perf_counter() - started:.0f} s in all)")
     if check.missing:
         say(f"[red]{check.missing} acknowledged events are not in the store[/]")
