@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from simulator.cli import main as report_main
 from simulator.collect import running_api
 from simulator.locust.http_reply import message_id
 from simulator.replay.payload import Payload
@@ -77,6 +78,8 @@ async def test_master_and_two_workers_store_every_reply_once(tmp_path: Path) -> 
     outputs, out = await storm_against_api(tmp_path, "master")
     summary = check_exactly_once(tmp_path, outputs, out)
     print(json.dumps(summary, indent=1))
+    assert report_main(["report", str(out)]) == 0  # a pulsecheck report from a Locust run
+    assert (out / "report.html").exists()
 
 
 @pytest.mark.integration
