@@ -34,13 +34,16 @@ from simulator.replay.record import write_run
 from simulator.replay.targets import make_target
 from simulator.report.summary import ACKNOWLEDGED, column
 from simulator.scenario import Scenario
-from simulator.schedule import build_schedule, write_schedule
+from simulator.schedule.build import build_schedule
+from simulator.schedule.io import write_schedule
 from simulator.workforce import build_workforce, load_tables, write_workforce
 
 Say = Callable[[str], None]
 
-# The replay stamps every message with this id (SMTP Message-ID, HTTP idempotency key).
-_EVENT_KEY = re.compile(r"(\d+)\.\d+@pulsecheck\.example")
+# The replay names each event in its store key: the SMTP Message-ID
+# `<EVENT.SEED@pulsecheck.example>` or the API idempotency key `SEED-EVENT`.
+_EVENT_KEY = re.compile(r"<(\d+)\.\d+@pulsecheck\.example>|/\d+-(\d+)$")
+API_SECRET = b"pulsecheck-run-local"  # the embedded API's token secret; loopback only
 
 
 @dataclass(frozen=True)
@@ -69,20 +72,14 @@ def build_inputs(plan: RunPlan, say: Say) -> tuple[pa.Table, pa.Table]:
     write_workforce(workforce, plan.out / "workforce.parquet")
     say(f"workforce: {workforce.num_rows:,} employees ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-    rounds = [build_schedule(plan.scenario, r, workforce, spec.seed) for r in plan.scenario.rounds]
-    schedule = _renumber(pa.concat_tables(rounds).sort_by("t_intended"))
-    write_schedule(schedule, plan.out / "schedule.parquet")
+    schedule = build_schedule(plan.scenario, workforce, spec.seed)
+    write_schedule(schedule, plan.out / "schedule.parquet", {"scenario": plan.scenario.name})
     say(f"schedule: {schedule.num_rows:,} events ({time.perf_counter() - started:.1f} s)")
     return workforce, schedule
 
 
 def _tables_dir(tables: str) -> Path | None:
     return None if tables == "builtin" else Path(tables)
-
-
-def _renumber(schedule: pa.Table) -> pa.Table:
-    ids = pa.array(np.arange(schedule.num_rows, dtype=np.int64))
-    return schedule.set_column(schedule.schema.get_field_index("event_id"), "event_id", ids)
 
 
 def server_spec(plan: RunPlan) -> ServerSpec:
@@ -95,6 +92,7 @@ def server_spec(plan: RunPlan) -> ServerSpec:
         collections=[StoreCollection(c.id, c.address, c.internal_to) for c in scenario.collections],
         broadcast_sender=scenario.rounds[0].sender,
         time_scale=plan.speedup,
+        secret=API_SECRET,
     )
 
 
@@ -128,7 +126,9 @@ def replay_options(plan: RunPlan) -> ReplayOptions:
 
 def run_replay(plan: RunPlan, url: str, workforce: pa.Table, schedule: pa.Table) -> dict[str, Any]:
     """Stage 4: the open-loop replay; writes results and histograms."""
-    target = make_target(url)
+    from simulator.collect.auth import mint_token
+
+    target = make_target(url, tokens=lambda agency: mint_token(API_SECRET, agency))
     result = asyncio.run(replay(schedule, workforce, target, replay_options(plan)))
     write_run(plan.out, result.results, result.summary, result.corrected, result.uncorrected)
     return result.summary
@@ -146,7 +146,7 @@ def stored_event_ids(store: Path) -> tuple[np.ndarray[Any, Any], int]:
         ]
     finally:
         conn.close()
-    ids = [int(m.group(1)) for k in keys if (m := _EVENT_KEY.search(k))]
+    ids = [int(m.group(1) or m.group(2)) for k in keys if (m := _EVENT_KEY.search(k))]
     return np.unique(np.array(ids, dtype=np.int64)), len(keys)
 
 
