@@ -14,7 +14,7 @@ Content kinds follow `simulator.columns.CONTENTS`; violations follow `VIOLATIONS
 only change "bullets" bodies (a link line, an attachment marker, a classification
 marking, a co-worker's name, a drug or contract name). HTML applies to the kinds a person
 writes (bullets, sensitive, form letter): an Outlook-style document with a signature.
-Auto-replies and delivery reports (dsn) are always plain text.
+Auto-replies, delivery reports (dsn) and reply-all list posts are always plain text.
 """
 
 from __future__ import annotations
@@ -58,56 +58,106 @@ HTML_HEAD = (
     'xmlns:o="urn:schemas-microsoft-com:office:office" '
     'xmlns:w="urn:schemas-microsoft-com:office:word" '
     'xmlns:m="http://schemas.microsoft.com/office/2004/12/omml" '
-    'xmlns="http://www.w3.org/TR/REC-html40">' + CRLF + "<head>" + CRLF
-    + '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">' + CRLF
-    + '<meta name="Generator" content="Microsoft Word 15 (filtered medium)">' + CRLF
-    + "<style><!--" + CRLF
-    + "/* Font Definitions */" + CRLF
-    + '@font-face {font-family:"Cambria Math"; panose-1:2 4 5 3 5 4 6 3 2 4;}' + CRLF
-    + "@font-face {font-family:Calibri; panose-1:2 15 5 2 2 2 4 3 2 4;}" + CRLF
-    + "@font-face {font-family:Aptos; panose-1:2 11 0 4 2 2 2 2 2 4;}" + CRLF
-    + "/* Style Definitions */" + CRLF
+    'xmlns="http://www.w3.org/TR/REC-html40">'
+    + CRLF
+    + "<head>"
+    + CRLF
+    + '<meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+    + CRLF
+    + '<meta name="Generator" content="Microsoft Word 15 (filtered medium)">'
+    + CRLF
+    + "<style><!--"
+    + CRLF
+    + "/* Font Definitions */"
+    + CRLF
+    + '@font-face {font-family:"Cambria Math"; panose-1:2 4 5 3 5 4 6 3 2 4;}'
+    + CRLF
+    + "@font-face {font-family:Calibri; panose-1:2 15 5 2 2 2 4 3 2 4;}"
+    + CRLF
+    + "@font-face {font-family:Aptos; panose-1:2 11 0 4 2 2 2 2 2 4;}"
+    + CRLF
+    + "/* Style Definitions */"
+    + CRLF
     + "p.MsoNormal, li.MsoNormal, div.MsoNormal {margin:0in; font-size:12.0pt; "
-    + 'font-family:"Aptos",sans-serif; mso-ligatures:standardcontextual;}' + CRLF
+    + 'font-family:"Aptos",sans-serif; mso-ligatures:standardcontextual;}'
+    + CRLF
     + "p.MsoListParagraph, li.MsoListParagraph {margin-top:0in; margin-right:0in; "
     + "margin-bottom:0in; margin-left:.5in; font-size:12.0pt; "
-    + 'font-family:"Aptos",sans-serif;}' + CRLF
+    + 'font-family:"Aptos",sans-serif;}'
+    + CRLF
     + "a:link, span.MsoHyperlink {mso-style-priority:99; color:#467886; "
-    + "text-decoration:underline;}" + CRLF
+    + "text-decoration:underline;}"
+    + CRLF
     + 'span.EmailStyle19 {mso-style-type:personal-reply; font-family:"Aptos",sans-serif; '
-    + "color:windowtext;}" + CRLF
+    + "color:windowtext;}"
+    + CRLF
     + ".MsoChpDefault {mso-style-type:export-only; font-size:10.0pt; "
-    + "mso-ligatures:none;}" + CRLF
-    + "@page WordSection1 {size:8.5in 11.0in; margin:1.0in 1.0in 1.0in 1.0in;}" + CRLF
-    + "div.WordSection1 {page:WordSection1;}" + CRLF
-    + "/* List Definitions */" + CRLF
-    + "@list l0 {mso-list-id:1436095113; mso-list-type:hybrid;}" + CRLF
+    + "mso-ligatures:none;}"
+    + CRLF
+    + "@page WordSection1 {size:8.5in 11.0in; margin:1.0in 1.0in 1.0in 1.0in;}"
+    + CRLF
+    + "div.WordSection1 {page:WordSection1;}"
+    + CRLF
+    + "/* List Definitions */"
+    + CRLF
+    + "@list l0 {mso-list-id:1436095113; mso-list-type:hybrid;}"
+    + CRLF
     + "@list l0:level1 {mso-level-number-format:bullet; mso-level-text:\\F0B7; "
     + "mso-level-tab-stop:none; mso-level-number-position:left; text-indent:-.25in; "
-    + "font-family:Symbol;}" + CRLF
-    + "ul {margin-bottom:0in;}" + CRLF
-    + "--></style>" + CRLF + "</head>" + CRLF
-    + '<body lang="EN-US" link="#467886" vlink="#96607D" style="word-wrap:break-word">' + CRLF
-    + '<div class="WordSection1">' + CRLF
+    + "font-family:Symbol;}"
+    + CRLF
+    + "ul {margin-bottom:0in;}"
+    + CRLF
+    + "--></style>"
+    + CRLF
+    + "</head>"
+    + CRLF
+    + '<body lang="EN-US" link="#467886" vlink="#96607D" style="word-wrap:break-word">'
+    + CRLF
+    + '<div class="WordSection1">'
+    + CRLF
 )
 QUOTED_ORIGINAL_TEXT = (
-    "From: HR <hr@opm.example>" + CRLF
-    + "Subject: What did you do last week?" + CRLF
-    + "Importance: High" + CRLF + CRLF
+    "From: HR <hr@opm.example>"
+    + CRLF
+    + "Subject: What did you do last week?"
+    + CRLF
+    + "Importance: High"
+    + CRLF
+    + CRLF
     + "Please reply to this email with approximately 5 bullets of what you accomplished "
-    + "last week and cc your manager." + CRLF + CRLF
-    + "Please do not send any classified information, links, or attachments." + CRLF + CRLF
-    + "Deadline is this Monday at 11:59pm EST." + CRLF
+    + "last week and cc your manager."
+    + CRLF
+    + CRLF
+    + "Please do not send any classified information, links, or attachments."
+    + CRLF
+    + CRLF
+    + "Deadline is this Monday at 11:59pm EST."
+    + CRLF
 )
 PLAIN_QUOTE = CRLF + "-----Original Message-----" + CRLF + QUOTED_ORIGINAL_TEXT
 HTML_QUOTE = (
     '<div style="border:none; border-top:solid #E1E1E1 1.0pt; padding:3.0pt 0in 0in 0in">'
-    + CRLF + P + "<b>From:</b> HR &lt;hr@opm.example&gt;" + BR
-    + "<b>Subject:</b> What did you do last week?" + BR + "<b>Importance:</b> High" + EP
-    + "</div>" + CRLF + P + "Please reply to this email with approximately 5 bullets of what "
-    + "you accomplished last week and cc your manager." + EP
-    + P + "Please do not send any classified information, links, or attachments." + EP
-    + P + "Deadline is this Monday at 11:59pm EST." + EP
+    + CRLF
+    + P
+    + "<b>From:</b> HR &lt;hr@opm.example&gt;"
+    + BR
+    + "<b>Subject:</b> What did you do last week?"
+    + BR
+    + "<b>Importance:</b> High"
+    + EP
+    + "</div>"
+    + CRLF
+    + P
+    + "Please reply to this email with approximately 5 bullets of what "
+    + "you accomplished last week and cc your manager."
+    + EP
+    + P
+    + "Please do not send any classified information, links, or attachments."
+    + EP
+    + P
+    + "Deadline is this Monday at 11:59pm EST."
+    + EP
 )
 HTML_TAIL = HTML_QUOTE + "</div>" + CRLF + "</body>" + CRLF + "</html>" + CRLF
 SIG_OPEN = BR + "<b>"
@@ -136,6 +186,7 @@ class Grammar:
     attachment_bytes: tuple[int, ...]  # encoded size of the attachment each marker names
     form_letter: str
     auto_replies: tuple[str, ...]
+    reply_all: tuple[str, ...]
     dsn: tuple[str, ...]
     titles: dict[str, tuple[str, ...]]
     verbs: dict[str, tuple[str, ...]]
@@ -164,6 +215,7 @@ def grammar() -> Grammar:
         attachment_bytes=tuple(int(kb * 1024 * BASE64_RATIO) for _, kb in att),
         form_letter=CRLF.join(d["form_letter"]),
         auto_replies=tuple(d["auto_replies"]),
+        reply_all=tuple(d["reply_all"]),
         dsn=tuple(d["dsn"]),
         titles={k: tuple(v) for k, v in d["titles"].items()},
         verbs={k: tuple(v) for k, v in d["verbs"].items()},
@@ -176,12 +228,13 @@ def grammar() -> Grammar:
 def _check_plain(g: Grammar) -> None:
     """Phrases go into HTML unescaped and are sized as ASCII, so they must be plain."""
     tables = [g.greetings, g.intros, g.closings, g.qualifiers, g.coworker, g.drug_or_contract]
-    tables += [g.links, g.markings, g.attachments, g.auto_replies, g.dsn, (g.form_letter,)]
+    tables += [g.links, g.markings, g.attachments, g.auto_replies, g.reply_all, g.dsn]
+    tables += [(g.form_letter,)]
     tables += [*g.titles.values(), *g.verbs.values(), *g.objects.values()]
     for table in tables:
         for phrase in table:
             if not phrase.isascii() or any(c in phrase for c in '&<>"'):
-                raise ValueError(f"phrases.toml: {phrase!r} must be ASCII without & < > \"")
+                raise ValueError(f'phrases.toml: {phrase!r} must be ASCII without & < > "')
 
 
 # -- hashing -----------------------------------------------------------------------------
@@ -296,7 +349,7 @@ def render_reply(
     g = grammar()
     key = _key(seed, event_id)
     name = f"{first_name} {last_name}"
-    if content == "auto_reply" or content == "dsn":
+    if content in _MACHINE:
         return _machine_text(g, content, _mix(key) % DETAIL_BASE, name)
     family = g.family(occupation)
     picks = _head_picks(g, family, _mix(key))
@@ -306,9 +359,14 @@ def render_reply(
     return (_html if html else _plain)(top, blocks, picks, name)
 
 
+_MACHINE = ("auto_reply", "dsn", "reply_all")  # short texts, always plain
+
+
 def _machine_text(g: Grammar, content: str, detail: int, name: str) -> str:
     if content == "auto_reply":
         return g.auto_replies[detail % len(g.auto_replies)] + CRLF + CRLF + name + CRLF
+    if content == "reply_all":
+        return g.reply_all[detail % len(g.reply_all)] + CRLF + CRLF + name + CRLF
     return DSN_HEAD + name + CRLF + CRLF + g.dsn[detail % len(g.dsn)]
 
 
@@ -348,6 +406,7 @@ class _Lengths:
     attachment: I64
     attachment_bytes: I64
     auto: I64
+    reply_all: I64
     dsn: I64
     title: list[I64]
     verb: list[I64]
@@ -375,6 +434,7 @@ def _lengths() -> _Lengths:
         attachment=_lens(g.attachments),
         attachment_bytes=np.array(g.attachment_bytes, dtype=np.int64),
         auto=_lens(g.auto_replies),
+        reply_all=_lens(g.reply_all),
         dsn=_lens(g.dsn),
         title=[_lens(g.titles[f]) for f in families],
         verb=[_lens(g.verbs[f]) for f in families],
@@ -384,8 +444,8 @@ def _lengths() -> _Lengths:
 
 def _digit(word: U64, base: U64 | int) -> tuple[U64, I64]:
     """(word // base, word % base) for uint64 arrays."""
-    b = np.asarray(base, dtype=np.uint64)
-    return word // b, (word % b).astype(np.int64)
+    quotient, remainder = np.divmod(word, np.asarray(base, dtype=np.uint64))
+    return quotient, remainder.astype(np.int64)
 
 
 def _pick(table: list[I64], family: I64, word: U64) -> tuple[U64, I64]:
@@ -451,14 +511,18 @@ def family_codes(occupations: list[str]) -> I64:
 
 
 def name_lengths(first: pa.Array, last: pa.Array) -> tuple[I64, I64]:
-    """UTF-8 bytes of "First Last" as plain text and HTML-escaped."""
-    full = pc.binary_join_element_wise(first, last, " ")
-    plain = pc.binary_length(full).to_numpy(zero_copy_only=False).astype(np.int64)
-    escaped = full
-    for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
-        escaped = pc.replace_substring(escaped, char, entity)
-    html = pc.binary_length(escaped).to_numpy(zero_copy_only=False).astype(np.int64)
-    return plain, html
+    """UTF-8 bytes of "First Last" as plain text and HTML-escaped (& < > as entities)."""
+    plain = _bytes(first) + 1 + _bytes(last)
+    extra = np.zeros(len(plain), dtype=np.int64)
+    for part in (first, last):
+        for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;")):
+            count = pc.count_substring(part, char).to_numpy(zero_copy_only=False)
+            extra += count.astype(np.int64) * (len(entity) - 1)
+    return plain, plain + extra
+
+
+def _bytes(strings: pa.Array) -> I64:
+    return pc.binary_length(strings).to_numpy(zero_copy_only=False).astype(np.int64)  # type: ignore[no-any-return]
 
 
 def reply_sizes(
@@ -479,70 +543,83 @@ def reply_sizes(
     ln = _lengths()
     keys = _keys_np(seed, event_ids)
     head = _head_lengths(ln, family, keys)
+    parts = _parts(ln, content, violation, family, keys, head)
     is_html = html & np.isin(content, [CONTENTS.index(c) for c in _WRITTEN])
     writer = np.where(
-        is_html,
-        _html_size(ln, content, violation, family, keys, head, name_html),
-        _plain_size(ln, content, violation, family, keys, head, name_plain),
+        is_html, _html_size(parts, head, name_html), _plain_size(parts, head, name_plain)
     )
     machine = _machine_size(ln, content, keys, name_plain)
     return np.where(np.isin(content, _MACHINE_CODES), machine, writer)  # type: ignore[no-any-return]
 
 
 _WRITTEN = ("bullets", "sensitive", "form_letter")
-_MACHINE_CODES = [CONTENTS.index("auto_reply"), CONTENTS.index("dsn")]
+_MACHINE_CODES = [CONTENTS.index(c) for c in _MACHINE]
 
 
 def _machine_size(ln: _Lengths, content: I64, keys: U64, name: I64) -> I64:
     _, detail = _digit(_mix_np(keys), DETAIL_BASE)
     auto = ln.auto[detail % len(ln.auto)] + 4 + name + 2
+    post = ln.reply_all[detail % len(ln.reply_all)] + 4 + name + 2
     dsn = len(DSN_HEAD) + name + 4 + ln.dsn[detail % len(ln.dsn)]
-    return np.where(content == CONTENTS.index("auto_reply"), auto, dsn)  # type: ignore[no-any-return]
+    size = np.where(content == CONTENTS.index("reply_all"), post, dsn)
+    return np.where(content == CONTENTS.index("auto_reply"), auto, size)  # type: ignore[no-any-return]
 
 
-def _block_size(
-    ln: _Lengths, content: I64, violation: I64, family: I64, keys: U64, head: _HeadLengths,
-    html: bool,
-) -> I64:
-    """Length of the paragraphs between greeting and signature, and of marking lines."""
-    g = grammar()
+@dataclass(frozen=True)
+class _Parts:
+    """Lengths shared by the plain and HTML forms of a written body."""
+
+    content: I64
+    text: I64  # the five bullet texts, without markup
+    extra: I64  # link or attachment line, or 0
+    n_extra: I64  # 1 where there is such a line
+    marking: I64  # classification line, or 0
+    marked: BOOL
+
+
+def _parts(
+    ln: _Lengths, content: I64, violation: I64, family: I64, keys: U64, head: _HeadLengths
+) -> _Parts:
     bullets = violation * (content == CONTENTS.index("bullets"))
     text = _bullet_lengths(ln, family, keys, bullets, head.detail)
     extra, n_extra = _extra_lengths(ln, bullets, head.detail)
     marked = bullets == VIOLATIONS.index("classification")
-    marking = ln.marking[head.detail % len(ln.marking)]
+    marking = np.where(marked, ln.marking[head.detail % len(ln.marking)], 0)
+    return _Parts(content, text, extra, n_extra, marking.astype(np.int64), marked)
+
+
+def _blocks(parts: _Parts, head: _HeadLengths, html: bool) -> I64:
+    """Length of the paragraphs between greeting and signature, and of marking lines."""
+    g = grammar()
     if html:
         intro = len(P) + head.intro + len(EP) + len(UL) + len(EUL)
-        body = intro + text + BULLETS * (len(LI) + len(ELI)) + extra + n_extra * (len(P) + len(EP))
-        top = np.where(marked, len(P) + 3 + marking + 4 + len(EP), 0)
+        per_extra = len(P) + len(EP)
+        body = intro + parts.text + BULLETS * (len(LI) + len(ELI))
+        top = np.where(parts.marked, len(P) + 3 + parts.marking + 4 + len(EP), 0)
         sens = len(P) + len(SENSITIVE_STATEMENT) + len(EP)
         form = len(P) + len(g.form_letter.replace(CRLF, BR)) + len(EP)
     else:
-        body = head.intro + 2 + text + BULLETS * 5 + extra + n_extra * 2
-        top = np.where(marked, marking + 4, 0)
+        per_extra = 2
+        body = head.intro + 2 + parts.text + BULLETS * 5
+        top = np.where(parts.marked, parts.marking + 4, 0)
         sens = len(SENSITIVE_STATEMENT) + 2
         form = len(g.form_letter) + 2
-    sizes = np.where(content == CONTENTS.index("sensitive"), sens, body + top)
-    return np.where(content == CONTENTS.index("form_letter"), form, sizes)  # type: ignore[no-any-return]
+    body = body + parts.extra + parts.n_extra * per_extra + top
+    sizes = np.where(parts.content == CONTENTS.index("sensitive"), sens, body)
+    return np.where(parts.content == CONTENTS.index("form_letter"), form, sizes)  # type: ignore[no-any-return]
 
 
-def _plain_size(
-    ln: _Lengths, content: I64, violation: I64, family: I64, keys: U64, head: _HeadLengths,
-    name: I64,
-) -> I64:
-    blocks = _block_size(ln, content, violation, family, keys, head, html=False)
+def _plain_size(parts: _Parts, head: _HeadLengths, name: I64) -> I64:
     sig = head.closing + 2 + name + 2 + head.title + 2
+    blocks = _blocks(parts, head, html=False)
     return head.greeting + 4 + blocks + 2 + sig + len(PLAIN_QUOTE)  # type: ignore[no-any-return]
 
 
-def _html_size(
-    ln: _Lengths, content: I64, violation: I64, family: I64, keys: U64, head: _HeadLengths,
-    name: I64,
-) -> I64:
-    blocks = _block_size(ln, content, violation, family, keys, head, html=True)
+def _html_size(parts: _Parts, head: _HeadLengths, name: I64) -> I64:
     sig = len(P) + head.closing + len(SIG_OPEN) + name + len(SIG_NAME_END) + head.title
     sig = sig + len(BR) + len(SIG_TAIL) + len(EP)
     greet = len(P) + head.greeting + len(EP)
+    blocks = _blocks(parts, head, html=True)
     return len(HTML_HEAD) + greet + blocks + sig + len(HTML_TAIL)  # type: ignore[no-any-return]
 
 

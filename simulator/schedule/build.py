@@ -1,0 +1,372 @@
+"""Build the events of a round: the broadcast and the reply storm it sets off.
+
+Theory of operation (pure: scenario, workforce table and seed in, SCHEDULE table out):
+
+1. The broadcast goes out in transactions of `recipients_per_message` contiguous
+   employee ids, spread evenly over the round's send window; a person receives it at
+   their transaction's time.
+2. Each person's directive table row (`behaviour.directives`) gives their reply-within
+   bound at receipt, hence their own deadline; `behaviour.timing` turns an intrinsic
+   delay into the minute their reply would go out, or none if it misses that deadline.
+3. `behaviour.who` decides, from the directive in force at that minute, who replies;
+   away staff may send one out-of-office reply; stale addresses bounce.
+4. Replies go to the routed collection with the manager in cc; content kind and
+   violations are drawn; events are sorted by intended time and numbered, and sizes are
+   computed from the bodies `simulator.content` would render for those event ids.
+
+Every random stream is spawned from (seed, round id), so rounds are independent and a
+seed reproduces a schedule exactly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from simulator import content as body
+from simulator.behaviour import directives, timing, violations, who
+from simulator.behaviour.params import ContentShares, Shares, Timing, defaults
+from simulator.columns import CONTENTS, KINDS, NO_ID, SCHEDULE, VIOLATIONS
+from simulator.rules import ContentRules
+from simulator.scenario import Round, Scenario
+from simulator.schedule.people import People, people_from_table
+
+F64 = npt.NDArray[np.float64]
+I64 = npt.NDArray[np.int64]
+BOOL = npt.NDArray[np.bool_]
+
+STREAMS = ("delay", "reply", "auto", "bounce", "violation", "machine")
+MACHINE_SIGMA = 1.0  # log-spread of out-of-office and hard-bounce delays (assumption)
+BROADCAST_BODY_BYTES = 330  # the round-1 text as reported (facts.md §1), in UTF-8
+US = 1_000_000
+
+
+@dataclass(frozen=True)
+class Events:
+    """Unsorted events of one or more rounds, before numbering and sizing."""
+
+    t_us: I64
+    round: I64  # index into the round id list
+    kind: I64  # index into KINDS
+    sender: I64
+    rcpt_first: I64
+    rcpt_count: I64
+    collection: I64  # index into the collection list ("" first)
+    cc: I64
+    agency: I64  # department code of the person concerned
+    content: I64  # index into CONTENTS
+    violation: I64  # index into VIOLATIONS
+
+    @staticmethod
+    def concat(parts: Sequence[Events]) -> Events:
+        fields = Events.__dataclass_fields__
+        return Events(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+
+    def take(self, order: I64) -> Events:
+        return Events(**{f: getattr(self, f)[order] for f in Events.__dataclass_fields__})
+
+
+def _streams(seed: int, round_id: str) -> dict[str, np.random.Generator]:
+    seq = np.random.SeedSequence([seed, zlib.crc32(round_id.encode())])
+    return {
+        n: np.random.default_rng(s) for n, s in zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
+    }
+
+
+def _filled(n: int, value: int) -> I64:
+    return np.full(n, value, dtype=np.int64)
+
+
+# -- the broadcast ---------------------------------------------------------------------
+def broadcast_times_s(n_people: int, rnd: Round) -> tuple[I64, F64]:
+    """First id and send time (s after send_time) of each transaction."""
+    per = rnd.recipients_per_message
+    first = np.arange(0, n_people, per, dtype=np.int64)
+    t = rnd.send_window_minutes * 60.0 * np.arange(len(first)) / max(len(first), 1)
+    return first, t
+
+
+def _broadcast(people: People, rnd: Round, r: int, origin_us: int) -> tuple[Events, F64]:
+    n = len(people)
+    first, t_s = broadcast_times_s(n, rnd)
+    count = np.minimum(rnd.recipients_per_message, n - first)
+    receipt_s = np.repeat(t_s, count)
+    k = len(first)
+    events = Events(
+        t_us=origin_us + np.round(t_s * US).astype(np.int64),
+        round=_filled(k, r),
+        kind=_filled(k, KINDS.index("broadcast")),
+        sender=_filled(k, NO_ID),
+        rcpt_first=first,
+        rcpt_count=count.astype(np.int64),
+        collection=_filled(k, 0),
+        cc=_filled(k, NO_ID),
+        agency=people.department.codes[first] if n else _filled(0, 0),
+        content=_filled(k, CONTENTS.index("broadcast")),
+        violation=_filled(k, 0),
+    )
+    return events, receipt_s
+
+
+# -- units: directives, routing and rules per sub-agency ----------------------------------
+@dataclass(frozen=True)
+class UnitTables:
+    table: directives.DirectiveTable
+    collection: I64  # per unit: index into the collection list
+    forbid: BOOL  # per unit: [unit, len(VIOLATIONS)]
+    allow_sensitive: BOOL  # per unit
+
+
+def _units(people: People) -> list[directives.Unit]:
+    dept_of_sub = np.zeros(len(people.subagency.names), dtype=np.int64)
+    dept_of_sub[people.subagency.codes] = people.department.codes
+    return [
+        directives.Unit(people.department.names[int(d)], sub)
+        for sub, d in zip(people.subagency.names, dept_of_sub, strict=True)
+    ]
+
+
+def _unit_tables(
+    scenario: Scenario, rnd: Round, people: People, collections: list[str]
+) -> UnitTables:
+    units = _units(people)
+    table = directives.build_table(rnd.directives, rnd.default_action, units, rnd.send_time)
+    routed = [
+        rnd.routing.get(u.subagency, rnd.routing.get(u.department, rnd.collection)) for u in units
+    ]
+    rules: list[ContentRules] = [scenario.collection(c).rules or rnd.rules for c in routed]
+    return UnitTables(
+        table=table,
+        collection=np.array([collections.index(c) for c in routed], dtype=np.int64),
+        forbid=np.array([violations.forbidden(r) for r in rules]).reshape(
+            len(units), len(VIOLATIONS)
+        ),
+        allow_sensitive=np.array([r.allow_sensitive_statement for r in rules], dtype=np.bool_),
+    )
+
+
+# -- replies ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Plan:
+    """Who replies, when (s after send_time), and the directive interval then."""
+
+    ids: I64
+    t_s: F64
+    interval: I64
+
+
+def _plan_replies(
+    people: People,
+    rnd: Round,
+    units: UnitTables,
+    receipt_s: F64,
+    behaviour: dict[str, float],
+    rng: dict[str, np.random.Generator],
+) -> Plan:
+    tm, shares = Timing.from_behaviour(behaviour), Shares.from_behaviour(behaviour)
+    unit = people.subagency.codes
+    ids = np.flatnonzero(who.present(people.away, people.stale))
+    within_h = units.table.within_h[unit[ids], units.table.interval(receipt_s[ids])]
+    window_min = rnd.window_hours * 60.0
+    deadline_min = np.minimum(window_min, receipt_s[ids] / 60.0 + within_h * 60.0)
+    grid = timing.Grid.build(rnd.send_time, int(np.ceil(window_min)) + 1, people.tz.names, tm)
+    delay = timing.sample_delays(rng["delay"], len(ids), tm)
+    readers = timing.weekend_readers(rng["delay"], len(ids), tm)
+    row = timing.profile(people.tz.codes[ids], readers)
+    t_min = timing.reply_minutes(grid, row, receipt_s[ids] / 60.0, deadline_min, delay, tm)
+    u = rng["reply"].random(len(ids))
+    in_time = ~np.isnan(t_min)
+    t_s = np.where(in_time, t_min * 60.0, 0.0)
+    interval = units.table.interval(t_s)
+    action = units.table.action[unit[ids], interval]
+    chosen = who.replies(u, action, people.contractor[ids], in_time, shares)
+    return Plan(ids[chosen], t_s[chosen], interval[chosen])
+
+
+def _replies(
+    people: People,
+    rnd: Round,
+    r: int,
+    units: UnitTables,
+    plan: Plan,
+    origin_us: int,
+    behaviour: dict[str, float],
+    rng: np.random.Generator,
+) -> Events:
+    ids, unit = plan.ids, people.subagency.codes[plan.ids]
+    cc = people.manager[ids] if rnd.cc_manager else _filled(len(ids), NO_ID)
+    form = units.table.form_letter[unit, plan.interval]
+    kinds = who.content_kinds(people.sensitive[ids], form, units.allow_sensitive[unit])
+    forbid = units.forbid[unit]
+    shares = ContentShares.from_behaviour(behaviour)
+    return Events(
+        t_us=origin_us + np.round(plan.t_s * US).astype(np.int64),
+        round=_filled(len(ids), r),
+        kind=_filled(len(ids), KINDS.index("reply")),
+        sender=ids,
+        rcpt_first=_filled(len(ids), NO_ID),
+        rcpt_count=1 + (cc != NO_ID).astype(np.int64),
+        collection=units.collection[unit],
+        cc=cc,
+        agency=people.department.codes[ids],
+        content=kinds,
+        violation=violations.draw(rng, kinds, forbid, shares),
+    )
+
+
+# -- machine replies: out-of-office and bounces -------------------------------------------
+def _machine(ids: I64, t_us: I64, kind: str, content: str, people: People, r: int) -> Events:
+    n = len(ids)
+    return Events(
+        t_us=t_us,
+        round=_filled(n, r),
+        kind=_filled(n, KINDS.index(kind)),
+        sender=ids,
+        rcpt_first=_filled(n, NO_ID),
+        rcpt_count=_filled(n, 1),
+        collection=_filled(n, 0),
+        cc=_filled(n, NO_ID),
+        agency=people.department.codes[ids],
+        content=_filled(n, CONTENTS.index(content)),
+        violation=_filled(n, 0),
+    )
+
+
+def _lognormal_s(rng: np.random.Generator, median_s: float, n: int) -> F64:
+    return np.exp(np.log(median_s) + MACHINE_SIGMA * rng.standard_normal(n))  # type: ignore[no-any-return]
+
+
+def _auto_and_bounces(
+    people: People,
+    r: int,
+    receipt_s: F64,
+    origin_us: int,
+    behaviour: dict[str, float],
+    rng: dict[str, np.random.Generator],
+) -> list[Events]:
+    tm, shares = Timing.from_behaviour(behaviour), Shares.from_behaviour(behaviour)
+    auto = np.flatnonzero(who.auto_replies(rng["auto"], people.away, people.stale, shares))
+    t_auto = receipt_s[auto] + _lognormal_s(rng["machine"], tm.auto_reply_median_s, len(auto))
+    stale = np.flatnonzero(people.stale)
+    soft = who.soft_bounces(rng["bounce"], len(stale), shares)
+    hard_s = _lognormal_s(rng["machine"], tm.hard_bounce_median_s, len(stale))
+    t_bounce = receipt_s[stale] + np.where(soft, tm.soft_bounce_delay_h * 3600.0, hard_s)
+    return [
+        _machine(
+            auto,
+            origin_us + np.round(t_auto * US).astype(np.int64),
+            "auto_reply",
+            "auto_reply",
+            people,
+            r,
+        ),
+        _machine(
+            stale, origin_us + np.round(t_bounce * US).astype(np.int64), "bounce", "dsn", people, r
+        ),
+    ]
+
+
+# -- a round ---------------------------------------------------------------------------
+def round_events(
+    scenario: Scenario, r: int, people: People, seed: int, collections: list[str]
+) -> Events:
+    """All events of round `scenario.rounds[r]`, unsorted."""
+    rnd = scenario.rounds[r]
+    behaviour = {**defaults(), **scenario.behaviour}
+    rng = _streams(seed, rnd.id)
+    origin_us = int(rnd.send_time.timestamp() * US)
+    broadcast, receipt_s = _broadcast(people, rnd, r, origin_us)
+    units = _unit_tables(scenario, rnd, people, collections)
+    plan = _plan_replies(people, rnd, units, receipt_s, behaviour, rng)
+    replies = _replies(people, rnd, r, units, plan, origin_us, behaviour, rng["violation"])
+    return Events.concat(
+        [broadcast, replies, *_auto_and_bounces(people, r, receipt_s, origin_us, behaviour, rng)]
+    )
+
+
+def build_schedule(
+    scenario: Scenario, workforce: pa.Table, seed: int, round_ids: Sequence[str] | None = None
+) -> pa.Table:
+    """The SCHEDULE table of the chosen rounds (all by default), sorted by intended time."""
+    people = people_from_table(workforce)
+    chosen = [
+        i for i, rnd in enumerate(scenario.rounds) if round_ids is None or rnd.id in round_ids
+    ]
+    collections = ["", *(c.id for c in scenario.collections)]
+    events = Events.concat([round_events(scenario, r, people, seed, collections) for r in chosen])
+    order = np.argsort(events.t_us, kind="stable")
+    events = events.take(order)
+    behaviour = {**defaults(), **scenario.behaviour}
+    sizes = event_sizes(events, people, seed, behaviour)
+    round_names = [rnd.id for rnd in scenario.rounds]
+    return to_table(events, sizes, round_names, collections, people.department.names)
+
+
+def build_round(scenario: Scenario, rnd: Round, workforce: pa.Table, seed: int) -> pa.Table:
+    """The SCHEDULE table of one round."""
+    return build_schedule(scenario, workforce, seed, [rnd.id])
+
+
+# -- sizes and the table ---------------------------------------------------------------
+def event_sizes(events: Events, people: People, seed: int, behaviour: dict[str, float]) -> I64:
+    """Message bytes per event: header allowance plus the body `content` would render."""
+    header = int(behaviour["content.header_bytes"])
+    event_ids = np.arange(len(events.t_us), dtype=np.int64)
+    sizes = np.full(len(event_ids), header + BROADCAST_BODY_BYTES, dtype=np.int64)
+    person = np.flatnonzero(events.kind != KINDS.index("broadcast"))
+    sender = events.sender[person]
+    plain, html_len = body.name_lengths(
+        people.first_name.take(pa.array(sender)), people.last_name.take(pa.array(sender))
+    )
+    family = body.family_codes(people.occupation.names)[people.occupation.codes[sender]]
+    share = ContentShares.from_behaviour(behaviour).html
+    is_reply = events.kind[person] == KINDS.index("reply")
+    html = body.html_mask(seed, event_ids[person], share) & is_reply
+    v = events.violation[person]
+    sizes[person] = (
+        header
+        + body.reply_sizes(
+            seed, event_ids[person], events.content[person], v, family, plain, html_len, html
+        )
+        + body.attachment_sizes(seed, event_ids[person], v, family)
+    )
+    return sizes
+
+
+def _dict(codes: I64, names: Sequence[str]) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes.astype(np.int16), type=pa.int16()), pa.array(list(names), type=pa.string())
+    )
+
+
+def to_table(
+    events: Events, sizes: I64, rounds: list[str], collections: list[str], agencies: list[str]
+) -> pa.Table:
+    n = len(events.t_us)
+    columns = [
+        pa.array(np.arange(n, dtype=np.int64)),
+        pa.array(events.t_us, type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        _dict(events.round, rounds),
+        _dict(events.kind, KINDS),
+        pa.array(events.sender.astype(np.int32)),
+        pa.array(events.rcpt_first.astype(np.int32)),
+        pa.array(events.rcpt_count.astype(np.int32)),
+        _dict(events.collection, collections),
+        pa.array(events.cc.astype(np.int32)),
+        _dict(events.agency, agencies),
+        _dict(events.content, CONTENTS),
+        _dict(events.violation, VIOLATIONS),
+        pa.array(sizes.astype(np.int32)),
+    ]
+    return pa.Table.from_arrays(columns, schema=SCHEDULE)
+
+
+def origin(rnd: Round) -> dt.datetime:
+    """The round's send time in UTC (the schedule's time origin for that round)."""
+    return rnd.send_time.astimezone(dt.UTC)
