@@ -253,7 +253,7 @@ def _mix_np(x: U64) -> U64:
     x = x + np.uint64(_GOLDEN)
     x = (x ^ (x >> np.uint64(30))) * np.uint64(_MUL1)
     x = (x ^ (x >> np.uint64(27))) * np.uint64(_MUL2)
-    return x ^ (x >> np.uint64(31))  # type: ignore[no-any-return]
+    return x ^ (x >> np.uint64(31))
 
 
 def _keys_np(seed: int, event_ids: I64) -> U64:
@@ -273,7 +273,7 @@ def html_mask(seed: int, event_ids: I64, html_share: float) -> BOOL:
     """`reply_is_html` for many events at once."""
     word = _mix_np(_keys_np(seed, event_ids) + np.uint64(HTML_WORD))
     unit = (word >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return unit < html_share  # type: ignore[no-any-return]
+    return unit < html_share
 
 
 # -- rendering ---------------------------------------------------------------------------
@@ -549,7 +549,7 @@ def reply_sizes(
         is_html, _html_size(parts, head, name_html), _plain_size(parts, head, name_plain)
     )
     machine = _machine_size(ln, content, keys, name_plain)
-    return np.where(np.isin(content, _MACHINE_CODES), machine, writer)  # type: ignore[no-any-return]
+    return np.where(np.isin(content, _MACHINE_CODES), machine, writer)
 
 
 _WRITTEN = ("bullets", "sensitive", "form_letter")
@@ -562,7 +562,7 @@ def _machine_size(ln: _Lengths, content: I64, keys: U64, name: I64) -> I64:
     post = ln.reply_all[detail % len(ln.reply_all)] + 4 + name + 2
     dsn = len(DSN_HEAD) + name + 4 + ln.dsn[detail % len(ln.dsn)]
     size = np.where(content == CONTENTS.index("reply_all"), post, dsn)
-    return np.where(content == CONTENTS.index("auto_reply"), auto, size)  # type: ignore[no-any-return]
+    return np.where(content == CONTENTS.index("auto_reply"), auto, size)
 
 
 @dataclass(frozen=True)
@@ -606,13 +606,13 @@ def _blocks(parts: _Parts, head: _HeadLengths, html: bool) -> I64:
         form = len(g.form_letter) + 2
     body = body + parts.extra + parts.n_extra * per_extra + top
     sizes = np.where(parts.content == CONTENTS.index("sensitive"), sens, body)
-    return np.where(parts.content == CONTENTS.index("form_letter"), form, sizes)  # type: ignore[no-any-return]
+    return np.where(parts.content == CONTENTS.index("form_letter"), form, sizes)
 
 
 def _plain_size(parts: _Parts, head: _HeadLengths, name: I64) -> I64:
     sig = head.closing + 2 + name + 2 + head.title + 2
     blocks = _blocks(parts, head, html=False)
-    return head.greeting + 4 + blocks + 2 + sig + len(PLAIN_QUOTE)  # type: ignore[no-any-return]
+    return head.greeting + 4 + blocks + 2 + sig + len(PLAIN_QUOTE)
 
 
 def _html_size(parts: _Parts, head: _HeadLengths, name: I64) -> I64:
@@ -620,7 +620,7 @@ def _html_size(parts: _Parts, head: _HeadLengths, name: I64) -> I64:
     sig = sig + len(BR) + len(SIG_TAIL) + len(EP)
     greet = len(P) + head.greeting + len(EP)
     blocks = _blocks(parts, head, html=True)
-    return len(HTML_HEAD) + greet + blocks + sig + len(HTML_TAIL)  # type: ignore[no-any-return]
+    return len(HTML_HEAD) + greet + blocks + sig + len(HTML_TAIL)
 
 
 def attachment_sizes(seed: int, event_ids: I64, violation: I64, family: I64) -> I64:

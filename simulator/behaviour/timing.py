@@ -8,8 +8,9 @@ calibrated to Kooti et al. 2015; facts.md §3):
    median near 47 min, as Kooti et al. measured.
 2. Active time runs at a rate that depends on the person's local clock: 1 in active
    hours on weekdays, `night_factor` outside them, times `weekend_factor` at weekends
-   for the share `weekend_readers` who read work mail then, and 0 for everyone else
-   (most staff first see a Saturday message on Monday).
+   for the share `weekend_readers` who read work mail then. Everyone else first sees
+   the message when their next weekday working hours begin (most staff first see a
+   Saturday message on Monday morning); before that their rate is 0.
    This is Malmgren's non-homogeneous process, applied by time rescaling: the reply
    goes out when the integral of the rate since receipt reaches the delay.
 3. The rate is multiplied by 1 + pull * scale / max(time left, cap): the 1/(time left)
@@ -46,7 +47,7 @@ def sample_delays(rng: np.random.Generator, n: int, timing: Timing) -> F64:
     fast = rng.random(n) < timing.fast_weight
     median = np.where(fast, timing.fast_median_min, timing.slow_median_min)
     sigma = np.where(fast, timing.fast_sigma, timing.slow_sigma)
-    return np.exp(np.log(median) + sigma * rng.standard_normal(n))  # type: ignore[no-any-return]
+    return np.exp(np.log(median) + sigma * rng.standard_normal(n))
 
 
 def _offset_minutes(zone: str, start: dt.datetime, minutes: int) -> I64:
@@ -62,7 +63,7 @@ def _offset_minutes(zone: str, start: dt.datetime, minutes: int) -> I64:
         [_utc_offset_min(first_hour + dt.timedelta(hours=h), tz) for h in range(hours)],
         dtype=np.int64,
     )
-    return per_hour[(skew + np.arange(minutes)) // 60]  # type: ignore[no-any-return]
+    return per_hour[(skew + np.arange(minutes)) // 60]
 
 
 def _utc_offset_min(t: dt.datetime, tz: dt.tzinfo) -> int:
@@ -75,7 +76,8 @@ def local_activity(
 ) -> F64:
     """Relative activity of one time zone at each minute from `start` (UTC-aware).
 
-    People who do not read work mail at weekends have no activity then.
+    People who do not read work mail at weekends first see it when their next weekday
+    working hours begin; before that their activity is 0.
     """
     utc_min = int(start.timestamp() // 60) + np.arange(minutes, dtype=np.int64)
     local = utc_min + _offset_minutes(zone, start, minutes)
@@ -83,15 +85,19 @@ def local_activity(
     weekday = (local // MINUTES_PER_DAY + EPOCH_WEEKDAY) % 7
     active = (hour >= timing.active_start_hour) & (hour < timing.active_end_hour)
     rate = np.where(active, 1.0, timing.night_factor)
-    weekend = timing.weekend_factor if weekend_reader else 0.0
-    return np.where(weekday >= SATURDAY, rate * weekend, rate)  # type: ignore[no-any-return]
+    weekend = weekday >= SATURDAY
+    rate = np.where(weekend, rate * timing.weekend_factor, rate)
+    if not weekend_reader:
+        first_look = np.flatnonzero(active & ~weekend)
+        rate[: first_look[0] if len(first_look) else minutes] = 0.0
+    return rate
 
 
 def deadline_multiplier(minutes_left: F64, timing: Timing) -> F64:
     """1 + pull * scale / max(time left, cap): the Alfi et al. 1/(time left) growth."""
     cap = timing.deadline_pull_cap_h * 60.0
     scale = timing.deadline_scale_h * 60.0
-    return 1.0 + timing.deadline_pull * scale / np.maximum(minutes_left, cap)  # type: ignore[no-any-return]
+    return 1.0 + timing.deadline_pull * scale / np.maximum(minutes_left, cap)
 
 
 @dataclass(frozen=True)
@@ -118,12 +124,12 @@ class Grid:
 
 def profile(zone: I64, weekend_reader: npt.NDArray[np.bool_]) -> I64:
     """Row of `Grid.activity` for each person."""
-    return zone * 2 + weekend_reader.astype(np.int64)  # type: ignore[no-any-return]
+    return zone * 2 + weekend_reader.astype(np.int64)
 
 
 def weekend_readers(rng: np.random.Generator, n: int, timing: Timing) -> npt.NDArray[np.bool_]:
     """Who reads work mail at weekends (the rest first see it on a weekday)."""
-    return rng.random(n) < timing.weekend_readers  # type: ignore[no-any-return]
+    return rng.random(n) < timing.weekend_readers
 
 
 def _group_rates(grid: Grid, row: int, deadline_bin: int, timing: Timing) -> F64:
@@ -167,4 +173,4 @@ def reply_minutes(
     k = np.clip(idx - group * (m + 1), 0, m - 1)
     rate = rates[group, k]
     frac = np.divide(target - cum[group, k], rate, out=np.zeros_like(target), where=rate > 0)
-    return np.where(ok, k + np.clip(frac, 0.0, 1.0), np.nan)  # type: ignore[no-any-return]
+    return np.where(ok, k + np.clip(frac, 0.0, 1.0), np.nan)

@@ -40,22 +40,22 @@ def replies(
 ) -> BOOL:
     """Who replies: able to (present, valid address, reply time before the deadline)
     and below the propensity in force when the reply would go out."""
-    return can_reply & (u < propensity(action, contractor, shares))  # type: ignore[no-any-return]
+    return can_reply & (u < propensity(action, contractor, shares))
 
 
 def present(away: BOOL, stale: BOOL) -> BOOL:
     """Who reads the broadcast and could answer it."""
-    return ~away & ~stale  # type: ignore[no-any-return]
+    return ~away & ~stale
 
 
 def auto_replies(rng: np.random.Generator, away: BOOL, stale: BOOL, shares: Shares) -> BOOL:
     """Away staff whose tenant sends their out-of-office reply outside: one each."""
-    return away & ~stale & (rng.random(len(away)) < shares.auto_reply_external)  # type: ignore[no-any-return]
+    return away & ~stale & (rng.random(len(away)) < shares.auto_reply_external)
 
 
 def soft_bounces(rng: np.random.Generator, n: int, shares: Shares) -> BOOL:
     """Which of `n` bounces are soft (retried, reported late) rather than hard."""
-    return rng.random(n) < shares.soft_bounce_share  # type: ignore[no-any-return]
+    return rng.random(n) < shares.soft_bounce_share
 
 
 def content_kinds(sensitive: BOOL, form_letter: BOOL, allow_sensitive: BOOL) -> I64:

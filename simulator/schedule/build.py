@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -291,19 +291,31 @@ def round_events(
 
 
 def build_schedule(
-    scenario: Scenario, workforce: pa.Table, seed: int, round_ids: Sequence[str] | None = None
+    scenario: Scenario,
+    workforce: pa.Table,
+    seed: int,
+    round_ids: Sequence[str] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> pa.Table:
-    """The SCHEDULE table of the chosen rounds (all by default), sorted by intended time."""
+    """The SCHEDULE table of the chosen rounds (all by default), sorted by intended time.
+
+    `progress`, if given, is called with the name of each step as it starts.
+    """
+    step = progress or (lambda _: None)
     people = people_from_table(workforce)
     chosen = [
         i for i, rnd in enumerate(scenario.rounds) if round_ids is None or rnd.id in round_ids
     ]
     collections = ["", *(c.id for c in scenario.collections)]
-    events = Events.concat([round_events(scenario, r, people, seed, collections) for r in chosen])
-    order = np.argsort(events.t_us, kind="stable")
-    events = events.take(order)
-    behaviour = {**defaults(), **scenario.behaviour}
-    sizes = event_sizes(events, people, seed, behaviour)
+    parts = []
+    for r in chosen:
+        step(f"round {scenario.rounds[r].id}: who replies and when")
+        parts.append(round_events(scenario, r, people, seed, collections))
+    step("sorting events")
+    events = Events.concat(parts)
+    events = events.take(np.argsort(events.t_us, kind="stable"))
+    step("sizing bodies")
+    sizes = event_sizes(events, people, seed, {**defaults(), **scenario.behaviour})
     round_names = [rnd.id for rnd in scenario.rounds]
     return to_table(events, sizes, round_names, collections, people.department.names)
 

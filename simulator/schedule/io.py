@@ -1,0 +1,76 @@
+"""Schedule files: Parquet for the events, `<file>.manifest.json` beside it.
+
+Theory of operation: the manifest records what produced the schedule (scenario name,
+seed, the workforce manifest's sha256, the rounds) and its counts, so a replay or cost
+run can say which inputs it used. Files are written to a temporary name and renamed, so a
+reader never sees half a file; `read_schedule` checks the columns against SCHEDULE.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from simulator.columns import SCHEDULE
+from simulator.schedule.people import NEEDED
+from simulator.validation import InputError
+
+
+def manifest_path(path: Path) -> Path:
+    return path.with_name(path.name + ".manifest.json")
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a file's bytes, or None if it does not exist."""
+    if not path.exists():
+        return None
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_schedule(table: pa.Table, path: Path, manifest: dict[str, Any]) -> Path:
+    """Write the Parquet file and its manifest; return the manifest's path."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    os.replace(tmp, path)
+    target = manifest_path(path)
+    doc = {**manifest, "rows": table.num_rows, "file": path.name}
+    target.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return target
+
+
+def read_schedule(path: Path) -> pa.Table:
+    """Read a schedule Parquet file; its columns must match SCHEDULE."""
+    try:
+        table = pq.read_table(Path(path))
+    except (OSError, pa.ArrowInvalid) as err:
+        raise InputError(
+            str(path), "(file)", str(path), f"must be a schedule Parquet file: {err}"
+        ) from None
+    if table.schema.names != SCHEDULE.names:
+        raise InputError(
+            str(path), "(columns)", table.schema.names, f"must be {', '.join(SCHEDULE.names)}"
+        )
+    return table
+
+
+def read_workforce_columns(path: Path) -> pa.Table:
+    """Only the workforce columns a schedule needs (names, flags, codes, managers)."""
+    try:
+        schema = pq.read_schema(Path(path))
+        missing = [c for c in NEEDED if c not in schema.names]
+        if missing:
+            raise InputError(
+                str(path), "(columns)", missing, "must be a workforce file with these columns"
+            )
+        return pq.read_table(Path(path), columns=list(NEEDED))
+    except (OSError, pa.ArrowInvalid) as err:
+        raise InputError(
+            str(path), "(file)", str(path), f"must be a workforce Parquet file: {err}"
+        ) from None

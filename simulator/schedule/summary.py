@@ -1,0 +1,84 @@
+"""The arrival curve of a round: replies per hour, the peak hour, the last-24-hour share.
+
+Theory of operation: a reduction of the schedule's reply times to hourly counts from
+the send time, so a user sees at a glance when the storm peaks and how much of it the
+deadline pulls into its last day (Alfi et al. 2007; facts.md §3). `arrival_curve` works
+on plain arrays; `round_curves` is the adapter from a SCHEDULE table and a scenario.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from simulator.scenario import Scenario
+
+I64 = npt.NDArray[np.int64]
+HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
+
+
+@dataclass(frozen=True)
+class ArrivalCurve:
+    round: str
+    send_time: dt.datetime
+    deadline: dt.datetime
+    per_hour: I64  # replies in each hour from the send time (hour 0 first)
+    kinds: dict[str, int]  # events of each kind in the round
+    share_last_24h: float  # of replies, the share in the 24 h before the deadline
+
+    @property
+    def replies(self) -> int:
+        return int(self.per_hour.sum())
+
+    @property
+    def peak_hour(self) -> int:
+        return int(np.argmax(self.per_hour)) if len(self.per_hour) else 0
+
+    @property
+    def peak_count(self) -> int:
+        return int(self.per_hour.max()) if len(self.per_hour) else 0
+
+    @property
+    def peak_start(self) -> dt.datetime:
+        return self.send_time + dt.timedelta(hours=self.peak_hour)
+
+
+def arrival_curve(
+    round_id: str,
+    reply_t_us: I64,
+    send_time: dt.datetime,
+    deadline: dt.datetime,
+    kinds: dict[str, int],
+) -> ArrivalCurve:
+    """Hourly reply counts from the send time, and the share in the last 24 h."""
+    send_us = int(send_time.timestamp() * 1e6)
+    deadline_us = int(deadline.timestamp() * 1e6)
+    hours = int(np.ceil((deadline_us - send_us) / HOUR_US))
+    bins = np.clip((reply_t_us - send_us) // HOUR_US, 0, None)
+    per_hour = np.bincount(bins, minlength=hours).astype(np.int64)
+    late = np.count_nonzero(reply_t_us >= deadline_us - DAY_US)
+    share = late / len(reply_t_us) if len(reply_t_us) else 0.0
+    return ArrivalCurve(round_id, send_time, deadline, per_hour, kinds, share)
+
+
+def round_curves(schedule: pa.Table, scenario: Scenario) -> list[ArrivalCurve]:
+    """One arrival curve per round of `scenario` present in the schedule."""
+    rounds = pc.cast(schedule.column("round"), pa.string()).to_numpy(zero_copy_only=False)
+    kind = pc.cast(schedule.column("kind"), pa.string()).to_numpy(zero_copy_only=False)
+    t_us = schedule.column("t_intended").cast(pa.int64()).to_numpy()
+    curves = []
+    for rnd in scenario.rounds:
+        mine = rounds == rnd.id
+        if not mine.any():
+            continue
+        names, counts = np.unique(kind[mine], return_counts=True)
+        kinds = {str(n): int(c) for n, c in zip(names, counts, strict=True)}
+        replies = t_us[mine & (kind == "reply")]
+        curves.append(arrival_curve(rnd.id, replies, rnd.send_time, rnd.deadline, kinds))
+    return curves
