@@ -3,7 +3,8 @@
 Starts nginx (Debian's) on a loopback port answering 201 from memory to every POST,
 then, side by side and repeated, measures:
   - pulsecheck replay (lean HTTP/1.1 client, and the aiohttp client) sending the same
-    schedule as fast as the concurrency cap allows (all events due at once);
+    schedule as fast as the concurrency cap allows (all events due at once), rendering
+    every event's body; and the lean client sending Locust's one fixed body (same work);
   - Locust FastHttpUser (headless, one process) POSTing the same JSON body;
   - wrk (C, one thread) POSTing the same body: the physical limit.
 Throughput per core is requests per CPU-second of the load generator's own process.
@@ -35,6 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from simulator.replay import ReplayOptions, replay
+from simulator.replay.http_fast import FastHttpTarget
 from simulator.replay.payload import Payload
 from simulator.replay.targets import make_target
 from simulator.replay.workers import new_event_loop
@@ -99,13 +101,30 @@ def start_nginx(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("nginx did not start")
 
 
-def run_replay(port: int, seconds: float, client: str) -> tuple[float, float]:
+class FixedBodyTarget(FastHttpTarget):
+    """The lean client sending one fixed body, as the Locust user does: isolates the
+    engine and transport from the cost of rendering each event's content."""
+
+    def __init__(self, port: int, body: bytes) -> None:
+        super().__init__("127.0.0.1", port, "/replies", 10.0)
+        self.fixed = (self.auth.line("DHS"), body)
+
+    def prepare(self, payload: Payload, index: int) -> tuple[bytes, bytes]:
+        return self.fixed
+
+
+def run_replay(port: int, seconds: float, client: str, body: bytes) -> tuple[float, float]:
     """(requests/s, requests per CPU-second) of the replay engine in this process."""
-    rate_guess = 40_000 if client == "fast" else 6_000
+    rate_guess = 4_000 if client == "aiohttp" else 15_000
     n = int(rate_guess * seconds)
     events = schedule(["reply"] * n, gap_us=0)
     wf = workforce(n + 2)
-    target = make_target(f"http://127.0.0.1:{port}/replies", 10.0, client == "fast")
+    url = f"http://127.0.0.1:{port}/replies"
+    target = (
+        FixedBodyTarget(port, body)
+        if client == "fixed"
+        else make_target(url, 10.0, client == "fast")
+    )
     options = ReplayOptions(concurrency=CONNECTIONS, max_duration_s=seconds * 3, drop_after_s=1e9)
     cpu0 = time.process_time()
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
@@ -174,13 +193,16 @@ def main() -> None:
     payload = Payload(schedule(["reply"]), workforce(4))
     (workdir / "body.json").write_bytes(payload.http_json(0))
     nginx, port = start_nginx(workdir)
+    body = (workdir / "body.json").read_bytes()
     rows: dict[str, list[tuple[float, float]]] = {
-        "replay-fast": [], "replay-aiohttp": [], "locust-fasthttp": [], "wrk": []
+        "replay-fast": [], "replay-fixed-body": [], "replay-aiohttp": [],
+        "locust-fasthttp": [], "wrk": [],
     }  # fmt: skip
     try:
         for rep in range(args.repeats):
-            rows["replay-fast"].append(run_replay(port, args.seconds, "fast"))
-            rows["replay-aiohttp"].append(run_replay(port, args.seconds / 2, "aiohttp"))
+            rows["replay-fast"].append(run_replay(port, args.seconds, "fast", body))
+            rows["replay-fixed-body"].append(run_replay(port, args.seconds, "fixed", body))
+            rows["replay-aiohttp"].append(run_replay(port, args.seconds / 2, "aiohttp", body))
             rows["locust-fasthttp"].append(run_locust(port, args.seconds, workdir))
             rows["wrk"].append(run_wrk(port, args.seconds, workdir))
             print(
@@ -201,6 +223,8 @@ def main() -> None:
     fast, locust, wrk = med["replay-fast"], med["locust-fasthttp"], med["wrk"]
     print(f"\nreplay-fast / locust FastHttpUser, per core: {fast[1] / locust[1]:.1f}x (goal >= 5x)")
     print(f"replay-fast / wrk: {fast[0] / wrk[0]:.2f}x req/s, {fast[1] / wrk[1]:.2f}x per core")
+    fixed = med["replay-fixed-body"]
+    print(f"replay-fixed-body / locust per core: {fixed[1] / locust[1]:.1f}x (same work)")
     print(f"replay-aiohttp / locust per core: {med['replay-aiohttp'][1] / locust[1]:.1f}x")
     p99 = statistics.median(a["p99_ms"] for a in accuracy)
     print("\nscheduling accuracy at 5,000 events/s for 4 s (send lag, ms):")
