@@ -1,16 +1,14 @@
 """The HTTP storm's delivery: one reply event -> POST to the collection API, via Locust.
 
-Theory of operation: routing and text come from `replay.payload.Payload` (the native
-engine's code): sender, collection address, manager in cc, subject, body. This module
-only puts them into the body the reference API takes (`collect.api.parse_reply`), with
-the Message-ID as idempotency key (the store keys it by sender, as the mailbox does),
-and authenticates as the sender's department with a bearer token minted from the API's
-secret. The POST goes through the user's Locust client, so Locust's stats show it too.
+Theory of operation: the body, its routing and its idempotency key come from
+`replay.payload.Payload.http_json`, byte for byte what the native engine posts. This
+module adds what Locust needs around it: a bearer token per sender department, minted
+from the API's secret (`collect.auth.mint_token`), and the POST through the user's
+Locust client, so Locust's stats show every request too.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,24 +21,14 @@ from simulator.validation import InputError
 MIN_SECRET_BYTES = 16  # as `collect.auth.load_or_create_secret` requires
 
 
-def message_id(payload: Payload, i: int) -> str:
-    """The Message-ID `Payload.smtp_message` gives event `i`."""
-    return f"<{int(payload.event_id[i])}.{payload.seed}@pulsecheck.example>"
-
-
 def api_reply(payload: Payload, i: int) -> bytes:
-    """The JSON body of `POST /replies` for reply event `i`."""
-    sender = payload.sender_address(i)
-    doc = {
-        "sender": sender,
-        "round": str(payload.round[i]),
-        "to": payload.to_addresses(i)[0],
-        "cc": payload.cc_addresses(i),
-        "subject": payload.subject(i),
-        "body": payload.body(i),
-        "idempotency_key": message_id(payload, i),
-    }
-    return json.dumps(doc, separators=(",", ":")).encode()
+    """The JSON body of `POST /replies` for reply event `i`: the native engine's bytes."""
+    return payload.http_json(i)
+
+
+def idempotency_key(payload: Payload, i: int) -> str:
+    """The key `Payload.http_json` gives event `i` (the store keys it by sender too)."""
+    return f"{payload.seed}-{int(payload.event_id[i])}"
 
 
 def read_secret(path: Path) -> bytes:
@@ -81,7 +69,7 @@ def http_delivery(
 
     def deliver(i: int) -> Outcome:
         body = api_reply(payload, i)
-        headers = tokens.headers(str(payload.agency[i]))
+        headers = tokens.headers(payload.agency_of(i))
         name = f"POST {path}"
         with client.post(
             path, data=body, headers=headers, name=name, catch_response=True

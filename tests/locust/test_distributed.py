@@ -10,7 +10,7 @@ import pytest
 
 from simulator.cli import main as report_main
 from simulator.collect import running_api
-from simulator.locust.http_reply import message_id
+from simulator.locust.http_reply import idempotency_key
 from simulator.replay.payload import Payload
 from tests.locust.helpers import (
     RULES,
@@ -27,11 +27,11 @@ SPAN_S, SPEEDUP = 1800.0, 600.0  # 30 real minutes replayed in about 3 s
 
 
 def expected_keys(workforce: Path, schedule: Path) -> set[str]:
-    """The Message-ID (idempotency key) of every reply in the schedule."""
+    """The idempotency key of every reply in the schedule."""
     events = pq.read_table(schedule)
     payload = Payload(events, pq.read_table(workforce), {"opm-hr": "hr@opm.example"})
     kinds = events.column("kind").to_pylist()
-    return {message_id(payload, i) for i in range(events.num_rows) if kinds[i] == "reply"}
+    return {idempotency_key(payload, i) for i in range(events.num_rows) if kinds[i] == "reply"}
 
 
 async def storm_against_api(tmp_path: Path, mode: str) -> tuple[list[tuple[int, str]], Path]:
@@ -58,7 +58,7 @@ def check_exactly_once(tmp_path: Path, outputs: list[tuple[int, str]], out: Path
     keys = stored_keys(tmp_path / "store.db")
     expected = expected_keys(tmp_path / "workforce.parquet", tmp_path / "schedule.parquet")
     assert len(keys) == REPLIES == len(expected)
-    # none missing, none extra (the store keys replies by sender and Message-ID, UNIQUE)
+    # none missing, none extra (the store keys replies by sender and key, UNIQUE)
     assert {key.rsplit("/", 1)[-1] for key in keys} == expected
     results = pq.read_table(out / "results.parquet")
     ids = results.column("event_id").to_pylist()

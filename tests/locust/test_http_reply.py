@@ -9,7 +9,7 @@ import pytest
 
 from simulator.collect.api import parse_reply
 from simulator.collect.auth import agency_of
-from simulator.locust.http_reply import Tokens, api_reply, message_id, read_secret
+from simulator.locust.http_reply import Tokens, api_reply, idempotency_key, read_secret
 from simulator.replay.payload import Payload
 from simulator.rules import ContentRules
 from simulator.validation import InputError
@@ -28,10 +28,10 @@ def test_body_parses_with_routing_from_the_payload() -> None:
     assert reply.text == PAYLOAD.body(REPLY)
 
 
-def test_key_is_the_message_id_of_the_smtp_rendering() -> None:
-    key = json.loads(api_reply(PAYLOAD, REPLY))["idempotency_key"]
-    assert key == message_id(PAYLOAD, REPLY)
-    assert f"Message-ID: {key}".encode() in PAYLOAD.smtp_message(REPLY).data
+def test_body_is_the_native_engines_and_names_its_key() -> None:
+    body = api_reply(PAYLOAD, REPLY)
+    assert body == PAYLOAD.http_json(REPLY)
+    assert json.loads(body)["idempotency_key"] == idempotency_key(PAYLOAD, REPLY)
 
 
 def test_token_proves_the_senders_agency() -> None:
