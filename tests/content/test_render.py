@@ -1,0 +1,152 @@
+"""Reply bodies: deterministic, occupation-aware, rule-breaking on demand, honestly sized."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from simulator import content
+from simulator.columns import CONTENTS, VIOLATIONS
+from simulator.rules import SENSITIVE_STATEMENT
+
+WRITTEN = ("bullets", "sensitive", "form_letter")
+KINDS = tuple(c for c in CONTENTS if c != "broadcast")
+
+
+def body(
+    event_id: int = 1,
+    kind: str = "bullets",
+    violation: str = "",
+    html: bool = False,
+    occupation: str = "medical",
+) -> str:
+    return content.render_reply(9, event_id, kind, violation, occupation, "Ann", "Lee", html)
+
+
+def test_same_inputs_same_text_other_event_other_text() -> None:
+    assert body(5) == body(5)
+    assert len({body(i) for i in range(50)}) == 50
+
+
+def test_five_occupation_aware_bullets() -> None:
+    text = body(3)
+    bullets = [line for line in text.split("\r\n") if line.startswith("- ")]
+    assert len(bullets) == 5
+    verbs = content.grammar().verbs["medical"]
+    assert all(any(b[2:].startswith(v) for v in verbs) for b in bullets)
+    assert "Ann Lee" in text
+
+
+def test_unknown_occupation_uses_the_generic_grammar() -> None:
+    verbs = content.grammar().verbs["other"]
+    text = body(3, occupation="astronaut")
+    assert any(f"- {v} " in text for v in verbs)
+
+
+def test_sensitive_statement_and_form_letter() -> None:
+    assert SENSITIVE_STATEMENT in body(kind="sensitive")
+    assert "- " not in body(kind="sensitive").split("-----Original")[0]
+    letters = {body(i, kind="form_letter").split("\r\n\r\n", 1)[1][:300] for i in range(20)}
+    assert len(letters) == 1  # everyone sends the same letter
+
+
+@pytest.mark.parametrize(
+    ("violation", "marker"),
+    [
+        ("link", "https://"),
+        ("attachment", "[Attachment: "),
+        ("classification", None),
+        ("coworker_name", None),
+        ("drug_or_contract", None),
+    ],
+)
+def test_violations_show_in_the_text(violation: str, marker: str | None) -> None:
+    g = content.grammar()
+    tables = {
+        "classification": g.markings,
+        "coworker_name": g.coworker,
+        "drug_or_contract": g.drug_or_contract,
+    }
+    for event_id in range(30):
+        text = body(event_id, violation=violation)
+        clean = body(event_id)
+        if marker is not None:
+            assert marker in text and marker not in clean
+        else:
+            assert any(p in text for p in tables[violation])
+            assert not any(p in clean for p in tables[violation])
+
+
+def test_html_has_a_signature_and_escapes_the_name() -> None:
+    text = content.render_reply(9, 1, "bullets", "", "it", "Lee&Co", "<b>", True)
+    assert text.startswith("<html") and text.rstrip().endswith("</html>")
+    assert text.count("<li ") == 5
+    assert "<b>Lee&amp;Co &lt;b&gt;</b>" in text
+
+
+def test_machine_texts_are_plain() -> None:
+    for kind in ("auto_reply", "dsn", "reply_all"):
+        assert not body(kind=kind, html=True).startswith("<html")
+
+
+def test_realistic_sizes() -> None:
+    plain = [len(body(i).encode()) for i in range(200)]
+    html = [len(body(i, html=True).encode()) for i in range(200)]
+    assert 700 < np.median(plain) < 2_000  # five bullets, signature, quoted original
+    assert 2_500 < np.median(html) < 8_000  # Outlook-style markup
+
+
+def test_bad_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="content"):
+        body(kind="broadcast")
+    with pytest.raises(ValueError, match="violation"):
+        body(violation="spoiler")
+
+
+names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 2**63 - 1),
+    event_id=st.integers(0, 2**40),
+    kind=st.sampled_from(KINDS),
+    violation=st.sampled_from(VIOLATIONS),
+    occupation=st.sampled_from(["admin", "it", "legal", "trades", "nope"]),
+    first=names,
+    last=names,
+    html=st.booleans(),
+)
+def test_vectorised_size_equals_rendered_size(
+    seed: int,
+    event_id: int,
+    kind: str,
+    violation: str,
+    occupation: str,
+    first: str,
+    last: str,
+    html: bool,
+) -> None:
+    text = content.render_reply(seed, event_id, kind, violation, occupation, first, last, html)
+    plain, escaped = content.name_lengths(pa.array([first]), pa.array([last]))
+    size = content.reply_sizes(
+        seed,
+        np.array([event_id]),
+        np.array([CONTENTS.index(kind)]),
+        np.array([VIOLATIONS.index(violation)]),
+        content.family_codes([occupation]),
+        plain,
+        escaped,
+        np.array([html]),
+    )
+    assert size[0] == len(text.encode())
+
+
+def test_html_mask_matches_the_scalar_rule_and_share() -> None:
+    ids = np.arange(20_000, dtype=np.int64)
+    mask = content.html_mask(4, ids, 0.7)
+    assert all(mask[i] == content.reply_is_html(4, int(i), 0.7) for i in range(0, 20_000, 97))
+    assert abs(mask.mean() - 0.7) < 5 * np.sqrt(0.21 / 20_000)
