@@ -99,17 +99,17 @@ def main() -> None:
     print(f"workforce rows: {rows:,} (scale {args.scale})")
     print("round-1 events: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     print(f"reply share: {counts['reply'] / rows:.4f}")
+    med_read, med_build = statistics.median(reads), statistics.median(builds)
+    print(f"read workforce columns: median {med_read:.2f} s {[round(x, 2) for x in reads]}")
     print(
-        f"read workforce columns: median {statistics.median(reads):.2f} s  {[round(x, 2) for x in reads]}"
-    )
-    print(
-        f"build schedule:         median {statistics.median(builds):.2f} s  {[round(x, 2) for x in builds]}  (goal <= 10 s)"
+        f"build schedule: median {med_build:.2f} s {[round(x, 2) for x in builds]} (goal <= 10 s)"
     )
     print(f"peak RSS of the process: median {statistics.median(rss):.0f} MB  (goal <= 2048 MB)")
     n_sized = sum(v for k, v in counts.items() if k != "broadcast")
     vec, ren = sizing_peer(n_sized)
     print(
-        f"sizing {n_sized:,} bodies: vectorised {vec:.2f} s, rendering each (extrapolated) {ren:.1f} s, ratio {ren / vec:.0f}x"
+        f"sizing {n_sized:,} bodies: vectorised {vec:.2f} s, rendering each "
+        f"(extrapolated) {ren:.1f} s, ratio {ren / vec:.0f}x"
     )
 
 
