@@ -44,6 +44,7 @@ THRESHOLD_METRICS = (
     "late",
     "dropped",
     "error_rate",
+    "reject_rate",
     "late_rate",
     "throughput_eps",
     "acked",

@@ -234,7 +234,8 @@ class SmtpSession(asyncio.Protocol):
         ):
             return self._say("552 5.3.4 message size exceeds the limit")
         department = config.directory.department(address) if address else None
-        if department is None and address != config.broadcast_sender:
+        # The null reverse-path <> is how delivery reports (bounces) arrive (RFC 5321 4.5.5).
+        if department is None and address and address != config.broadcast_sender:
             return self._say("550 5.7.1 sender is not in the workforce directory")
         self.sender, self.department = address, department or ""
         size = params.get("SIZE", "")

@@ -133,7 +133,7 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
     events = summary["events"]
     corrected = summary["latency_ms"]["corrected"]
     scheduled = max(events["scheduled"], 1)
-    failed = events["rejected"] + events["errors"] + events["dropped"]
+    failed = events["errors"] + events["dropped"]  # no answer at all
     return {
         "p50_ms": corrected["p50"],
         "p90_ms": corrected["p90"],
@@ -145,6 +145,7 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
         "late": events["late"],
         "dropped": events["dropped"],
         "error_rate": failed / scheduled,
+        "reject_rate": events["rejected"] / scheduled,  # answered with a refusal (rules, policy)
         "late_rate": events["late"] / scheduled,
         "throughput_eps": summary["throughput"]["events_per_s"],
         "acked": events["acknowledged"],

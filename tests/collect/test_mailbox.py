@@ -55,11 +55,16 @@ async def test_broadcast_batch_is_one_delivery_row(
     assert store_mod.delivery_totals(conn) == (1, 3)
 
 
+async def test_null_sender_delivery_reports_are_accepted(box: tuple[Running, SmtpClient]) -> None:
+    _, smtp = box  # bounces arrive with MAIL FROM:<> (RFC 5321 4.5.5)
+    answers = await smtp.send(b"MAIL FROM:<>\r\nRCPT TO:<hr@opm.example>\r\nRSET\r\n", 3)
+    assert answers[0].startswith("250") and answers[1].startswith("250")
+
+
 @pytest.mark.parametrize(
     ("sender", "rcpt", "code"),
     [
         ("stranger@x.example", "hr@opm.example", "550 5.7.1"),  # sender not in directory
-        ("", "hr@opm.example", "550 5.7.1"),  # null sender
         (CY, "accountability@hq.dhs.example", "550 5.7.1"),  # DHS-internal collection
         (ANN, "nobody@opm.example", "550 5.1.1"),  # unknown recipient
         ("hr@opm.example", "hr@opm.example", "550 5.7.1"),  # broadcast sender cannot reply
