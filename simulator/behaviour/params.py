@@ -39,7 +39,8 @@ class Timing:
     active_end_hour: float
     night_factor: float
     weekend_factor: float
-    weekend_readers: float
+    off_hours_readers: float
+    workday_end_hour: float
     deadline_pull: float
     deadline_pull_cap_h: float
     deadline_scale_h: float

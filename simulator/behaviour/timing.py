@@ -8,9 +8,9 @@ calibrated to Kooti et al. 2015; facts.md §3):
    median near 47 min, as Kooti et al. measured.
 2. Active time runs at a rate that depends on the person's local clock: 1 in active
    hours on weekdays, `night_factor` outside them, times `weekend_factor` at weekends
-   for the share `weekend_readers` who read work mail then. Everyone else first sees
-   the message when their next weekday working hours begin (most staff first see a
-   Saturday message on Monday morning); before that their rate is 0.
+   The share `off_hours_readers` read work mail in the evening and at weekends; everyone
+   else first sees a message in their next weekday working day (most staff first see a
+   Saturday or Friday-evening message on Monday morning); before that their rate is 0.
    This is Malmgren's non-homogeneous process, applied by time rescaling: the reply
    goes out when the integral of the rate since receipt reaches the delay.
 3. The rate is multiplied by 1 + pull * scale / max(time left, cap): the 1/(time left)
@@ -72,12 +72,12 @@ def _utc_offset_min(t: dt.datetime, tz: dt.tzinfo) -> int:
 
 
 def local_activity(
-    zone: str, start: dt.datetime, minutes: int, timing: Timing, weekend_reader: bool = True
+    zone: str, start: dt.datetime, minutes: int, timing: Timing, off_hours_reader: bool = True
 ) -> F64:
     """Relative activity of one time zone at each minute from `start` (UTC-aware).
 
-    People who do not read work mail at weekends first see it when their next weekday
-    working hours begin; before that their activity is 0.
+    People who do not read work mail off hours first see it in their next weekday
+    working day (active_start_hour to workday_end_hour); before that their activity is 0.
     """
     utc_min = int(start.timestamp() // 60) + np.arange(minutes, dtype=np.int64)
     local = utc_min + _offset_minutes(zone, start, minutes)
@@ -87,8 +87,9 @@ def local_activity(
     rate = np.where(active, 1.0, timing.night_factor)
     weekend = weekday >= SATURDAY
     rate = np.where(weekend, rate * timing.weekend_factor, rate)
-    if not weekend_reader:
-        first_look = np.flatnonzero(active & ~weekend)
+    if not off_hours_reader:
+        workday = (hour >= timing.active_start_hour) & (hour < timing.workday_end_hour)
+        first_look = np.flatnonzero(workday & ~weekend)
         rate[: first_look[0] if len(first_look) else minutes] = 0.0
     return rate
 
@@ -115,21 +116,21 @@ class Grid:
     @classmethod
     def build(cls, start: dt.datetime, minutes: int, zones: Sequence[str], timing: Timing) -> Grid:
         rows = [
-            local_activity(z, start, minutes, timing, weekend_reader=reader)
+            local_activity(z, start, minutes, timing, off_hours_reader=reader)
             for z in zones
             for reader in (False, True)
         ]
         return cls(start, minutes, tuple(zones), np.array(rows).reshape(len(rows), minutes))
 
 
-def profile(zone: I64, weekend_reader: npt.NDArray[np.bool_]) -> I64:
+def profile(zone: I64, off_hours_reader: npt.NDArray[np.bool_]) -> I64:
     """Row of `Grid.activity` for each person."""
-    return zone * 2 + weekend_reader.astype(np.int64)
+    return zone * 2 + off_hours_reader.astype(np.int64)
 
 
-def weekend_readers(rng: np.random.Generator, n: int, timing: Timing) -> npt.NDArray[np.bool_]:
+def off_hours_readers(rng: np.random.Generator, n: int, timing: Timing) -> npt.NDArray[np.bool_]:
     """Who reads work mail at weekends (the rest first see it on a weekday)."""
-    return rng.random(n) < timing.weekend_readers
+    return rng.random(n) < timing.off_hours_readers
 
 
 def _group_rates(grid: Grid, row: int, deadline_bin: int, timing: Timing) -> F64:

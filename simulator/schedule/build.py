@@ -177,7 +177,7 @@ def _plan_replies(
     deadline_min = np.minimum(window_min, receipt_s[ids] / 60.0 + within_h * 60.0)
     grid = timing.Grid.build(rnd.send_time, int(np.ceil(window_min)) + 1, people.tz.names, tm)
     delay = timing.sample_delays(rng["delay"], len(ids), tm)
-    readers = timing.weekend_readers(rng["delay"], len(ids), tm)
+    readers = timing.off_hours_readers(rng["delay"], len(ids), tm)
     row = timing.profile(people.tz.codes[ids], readers)
     t_min = timing.reply_minutes(grid, row, receipt_s[ids] / 60.0, deadline_min, delay, tm)
     u = rng["reply"].random(len(ids))

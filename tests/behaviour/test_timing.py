@@ -106,7 +106,7 @@ def test_deadline_pull_brings_a_surge_in_the_last_24_hours() -> None:
     rng = np.random.default_rng(4)
     n = 100_000
     delays = sample_delays(rng, n, TIMING)
-    readers = rng.random(n) < TIMING.weekend_readers
+    readers = rng.random(n) < TIMING.off_hours_readers
     share, done = _last_day_share(TIMING, readers, delays)
     share_flat, done_flat = _last_day_share(
         dataclasses.replace(TIMING, deadline_pull=0.0), readers, delays

@@ -12,7 +12,9 @@ from tests.report.helpers import results_table
 
 
 def make_run(tmp_path: Path, thresholds: list[dict[str, object]]) -> Path:
-    pq.write_table(results_table([1.0, 2.0, 900.0], ["ok", "ok", "ok"]), tmp_path / "results.parquet")
+    pq.write_table(
+        results_table([1.0, 2.0, 900.0], ["ok", "ok", "ok"]), tmp_path / "results.parquet"
+    )
     meta = {"scenario_name": "unit", "stored": 3, "thresholds": thresholds}
     (tmp_path / "run.json").write_text(json.dumps(meta))
     return tmp_path
