@@ -83,7 +83,7 @@ def measured_capacity(run: RunMeasure, slo_p99_ms: float, max_lost: int = 0) -> 
     if run.p99_ms > slo_p99_ms:
         reasons.append(f"p99 {run.p99_ms:g} ms > SLO {slo_p99_ms:g} ms")
     if run.lost > max_lost:
-        reasons.append(f"{run.lost} events lost > {max_lost} allowed")
+        reasons.append(f"{run.lost} events unanswered or not stored > {max_lost} allowed")
     if run.acks_per_s <= 0:
         reasons.append("no event was acknowledged")
     per_core = run.acks_per_s / run.cores if run.cores > 0 else 0.0
