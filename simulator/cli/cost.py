@@ -23,12 +23,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from rich.console import Console
 from rich.table import Table
 
 from simulator.cli import EXIT_OK
-from simulator.columns import SCHEDULE
+from simulator.columns import SCHEDULE, WORKFORCE
 from simulator.cost import capacity as cap
 from simulator.cost.counts import RoundCounts, counts_by_round
 from simulator.cost.montecarlo import DEFAULT_DRAWS, Estimate, Percentiles, estimate
@@ -37,6 +36,7 @@ from simulator.cost.terms import ASSUMPTIONS, TERMS, sending_by_provider
 from simulator.cost.tornado import Swing, tornado
 from simulator.parameters import cost_specs
 from simulator.scenario import Scenario, load_scenario
+from simulator.tables import read_table
 from simulator.validation import InputError, Range
 
 COST_COLUMNS = ("hourly_cost", "is_away", "is_stale")  # what the cost needs of a workforce
@@ -94,23 +94,6 @@ def _check_flags(args: argparse.Namespace) -> None:
             raise InputError("command line", flag, value, allowed)
 
 
-def _read_parquet(path: Path, needed: tuple[str, ...], what: str) -> pa.Table:
-    try:
-        table = pq.read_table(path)
-    except FileNotFoundError:
-        raise InputError(str(path), "(file)", str(path), "no such file") from None
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), "(file)", str(path), f"must be a {what} Parquet: {err}"
-        ) from None
-    missing = [c for c in needed if c not in table.schema.names]
-    if missing:
-        raise InputError(
-            str(path), "(columns)", missing, f"a {what} table needs {', '.join(needed)}"
-        )
-    return table
-
-
 def _stage_function(module: str, name: str) -> Any:
     """`module.name` when another stage's package provides it; None when it does not yet."""
     try:
@@ -121,7 +104,7 @@ def _stage_function(module: str, name: str) -> Any:
 
 def load_workforce(args: argparse.Namespace, scenario: Scenario) -> pa.Table:
     if args.workforce is not None:
-        return _read_parquet(args.workforce, COST_COLUMNS, "workforce")
+        return read_table(args.workforce, WORKFORCE, COST_COLUMNS, "workforce")
     build_workforce = _stage_function("simulator.workforce", "build_workforce")
     load_tables = _stage_function("simulator.workforce", "load_tables")
     if build_workforce is None or load_tables is None:
@@ -134,7 +117,7 @@ def load_workforce(args: argparse.Namespace, scenario: Scenario) -> pa.Table:
 
 def load_schedule(args: argparse.Namespace, scenario: Scenario, workforce: pa.Table) -> pa.Table:
     if args.schedule is not None:
-        return _read_parquet(args.schedule, tuple(SCHEDULE.names), "schedule")
+        return read_table(args.schedule, SCHEDULE, tuple(SCHEDULE.names), "schedule")
     build_schedule = _stage_function("simulator.schedule", "build_schedule")
     if build_schedule is None:
         raise InputError(

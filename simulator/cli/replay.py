@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
 from simulator.collect.collections import default_collections
@@ -27,6 +26,7 @@ from simulator.replay.record import write_run
 from simulator.replay.targets import Tokens, make_target, parse_target
 from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
 from simulator.safety import check_target
+from simulator.tables import read_table
 from simulator.validation import InputError
 
 WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation")
@@ -103,26 +103,6 @@ def check_args(args: argparse.Namespace) -> dict[str, str]:
             raise InputError("command line", "--collection", item, "must be ID=user@host.example")
         collections[cid] = address
     return collections
-
-
-def read_table(path: Path, schema: pa.Schema, needed: tuple[str, ...], what: str) -> pa.Table:
-    """Read a Parquet file, checking that the columns the replay uses are there."""
-    if not path.is_file():
-        raise InputError(str(path), what, str(path), "file not found")
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), what, str(path), f"not a readable Parquet file ({err})"
-        ) from None
-    for name in needed:
-        if name not in table.column_names:
-            raise InputError(str(path), name, "(missing)", f"column required in a {what} file")
-        want = schema.field(name).type
-        got = table.schema.field(name).type
-        if got != want and not (pa.types.is_dictionary(want) and got == pa.string()):
-            raise InputError(str(path), name, str(got), f"column must be of type {want}")
-    return table
 
 
 def check_ids(events: pa.Table, n_people: int, source: str) -> None:

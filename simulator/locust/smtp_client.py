@@ -18,17 +18,8 @@ import time
 from typing import Any
 
 from simulator.replay.payload import Payload
-from simulator.replay.smtp import HELO_NAME, TEMPORARY_RETRY_S
-from simulator.replay.targets import ERROR, OK, REJECTED, TIMEOUT, Outcome
-
-
-def classify(code: int, nbytes: int, what: str) -> Outcome:
-    """An SMTP reply code as an outcome (2xx/3xx ok, 4xx temporary, 5xx rejected)."""
-    if 200 <= code < 400:
-        return Outcome(code, OK, nbytes)
-    if 400 <= code < 500:
-        return Outcome(code, ERROR, nbytes, f"smtp {code} at {what}", TEMPORARY_RETRY_S)
-    return Outcome(code, REJECTED, nbytes, f"smtp {code} at {what}")
+from simulator.replay.smtp import HELO_NAME, classify
+from simulator.replay.targets import ERROR, OK, TIMEOUT, Outcome
 
 
 class SmtpClient:

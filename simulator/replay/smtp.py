@@ -106,7 +106,8 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
-def _classify(code: int, nbytes: int, what: str) -> Outcome:
+def classify(code: int, nbytes: int, what: str) -> Outcome:
+    """An SMTP reply code as an outcome (2xx/3xx ok, 4xx temporary, 5xx rejected)."""
     if 200 <= code < 400:
         return Outcome(code, OK, nbytes)
     if 400 <= code < 500:
@@ -175,17 +176,17 @@ class SmtpSession:
         nbytes = len(commands)
         mail_code = replies[0][0]
         if mail_code >= 400:
-            return _classify(mail_code, nbytes, "MAIL")
+            return classify(mail_code, nbytes, "MAIL")
         refused = [code for code, _ in replies[1:-1] if code >= 400]
         data_code = replies[-1][0]
         if data_code != 354:
             worst = min(refused) if refused else data_code  # 4xx before 5xx: retry
-            return _classify(worst, nbytes, "RCPT" if refused else "DATA")
+            return classify(worst, nbytes, "RCPT" if refused else "DATA")
         assert proto.transport is not None
         proto.transport.write(data)
         nbytes += len(data)
         ((code, _),) = await proto.read(1, self.target.timeout_s)
-        out = _classify(code, nbytes, "end of data")
+        out = classify(code, nbytes, "end of data")
         if out.outcome == OK:
             self.dirty = False
             if refused:
