@@ -28,7 +28,9 @@ def read_table(path: Path, schema: pa.Schema, needed: tuple[str, ...], what: str
         ) from None
     for name in needed:
         if name not in table.column_names:
-            raise InputError(str(path), name, "(missing)", f"column required in a {what} file")
+            raise InputError(
+                str(path), name, "(missing)", f"column required: a {what} table needs {name}"
+            )
         want = schema.field(name).type
         got = table.schema.field(name).type
         if got != want and not (pa.types.is_dictionary(want) and got == pa.string()):
