@@ -8,6 +8,8 @@ HTTP submission carries the first `to` address: the collection API takes one per
 
 - broadcast: from the broadcast address to employees [rcpt_first, rcpt_first+rcpt_count);
 - reply: from the employee to the collection address of `collection`, cc the manager;
+- a reply whose content is "reply_all" (a reply-all storm, `simulator.replyall.replay`):
+  from the member to every list member [rcpt_first, rcpt_first+rcpt_count);
 - auto_reply, bounce: back to the broadcast address (a bounce uses the null sender <>).
 
 The native engine and the Locust users both call this module, so both send the same bytes.
@@ -106,9 +108,13 @@ class Payload:
         """SMTP reverse path: empty for bounces (RFC 5321 §4.5.5)."""
         return "" if self.kind[i] == "bounce" else self.sender_address(i)
 
+    def fans_out(self, i: int) -> bool:
+        """Whether event `i` goes to a range of employees: a broadcast or a reply-all."""
+        return self.kind[i] == "broadcast" or self.content[i] == "reply_all"
+
     def to_addresses(self, i: int) -> list[str]:
         kind = self.kind[i]
-        if kind == "broadcast":
+        if self.fans_out(i):
             first = int(self.rcpt_first[i])
             return [str(a) for a in self.emails[first : first + int(self.rcpt_count[i])]]
         if kind == "reply":
@@ -176,7 +182,7 @@ class Payload:
         """Envelope and RFC 5322 message for event `i`."""
         to, cc = self.to_addresses(i), self.cc_addresses(i)
         sent = dt.datetime.fromtimestamp(int(self.t_us[i]) / 1e6, dt.UTC)
-        to_header = "undisclosed-recipients:;" if self.kind[i] == "broadcast" else ", ".join(to)
+        to_header = "undisclosed-recipients:;" if self.fans_out(i) else ", ".join(to)
         headers = [
             f"From: {self.sender_address(i)}",
             f"To: {to_header}",

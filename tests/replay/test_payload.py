@@ -1,5 +1,7 @@
 import json
 
+import pyarrow as pa
+
 from simulator.content import render_reply
 from simulator.replay.payload import BROADCAST_TEXT, Payload, collection_address
 from tests.replay.tables import schedule, workforce
@@ -25,6 +27,16 @@ def test_reply_goes_to_collection_and_manager() -> None:
     doc = json.loads(p.http_json(0))
     assert doc["to"] == "replies@opm.example" and doc["cc"] == ["user1@dhs.example"]
     assert doc["sender"] == "user5@dhs.example" and doc["idempotency_key"] == "0-0"
+
+
+def test_reply_all_goes_from_member_to_whole_list() -> None:
+    events = schedule(["reply"], sender=[5], rcpt_first=[0], rcpt_count=[8], cc=[-1])
+    content = pa.array(["reply_all"]).dictionary_encode().cast(events.schema.field("content").type)
+    events = events.set_column(events.schema.get_field_index("content"), "content", content)
+    msg = Payload(events, workforce(20)).smtp_message(0)
+    assert msg.mail_from == "user5@dhs.example"
+    assert msg.rcpts == [f"user{i}@dhs.example" for i in range(8)]
+    assert b"To: undisclosed-recipients:;" in msg.data
 
 
 def test_reply_without_manager_has_no_cc() -> None:
