@@ -99,10 +99,17 @@ def server_spec(plan: RunPlan) -> ServerSpec:
 @contextmanager
 def embedded_server(plan: RunPlan, say: Say) -> Iterator[str]:
     """Stage 3: the reference collection system in a child process; yields its URL."""
-    server = ServerProcess(server_spec(plan))
+    with serving(server_spec(plan), say) as url:
+        yield url
+
+
+@contextmanager
+def serving(spec: ServerSpec, say: Say) -> Iterator[str]:
+    """Run the server `spec` describes in a child process; yield its URL; stop it (SIGTERM)."""
+    server = ServerProcess(spec)
     host, port = server.start()
-    url = f"smtp://{host}:{port}" if plan.protocol == "smtp" else f"http://{host}:{port}/replies"
-    say(f"collection system: {url} (store {plan.out / 'store.db'})")
+    url = f"smtp://{host}:{port}" if spec.kind == "mailbox" else f"http://{host}:{port}/replies"
+    say(f"collection system: {url} (store {spec.store_path})")
     try:
         yield url
     finally:
@@ -124,13 +131,15 @@ def replay_options(plan: RunPlan) -> ReplayOptions:
     )
 
 
-def run_replay(plan: RunPlan, url: str, workforce: pa.Table, schedule: pa.Table) -> dict[str, Any]:
-    """Stage 4: the open-loop replay; writes results and histograms."""
+def run_replay(
+    out: Path, url: str, workforce: pa.Table, schedule: pa.Table, options: ReplayOptions
+) -> dict[str, Any]:
+    """Stage 4: the open-loop replay; writes results and histograms to `out`."""
     from simulator.collect.auth import mint_token
 
     target = make_target(url, tokens=lambda agency: mint_token(API_SECRET, agency))
-    result = asyncio.run(replay(schedule, workforce, target, replay_options(plan)))
-    write_run(plan.out, result.results, result.summary, result.corrected, result.uncorrected)
+    result = asyncio.run(replay(schedule, workforce, target, options))
+    write_run(out, result.results, result.summary, result.corrected, result.uncorrected)
     return result.summary
 
 

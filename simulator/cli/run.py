@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         check_store,
         cost_report,
         embedded_server,
+        replay_options,
         run_replay,
         write_meta,
     )
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     workforce, schedule = build_inputs(plan, say)
     (plan.out / "store.db").unlink(missing_ok=True)
     with embedded_server(plan, say) as url:
-        replay_summary = run_replay(plan, url, workforce, schedule)
+        replay_summary = run_replay(plan.out, url, workforce, schedule, replay_options(plan))
     say(
         f"replay: {replay_summary['acknowledged']:,} acknowledged, "
         f"p99 {replay_summary['latency_corrected_ms']['p99']:.1f} ms from intended time"
