@@ -110,7 +110,7 @@ class Payload:
 
     def fans_out(self, i: int) -> bool:
         """Whether event `i` goes to a range of employees: a broadcast or a reply-all."""
-        return self.kind[i] == "broadcast" or self.content[i] == "reply_all"
+        return bool(self.kind[i] == "broadcast" or self.content[i] == "reply_all")
 
     def to_addresses(self, i: int) -> list[str]:
         kind = self.kind[i]
