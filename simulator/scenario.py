@@ -201,7 +201,7 @@ def parse_scenario(doc: dict[str, Any], source: str) -> Scenario:
         target=_target(top.table("target")),
         replay=_replay(top.table("replay")),
         behaviour=read_behaviour(top.table("behaviour")),
-        thresholds=_thresholds(top.table("thresholds")),
+        thresholds=parse_thresholds(top.table("thresholds")),
         cost=read_cost(top.table("cost")),
     )
     top.done()
@@ -323,7 +323,8 @@ def _replay(f: Fields) -> ReplaySpec:
     return spec
 
 
-def _thresholds(f: Fields) -> tuple[Threshold, ...]:
+def parse_thresholds(f: Fields) -> tuple[Threshold, ...]:
+    """A `[thresholds]` table: metric = "<op> <number>", each metric from THRESHOLD_METRICS."""
     checks = []
     for metric in f.keys():
         expr = f.str(metric) if metric in THRESHOLD_METRICS else None
