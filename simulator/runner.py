@@ -184,8 +184,8 @@ def agency_counts(workforce: pa.Table, schedule: pa.Table) -> dict[str, dict[str
     }
 
 
-def write_meta(plan: RunPlan, meta: dict[str, Any]) -> None:
-    (plan.out / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+def write_meta(out: Path, meta: dict[str, Any]) -> None:
+    (out / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
 
 def cost_report(plan: RunPlan) -> tuple[dict[str, Any], dict[str, tuple[str, Any]], str]:

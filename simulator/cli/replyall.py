@@ -18,13 +18,12 @@ from rich.console import Console
 from rich.table import Table
 
 from simulator.cli import EXIT_OK
-from simulator.replyall.band import band
 from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_storms
-from simulator.replyall.compare import COLUMNS, CompareRow, cases, compare
+from simulator.replyall.compare import COLUMNS, CompareRow, cases
 from simulator.replyall.data import storms_on_record
 from simulator.replyall.params import load_replyall
-from simulator.replyall.process import simulate
-from simulator.replyall.summary import Outcome, summarize
+from simulator.replyall.section import StormModel, model_figures, model_parts, model_storm
+from simulator.replyall.summary import Outcome
 from simulator.validation import InputError
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
@@ -102,61 +101,40 @@ def _storm(args: argparse.Namespace) -> int:
             "command line", "--defence", args.defence, f"must be one of: {', '.join(known)}"
         )
     seed = sc.seed if args.seed is None else args.seed
-    one = summarize(simulate(sc, 1, seed))
-    rows = compare(sc, min(args.runs, 20), seed, None if args.defence == "all" else args.defence)
-    b = band(sc, args.runs, seed)
-    report = {
-        "scenario": sc.name,
-        "seed": seed,
-        "run": one.row(0),
-        "compare": [r.to_json() for r in rows],
-        "band": b.to_json(),
-    }
+    m = model_storm(sc, args.runs, seed, None if args.defence == "all" else args.defence)
+    report = m.to_json()
     if args.json:
         print(json.dumps(report, indent=2, default=float))
     else:
-        console = Console(width=None if sys.stdout.isatty() else 160)
-        console.print(_outcome_table(one))
-        console.print(_compare_table(rows))
-        band_t = Table(title=f"Band over {b.runs} seeded runs")
-        for col in ("figure", "P10", "P50", "P90"):
-            band_t.add_column(col, justify="right" if col != "figure" else "left")
-        for key, (p10, p50, p90) in b.figures.items():
-            band_t.add_row(key, _fmt(p10), _fmt(p50), _fmt(p90))
-        console.print(band_t)
-        console.print(f"ended by: {b.ended_by}")
+        show_model(m, Console(width=None if sys.stdout.isatty() else 160))
     if args.out is not None:
-        _write(args.out, report, b, rows)
+        _write(args.out, m)
     return EXIT_OK
 
 
-def _write(out: Path, report: dict[str, Any], b: Any, rows: list[CompareRow]) -> None:
-    from simulator.replyall import plots  # matplotlib loads only when figures are asked for
-    from simulator.report.html import table_html, write_page
+def show_model(m: StormModel, console: Console) -> None:
+    """The model's tables for the terminal: one run, the defences, the band."""
+    b = m.band
+    console.print(_outcome_table(m.one))
+    console.print(_compare_table(m.rows))
+    band_t = Table(title=f"Band over {b.runs} seeded runs")
+    for col in ("figure", "P10", "P50", "P90"):
+        band_t.add_column(col, justify="right" if col != "figure" else "left")
+    for key, (p10, p50, p90) in b.figures.items():
+        band_t.add_row(key, _fmt(p10), _fmt(p50), _fmt(p90))
+    console.print(band_t)
+    console.print(f"ended by: {b.ended_by}")
+
+
+def _write(out: Path, m: StormModel) -> None:
+    from simulator.report.html import write_page
 
     out.mkdir(parents=True, exist_ok=True)
-    (out / "replyall.json").write_text(json.dumps(report, indent=2, default=float))
-    figures = {
-        "replyall-storm": (
-            "Storm curve: messages and deliveries over time (band)",
-            plots.storm_curve(b),
-        ),
-        "replyall-backlog": ("MTA queue backlog over time (band)", plots.backlog(b)),
-        "replyall-defences": ("The same storm under each defence", plots.comparison(rows)),
-    }
+    (out / "replyall.json").write_text(json.dumps(m.to_json(), indent=2, default=float))
+    figures = model_figures(m)
     for name, (_, fig) in figures.items():
         fig.savefig(out / f"{name}.png", dpi=110)
-    head = ["case", *rows[0].medians, "ended_by", "ended_at_h"] if rows else ["case"]
-    table = table_html([[r.to_json()[h] for h in head] for r in rows], head)
-    band_rows = [(k, *v) for k, v in b.figures.items()]
-    parts = [
-        "<h2>Defences side by side (medians of seeded runs)</h2>",
-        table,
-        f"<h2>Band over {b.runs} seeded runs</h2>",
-        table_html(band_rows, ("figure", "P10", "P50", "P90")),
-        f"<p>ended by: {b.ended_by}</p>",
-    ]
-    write_page(out / "report.html", f"Reply-all storm: {report['scenario']}", parts, figures)
+    write_page(out / "report.html", f"Reply-all storm: {m.scenario.name}", model_parts(m), figures)
     print(f"wrote {out}/replyall.json, report.html and 3 PNG figures", file=sys.stderr)
 
 

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from simulator.cli import EXIT_FAILED
 from simulator.cli.report import report_verdict
-from simulator.scenario import load_scenario
+from simulator.scenario import Scenario, load_any
 from simulator.validation import Fields
 
 if TYPE_CHECKING:
@@ -23,6 +23,11 @@ examples:
   pulsecheck run scenarios/opm-round1.toml --out reports/opm-round1
   pulsecheck run scenarios/opm-round1.toml --scale 1 --speedup 200 --out reports/full
   pulsecheck run scenarios/ci-smoke.toml --protocol http --out /tmp/smoke
+  pulsecheck run scenarios/replyall-1m.toml --out reports/replyall-1m
+
+A reply-all scenario runs the storm model on the full list (each defence side by side,
+a band of 100 seeded runs), then replays a scaled-down storm ([replyall.replay]) against
+the reference SMTP mailbox and reports both.
 
 The run directory holds every stage's file: workforce.parquet, schedule.parquet,
 store.db, results.parquet, latency histograms, run.json, summary.json and report.html.
@@ -51,10 +56,9 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
-def _checked(args: argparse.Namespace) -> RunPlan:
+def _checked(args: argparse.Namespace, scenario: Scenario) -> RunPlan:
     from simulator.runner import RunPlan
 
-    scenario = load_scenario(args.scenario)
     flags = Fields({k: v for k, v in vars(args).items() if v is not None}, "command line")
     scale = flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True)
     speedup = flags.float("speedup", scenario.replay.speedup, lo=0.0, hi=1e7, lo_open=True)
@@ -88,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
         write_meta,
     )
 
-    plan = _checked(args)
+    scenario = load_any(args.scenario)
+    if not isinstance(scenario, Scenario):
+        from simulator.cli.run_storm import run_storm
+
+        return run_storm(args, scenario)
+    plan = _checked(args, scenario)
     console = Console(stderr=True)
     say = console.print
     plan.out.mkdir(parents=True, exist_ok=True)
@@ -136,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
         "scale_up": doc["inputs"]["scale_up"],
     }
     meta["capacity"] = doc["capacity"]
-    write_meta(plan, meta)
+    write_meta(plan.out, meta)
     section = ("Cost and capacity (full scale)", f"<pre>{html.escape(cost_text)}</pre>")
     summary = build_report(plan.out, cost_figs, [section])
     say(f"report: {plan.out / 'report.html'} ({time.perf_counter() - started:.0f} s in all)")

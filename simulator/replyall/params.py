@@ -2,7 +2,9 @@
 
 Theory of operation: a scenario with `[scenario] kind = "reply-all"` describes one list
 and one storm: the list size, whether members can see one another, the sender and send
-time, the people's behaviour, the MTA, and the defences under `[replyall.defences.<name>]`.
+time, the people's behaviour, the MTA, and the defences under `[replyall.defences.<name>]`;
+`[replyall.replay]` says how `pulsecheck run` replays a scaled-down copy against the
+reference mailbox, and `[thresholds]` (as in a mass-reply scenario) what that run must meet.
 `parse_replyall` reads the whole document's `Fields`, consumes every key it knows and calls
 `done()` on every table, so a misspelled key fails naming the field. Behaviour defaults are
 the parameters fitted to Bedlam DL3 by `pulsecheck replyall calibrate`; defence defaults
@@ -28,6 +30,7 @@ from simulator.replyall.defences import (
     SenderRateLimit,
 )
 from simulator.replyall.mta import Mta
+from simulator.scenario import Threshold, parse_thresholds
 from simulator.validation import Fields, InputError
 
 KIND = "reply-all"
@@ -82,6 +85,21 @@ class Sizes:
         return sum(shares[k] * float(getattr(self, f"{k}_kb")) for k in shares)
 
 
+# The reference mailbox takes at most this many recipients per transaction.
+MAX_REPLAY_LIST = 1_000
+
+
+@dataclass(frozen=True)
+class StormReplay:
+    """How `pulsecheck run` replays a scaled-down copy of the storm against the mailbox."""
+
+    list_size: int = 500  # members of the scaled-down list (<= MAX_REPLAY_LIST)
+    speedup: float = 20.0  # time compression of the replay
+    concurrency: int = 200  # SMTP sessions at most
+    max_events: int = 50_000  # the storm is refused past this many messages
+    max_duration_s: float = 600.0  # the replay stops after this long, in real seconds
+
+
 @dataclass(frozen=True)
 class ReplyAllScenario:
     name: str
@@ -97,6 +115,8 @@ class ReplyAllScenario:
     sizes: Sizes = field(default_factory=Sizes)
     mta: Mta = field(default_factory=Mta)
     defences: Defences = field(default_factory=Defences)
+    replay: StormReplay = field(default_factory=StormReplay)
+    thresholds: tuple[Threshold, ...] = ()  # checked on the replay by `pulsecheck run`
     source: str = "<memory>"
 
     @property
@@ -156,6 +176,19 @@ def _mta(f: Fields) -> Mta:
     out = Mta(
         capacity_per_s=f.float("capacity_per_s", m.capacity_per_s, lo=0.0, lo_open=True),
         queue_limit=f.float("queue_limit", m.queue_limit, lo=0.0),
+    )
+    f.done()
+    return out
+
+
+def _replay(f: Fields) -> StormReplay:
+    d = StormReplay()
+    out = StormReplay(
+        list_size=f.int("list_size", d.list_size, lo=2, hi=MAX_REPLAY_LIST),
+        speedup=f.float("speedup", d.speedup, lo=0.0, hi=1e6, lo_open=True),
+        concurrency=f.int("concurrency", d.concurrency, lo=1, hi=2_000),
+        max_events=f.int("max_events", d.max_events, lo=1, hi=1_000_000),
+        max_duration_s=f.float("max_duration_s", d.max_duration_s, lo=0.0, lo_open=True),
     )
     f.done()
     return out
@@ -309,6 +342,8 @@ def parse_replyall(doc: Fields) -> ReplyAllScenario:
         sizes=_sizes(r.table("sizes")),
         mta=_mta(r.table("mta")),
         defences=_defences(r.table("defences")),
+        replay=_replay(r.table("replay")),
+        thresholds=parse_thresholds(doc.table("thresholds")),
     )
     r.done()
     doc.done()

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from simulator.replyall.band import Band
 from simulator.replyall.compare import CompareRow
+from simulator.replyall.observed import DeliveryCurves
 
 
 def _hours(n: int) -> np.ndarray:
@@ -70,4 +71,20 @@ def comparison(rows: list[CompareRow]) -> Figure:
     ax2.set_xscale("log")
     ax2.set_xlabel("hours until the queue drains")
     fig.tight_layout()
+    return fig
+
+
+def replay_backlog(c: DeliveryCurves, speedup: float) -> Figure:
+    """The replayed storm in the reference mailbox: deliveries offered vs answered, backlog."""
+    fig = Figure(figsize=(8, 5))
+    ax1, ax2 = fig.subplots(2, 1, sharex=True)
+    ax1.plot(c.t_s, c.offered_per_s, label="offered (intended send time)")
+    ax1.plot(c.t_s, c.answered_per_s, label="answered by the mailbox")
+    ax1.set_yscale("symlog", linthresh=10)
+    ax1.set_ylabel("deliveries / s")
+    ax1.legend()
+    ax2.fill_between(c.t_s, 0, c.backlog, alpha=0.4)
+    ax2.set_ylabel("deliveries waiting")
+    ax2.set_xlabel(f"replay seconds (x{speedup:g} = storm seconds)")
+    fig.suptitle("Scaled-down storm replayed against the reference mailbox")
     return fig

@@ -6,9 +6,12 @@ reaction rate per copy are scaled so each post still provokes as many replies as
 full list, as far as a rate per copy of at most 1 allows (tiny lists cap the branching).
 One seeded run becomes rows of `simulator.columns.SCHEDULE`: the original as a
 "broadcast" to the list (ids 0..n-1), every list post as a "reply" from a member with
-`rcpt_first = 0` and `rcpt_count = n` (its fan-out), and rejected or sender-only posts as
-single deliveries. Times are spread uniformly inside each minute. The table is bounded by
-`max_events`.
+`rcpt_first = 0` and `rcpt_count = n` (its fan-out) and content "reply_all", a post
+the defences refused as a "bounce" (one delivery), and the out-of-office answers and read
+receipts the storm provokes as "auto_reply" events (one delivery each, to the list's
+sender address). Times are spread uniformly inside each minute. The table is bounded by
+`max_events`. `list_workforce` gives the directory the mailbox admits: n synthetic
+employees as the members (ids 0..n-1), then the list's sender.
 """
 
 from __future__ import annotations
@@ -62,13 +65,17 @@ def storm_events(sc: ReplyAllScenario, seed: int = 0, max_events: int = 200_000)
     rng = np.random.default_rng(seed)
     n = sc.list_size
     post_kb = sc.sizes.post_kb(sc.behaviour)
-    list_n = _counts(run.series["list_posts"][0] + run.series["recalls"][0], rng)
-    single_n = _counts(run.series["rejected_posts"][0], rng)
-    total = 1 + int(list_n.sum() + single_n.sum())
+    series = run.series
+    list_n = _counts(series["list_posts"][0] + series["recalls"][0], rng)
+    bounce_n = _counts(series["rejected_posts"][0], rng)
+    auto = np.maximum(series["single_deliveries"][0] - series["rejected_posts"][0], 0.0)
+    auto_n = _counts(auto, rng)
+    total = 1 + int(list_n.sum() + bounce_n.sum() + auto_n.sum())
     if total > max_events:
         raise ValueError(f"storm has {total} events, more than max_events={max_events}")
     minutes = np.arange(list_n.size)
-    m_list, m_single = np.repeat(minutes, list_n), np.repeat(minutes, single_n)
+    m_list = np.repeat(minutes, list_n)
+    m_single = np.concatenate([np.repeat(minutes, bounce_n), np.repeat(minutes, auto_n)])
     t = np.concatenate(
         [
             [np.datetime64(sc.send_time.astimezone(dt.UTC).replace(tzinfo=None), "us")],
@@ -77,12 +84,19 @@ def storm_events(sc: ReplyAllScenario, seed: int = 0, max_events: int = 200_000)
         ]
     )
     k = 1 + m_list.size
-    kind = np.array(["broadcast"] + ["reply"] * m_list.size + ["bounce"] * m_single.size)
-    sender = np.concatenate([[NO_ID], rng.integers(0, n, k - 1 + m_single.size)])
+    kind = np.array(
+        ["broadcast"]
+        + ["reply"] * m_list.size
+        + ["bounce"] * int(bounce_n.sum())
+        + ["auto_reply"] * int(auto_n.sum())
+    )
+    sender = np.concatenate([[NO_ID], rng.integers(0, n, t.size - 1)])
     first = np.where(np.arange(t.size) < k, 0, NO_ID)
     count = np.where(np.arange(t.size) < k, n, 1)
-    content = np.where(
-        kind == "broadcast", "broadcast", np.where(kind == "reply", "reply_all", "dsn")
+    content = np.select(
+        [kind == "broadcast", kind == "reply", kind == "bounce"],
+        ["broadcast", "reply_all", "dsn"],
+        "auto_reply",
     )
     size = (
         np.where(
@@ -122,3 +136,21 @@ def _table(t, kind, sender, first, count, content, size) -> pa.Table:  # type: i
         "size_bytes": pa.array(size.astype(np.int32)),
     }
     return pa.table(cols).cast(SCHEDULE)
+
+
+def list_workforce(sc: ReplyAllScenario, seed: int = 0) -> pa.Table:
+    """The members (ids 0..n-1, synthetic employees) and then the list's sender (id n)."""
+    from simulator.workforce import build_workforce, load_tables
+
+    n = sc.list_size
+    tables = load_tables(None)
+    headcount = sum(d.headcount for d in tables.departments)
+    people = build_workforce(min(1.0, 2.0 * (n + 1) / headcount), seed, tables)
+    if people.num_rows < n + 1:
+        raise ValueError(f"list_size {n} is more than the workforce holds")
+    people = people.slice(0, n + 1)
+    emails = people.column("email").to_pylist()
+    emails[n] = sc.sender
+    return people.set_column(
+        people.schema.get_field_index("email"), "email", pa.array(emails, pa.string())
+    )
