@@ -150,6 +150,8 @@ async def post_reply(request: web.Request) -> web.Response:
     agency = agency_of(config.secret, request.headers.get("Authorization"))
     if agency is None:
         return _error(401, error="unauthorized", reason="missing or invalid bearer token")
+    if store.full:  # shed before reading, parsing and screening the body
+        return _overloaded()
     try:
         reply = parse_reply(await request.read(), config.rules_by_round)
         department, collection = _admit(reply, agency, config)
@@ -185,12 +187,16 @@ async def _store(store: AnyStore, record: Reply, key: str) -> web.Response:
     try:
         outcome = await store.submit(record)
     except Overloaded:
-        return _error(503, error="overloaded", reason="write queue full; retry later")
+        return _overloaded()
     except StoreClosed:
         return _error(503, error="unavailable", reason="server is shutting down")
     if outcome == "new":
         return web.json_response({"status": "stored", "key": key}, status=201)
     return web.json_response({"status": "duplicate", "key": key}, status=200)
+
+
+def _overloaded() -> web.Response:
+    return _error(503, error="overloaded", reason="write queue full; retry later")
 
 
 class _Forbidden(Exception):

@@ -53,6 +53,7 @@ log = logging.getLogger("pulsecheck.collect.mailbox")
 
 MAX_ERRORS = 20  # bad commands before the session is dropped (421)
 PAUSE_BUFFER = 256 * 1024  # stop reading a busy session past this many buffered bytes
+STORE_BUSY = "451 4.3.0 mail store busy, try again later"
 
 
 @dataclass
@@ -329,6 +330,8 @@ class SmtpSession(asyncio.Protocol):
         size = len(raw) + self.dropped
         if size > self.box.config.max_message_bytes:
             return self._finish("552 5.3.4 message size exceeds the limit")
+        if self.box.store.full:  # shed before parsing and screening the message
+            return self._finish(STORE_BUSY)
         data = wire.unstuff(raw)
         if wire.longest_line(data) > wire.MAX_TEXT_LINE:
             return self._finish("550 5.6.0 message has a line longer than 998 octets")
@@ -392,7 +395,7 @@ class SmtpSession(asyncio.Protocol):
         try:
             futures = [self.box.store.submit(r) for r in records]
         except Overloaded:
-            return self._finish("451 4.3.0 mail store busy, try again later")
+            return self._finish(STORE_BUSY)
         except StoreClosed:
             return self._finish("451 4.3.2 shutting down, try again later")
         self.busy = True

@@ -11,7 +11,12 @@ regular expressions, cheap enough for the SMTP hot path:
 - coworker_name: a "First Last" pair that is a directory name other than the sender's;
 - drug_or_contract: a contract number (PIID-like: letters then 9+ letters/digits with at
   least 6 digits) or a drug name by its international nonproprietary stem (-mab, -vir...).
-These are heuristics for a simulator, not a data-loss-prevention engine.
+These are heuristics for a simulator, not a data-loss-prevention engine. Before each
+expression runs, a substring test every match must pass (e.g. "://" or "www." for a
+link) skips it on the common clean reply; the test is exact for ASCII text, and
+non-ASCII text (where case-insensitive matching has more spellings) goes straight to
+the expressions. A 16 KB clean reply screens in tens of microseconds instead of about
+a millisecond.
 """
 
 from __future__ import annotations
@@ -28,9 +33,14 @@ _CLASSIFICATION = re.compile(
 )
 _FULL_NAME = re.compile(r"\b(?=([A-Z][a-zA-Z'\-]+) ([A-Z][a-zA-Z'\-]+)\b)")
 _CONTRACT = re.compile(r"\b[A-Z]{2,6}(?=[A-Z0-9]*\d{6})[A-Z0-9]{9,}\b")
-_DRUG = re.compile(
-    r"(?i)\b[a-z]{3,}(?:mab|vir|pril|statin|olol|cillin|mycin|azole|tinib|sartan|prazole)\b"
+_DRUG_STEMS = (
+    *("mab", "vir", "pril", "statin", "olol", "cillin"),
+    *("mycin", "azole", "tinib", "sartan", "prazole"),
 )
+_DRUG = re.compile(rf"(?i)\b[a-z]{{3,}}(?:{'|'.join(_DRUG_STEMS)})\b")
+# Substrings every match contains (case-sensitive for the markings).
+_LINK_HINTS = ("://", "www.", "to:")  # of the lower-cased text; "to:" ends "mailto:"
+_CLASSIFICATION_HINTS = ("SECRET", "CONFIDENTIAL", "NOFORN", "ORCON", "SCI", "(", "//")
 
 
 def violation(
@@ -45,15 +55,27 @@ def violation(
         return None if rules.allow_sensitive_statement else "sensitive_statement"
     if rules.no_attachments and attachments > 0:
         return "attachment"
-    if rules.no_links and _LINK.search(text):
+    lower = text.lower() if text.isascii() else None  # None: no shortcut, run every check
+    if rules.no_links and _hints(lower, _LINK_HINTS) and _LINK.search(text):
         return "link"
-    if rules.no_classification and _CLASSIFICATION.search(text):
+    if rules.no_classification and _may_mark(text, lower) and _CLASSIFICATION.search(text):
         return "classification"
     if rules.no_coworker_names and names and _names_coworker(text, names, sender_name):
         return "coworker_name"
-    if rules.no_drug_or_contract_names and (_CONTRACT.search(text) or _DRUG.search(text)):
+    if rules.no_drug_or_contract_names and (
+        _CONTRACT.search(text) or (_hints(lower, _DRUG_STEMS) and _DRUG.search(text))
+    ):
         return "drug_or_contract"
     return None
+
+
+def _hints(lower: str | None, hints: tuple[str, ...]) -> bool:
+    """Whether lower-cased ASCII text holds any hint (always True for non-ASCII text)."""
+    return lower is None or any(hint in lower for hint in hints)
+
+
+def _may_mark(text: str, lower: str | None) -> bool:
+    return lower is None or any(hint in text for hint in _CLASSIFICATION_HINTS)
 
 
 def _names_coworker(text: str, names: Collection[str], sender_name: str) -> bool:

@@ -72,8 +72,10 @@ class ServerSpec:
     time_scale: float = 1.0
     broadcast_sender: str = "hr@opm.example"
     max_pending: int = 20_000
+    max_batch: int = 2_000
     max_message_bytes: int = 1_000_000
     sync: str = "full"
+    commit_delay_s: float = 0.0  # tests only: a slow disk of known speed
     use_uvloop: bool = True
 
     def load_directory(self) -> Directory:
@@ -103,7 +105,13 @@ class Running:
 def _open_store(spec: ServerSpec) -> AnyStore:
     if spec.store_path is None:
         return NullStore()
-    return Store(spec.store_path, max_pending=spec.max_pending, sync=spec.sync)
+    return Store(
+        spec.store_path,
+        max_pending=spec.max_pending,
+        max_batch=spec.max_batch,
+        sync=spec.sync,
+        commit_delay_s=spec.commit_delay_s,
+    )
 
 
 @contextlib.asynccontextmanager

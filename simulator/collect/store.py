@@ -19,6 +19,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,10 +196,14 @@ class Store:
         max_pending: int = 20_000,
         max_batch: int = 2_000,
         sync: str = "full",
+        commit_delay_s: float = 0.0,
     ) -> None:
         self.path = Path(path)
         self.max_pending = max_pending
         self.max_batch = max_batch
+        # Tests only: hold each group commit this long, a slow disk of known speed, so
+        # capacity (max_batch / delay) does not depend on a noisy machine.
+        self.commit_delay_s = commit_delay_s
         self._conn = connect(self.path, sync)
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._loop = asyncio.get_running_loop()
@@ -214,6 +219,11 @@ class Store:
     def pending(self) -> int:
         """Records queued or being committed."""
         return self._pending
+
+    @property
+    def full(self) -> bool:
+        """Whether `submit` would raise `Overloaded` now: shed before doing any work."""
+        return self._pending >= self.max_pending
 
     def submit(self, record: Reply | Delivery) -> asyncio.Future[Outcome]:
         """Queue a record; the future resolves once it is committed (or was already)."""
@@ -278,6 +288,8 @@ class Store:
                 rest.append(item)
 
     def _commit(self, batch: list[_Item]) -> None:
+        if self.commit_delay_s > 0:
+            time.sleep(self.commit_delay_s)
         try:
             outcomes = self._write(batch)
         except BaseException as err:  # disk full, I/O error: fail the whole batch
@@ -331,6 +343,7 @@ class NullStore:
     pending = 0
     batches = 0
     committed = 0
+    full = False
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()

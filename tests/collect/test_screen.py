@@ -55,3 +55,38 @@ def test_any_text_gives_a_rule_name_or_none(text: str, attachments: int) -> None
         "drug_or_contract",
         "sensitive_statement",
     }
+
+
+FRAGMENTS = [
+    *("http://", "HTTPS://", "ftp://", "WWW.", "www.", "mailto:", "MailTo:", "to:", "x"),
+    *("SECRET", "TOP SECRET", "CONFIDENTIAL", "NOFORN", "SCI", "(S)", "(TS//SI)", "//NF"),
+    *("(", ")", "/", "pembrolizumab", "Lisinopril", "ABCD123456789", "12", " ", "\n"),
+    *("ſ", "ı", "K", "é", "Bo Chan", "-"),
+]
+
+
+def reference(text: str, attachments: int, rules: ContentRules) -> str | None:
+    """The checks without their substring shortcuts: the expressions decide alone."""
+    from simulator.collect import screen
+
+    if text.strip() == SENSITIVE_STATEMENT:
+        return None if rules.allow_sensitive_statement else "sensitive_statement"
+    if rules.no_attachments and attachments > 0:
+        return "attachment"
+    if rules.no_links and screen._LINK.search(text):
+        return "link"
+    if rules.no_classification and screen._CLASSIFICATION.search(text):
+        return "classification"
+    if rules.no_coworker_names and screen._names_coworker(text, NAMES, ""):
+        return "coworker_name"
+    if rules.no_drug_or_contract_names and (
+        screen._CONTRACT.search(text) or screen._DRUG.search(text)
+    ):
+        return "drug_or_contract"
+    return None
+
+
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=12).map("".join))
+def test_shortcuts_never_change_the_answer(text: str) -> None:
+    for rules in (R1, HHS):
+        assert violation(text, 0, rules, NAMES) == reference(text, 0, rules)

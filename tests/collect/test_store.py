@@ -43,10 +43,11 @@ async def test_new_then_duplicate(tmp_path: Path) -> None:
 async def test_bounded_queue_sheds(tmp_path: Path) -> None:
     store = s.Store(tmp_path / "db", max_pending=3)
     futures = [store.submit(reply(f"k{i}")) for i in range(3)]
+    assert store.full  # callers shed before doing the work
     with pytest.raises(s.Overloaded):
         store.submit(reply("k9"))
     await asyncio.gather(*futures)
-    assert store.pending == 0
+    assert store.pending == 0 and not store.full
     assert await store.submit(reply("k9")) == "new"  # room again once committed
     await store.close()
 
@@ -68,3 +69,11 @@ async def test_deliveries_counted(tmp_path: Path) -> None:
     await store.submit(s.Delivery("hr@opm.example/<1@x>", 1, "hr@opm.example", "r1", 500, 900))
     await store.close()
     assert s.delivery_totals(s.open_reader(tmp_path / "db")) == (1, 500)
+
+
+async def test_commit_delay_and_batch_bound_set_the_pace(tmp_path: Path) -> None:
+    store = s.Store(tmp_path / "db", max_batch=4, commit_delay_s=0.01)
+    await asyncio.gather(*(store.submit(reply(f"k{i}")) for i in range(10)))
+    assert store.committed == 10
+    assert store.batches >= 3  # at most 4 records per group commit
+    await store.close()
