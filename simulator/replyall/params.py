@@ -87,6 +87,7 @@ class Sizes:
 
 # The reference mailbox takes at most this many recipients per transaction.
 MAX_REPLAY_LIST = 1_000
+REPLAY_DEFENCES = ("as written", "none")
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class StormReplay:
     concurrency: int = 200  # SMTP sessions at most
     max_events: int = 50_000  # the storm is refused past this many messages
     max_duration_s: float = 600.0  # the replay stops after this long, in real seconds
+    defences: str = "as written"  # or "none": replay the storm on an unguarded list
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ def _replay(f: Fields) -> StormReplay:
         concurrency=f.int("concurrency", d.concurrency, lo=1, hi=2_000),
         max_events=f.int("max_events", d.max_events, lo=1, hi=1_000_000),
         max_duration_s=f.float("max_duration_s", d.max_duration_s, lo=0.0, lo_open=True),
+        defences=f.str("defences", d.defences, choices=REPLAY_DEFENCES),
     )
     f.done()
     return out

@@ -17,6 +17,7 @@ employees as the members (ids 0..n-1), then the list's sender.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -31,8 +32,25 @@ ROUND = "replyall"
 
 
 def scale_down(sc: ReplyAllScenario, list_size: int) -> ReplyAllScenario:
-    """The same storm on a list of `list_size` members (rates scaled to keep branching)."""
+    """The same storm on a list of `list_size` members (rates scaled to keep branching).
+
+    Limits counted in recipients scale with the list, so a defence that acts on the full
+    list acts on the small one too: Exchange protection's minimum thread size and the
+    sender's daily recipient budget.
+    """
     f = list_size / sc.list_size
+    d = sc.defences
+    exchange = d.exchange_protection
+    budget = d.sender_rate_limit
+    defences = replace(
+        d,
+        exchange_protection=replace(
+            exchange, min_recipients=max(1, math.ceil(exchange.min_recipients * f))
+        ),
+        sender_rate_limit=replace(
+            budget, recipients_per_day=max(1, round(budget.recipients_per_day * f))
+        ),
+    )
     b = sc.behaviour
     names = ("remove_rate", "stop_rate", "metoo_rate", "joke_rate")
     top = max(getattr(b, k) for k in names) or 1.0
@@ -43,6 +61,7 @@ def scale_down(sc: ReplyAllScenario, list_size: int) -> ReplyAllScenario:
         list_size=list_size,
         behaviour=replace(b, **rates),
         mta=replace(sc.mta, capacity_per_s=sc.mta.capacity_per_s * f),
+        defences=defences,
     )
 
 

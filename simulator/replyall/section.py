@@ -104,6 +104,7 @@ def replay_parts(
         ("messages sent (original, reply-alls, single answers)", events.num_rows),
         ("deliveries (recipients over all messages)", int(fan.sum())),
         ("replay speedup", small.replay.speedup),
+        ("defences in the replay", small.replay.defences),
         ("acknowledged messages", stored["acknowledged"]),
         ("acknowledged and stored", stored["stored"]),
         ("lost (acknowledged, not stored)", stored["missing"]),

@@ -4,13 +4,14 @@ Theory of operation: the model (`simulator.replyall.process`) counts deliveries;
 module sends them. The scenario is scaled to `[replyall.replay] list_size` members
 (`scale_down`), one seeded run becomes an event table (`storm_events`): the original to
 the whole list, each reply-all again to the whole list (one SMTP transaction with a RCPT
-per member: the fan-out), refused posts and automatic answers as single deliveries. The
-mailbox runs in a child process with the list's directory (`list_workforce`); when the
-scenario switches on the mailbox receiving limit, the mailbox enforces it too, on a
-clock sped up as much as the replay. The replay is the same open-loop engine as
-`pulsecheck run`, so when the storm's fan-out outruns the mailbox the backlog shows as
-latency from the intended send time, and every acknowledged message is checked against
-the store afterwards. Files land in the run directory as for any run.
+per member: the fan-out), refused posts and automatic answers as single deliveries. With
+`[replyall.replay] defences = "none"` the defences are switched off first, to watch
+what an unguarded list does to the server. The mailbox runs in a child process with the
+list's directory (`list_workforce`); when the scenario switches on the mailbox receiving
+limit, the mailbox enforces it too, on a clock sped up as much as the replay. The replay
+is the same open-loop engine as `pulsecheck run`, so when the storm's fan-out outruns the
+mailbox the backlog shows as latency from the intended send time, and every acknowledged
+message is checked against the store afterwards. Files land in the run directory as for any run.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from simulator.collect.policy import Policy
 from simulator.collect.servers import ServerSpec
 from simulator.replay.engine import ReplayOptions
 from simulator.replay.record import read_results
+from simulator.replyall.defences import DEFENCE_NAMES
 from simulator.replyall.params import ReplyAllScenario
 from simulator.replyall.replay import ROUND, list_workforce, scale_down, storm_events
 from simulator.rules import ContentRules
@@ -61,6 +63,8 @@ def mailbox_spec(sc: ReplyAllScenario, out: Path) -> ServerSpec:
 def replay_storm(sc: ReplyAllScenario, out: Path, seed: int, say: Say) -> StormReplay:
     """Build, serve and replay the scaled-down storm of `sc`; check the store."""
     plan = sc.replay
+    if plan.defences == "none":
+        sc = sc.with_defences(**dict.fromkeys(DEFENCE_NAMES, False))
     small = scale_down(sc, plan.list_size)
     events = storm_events(small, seed, max_events=plan.max_events)
     workforce = list_workforce(small, seed)

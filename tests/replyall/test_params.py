@@ -72,6 +72,12 @@ def test_presets_from_facts() -> None:
         ({"scenario": {"kind": "broadcast", "name": "t"}, "replyall": {}}, "scenario.kind"),
         # bad time zone
         (_doc(timezone="Mars/Olympus"), "replyall.timezone"),
+        # a replayed list larger than the mailbox takes recipients per message
+        (_doc(replay={"list_size": 5000}), "replyall.replay.list_size"),
+        # an unknown replay defence mode
+        (_doc(replay={"defences": "some"}), "replyall.replay.defences"),
+        # a threshold on an unknown metric
+        ({**_doc(), "thresholds": {"speed": "> 1"}}, "thresholds.speed"),
     ],
 )
 def test_bad_input_names_the_field(doc: dict[str, Any], field: str) -> None:

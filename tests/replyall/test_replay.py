@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -27,3 +28,20 @@ def test_event_table_matches_schedule_and_fanout(small: ReplyAllScenario) -> Non
 def test_event_table_is_bounded(small: ReplyAllScenario) -> None:
     with pytest.raises(ValueError, match="max_events"):
         storm_events(scale_down(small, 300), seed=1, max_events=5)
+
+
+def test_scaled_storm_keeps_the_defence_that_acts_on_the_full_list(
+    small: ReplyAllScenario,
+) -> None:
+    guarded = small.with_defences(exchange_protection=True)
+    assert guarded.defences.exchange_protection.applies_to(guarded.list_size)
+    tiny = scale_down(guarded, 300)
+    assert tiny.defences.exchange_protection.applies_to(300)  # 2,500 of 20k -> 38 of 300
+    open_list = storm_events(scale_down(small, 300), seed=1)
+    blocked = storm_events(tiny, seed=1)
+
+    def count(table: pa.Table, kind: str) -> int:
+        return int(pc.sum(pc.equal(table.column("kind"), kind)).as_py() or 0)
+
+    assert count(blocked, "bounce") > 0  # posts refused once the thread is blocked
+    assert count(blocked, "reply") < count(open_list, "reply")
