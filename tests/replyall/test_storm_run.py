@@ -19,6 +19,7 @@ from simulator.replay.record import read_results
 from simulator.replyall.observed import delivery_curves
 from simulator.replyall.params import StormReplay, load_replyall
 from simulator.replyall.storm_run import replay_storm, stored_fanout
+from tests.report import browser
 
 ROOT = Path(__file__).resolve().parents[2]
 CISCO = ROOT / "scenarios" / "replyall-cisco2013.toml"
@@ -130,6 +131,10 @@ def test_run_on_a_replyall_scenario_writes_one_report(tmp_path: Path) -> None:
     assert meta["store_check"]["missing"] == 0 and meta["replyall"]["band"]["runs"] == 100
     rows = sqlite3.connect(out / "store.db").execute("SELECT count(*) FROM deliveries")
     assert rows.fetchone()[0] == meta["store_check"]["acknowledged"]
+    # the page loads in a real browser with every figure decoded
+    figures = len(list((out / "figures").glob("*.png")))
+    dom, log = browser.load(out / "report.html")
+    assert f'data-figures-loaded="{figures}/{figures}"' in dom, log[-2000:]
 
 
 def test_run_refuses_scale_for_a_replyall_scenario() -> None:
