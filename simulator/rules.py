@@ -1,13 +1,14 @@
-"""The content rules a round sets for replies.
+"""The content rules a round sets for replies, and those a collection system adds.
 
 Round 1 forbade classified information, links and attachments; later rounds added agency
 rules (HHS: no co-workers' names, no specific drugs or contracts). "All of my activities
-are sensitive" is the allowed answer for staff whose work is all classified.
+are sensitive" is the allowed answer for staff whose work is all classified. A reply to
+a collection with rules of its own must keep both sets (`ContentRules.combined`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 SENSITIVE_STATEMENT = "All of my activities are sensitive."
 
@@ -32,3 +33,17 @@ class ContentRules:
             "coworker_name": self.no_coworker_names,
             "drug_or_contract": self.no_drug_or_contract_names,
         }.get(violation, False)
+
+    def combined(self, other: ContentRules | None) -> ContentRules:
+        """Both sets at once: forbidden if either forbids, allowed only if both allow."""
+        if other is None or other == self:
+            return self
+        values = {
+            f.name: (
+                getattr(self, f.name) and getattr(other, f.name)
+                if f.name.startswith("allow_")
+                else getattr(self, f.name) or getattr(other, f.name)
+            )
+            for f in fields(self)
+        }
+        return ContentRules(**values)

@@ -89,7 +89,9 @@ def server_spec(plan: RunPlan) -> ServerSpec:
         store_path=str(plan.out / "store.db"),
         rules_by_round={r.id: r.rules for r in scenario.rounds},
         workforce_path=str(plan.out / "workforce.parquet"),
-        collections=[StoreCollection(c.id, c.address, c.internal_to) for c in scenario.collections],
+        collections=[
+            StoreCollection(c.id, c.address, c.internal_to, c.rules) for c in scenario.collections
+        ],
         broadcast_sender=scenario.rounds[0].sender,
         time_scale=plan.speedup,
         secret=API_SECRET,

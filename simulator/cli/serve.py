@@ -3,6 +3,10 @@
 Theory of operation: flags are checked here and turned into a `ServerSpec`; the server
 itself lives in `simulator.collect`. It prints its address once listening and runs until
 SIGTERM or Ctrl-C, then drains in-flight writes, commits them and closes the store.
+With `--scenario S.toml` the collections (ids, addresses, internal_to), the rounds and
+the content rules (each round's, and each collection's own on top) come from the
+scenario, as `pulsecheck run` sets them; without it, the default collections and
+default rules for the `--rounds` given.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
 from simulator.collect.auth import load_or_create_secret
+from simulator.collect.collections import Collection, default_collections
 from simulator.collect.policy import Policy
 from simulator.collect.servers import Running, ServerSpec, check_bind, run_blocking
 from simulator.rules import ContentRules
@@ -35,7 +40,16 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind")
-    parser.add_argument("--rounds", default="r1", help="comma-separated round ids (default r1)")
+    parser.add_argument(
+        "--scenario",
+        help="scenario TOML: take collections, rounds and content rules (per round and "
+        "per collection) from it",
+    )
+    parser.add_argument(
+        "--rounds",
+        help="comma-separated round ids; the first is the mailbox's default (default r1, "
+        "or with --scenario all of its rounds)",
+    )
     parser.add_argument(
         "--policy",
         choices=POLICIES,
@@ -70,23 +84,59 @@ def build_spec(args: argparse.Namespace) -> ServerSpec:
         raise InputError("--port", "port", args.port, "must be between 0 and 65535")
     if not Path(args.workforce).is_file():
         raise InputError(args.workforce, "--workforce", args.workforce, "file not found")
-    rounds = [r.strip() for r in args.rounds.split(",") if r.strip()]
-    if not rounds:
-        raise InputError("--rounds", "rounds", args.rounds, "must name at least one round")
+    if args.scenario is not None:
+        collections, rules, sender = from_scenario(args.scenario, args.rounds)
+    else:
+        rules = {r: ContentRules() for r in _round_ids(args.rounds or "r1")}
+        collections, sender = default_collections(), ServerSpec.broadcast_sender
     secret = load_or_create_secret(args.secret_file) if args.kind == "api" else b""
     return ServerSpec(
         kind=args.kind,
         store_path=args.store,
-        rules_by_round={r: ContentRules() for r in rounds},
+        rules_by_round=rules,
         workforce_path=args.workforce,
+        collections=collections,
         host=args.host,
         port=args.port,
         allow_remote=args.allow_remote,
         secret=secret,
         policy=_policy(args),
         time_scale=_positive(args.time_scale, "--time-scale"),
+        broadcast_sender=sender,
         sync=args.sync,
     )
+
+
+def _round_ids(text: str) -> list[str]:
+    rounds = [r.strip() for r in text.split(",") if r.strip()]
+    if not rounds:
+        raise InputError("--rounds", "rounds", text, "must name at least one round")
+    return rounds
+
+
+def from_scenario(
+    path: str, rounds: str | None
+) -> tuple[list[Collection], dict[str, ContentRules], str]:
+    """Collections (with their own rules), rules by round and the broadcast sender."""
+    from simulator.scenario import Scenario, load_any  # only when asked: keeps start-up lean
+
+    scenario = load_any(path)
+    if not isinstance(scenario, Scenario):
+        raise InputError(
+            path, "scenario.kind", "reply-all", "serve needs a mass-reply scenario with rounds"
+        )
+    by_id = {r.id: r for r in scenario.rounds}
+    chosen = list(by_id) if rounds is None else _round_ids(rounds)
+    for round_id in chosen:
+        if round_id not in by_id:
+            raise InputError(
+                "--rounds", "rounds", round_id, f"must be rounds of {path}: {', '.join(by_id)}"
+            )
+    collections = [
+        Collection(c.id, c.address, c.internal_to, c.rules) for c in scenario.collections
+    ]
+    rules = {round_id: by_id[round_id].rules for round_id in chosen}
+    return collections, rules, by_id[chosen[0]].sender
 
 
 def _policy(args: argparse.Namespace) -> Policy:
@@ -111,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
 
     def ready(running: Running) -> None:
         print(f"pulsecheck serve {running.kind}: listening on {running.url}", flush=True)
+        if args.scenario is not None:
+            print(f"  {describe(spec)}", flush=True)
         if running.kind == "api":
             print(
                 f"  tokens: simulator.collect.mint_token(secret from {args.secret_file}, "
@@ -125,3 +177,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"pulsecheck serve {args.kind}: stopped; store {args.store} closed", flush=True)
     return EXIT_OK
+
+
+def describe(spec: ServerSpec) -> str:
+    """One line: the rounds and collections served, marking those with rules of their own."""
+    own = [f"{c.id} (own rules)" if c.rules else c.id for c in spec.collections]
+    return f"rounds {', '.join(spec.rules_by_round)}; collections {', '.join(own)}"

@@ -5,15 +5,17 @@ may send it (bearer token agency == sender's department; the collection admits t
 department), screens the content against the round's rules, and hands the reply to the
 store. It answers 201 only when the store's group commit holding the reply is done,
 200 when the idempotency key was already stored, 4xx with a JSON reason for bad input,
-422 naming the broken rule, and 503 with Retry-After when the store's bounded queue is
-full. Reads are scoped to the token's agency. Nothing here logs reply text.
+422 naming the broken rule (the round's rules plus the collection's own), and 503
+with Retry-After when the store's bounded queue is full (checked first, so shedding
+costs no parsing). Reads are scoped to the token's agency. Nothing here logs reply text.
 
 Answers (all JSON):
   201 {"status": "stored", "key": k}        durable now
   200 {"status": "duplicate", "key": k}     stored earlier
   400 {"error": "bad_request", "field": f, "reason": r}
   401 {"error": "unauthorized"}   403 {"error": "forbidden", "reason": r}
-  413 body too large (aiohttp)    422 {"error": "content_rule", "rule": name}
+  413 body too large (aiohttp)
+  422 {"error": "content_rule", "rule": name, "collection": id}
   503 {"error": "overloaded"} + Retry-After
 """
 
@@ -24,13 +26,14 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from aiohttp import web
 
 from simulator.collect import store as store_mod
 from simulator.collect.auth import agency_of
-from simulator.collect.collections import Collection, CollectionIndex
+from simulator.collect.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.collect.directory import Directory
 from simulator.collect.screen import violation
 from simulator.collect.store import AnyStore, Overloaded, Rejection, Reply, StoreClosed
@@ -52,6 +55,11 @@ class ApiConfig:
     collections: CollectionIndex
     secret: bytes
     store_path: str | None = None  # for reads; None when storage is off
+
+    @cached_property
+    def rulebook(self) -> RuleBook:
+        """Per round and collection: the round's rules plus the collection's own."""
+        return rules_for(self.rules_by_round, self.collections.all)
 
 
 class BadRequest(Exception):
@@ -159,13 +167,15 @@ async def post_reply(request: web.Request) -> web.Response:
         return _error(400, error="bad_request", field=err.field, reason=err.reason)
     except _Forbidden as err:
         return _error(403, error="forbidden", reason=str(err))
+    rules = config.rulebook[(reply.round, collection.id)]
+    directory = config.directory
     rule = violation(
-        reply.text, reply.attachments, config.rules_by_round[reply.round], config.directory.names
+        reply.text, reply.attachments, rules, directory.names, directory.name(reply.sender)
     )
     now_us = time.time_ns() // 1000
     if rule is not None:
         store.note(Rejection(now_us, "api", collection.id, department, reply.round, rule))
-        return _error(422, error="content_rule", rule=rule)
+        return _error(422, error="content_rule", rule=rule, collection=collection.id)
     record = Reply(
         idem_key=f"{reply.sender.lower()}/{reply.key}",
         received_us=now_us,

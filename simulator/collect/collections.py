@@ -6,14 +6,18 @@ whose staff may use it ("replies remain internal to DHS"). The set is a paramete
 default models the 2025 event: OPM's central mailbox, DHS accountability, DoD internal
 consolidation and a leadership mailbox per department (internal to that department).
 Managers' mailboxes are not collections: any directory address may be a cc recipient.
+A collection may carry content rules of its own (HHS leadership: no co-workers' names);
+a reply to it must keep those and its round's rules together (`rules_for`).
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
+
+from simulator.rules import ContentRules
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class Collection:
     id: str
     address: str
     internal_to: str | None = None  # department code, or None for "any directory sender"
+    rules: ContentRules | None = None  # added to the round's rules; None: the round's only
 
     def admits(self, department: str) -> bool:
         return self.internal_to is None or self.internal_to == department
@@ -47,7 +52,10 @@ def default_collections() -> list[Collection]:
     return [CENTRAL, DHS_ACCOUNTABILITY, DOD_CONSOLIDATION, *leadership]
 
 
-def as_collections(items: Iterable[Collection | tuple[str, str, str | None]]) -> list[Collection]:
+CollectionLike = Collection | tuple[str, str, str | None]
+
+
+def as_collections(items: Iterable[CollectionLike]) -> list[Collection]:
     """Accept `Collection`s or plain `(id, address, internal_to)` tuples."""
     out = [item if isinstance(item, Collection) else Collection(*item) for item in items]
     ids = [c.id for c in out]
@@ -60,7 +68,7 @@ def as_collections(items: Iterable[Collection | tuple[str, str, str | None]]) ->
 class CollectionIndex:
     """Look collections up by address (case-insensitive)."""
 
-    def __init__(self, collections: Iterable[Collection | tuple[str, str, str | None]]) -> None:
+    def __init__(self, collections: Iterable[CollectionLike]) -> None:
         self.all = as_collections(collections)
         self._by_address = {c.address.lower(): c for c in self.all}
         self._by_id = {c.id: c for c in self.all}
@@ -70,3 +78,17 @@ class CollectionIndex:
 
     def by_id(self, collection_id: str) -> Collection | None:
         return self._by_id.get(collection_id)
+
+
+RuleBook = Mapping[tuple[str, str], ContentRules]  # (round id, collection id) -> rules
+
+
+def rules_for(
+    rules_by_round: Mapping[str, ContentRules], collections: Iterable[Collection]
+) -> dict[tuple[str, str], ContentRules]:
+    """The rules a reply must keep, per round and collection: the round's plus its own."""
+    return {
+        (round_id, c.id): rules.combined(c.rules)
+        for round_id, rules in rules_by_round.items()
+        for c in collections
+    }

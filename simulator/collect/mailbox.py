@@ -18,7 +18,8 @@ it has no Message-ID), so a retried message is stored once and still answered 25
 
 Answers: 550 5.7.1 unknown sender or collection internal to another department; 550
 5.1.1 unknown recipient; 552 5.3.4 too big; 550 5.6.0 malformed message or line over
-998 octets; 550 5.7.1 content rule (named); 452 4.2.1 receiving limit; 552 5.2.2
+998 octets; 550 5.7.1 content rule (named, with the collection whose rules it breaks:
+the round's rules plus the collection's own); 452 4.2.1 receiving limit; 552 5.2.2
 mailbox full; 452 4.5.3 too many recipients; 451 4.3.0 store busy; 500 5.5.2 command
 line too long.
 """
@@ -31,10 +32,11 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, cast
 
 from simulator.collect import smtp_wire as wire
-from simulator.collect.collections import Collection, CollectionIndex
+from simulator.collect.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.collect.directory import Directory
 from simulator.collect.message import MessageError, parse_message
 from simulator.collect.policy import MAILBOX_FULL, Policy
@@ -70,6 +72,11 @@ class MailboxConfig:
     policy: Policy = field(default_factory=Policy)
     time_scale: float = 1.0
     hostname: str = "mailbox.pulsecheck.example"
+
+    @cached_property
+    def rulebook(self) -> RuleBook:
+        """Per round and collection: the round's rules plus the collection's own."""
+        return rules_for(self.rules_by_round, self.collections.all)
 
 
 class Mailbox:
@@ -364,14 +371,14 @@ class SmtpSession(asyncio.Protocol):
         assert self.sender is not None
         if not self.collections:
             return [Delivery(key, now_us, self.sender, round_id, len(self.people), len(data))]
-        rules = config.rules_by_round[round_id]
-        rule = violation(message.text, message.attachments, rules, config.directory.names)
-        if rule is not None:
+        broken = self._broken_rule(message.text, message.attachments, round_id)
+        if broken is not None:
+            rule, collection_id = broken
             for c in self.collections:
                 self.box.store.note(
                     Rejection(now_us, "smtp", c.id, self.department, round_id, rule)
                 )
-            raise _Refused(f"550 5.7.1 content rule broken: {rule}")
+            raise _Refused(f"550 5.7.1 content rule broken: {rule} (collection {collection_id})")
         many = len(self.collections) > 1
         return [
             Reply(
@@ -390,6 +397,20 @@ class SmtpSession(asyncio.Protocol):
             )
             for c in self.collections
         ]
+
+    def _broken_rule(self, text: str, attachments: int, round_id: str) -> tuple[str, str] | None:
+        """The first rule a recipient collection's rules forbid, and that collection."""
+        config = self.box.config
+        names, own = config.directory.names, config.directory.name(self.sender or "")
+        verdicts: dict[ContentRules, str | None] = {}
+        for c in self.collections:
+            rules = config.rulebook[(round_id, c.id)]
+            if rules not in verdicts:
+                verdicts[rules] = violation(text, attachments, rules, names, own)
+            rule = verdicts[rules]
+            if rule is not None:
+                return rule, c.id
+        return None
 
     def _submit(self, records: list[Reply | Delivery], size: int) -> None:
         try:

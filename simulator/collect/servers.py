@@ -25,7 +25,12 @@ from typing import Any
 from aiohttp import web
 
 from simulator.collect.api import ApiConfig, build_app
-from simulator.collect.collections import Collection, CollectionIndex, default_collections
+from simulator.collect.collections import (
+    Collection,
+    CollectionIndex,
+    CollectionLike,
+    default_collections,
+)
 from simulator.collect.directory import Directory
 from simulator.collect.mailbox import Mailbox, MailboxConfig, idle_sweeper
 from simulator.collect.policy import Policy
@@ -83,7 +88,8 @@ class ServerSpec:
             return self.directory
         if self.workforce_path is None:
             raise InputError("server", "workforce", None, "give a directory or a workforce file")
-        with_names = any(r.no_coworker_names for r in self.rules_by_round.values())
+        rules = [*self.rules_by_round.values(), *(c.rules for c in self.collections if c.rules)]
+        with_names = any(r.no_coworker_names for r in rules)
         return Directory.from_parquet(self.workforce_path, with_names=with_names)
 
 
@@ -121,7 +127,7 @@ async def running_api(
     rules_by_round: Mapping[str, ContentRules],
     *,
     secret: bytes,
-    collections: Iterable[Collection | tuple[str, str, str | None]] | None = None,
+    collections: Iterable[CollectionLike] | None = None,
     host: str = DEFAULT_HOST,
     port: int = 0,
     allow_remote: bool = False,
@@ -152,7 +158,7 @@ async def running_mailbox(
     directory: Directory,
     rules_by_round: Mapping[str, ContentRules],
     *,
-    collections: Iterable[Collection | tuple[str, str, str | None]] | None = None,
+    collections: Iterable[CollectionLike] | None = None,
     host: str = DEFAULT_HOST,
     port: int = 0,
     allow_remote: bool = False,
@@ -185,7 +191,7 @@ async def running_mailbox(
 
 
 def _collections(
-    items: Iterable[Collection | tuple[str, str, str | None]] | None,
+    items: Iterable[CollectionLike] | None,
 ) -> list[Collection]:
     return CollectionIndex(default_collections() if items is None else items).all
 

@@ -31,7 +31,8 @@ ROUNDS = {
 
 @pytest.fixture
 def directory() -> Directory:
-    return Directory(PEOPLE, names=["Ann Lee", "Bo Chan", "Cy Diaz", "Di Ford"])
+    names = ["Ann Lee", "Bo Chan", "Cy Diaz", "Di Ford"]
+    return Directory(PEOPLE, name_of=zip([email for email, _ in PEOPLE], names, strict=True))
 
 
 class SmtpClient:

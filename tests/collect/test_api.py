@@ -96,7 +96,10 @@ async def test_ten_megabyte_body_is_refused_and_server_keeps_serving(api: Any) -
 async def test_content_rule_gives_422_with_rule(api: Any) -> None:
     _, http = api
     code, answer, _ = await post(http, body(bullets=["see https://x.example"]))
-    assert (code, answer) == (422, {"error": "content_rule", "rule": "link"})
+    assert (code, answer) == (
+        422,
+        {"error": "content_rule", "rule": "link", "collection": "opm-hr"},
+    )
     code, answer, _ = await post(http, body(attachments=1))
     assert answer["rule"] == "attachment"
     code, answer, _ = await post(http, body(round="r2", bullets=["helped Bo Chan"]))

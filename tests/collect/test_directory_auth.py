@@ -32,6 +32,8 @@ def test_from_parquet(tmp_path: Path) -> None:
     pq.write_table(table, tmp_path / "wf.parquet")
     d = Directory.from_parquet(tmp_path / "wf.parquet", with_names=True)
     assert d.department("a@dhs.example") == "DHS" and "Ann Lee" in d.names
+    assert d.name("A@dhs.example") == "Ann Lee"  # her own name, for her signature
+    assert Directory.from_parquet(tmp_path / "wf.parquet").name("a@dhs.example") == ""
     with pytest.raises(InputError, match="not found"):
         Directory.from_parquet(tmp_path / "missing.parquet")
 
