@@ -1,22 +1,30 @@
-"""Durable mailbox vs aiosmtpd, driven by Postfix's smtp-source, side by side in one run.
+"""Durable mailbox vs aiosmtpd under Postfix smtp-source, side by side at several session counts.
 
 Each contender runs in its own process pinned to CPU 0; smtp-source runs pinned to CPU 1
-and sends `--messages` messages over `--sessions` reused connections, 2 recipients each
-(the collection address plus a directory address standing for the manager's cc). A
-light probe client sends one message every 20 ms on its own connection while the load
-runs and records end-to-end latency (MAIL .. final 250), giving p50 and p99 under load.
+and sends `--messages` messages over N reused connections (`--sessions 10,20,50`), 2
+recipients each (the collection address plus a directory address standing for the
+manager's cc). smtp-source does not pipeline: every message is five round trips (MAIL,
+RCPT, RCPT, DATA, the message), and a session sends its next message only once the last
+one is answered, so at N sessions at most N messages wait for a group commit. A light
+probe client sends one message every 20 ms on its own connection while the load runs
+and records end-to-end latency (MAIL .. final 250), giving p50 and p99 under load.
+Each repeat runs every session count and contender in turn (interleaved, so drift in
+the machine's load hits all of them alike); the table gives medians.
 
 Contenders:
   aiosmtpd-nostore  aiosmtpd 1.4 on uvloop, handler answers 250 and keeps nothing
+  aiosmtpd-asyncio  the same on the standard asyncio loop (not run unless asked)
   lean-nostore      this project's mailbox with storage off
   lean-durable      this project's mailbox, SQLite WAL synchronous=FULL, group commit
 
-Usage: python benchmarks/bench_mailbox.py [--messages 20000] [--sessions 50] [--repeats 3]
+Usage: python benchmarks/bench_mailbox.py [--messages 10000] [--sessions 10,20,50]
+       [--repeats 3] [--contenders aiosmtpd-nostore,lean-nostore,lean-durable]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import socket
 import statistics
 import subprocess
@@ -36,7 +44,7 @@ MANAGER = "2hr@opm.example"
 PROBE_SENDER = "probe@dhs.example"
 
 AIOSMTPD_SERVER = """
-import asyncio, sys, uvloop
+import asyncio, sys
 from aiosmtpd.smtp import SMTP
 class Handler:
     async def handle_DATA(self, server, session, envelope):
@@ -46,8 +54,16 @@ async def main():
     server = await loop.create_server(lambda: SMTP(Handler()), "127.0.0.1", 0)
     print(server.sockets[0].getsockname()[1], flush=True)
     await asyncio.Event().wait()
-uvloop.run(main())
+if sys.argv[1] == "uvloop":
+    import uvloop
+    uvloop.run(main())
+else:
+    asyncio.run(main())
 """
+CONTENDERS = ("aiosmtpd-nostore", "aiosmtpd-asyncio", "lean-nostore", "lean-durable")
+DEFAULT_CONTENDERS = "aiosmtpd-nostore,lean-nostore,lean-durable"
+BASELINE = "aiosmtpd-nostore"
+Result = tuple[float, float, float, float]  # msg/s, probe p50 ms, p99 ms, server CPU us/msg
 
 
 def pin(pid: int, cpu: int) -> None:
@@ -76,9 +92,9 @@ def start_lean(store: str | None) -> tuple[ServerProcess, int]:
     return proc, port
 
 
-def start_aiosmtpd() -> tuple[subprocess.Popen[str], int]:
+def start_aiosmtpd(loop: str) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", AIOSMTPD_SERVER], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", AIOSMTPD_SERVER, loop], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
@@ -135,35 +151,27 @@ class Probe(threading.Thread):
             raise RuntimeError(f"probe got {reply!r}")
 
 
-def load(port: int, messages: int, sessions: int) -> tuple[float, list[float]]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def load(pid: int, port: int, messages: int, sessions: int) -> Result:
+    """smtp-source's rate, the probe's p50 and p99, and server CPU per message."""
     probe = Probe(port)
     probe.start()
-    cmd = [
-        "taskset",
-        "-c",
-        "1",
-        "smtp-source",
-        "-d",
-        "-s",
-        str(sessions),
-        "-m",
-        str(messages),
-        "-r",
-        "2",
-        "-l",
-        "300",
-        "-f",
-        SENDER,
-        "-t",
-        COLLECTION,
-        f"127.0.0.1:{port}",
-    ]
-    t0 = time.perf_counter()
+    cmd = ["taskset", "-c", "1", "smtp-source", "-d", "-s", str(sessions), "-m", str(messages)]
+    cmd += ["-r", "2", "-l", "300", "-f", SENDER, "-t", COLLECTION, f"127.0.0.1:{port}"]
+    cpu0, t0 = cpu_seconds(pid), time.perf_counter()
     subprocess.run(cmd, check=True, timeout=600)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, cpu_seconds(pid) - cpu0
     probe.stop.set()
     probe.join()
-    return messages / elapsed, probe.latencies
+    lat = sorted(probe.latencies)
+    p50 = lat[len(lat) // 2] * 1000 if lat else float("nan")
+    p99 = lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan")
+    return messages / elapsed, p50, p99, cpu / messages * 1e6
 
 
 def stored_rows(path: str) -> int:
@@ -173,56 +181,95 @@ def stored_rows(path: str) -> int:
         return int(conn.execute("SELECT COUNT(*) FROM replies").fetchone()[0])
 
 
-def one_round(
-    name: str, messages: int, sessions: int, tmp: Path, i: int
-) -> tuple[float, float, float]:
-    if name == "aiosmtpd-nostore":
-        proc, port = start_aiosmtpd()
+def one_round(name: str, messages: int, sessions: int, tmp: Path, i: int) -> Result:
+    if name.startswith("aiosmtpd"):
+        proc, port = start_aiosmtpd("asyncio" if name == "aiosmtpd-asyncio" else "uvloop")
         try:
-            rate, lat = load(port, messages, sessions)
+            return load(proc.pid, port, messages, sessions)
         finally:
             proc.terminate()
             proc.wait()
-    else:
-        store = str(tmp / f"bench-{i}.db") if name == "lean-durable" else None
-        server, port = start_lean(store)
-        try:
-            rate, lat = load(port, messages, sessions)
-        finally:
-            server.stop()
-        if store is not None:
-            rows = stored_rows(store)
-            print(f"    stored rows: {rows} (smtp-source messages: {messages}, probe adds a few)")
-    lat.sort()
-    p50 = lat[len(lat) // 2] * 1000 if lat else float("nan")
-    p99 = lat[int(len(lat) * 0.99)] * 1000 if lat else float("nan")
-    return rate, p50, p99
+    store = str(tmp / f"bench-{sessions}-{i}.db") if name == "lean-durable" else None
+    server, port = start_lean(store)
+    assert server.process.pid is not None
+    try:
+        result = load(server.process.pid, port, messages, sessions)
+    finally:
+        server.stop()
+    if store is not None and stored_rows(store) < messages:
+        raise RuntimeError(f"{store}: {stored_rows(store)} rows for {messages} messages")
+    return result
+
+
+def median_of(runs: list[Result]) -> Result:
+    rate, p50, p99, cpu = (statistics.median(run[k] for run in runs) for k in range(4))
+    return rate, p50, p99, cpu
+
+
+def print_table(results: dict[tuple[int, str], list[Result]], args: argparse.Namespace) -> None:
+    names, counts = args.contenders, args.sessions
+    med = {key: median_of(runs) for key, runs in results.items()}
+    print(
+        f"\nmedians over {args.repeats} runs, {args.messages} messages x 2 recipients, "
+        "server on CPU 0, smtp-source on CPU 1"
+    )
+    ratio = BASELINE in names and "lean-durable" in names
+    tables = [
+        ("msg/s", lambda r: f"{r[0]:,.0f}"),
+        ("probe latency p50 / p99, ms", lambda r: f"{r[1]:.1f} / {r[2]:.1f}"),
+        ("server CPU per message, us", lambda r: f"{r[3]:.0f}"),
+    ]
+    for title, cell in tables:
+        print(f"\n  {title}")
+        head = f"  {'sessions':>8}" + "".join(f"  {n:>17}" for n in names)
+        print(head + ("  durable/aiosmtpd" if ratio and title == "msg/s" else ""))
+        for count in counts:
+            row = "".join(f"  {cell(med[(count, n)]):>17}" for n in names)
+            if ratio and title == "msg/s":
+                row += f"  {med[(count, 'lean-durable')][0] / med[(count, BASELINE)][0]:15.2f}x"
+            print(f"  {count:>8}{row}")
+    print("\n  goals: durable >= 2,000 msg/s and >= 2x aiosmtpd-nostore at every session count")
+
+
+def parse_list(text: str, flag: str, allowed: tuple[str, ...] | None = None) -> list[str]:
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    bad = [item for item in items if allowed is not None and item not in allowed]
+    if not items or bad:
+        raise SystemExit(
+            f"{flag}: {text!r}: give a comma-separated list"
+            + (f" of {', '.join(allowed)}" if allowed else "")
+        )
+    return items
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=20_000)
-    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--messages", type=int, default=10_000)
+    parser.add_argument("--sessions", default="10,20,50", help="comma-separated counts")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--contenders", default=DEFAULT_CONTENDERS)
     args = parser.parse_args()
-    names = ["aiosmtpd-nostore", "lean-nostore", "lean-durable"]
-    results: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
+    args.contenders = parse_list(args.contenders, "--contenders", CONTENDERS)
+    sessions = parse_list(args.sessions, "--sessions")
+    if not all(s.isdigit() and 0 < int(s) <= 1000 for s in sessions):
+        raise SystemExit(f"--sessions: {args.sessions!r}: counts must be 1..1000")
+    args.sessions = [int(s) for s in sessions]
+    results: dict[tuple[int, str], list[Result]] = {
+        (count, name): [] for count in args.sessions for name in args.contenders
+    }
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeats):
-            for name in names:
-                r = one_round(name, args.messages, args.sessions, Path(tmp), i)
-                results[name].append(r)
-                print(f"  run {i + 1} {name:18s} {r[0]:8.0f} msg/s", end="")
-                print(f"  probe p50 {r[1]:6.1f} ms  p99 {r[2]:6.1f} ms")
-    print(
-        f"\nmedians over {args.repeats} runs, {args.messages} messages x 2 recipients, "
-        f"{args.sessions} sessions, server on CPU 0, smtp-source on CPU 1:"
-    )
-    med = {n: [statistics.median(x[k] for x in results[n]) for k in range(3)] for n in names}
-    for n in names:
-        print(f"  {n:18s} {med[n][0]:8.0f} msg/s  p50 {med[n][1]:6.1f} ms  p99 {med[n][2]:6.1f} ms")
-    ratio = med["lean-durable"][0] / med["aiosmtpd-nostore"][0]
-    print(f"  durable / aiosmtpd-nostore = {ratio:.2f}x  (goal >= 2x; durable goal >= 2000 msg/s)")
+            for count in args.sessions:
+                for name in args.contenders:
+                    r = one_round(name, args.messages, count, Path(tmp), i)
+                    results[(count, name)].append(r)
+                    print(
+                        f"  run {i + 1} {count:3d} sessions {name:18s} {r[0]:8.0f} msg/s  "
+                        f"probe p50 {r[1]:6.1f} ms  p99 {r[2]:6.1f} ms  CPU {r[3]:4.0f} us/msg"
+                    )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print_table(results, args)
 
 
 if __name__ == "__main__":
