@@ -11,6 +11,7 @@ Usage: python benchmarks/bench_api.py [--seconds 8] [--repeats 3]
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import statistics
 import subprocess
@@ -102,6 +103,7 @@ def main() -> None:
     args = parser.parse_args()
     names = ["api-nostore", "api-durable"]
     results: dict[str, list[tuple[float, float, float, int]]] = {n: [] for n in names}
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(WRK_SCRIPT)
@@ -118,6 +120,7 @@ def main() -> None:
                     f"  run {i + 1} {name:12s} {r[0]:8.0f} req/s  p50 {r[1]:6.2f} ms  "
                     f"p99 {r[2]:6.2f} ms  non-2xx {r[3]}"
                 )
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     med = {n: [statistics.median(x[k] for x in results[n]) for k in range(3)] for n in names}
     print(
         f"\nmedians over {args.repeats} runs of {args.seconds}s, wrk -t1 -c64 on CPU 1, "
