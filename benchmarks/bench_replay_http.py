@@ -109,8 +109,8 @@ class FixedBodyTarget(FastHttpTarget):
         super().__init__("127.0.0.1", port, "/replies", 10.0)
         self.fixed = (self.auth.line("DHS"), body)
 
-    def prepare(self, payload: Payload, index: int) -> tuple[bytes, bytes]:
-        return self.fixed
+    def prepare(self, payload: Payload, start: int, stop: int) -> list[tuple[bytes, bytes]]:
+        return [self.fixed] * (stop - start)
 
 
 def run_replay(port: int, seconds: float, client: str, body: bytes) -> tuple[float, float]:

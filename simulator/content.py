@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import html as html_lib
 import tomllib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from json.encoder import encode_basestring_ascii
 
 import numpy as np
 import numpy.typing as npt
@@ -249,11 +251,15 @@ def _key(seed: int, event_id: int) -> int:
     return _mix(_mix(seed & _MASK) ^ (event_id & _MASK))
 
 
+_NP_GOLDEN, _NP_MUL1, _NP_MUL2 = np.uint64(_GOLDEN), np.uint64(_MUL1), np.uint64(_MUL2)
+_NP_30, _NP_27, _NP_31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
 def _mix_np(x: U64) -> U64:
-    x = x + np.uint64(_GOLDEN)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(_MUL1)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(_MUL2)
-    return x ^ (x >> np.uint64(31))
+    x = x + _NP_GOLDEN
+    x = (x ^ (x >> _NP_30)) * _NP_MUL1
+    x = (x ^ (x >> _NP_27)) * _NP_MUL2
+    return x ^ (x >> _NP_31)
 
 
 def _keys_np(seed: int, event_ids: I64) -> U64:
@@ -277,58 +283,228 @@ def html_mask(seed: int, event_ids: I64, html_share: float) -> BOOL:
 
 
 # -- rendering ---------------------------------------------------------------------------
+# A body is a concatenation of table entries, constants and the sender's name. `_compose`
+# only concatenates; what it concatenates comes from a `Spelling`: the text as is, or every
+# piece already JSON-escaped, so a body goes into a JSON document without a second pass
+# over its bytes. JSON escapes character by character, so escaped pieces concatenate to
+# exactly the escaped body. The choices are table indices ("picks") drawn from the event's
+# hash: one event at a time in Python (`render_reply`), or a batch at once with numpy
+# (`render_replies`), the same digits the sizing code below draws.
+
+GREETING, INTRO, CLOSING, TITLE, DETAIL, MACHINE, BULLET0 = range(7)  # positions in picks
+N_PICKS = BULLET0 + 3 * BULLETS  # then verb, object, qualifier of each bullet
+
+
 @dataclass(frozen=True)
-class _Picks:
-    greeting: str
-    intro: str
-    closing: str
-    title: str
-    detail: int
+class Spelling:
+    """Every piece a body is made of, spelled one way: as is, or JSON-escaped."""
+
+    escape: Callable[[str], str]  # how a name is spelled
+    crlf: str
+    greetings: tuple[str, ...]
+    intros: tuple[str, ...]
+    closings: tuple[str, ...]
+    qualifiers: tuple[str, ...]
+    coworker: tuple[str, ...]
+    drug_or_contract: tuple[str, ...]
+    links: tuple[str, ...]
+    markings: tuple[str, ...]
+    attachments: tuple[str, ...]
+    auto_replies: tuple[str, ...]
+    reply_all: tuple[str, ...]
+    dsn: tuple[str, ...]
+    titles: tuple[tuple[str, ...], ...]  # by family code (`family_codes`)
+    verbs: tuple[tuple[str, ...], ...]
+    objects: tuple[tuple[str, ...], ...]
+    sensitive: tuple[str, str]  # the paragraph as plain text and as HTML
+    form_letter: tuple[str, str]
+    plain_quote: str
+    html_head: str
+    html_tail: str
+    p: str
+    ep: str
+    li: str
+    eli: str
+    ul: str
+    eul: str
+    sig_open: str
+    sig_name_end: str
+    sig_tail: str
+    dsn_head: str
 
 
-def _head_picks(g: Grammar, family: str, word: int) -> _Picks:
-    word, i_g = divmod(word, len(g.greetings))
-    word, i_i = divmod(word, len(g.intros))
-    word, i_c = divmod(word, len(g.closings))
-    titles = g.titles[family]
-    word, i_t = divmod(word, len(titles))
-    return _Picks(g.greetings[i_g], g.intros[i_i], g.closings[i_c], titles[i_t], word % DETAIL_BASE)
+def _as_is(text: str) -> str:
+    return text
 
 
-def _bullets(g: Grammar, family: str, key: int, violation: str, detail: int) -> list[str]:
-    verbs, objects, quals = g.verbs[family], g.objects[family], g.qualifiers
-    out = []
-    for b in range(1, BULLETS + 1):
-        word = _mix((key + b) & _MASK)
-        word, i_v = divmod(word, len(verbs))
-        word, i_o = divmod(word, len(objects))
-        qual = quals[word % len(quals)]
-        if b == 3 and violation == "coworker_name":
-            qual = g.coworker[detail % len(g.coworker)]
-        elif b == 2 and violation == "drug_or_contract":
-            qual = g.drug_or_contract[detail % len(g.drug_or_contract)]
-        out.append(f"{verbs[i_v]} {objects[i_o]} {qual}")
-    return out
+def _json_escaped(text: str) -> str:
+    return encode_basestring_ascii(text)[1:-1]
 
 
-def _extra_lines(g: Grammar, violation: str, detail: int) -> list[str]:
-    if violation == "link":
-        return [g.links[detail % len(g.links)]]
-    if violation == "attachment":
-        return [g.attachments[detail % len(g.attachments)]]
-    return []
+@cache
+def families() -> tuple[str, ...]:
+    """Grammar families in code order (`family_codes` indexes this)."""
+    return tuple(sorted(grammar().verbs))
 
 
-def _plain(top: list[str], blocks: list[str], p: _Picks, name: str) -> str:
-    sig = f"{p.closing}{CRLF}{name}{CRLF}{p.title}{CRLF}"
-    head = "".join(line + CRLF + CRLF for line in top)
-    return head + p.greeting + CRLF + CRLF + "".join(blocks) + CRLF + sig + PLAIN_QUOTE
+@cache
+def spelling(json: bool = False) -> Spelling:
+    """The body pieces as is, or JSON-escaped (`json`) for `render_replies(json=True)`."""
+    g, s = grammar(), _json_escaped if json else _as_is
+
+    def each(items: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(s(x) for x in items)
+
+    return Spelling(
+        escape=s,
+        crlf=s(CRLF),
+        greetings=each(g.greetings),
+        intros=each(g.intros),
+        closings=each(g.closings),
+        qualifiers=each(g.qualifiers),
+        coworker=each(g.coworker),
+        drug_or_contract=each(g.drug_or_contract),
+        links=each(g.links),
+        markings=each(g.markings),
+        attachments=each(g.attachments),
+        auto_replies=each(g.auto_replies),
+        reply_all=each(g.reply_all),
+        dsn=each(g.dsn),
+        titles=tuple(each(g.titles[f]) for f in families()),
+        verbs=tuple(each(g.verbs[f]) for f in families()),
+        objects=tuple(each(g.objects[f]) for f in families()),
+        sensitive=(s(SENSITIVE_STATEMENT + CRLF), s(P + SENSITIVE_STATEMENT + EP)),
+        form_letter=(s(g.form_letter + CRLF), s(P + g.form_letter.replace(CRLF, BR) + EP)),
+        plain_quote=s(PLAIN_QUOTE),
+        html_head=s(HTML_HEAD),
+        html_tail=s(HTML_TAIL),
+        p=s(P),
+        ep=s(EP),
+        li=s(LI),
+        eli=s(ELI),
+        ul=s(UL),
+        eul=s(EUL),
+        sig_open=s(SIG_OPEN),
+        sig_name_end=s(SIG_NAME_END),
+        sig_tail=s(BR + SIG_TAIL + EP),
+        dsn_head=s(DSN_HEAD),
+    )
 
 
-def _html(top: list[str], blocks: list[str], p: _Picks, name: str) -> str:
-    head = "".join(f"{P}<b>{line}</b>{EP}" for line in top)
-    sig = f"{P}{p.closing}{SIG_OPEN}{name}{SIG_NAME_END}{p.title}{BR}{SIG_TAIL}{EP}"
-    return HTML_HEAD + head + P + p.greeting + EP + "".join(blocks) + sig + HTML_TAIL
+def _picks(key: int, family: int, bullets: bool) -> list[int]:
+    """The table indices one body uses (positions GREETING.. above), in plain Python."""
+    t = spelling()
+    word = _mix(key)
+    picks = [0] * N_PICKS
+    picks[MACHINE] = word % DETAIL_BASE
+    word, picks[GREETING] = divmod(word, len(t.greetings))
+    word, picks[INTRO] = divmod(word, len(t.intros))
+    word, picks[CLOSING] = divmod(word, len(t.closings))
+    word, picks[TITLE] = divmod(word, len(t.titles[family]))
+    picks[DETAIL] = word % DETAIL_BASE
+    if bullets:
+        verbs, objects = len(t.verbs[family]), len(t.objects[family])
+        for b in range(BULLETS):
+            word = _mix((key + b + 1) & _MASK)
+            word, verb = divmod(word, verbs)
+            word, obj = divmod(word, objects)
+            picks[BULLET0 + 3 * b : BULLET0 + 3 * b + 3] = verb, obj, word % len(t.qualifiers)
+    return picks
+
+
+def _picks_np(keys: U64, family: I64) -> list[list[int]]:
+    """`_picks` for many events at once: one row of indices per event."""
+    ln = _lengths()
+    word = _mix_np(keys)
+    _, machine = _digit(word, DETAIL_BASE)
+    head = np.stack([*_head_digits(ln, family, word), machine], axis=1)
+    bullets = np.stack(_bullet_digits(ln, family, keys, _ALL_BULLETS), axis=2)  # event, b, part
+    rows: list[list[int]] = np.hstack([head, bullets.reshape(len(keys), -1)]).tolist()
+    return rows
+
+
+def _compose(
+    t: Spelling, content: str, violation: str, family: int, name: str, html: bool, p: list[int]
+) -> str:
+    """One body from its picks; `name` comes spelled (and HTML-escaped for HTML)."""
+    crlf = t.crlf
+    if content in _MACHINE:
+        return _machine_text(t, content, p[MACHINE], name)
+    if content == "bullets":
+        top = t.markings[p[DETAIL] % len(t.markings)] if violation == "classification" else ""
+        blocks = _bullet_blocks(t, violation, family, html, p)
+    else:
+        top = ""
+        blocks = (t.sensitive if content == "sensitive" else t.form_letter)[html]
+    greeting, closing = t.greetings[p[GREETING]], t.closings[p[CLOSING]]
+    title = t.titles[family][p[TITLE]]
+    if html:
+        head = f"{t.p}<b>{top}</b>{t.ep}" if top else ""
+        sig = f"{t.p}{closing}{t.sig_open}{name}{t.sig_name_end}{title}{t.sig_tail}"
+        return f"{t.html_head}{head}{t.p}{greeting}{t.ep}{blocks}{sig}{t.html_tail}"
+    head = f"{top}{crlf}{crlf}" if top else ""
+    sig = f"{closing}{crlf}{name}{crlf}{title}{crlf}"
+    return f"{head}{greeting}{crlf}{crlf}{blocks}{crlf}{sig}{t.plain_quote}"
+
+
+def _bullet_blocks(t: Spelling, violation: str, family: int, html: bool, p: list[int]) -> str:
+    """Intro, the five "<verb> <object> <qualifier>" bullets and any link/attachment line."""
+    v, o, q = t.verbs[family], t.objects[family], t.qualifiers
+    v1, o1, q1, v2, o2, q2, v3, o3, q3, v4, o4, q4, v5, o5, q5 = p[BULLET0:]
+    qual2, qual3, extra = q[q2], q[q3], ""
+    detail = p[DETAIL]
+    if violation == "coworker_name":
+        qual3 = t.coworker[detail % len(t.coworker)]
+    elif violation == "drug_or_contract":
+        qual2 = t.drug_or_contract[detail % len(t.drug_or_contract)]
+    elif violation == "link":
+        extra = t.links[detail % len(t.links)]
+    elif violation == "attachment":
+        extra = t.attachments[detail % len(t.attachments)]
+    intro = t.intros[p[INTRO]]
+    if html:
+        li, eli = t.li, t.eli
+        items = (
+            f"{li}{v[v1]} {o[o1]} {q[q1]}{eli}{li}{v[v2]} {o[o2]} {qual2}{eli}"
+            f"{li}{v[v3]} {o[o3]} {qual3}{eli}{li}{v[v4]} {o[o4]} {q[q4]}{eli}"
+            f"{li}{v[v5]} {o[o5]} {q[q5]}{eli}"
+        )
+        tail = f"{t.p}{extra}{t.ep}" if extra else ""
+        return f"{t.p}{intro}{t.ep}{t.ul}{items}{t.eul}{tail}"
+    n = t.crlf
+    return (
+        f"{intro}{n}- {v[v1]} {o[o1]} {q[q1]}.{n}- {v[v2]} {o[o2]} {qual2}.{n}"
+        f"- {v[v3]} {o[o3]} {qual3}.{n}- {v[v4]} {o[o4]} {q[q4]}.{n}"
+        f"- {v[v5]} {o[o5]} {q[q5]}.{n}{extra}{n if extra else ''}"
+    )
+
+
+_MACHINE = ("auto_reply", "dsn", "reply_all")  # short texts, always plain
+_RENDERED = frozenset(c for c in CONTENTS if c != "broadcast")
+
+
+def _machine_text(t: Spelling, content: str, detail: int, name: str) -> str:
+    crlf = t.crlf
+    if content == "dsn":
+        return f"{t.dsn_head}{name}{crlf}{crlf}{t.dsn[detail % len(t.dsn)]}"
+    table = t.auto_replies if content == "auto_reply" else t.reply_all
+    return f"{table[detail % len(table)]}{crlf}{crlf}{name}{crlf}"
+
+
+def _check(contents: Iterable[str], violations: Iterable[str]) -> None:
+    for content in set(contents) - _RENDERED:
+        raise ValueError(f"content {content!r}: must be one of {', '.join(CONTENTS[1:])}")
+    for violation in set(violations) - set(VIOLATIONS):
+        raise ValueError(f"violation {violation!r}: must be one of {VIOLATIONS}")
+
+
+def _spelled_name(t: Spelling, name: str, html: bool) -> str:
+    return t.escape(html_lib.escape(name, quote=False) if html else name)
+
+
+@cache
+def _family_code(occupation: str) -> int:
+    return families().index(grammar().family(occupation))
 
 
 def render_reply(
@@ -340,53 +516,46 @@ def render_reply(
     first_name: str,
     last_name: str,
     html: bool = False,
+    json: bool = False,
 ) -> str:
-    """The body of one reply, auto-reply or delivery report; same inputs, same text."""
-    if content not in CONTENTS or content == "broadcast":
-        raise ValueError(f"content {content!r}: must be one of {', '.join(CONTENTS[1:])}")
-    if violation not in VIOLATIONS:
-        raise ValueError(f"violation {violation!r}: must be one of {VIOLATIONS}")
-    g = grammar()
-    key = _key(seed, event_id)
-    name = f"{first_name} {last_name}"
-    if content in _MACHINE:
-        return _machine_text(g, content, _mix(key) % DETAIL_BASE, name)
-    family = g.family(occupation)
-    picks = _head_picks(g, family, _mix(key))
-    if html:
-        name = html_lib.escape(name, quote=False)
-    top, blocks = _body_blocks(g, content, violation, family, key, picks, html)
-    return (_html if html else _plain)(top, blocks, picks, name)
+    """The body of one reply, auto-reply or delivery report; same inputs, same text.
+
+    With `json`, the text comes JSON-escaped (ASCII, without the quotes)."""
+    _check((content,), (violation,))
+    t = spelling(json)
+    family = _family_code(occupation)
+    picks = _picks(_key(seed, event_id), family, content == "bullets")
+    html = html and content not in _MACHINE
+    name = _spelled_name(t, f"{first_name} {last_name}", html)
+    return _compose(t, content, violation, family, name, html, picks)
 
 
-_MACHINE = ("auto_reply", "dsn", "reply_all")  # short texts, always plain
+def render_replies(
+    seed: int,
+    event_ids: I64,
+    contents: Sequence[str],
+    violations: Sequence[str],
+    family: I64,
+    names: Sequence[str],
+    html: Sequence[bool],
+    json: bool = False,
+) -> list[str]:
+    """`render_reply` for many events: picks drawn with numpy, then one join per body.
 
-
-def _machine_text(g: Grammar, content: str, detail: int, name: str) -> str:
-    if content == "auto_reply":
-        return g.auto_replies[detail % len(g.auto_replies)] + CRLF + CRLF + name + CRLF
-    if content == "reply_all":
-        return g.reply_all[detail % len(g.reply_all)] + CRLF + CRLF + name + CRLF
-    return DSN_HEAD + name + CRLF + CRLF + g.dsn[detail % len(g.dsn)]
-
-
-def _body_blocks(
-    g: Grammar, content: str, violation: str, family: str, key: int, p: _Picks, html: bool
-) -> tuple[list[str], list[str]]:
-    """Marking lines for the top, and the paragraphs between greeting and signature."""
-    if content == "sensitive":
-        return [], [f"{P}{SENSITIVE_STATEMENT}{EP}" if html else SENSITIVE_STATEMENT + CRLF]
-    if content == "form_letter":
-        text = g.form_letter
-        return [], [f"{P}{text.replace(CRLF, BR)}{EP}" if html else text + CRLF]
-    top = [g.markings[p.detail % len(g.markings)]] if violation == "classification" else []
-    bullets = _bullets(g, family, key, violation, p.detail)
-    extra = _extra_lines(g, violation, p.detail)
-    if html:
-        items = "".join(f"{LI}{b}{ELI}" for b in bullets)
-        return top, [f"{P}{p.intro}{EP}{UL}{items}{EUL}", *(f"{P}{x}{EP}" for x in extra)]
-    lines = "".join(f"- {b}.{CRLF}" for b in bullets)
-    return top, [p.intro + CRLF + lines, *(x + CRLF for x in extra)]
+    `family` comes from `family_codes`, `names` are "First Last". With `json`, each body
+    comes JSON-escaped (ASCII, without the quotes), ready to go between two quotes.
+    """
+    _check(contents, violations)
+    t = spelling(json)
+    rows = _picks_np(_keys_np(seed, event_ids), family)
+    out = []
+    for content, violation, fam, name, is_html, p in zip(
+        contents, violations, family.tolist(), names, html, rows, strict=True
+    ):
+        is_html = is_html and content not in _MACHINE
+        spelled = _spelled_name(t, name, is_html)
+        out.append(_compose(t, content, violation, fam, spelled, is_html, p))
+    return out
 
 
 # -- sizing without rendering ------------------------------------------------------------
@@ -394,7 +563,6 @@ def _body_blocks(
 class _Lengths:
     """Byte lengths of every table entry, per family where the table depends on one."""
 
-    families: tuple[str, ...]
     greeting: I64
     intro: I64
     closing: I64
@@ -411,6 +579,9 @@ class _Lengths:
     title: list[I64]
     verb: list[I64]
     obj: list[I64]
+    n_title: U64  # entries per family
+    n_verb: U64
+    n_obj: U64
 
 
 def _lens(items: tuple[str, ...]) -> I64:
@@ -420,9 +591,10 @@ def _lens(items: tuple[str, ...]) -> I64:
 @cache
 def _lengths() -> _Lengths:
     g = grammar()
-    families = tuple(sorted(g.verbs))
+    title = [_lens(g.titles[f]) for f in families()]
+    verb = [_lens(g.verbs[f]) for f in families()]
+    obj = [_lens(g.objects[f]) for f in families()]
     return _Lengths(
-        families=families,
         greeting=_lens(g.greetings),
         intro=_lens(g.intros),
         closing=_lens(g.closings),
@@ -436,9 +608,12 @@ def _lengths() -> _Lengths:
         auto=_lens(g.auto_replies),
         reply_all=_lens(g.reply_all),
         dsn=_lens(g.dsn),
-        title=[_lens(g.titles[f]) for f in families],
-        verb=[_lens(g.verbs[f]) for f in families],
-        obj=[_lens(g.objects[f]) for f in families],
+        title=title,
+        verb=verb,
+        obj=obj,
+        n_title=_count(title),
+        n_verb=_count(verb),
+        n_obj=_count(obj),
     )
 
 
@@ -448,13 +623,38 @@ def _digit(word: U64, base: U64 | int) -> tuple[U64, I64]:
     return quotient, remainder.astype(np.int64)
 
 
-def _pick(table: list[I64], family: I64, word: U64) -> tuple[U64, I64]:
-    """Digit of `word` in base len(table[family]) and the picked entry's length."""
-    sizes = np.array([len(t) for t in table], dtype=np.uint64)
-    word, idx = _digit(word, sizes[family])
-    flat = np.concatenate(table)
+def _count(table: list[I64]) -> U64:
+    """How many entries a per-family table has, by family code."""
+    return np.array([len(t) for t in table], dtype=np.uint64)
+
+
+def _flat(table: list[I64], family: I64, idx: I64) -> I64:
+    """Entry `idx` of each event's family's table (per-family tables, flattened)."""
     offsets = np.concatenate([[0], np.cumsum([len(t) for t in table])[:-1]]).astype(np.int64)
-    return word, flat[offsets[family] + idx]
+    picked: I64 = np.concatenate(table)[offsets[family] + idx]
+    return picked
+
+
+def _head_digits(ln: _Lengths, family: I64, word: U64) -> list[I64]:
+    """Greeting, intro, closing, title and detail digits of the mixed key `word`."""
+    word, i_g = _digit(word, len(ln.greeting))
+    word, i_i = _digit(word, len(ln.intro))
+    word, i_c = _digit(word, len(ln.closing))
+    word, i_t = _digit(word, ln.n_title[family])
+    _, detail = _digit(word, DETAIL_BASE)
+    return [i_g, i_i, i_c, i_t, detail]
+
+
+def _bullet_digits(ln: _Lengths, family: I64, keys: U64, bullets: U64) -> list[I64]:
+    """Verb, object and qualifier digits of the given bullets (1-based): event x bullet."""
+    word = _mix_np(keys[:, None] + bullets)
+    word, verb = _digit(word, ln.n_verb[family][:, None])
+    word, obj = _digit(word, ln.n_obj[family][:, None])
+    _, qual = _digit(word, len(ln.qualifier))
+    return [verb, obj, qual]
+
+
+_ALL_BULLETS = np.arange(1, BULLETS + 1, dtype=np.uint64)
 
 
 @dataclass(frozen=True)
@@ -467,12 +667,8 @@ class _HeadLengths:
 
 
 def _head_lengths(ln: _Lengths, family: I64, keys: U64) -> _HeadLengths:
-    word = _mix_np(keys)
-    word, i_g = _digit(word, len(ln.greeting))
-    word, i_i = _digit(word, len(ln.intro))
-    word, i_c = _digit(word, len(ln.closing))
-    word, title = _pick(ln.title, family, word)
-    _, detail = _digit(word, DETAIL_BASE)
+    i_g, i_i, i_c, i_t, detail = _head_digits(ln, family, _mix_np(keys))
+    title = _flat(ln.title, family, i_t)
     return _HeadLengths(ln.greeting[i_g], ln.intro[i_i], ln.closing[i_c], title, detail)
 
 
@@ -482,16 +678,13 @@ def _bullet_lengths(ln: _Lengths, family: I64, keys: U64, violation: I64, detail
     coworker = violation == VIOLATIONS.index("coworker_name")
     drug = violation == VIOLATIONS.index("drug_or_contract")
     for b in range(1, BULLETS + 1):
-        word = _mix_np(keys + np.uint64(b))
-        word, verb = _pick(ln.verb, family, word)
-        word, obj = _pick(ln.obj, family, word)
-        _, i_q = _digit(word, len(ln.qualifier))
+        i_v, i_o, i_q = (d[:, 0] for d in _bullet_digits(ln, family, keys, _ALL_BULLETS[b - 1 : b]))
         qual = ln.qualifier[i_q]
         if b == 3:
             qual = np.where(coworker, ln.coworker[detail % len(ln.coworker)], qual)
         elif b == 2:
             qual = np.where(drug, ln.drug[detail % len(ln.drug)], qual)
-        total += verb + 1 + obj + 1 + qual
+        total += _flat(ln.verb, family, i_v) + 1 + _flat(ln.obj, family, i_o) + 1 + qual
     return total
 
 
@@ -506,8 +699,7 @@ def _extra_lengths(ln: _Lengths, violation: I64, detail: I64) -> tuple[I64, I64]
 
 def family_codes(occupations: list[str]) -> I64:
     """Grammar family index for each occupation name of a vocabulary."""
-    g, ln = grammar(), _lengths()
-    return np.array([ln.families.index(g.family(o)) for o in occupations], dtype=np.int64)
+    return np.array([_family_code(o) for o in occupations], dtype=np.int64)
 
 
 def name_lengths(first: pa.Array, last: pa.Array) -> tuple[I64, I64]:

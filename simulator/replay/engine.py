@@ -21,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +72,11 @@ class ReplayResult:
     interrupted: bool
 
 
+BATCH = 128  # events prepared (rendered) together; a batch takes ~1 ms, claimed in order
+
+
 class _Run:
-    """Shared state of one replay: the claim cursor, clock origin and stop flag."""
+    """Shared state of one replay: the claim cursor, prepared batch, clock and stop flag."""
 
     def __init__(
         self, target: Target, payload: Payload, offsets: I64, rec: Recorder, opts: ReplayOptions
@@ -87,6 +91,8 @@ class _Run:
         if limit is not None:  # events due after the time limit are never claimed
             self.runnable = int(np.searchsorted(offsets, limit * 1e6, "right"))
         self.cursor = 0
+        self.batch: Sequence[Any] = ()
+        self.batch_start = 0
         self.start = 0.0
         self.stopping = False
         self.in_flight: set[asyncio.Task[None]] = set()
@@ -94,47 +100,122 @@ class _Run:
     def us(self, t: float) -> int:
         return int((t - self.start) * 1_000_000)
 
+    def message(self, i: int) -> Any:
+        """Event `i` prepared for the target. Events are claimed in order, so batches
+        only move forward: a claim past the batch prepares the next one."""
+        k = i - self.batch_start
+        if k >= len(self.batch):
+            self.batch = self.target.prepare(self.payload, i, min(i + BATCH, self.runnable))
+            self.batch_start, k = i, 0
+        return self.batch[k]
+
+    async def claim(self) -> _Job | None:
+        """The next event, once it is due (None when there are no more or on a stop)."""
+        while not self.stopping and self.cursor < self.runnable:
+            i = self.cursor
+            self.cursor = i + 1
+            message = self.message(i)
+            due = self.start + self.offsets_s[i]
+            delay = due - _now()
+            while delay > 0:  # timers may fire early; a stop cancels this sleep
+                await asyncio.sleep(delay)
+                delay = due - _now()
+            now = _now()
+            if now - due > self.opts.drop_after_s:
+                self.rec.drop(i, "behind schedule")
+                continue
+            self.rec.mark_sent(i, self.us(now))
+            return _Job(i, message)
+        return None
+
+    def claim_due(self) -> _Job | None:
+        """The next event if it is already due, claimed and marked sent now; else None."""
+        while not self.stopping and self.cursor < self.runnable:
+            i = self.cursor
+            now = _now()
+            due = self.start + self.offsets_s[i]
+            if due > now:
+                return None
+            self.cursor = i + 1
+            message = self.message(i)
+            if now - due > self.opts.drop_after_s:
+                self.rec.drop(i, "behind schedule")
+                continue
+            self.rec.mark_sent(i, self.us(now))
+            return _Job(i, message)
+        return None
+
     async def worker(self, session: Session) -> None:
+        lane = _Lane(self, session)
         me = asyncio.current_task()
         assert me is not None
         try:
-            while not self.stopping and self.cursor < self.runnable:
-                i = self.cursor
-                self.cursor = i + 1
-                due = self.start + self.offsets_s[i]
-                delay = due - _now()
-                while delay > 0:  # timers may fire early; a stop cancels this sleep
-                    await asyncio.sleep(delay)
-                    delay = due - _now()
-                now = _now()
-                if now - due > self.opts.drop_after_s:
-                    self.rec.drop(i, "behind schedule")
-                    continue
+            while (job := lane.next() or await self.claim()) is not None:
                 self.in_flight.add(me)
-                await self.send(session, i, now)
-                self.in_flight.discard(me)
+                await lane.send(job)
+                if not lane.queue:
+                    self.in_flight.discard(me)
         finally:
             await session.close()
 
-    async def send(self, session: Session, i: int, now: float) -> None:
-        message = self.target.prepare(self.payload, i)
-        self.rec.mark_sent(i, self.us(now))
-        retries = 0
-        while True:
-            out = await _deliver(session, message)
-            if out.retry_after is None or retries >= self.opts.retries or self.stopping:
-                break
-            retries += 1
-            await asyncio.sleep(min(out.retry_after, self.opts.retry_cap_s))
-        self.rec.finish(i, self.us(_now()), out, retries)
+
+class _Job:
+    """An event a worker has claimed: its message and how often it was tried."""
+
+    __slots__ = ("i", "message", "not_before", "retries")
+
+    def __init__(self, i: int, message: Any) -> None:
+        self.i = i
+        self.message = message
+        self.retries = 0
+        self.not_before = 0.0  # a retry waits out the server's delay
+
+
+class _Lane:
+    """One worker's connection and the events it holds, in the order they must go.
+
+    A session that pipelines (SMTP with PIPELINING) may ask, just before the last write
+    of a message, for the next event if one is already due (`follow`); its first commands
+    then ride in the same write, and that event is delivered next on this connection. A
+    retry waits behind such an event, since the server has its commands already.
+    """
+
+    def __init__(self, run: _Run, session: Session) -> None:
+        self.run = run
+        self.session = session
+        self.queue: deque[_Job] = deque()
+
+    def next(self) -> _Job | None:
+        return self.queue.popleft() if self.queue else None
+
+    def follow(self) -> Any:
+        if self.queue:
+            return None
+        job = self.run.claim_due()
+        if job is None:
+            return None
+        self.queue.append(job)
+        return job.message
+
+    async def send(self, job: _Job) -> None:
+        run = self.run
+        if job.not_before:
+            await asyncio.sleep(max(0.0, job.not_before - _now()))
+        out = await _deliver(self.session, job.message, self.follow)
+        if out.retry_after is not None and job.retries < run.opts.retries and not run.stopping:
+            job.retries += 1
+            job.not_before = _now() + min(out.retry_after, run.opts.retry_cap_s)
+            self.queue.append(job)
+            return
+        run.rec.finish(job.i, run.us(_now()), out, job.retries)
 
 
 _now = time.monotonic  # the loop's own clock may tick in whole milliseconds (uvloop)
 
 
-async def _deliver(session: Session, message: Any) -> Outcome:
+async def _deliver(session: Session, message: Any, follow: Callable[[], Any]) -> Outcome:
     try:
-        return await session.deliver(message)
+        return await session.deliver(message, follow)
     except TimeoutError:
         return Outcome(0, TIMEOUT, 0, "timeout")
     except OSError as err:

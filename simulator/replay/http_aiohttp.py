@@ -10,7 +10,7 @@ from __future__ import annotations
 import aiohttp
 
 from simulator.replay.payload import Payload
-from simulator.replay.targets import Outcome, Tokens, http_outcome
+from simulator.replay.targets import Follow, Outcome, Tokens, http_outcome
 
 _JSON = {"Content-Type": "application/json", "User-Agent": "pulsecheck-replay"}
 
@@ -19,7 +19,9 @@ class AiohttpSession:
     def __init__(self, target: AiohttpTarget) -> None:
         self.target = target
 
-    async def deliver(self, message: tuple[dict[str, str], bytes]) -> Outcome:
+    async def deliver(
+        self, message: tuple[dict[str, str], bytes], follow: Follow | None = None
+    ) -> Outcome:
         headers, body = message
         client = await self.target.client()
         try:
@@ -48,14 +50,20 @@ class AiohttpTarget:
             self._client = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self._client
 
-    def prepare(self, payload: Payload, index: int) -> tuple[dict[str, str], bytes]:
-        agency = payload.agency_of(index)
+    def prepare(
+        self, payload: Payload, start: int, stop: int
+    ) -> list[tuple[dict[str, str], bytes]]:
+        bodies = payload.http_jsons(start, stop)
+        agencies = payload.agencies(start, stop)
+        return [(self._headers(a), body) for a, body in zip(agencies, bodies, strict=True)]
+
+    def _headers(self, agency: str) -> dict[str, str]:
         headers = self.headers.get(agency)
         if headers is None:
             token = self.tokens(agency) if self.tokens else None
             auth = {} if token is None else {"Authorization": f"Bearer {token}"}
             headers = self.headers[agency] = {**_JSON, **auth}
-        return headers, payload.http_json(index)
+        return headers
 
     async def open(self) -> AiohttpSession:
         return AiohttpSession(self)

@@ -17,7 +17,7 @@ from typing import cast
 import httptools
 
 from simulator.replay.payload import Payload
-from simulator.replay.targets import Outcome, Tokens, http_outcome
+from simulator.replay.targets import Follow, Outcome, Tokens, http_outcome
 
 
 class _ResponseProtocol(asyncio.Protocol):
@@ -81,7 +81,7 @@ class FastHttpSession:
         )
         return proto
 
-    async def deliver(self, message: tuple[bytes, bytes]) -> Outcome:
+    async def deliver(self, message: tuple[bytes, bytes], follow: Follow | None = None) -> Outcome:
         auth, body = message
         proto = self.proto
         if proto is None or proto.transport is None:
@@ -150,9 +150,11 @@ class FastHttpTarget:
             "Content-Type: application/json\r\nUser-Agent: pulsecheck-replay\r\n"
         ).encode()
 
-    def prepare(self, payload: Payload, index: int) -> tuple[bytes, bytes]:
-        """(Authorization and Content-Length header start, JSON body) of one event."""
-        return self.auth.line(payload.agency_of(index)), payload.http_json(index)
+    def prepare(self, payload: Payload, start: int, stop: int) -> list[tuple[bytes, bytes]]:
+        """(Authorization and Content-Length header start, JSON body) of each event."""
+        bodies = payload.http_jsons(start, stop)
+        agencies = payload.agencies(start, stop)
+        return [(self.auth.line(a), body) for a, body in zip(agencies, bodies, strict=True)]
 
     async def open(self) -> FastHttpSession:
         """A session, connected now if possible (else at its first delivery)."""

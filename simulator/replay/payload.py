@@ -2,9 +2,9 @@
 
 Theory of operation: the schedule names people by employee id (row of the workforce
 table) and collection systems by id. `Payload` resolves those once into numpy/object
-columns, then renders one event at a time on demand, so a million-event schedule costs
-no per-event objects until an event is actually sent. Routing follows the schedule (an
-HTTP submission carries the first `to` address: the collection API takes one per reply):
+columns, then renders events on demand, so a million-event schedule costs no per-event
+objects until an event is actually sent. Routing follows the schedule (an HTTP submission
+carries the first `to` address: the collection API takes one per reply):
 
 - broadcast: from the broadcast address to employees [rcpt_first, rcpt_first+rcpt_count);
 - reply: from the employee to the collection address of `collection`, cc the manager;
@@ -12,23 +12,37 @@ HTTP submission carries the first `to` address: the collection API takes one per
   from the member to every list member [rcpt_first, rcpt_first+rcpt_count);
 - auto_reply, bounce: back to the broadcast address (a bounce uses the null sender <>).
 
+Two ways in, the same bytes out: one event at a time (`http_json(i)`, `smtp_message(i)`,
+for Locust users and tests), or a run of consecutive events (`http_jsons(start, stop)`,
+`smtp_messages(start, stop)`) for the replay engine, which prepares events in batches:
+the batch draws every body's choices with numpy (`content.render_replies`), reads each
+column slice into Python lists once, and builds JSON documents from pieces that are
+already escaped, so no document goes through `json.dumps`.
+
 The native engine and the Locust users both call this module, so both send the same bytes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime
+from json.encoder import encode_basestring_ascii as json_string
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
 from simulator.columns import NO_ID
-from simulator.content import render_reply, reply_is_html
+from simulator.content import (
+    family_codes,
+    html_mask,
+    render_replies,
+    render_reply,
+    reply_is_html,
+    spelling,
+)
 
 BROADCAST_SENDER = "hr@opm.example"
 BROADCAST_SUBJECT = "What did you do last week?"
@@ -38,6 +52,15 @@ BROADCAST_TEXT = (
     "week and cc your manager.\r\n"
 )
 DEFAULT_COLLECTION_DOMAIN = "collect.example"
+SUBJECTS = {
+    "broadcast": BROADCAST_SUBJECT,
+    "bounce": "Undelivered Mail Returned to Sender",
+    "auto_reply": f"Automatic reply: {BROADCAST_SUBJECT}",
+    "reply": f"RE: {BROADCAST_SUBJECT}",
+}
+_JSON_SUBJECTS = {kind: json_string(subject) for kind, subject in SUBJECTS.items()}
+_BROADCAST_JSON = spelling(json=True).escape(BROADCAST_TEXT)
+US_PER_S = 1_000_000
 
 
 def collection_address(collection: str, addresses: Mapping[str, str]) -> str:
@@ -60,6 +83,16 @@ def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.object_]:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
 
 
+def _family_by_employee(occupation: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """Grammar family code of every employee, from the occupation column's dictionary."""
+    encoded = occupation.combine_chunks()
+    if not pa.types.is_dictionary(encoded.type):
+        encoded = encoded.dictionary_encode()
+    codes = family_codes([str(o) for o in encoded.dictionary.to_pylist()])
+    family: npt.NDArray[np.int64] = codes[encoded.indices.to_numpy(zero_copy_only=False)]
+    return family
+
+
 class Payload:
     """Renders events of one schedule table, resolving ids through one workforce table."""
 
@@ -80,6 +113,7 @@ class Payload:
         self.first = _codes(workforce.column("first_name"))
         self.last = _codes(workforce.column("last_name"))
         self.occupation = _codes(workforce.column("occupation"))
+        self.family = _family_by_employee(workforce.column("occupation"))
         self.event_id = events.column("event_id").to_numpy()
         self.t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
         self.kind = _codes(events.column("kind"))
@@ -93,16 +127,31 @@ class Payload:
         self.content = _codes(events.column("content"))
         self.violation = _codes(events.column("violation"))
         self.size = events.column("size_bytes").to_numpy()
+        self._date: tuple[int, str] = (-1, "")
 
     def __len__(self) -> int:
         return len(self.event_id)
 
-    # -- routing ------------------------------------------------------------------
+    # -- routing, on plain values (both ways in use these) -------------------------
+    def _from(self, kind: str, sender: int) -> str:
+        if kind == "broadcast" or sender == NO_ID:
+            return self.broadcast_sender
+        return str(self.emails[sender])
+
+    def _to(self, kind: str, content: str, first: int, count: int, collection: str) -> list[str]:
+        if kind == "broadcast" or content == "reply_all":
+            return list(self.emails[first : first + count].tolist())
+        if kind == "reply":
+            return [collection_address(collection, self.collections)]
+        return [self.broadcast_sender]
+
+    def _cc(self, kind: str, cc: int) -> list[str]:
+        return [] if cc == NO_ID or kind != "reply" else [str(self.emails[cc])]
+
+    # -- one event ----------------------------------------------------------------
     def sender_address(self, i: int) -> str:
         """Header From: address of event `i`."""
-        if self.kind[i] == "broadcast" or int(self.sender[i]) == NO_ID:
-            return self.broadcast_sender
-        return str(self.emails[int(self.sender[i])])
+        return self._from(str(self.kind[i]), int(self.sender[i]))
 
     def envelope_from(self, i: int) -> str:
         """SMTP reverse path: empty for bounces (RFC 5321 §4.5.5)."""
@@ -113,28 +162,19 @@ class Payload:
         return bool(self.kind[i] == "broadcast" or self.content[i] == "reply_all")
 
     def to_addresses(self, i: int) -> list[str]:
-        kind = self.kind[i]
-        if self.fans_out(i):
-            first = int(self.rcpt_first[i])
-            return [str(a) for a in self.emails[first : first + int(self.rcpt_count[i])]]
-        if kind == "reply":
-            return [collection_address(str(self.collection[i]), self.collections)]
-        return [self.broadcast_sender]
+        return self._to(
+            str(self.kind[i]),
+            str(self.content[i]),
+            int(self.rcpt_first[i]),
+            int(self.rcpt_count[i]),
+            str(self.collection[i]),
+        )
 
     def cc_addresses(self, i: int) -> list[str]:
-        cc = int(self.cc[i])
-        return [] if cc == NO_ID or self.kind[i] != "reply" else [str(self.emails[cc])]
+        return self._cc(str(self.kind[i]), int(self.cc[i]))
 
-    # -- content ------------------------------------------------------------------
     def subject(self, i: int) -> str:
-        kind = self.kind[i]
-        if kind == "broadcast":
-            return BROADCAST_SUBJECT
-        if kind == "bounce":
-            return "Undelivered Mail Returned to Sender"
-        if kind == "auto_reply":
-            return f"Automatic reply: {BROADCAST_SUBJECT}"
-        return f"RE: {BROADCAST_SUBJECT}"
+        return SUBJECTS.get(str(self.kind[i]), SUBJECTS["reply"])
 
     def is_html(self, i: int) -> bool:
         """Whether event `i` is an HTML reply (deterministic from seed and event id)."""
@@ -142,10 +182,10 @@ class Payload:
             self.seed, int(self.event_id[i]), self.html_share
         )
 
-    def body(self, i: int) -> str:
+    def body(self, i: int, json: bool = False) -> str:
         """The text of event `i`: the broadcast, or `simulator.content.render_reply`."""
         if self.kind[i] == "broadcast" or self.content[i] == "broadcast":
-            return BROADCAST_TEXT
+            return _BROADCAST_JSON if json else BROADCAST_TEXT
         sender = int(self.sender[i])
         known = sender != NO_ID
         return render_reply(
@@ -157,22 +197,21 @@ class Payload:
             str(self.first[sender]) if known else "",
             str(self.last[sender]) if known else "",
             self.is_html(i),
+            json,
         )
 
-    # -- renderings ---------------------------------------------------------------
     def http_json(self, i: int) -> bytes:
         """The JSON body POSTed to an HTTP collection API (`simulator.collect.api`)."""
-        doc = {
-            "sender": self.sender_address(i),
-            "round": str(self.round[i]),
-            "to": self.to_addresses(i)[0],
-            "cc": self.cc_addresses(i),
-            "subject": self.subject(i),
-            "body": self.body(i),
-            "idempotency_key": f"{self.seed}-{int(self.event_id[i])}",
-            "attachments": int(self.violation[i] == "attachment"),
-        }
-        return json.dumps(doc, separators=(",", ":")).encode()
+        return self._json(
+            self.sender_address(i),
+            str(self.round[i]),
+            self.to_addresses(i)[0],
+            self.cc_addresses(i),
+            str(self.kind[i]),
+            self.body(i, json=True),
+            int(self.event_id[i]),
+            str(self.violation[i]),
+        )
 
     def agency_of(self, i: int) -> str:
         """The sender's department: whose bearer token an HTTP submission carries."""
@@ -180,19 +219,140 @@ class Payload:
 
     def smtp_message(self, i: int) -> SmtpMessage:
         """Envelope and RFC 5322 message for event `i`."""
-        to, cc = self.to_addresses(i), self.cc_addresses(i)
-        sent = dt.datetime.fromtimestamp(int(self.t_us[i]) / 1e6, dt.UTC)
-        to_header = "undisclosed-recipients:;" if self.fans_out(i) else ", ".join(to)
-        headers = [
-            f"From: {self.sender_address(i)}",
-            f"To: {to_header}",
-            *([f"Cc: {', '.join(cc)}"] if cc else []),
-            f"Subject: {self.subject(i)}",
-            f"Date: {format_datetime(sent)}",
-            f"Message-ID: <{int(self.event_id[i])}.{self.seed}@pulsecheck.example>",
-            "MIME-Version: 1.0",
-            f"Content-Type: text/{'html' if self.is_html(i) else 'plain'}; charset=utf-8",
-            "Content-Transfer-Encoding: 8bit",
+        return self.smtp_messages(i, i + 1, batch=False)[0]
+
+    # -- a run of events [start, stop) ----------------------------------------------
+    def agencies(self, start: int, stop: int) -> list[str]:
+        return list(self.agency[start:stop].tolist())
+
+    def bodies(self, start: int, stop: int, json: bool = False) -> tuple[list[str], list[bool]]:
+        """Texts of events [start, stop) rendered together, and which of them are HTML."""
+        kinds, contents = self.kind[start:stop], self.content[start:stop]
+        texts = [_BROADCAST_JSON if json else BROADCAST_TEXT] * len(kinds)
+        html = [False] * len(kinds)
+        written = np.flatnonzero((kinds != "broadcast") & (contents != "broadcast"))
+        if len(written) == 0:
+            return texts, html
+        ids = self.event_id[start:stop][written]
+        sender = self.sender[start:stop][written].astype(np.int64)
+        known = sender != NO_ID
+        person = np.where(known, sender, 0)
+        family = np.where(known, self.family[person], family_codes([""])[0])
+        names = [
+            f"{first} {last}" if k else " "
+            for first, last, k in zip(
+                self.first[person].tolist(), self.last[person].tolist(), known.tolist(), strict=True
+            )
         ]
-        text = "\r\n".join(headers) + "\r\n\r\n" + self.body(i)
-        return SmtpMessage(self.envelope_from(i), to + cc, text.encode())
+        is_html = kinds[written] == "reply"
+        is_html &= html_mask(self.seed, ids, self.html_share)
+        rendered = render_replies(
+            self.seed,
+            ids,
+            contents[written].tolist(),
+            self.violation[start:stop][written].tolist(),
+            family,
+            names,
+            is_html.tolist(),
+            json,
+        )
+        for k, text, h in zip(written.tolist(), rendered, is_html.tolist(), strict=True):
+            texts[k], html[k] = text, h
+        return texts, html
+
+    def http_jsons(self, start: int, stop: int) -> list[bytes]:
+        """`http_json` of events [start, stop), rendered together."""
+        bodies, _ = self.bodies(start, stop, json=True)
+        rows = zip(
+            self.kind[start:stop].tolist(),
+            self.content[start:stop].tolist(),
+            self.sender[start:stop].tolist(),
+            self.rcpt_first[start:stop].tolist(),
+            self.rcpt_count[start:stop].tolist(),
+            self.collection[start:stop].tolist(),
+            self.cc[start:stop].tolist(),
+            self.round[start:stop].tolist(),
+            self.event_id[start:stop].tolist(),
+            self.violation[start:stop].tolist(),
+            bodies,
+            strict=True,
+        )
+        out = []
+        for kind, content, sender, first, count, collection, cc, rnd, event_id, viol, body in rows:
+            to = self._to(kind, content, first, count, collection)[0]
+            sender_address, ccs = self._from(kind, sender), self._cc(kind, cc)
+            out.append(self._json(sender_address, rnd, to, ccs, kind, body, event_id, viol))
+        return out
+
+    def _json(
+        self,
+        sender: str,
+        rnd: str,
+        to: str,
+        cc: list[str],
+        kind: str,
+        body: str,
+        event_id: int,
+        violation: str,
+    ) -> bytes:
+        """The document `json.dumps(doc, separators=(",", ":"))` would give, from pieces;
+        `body` comes JSON-escaped already."""
+        subject = _JSON_SUBJECTS.get(kind, _JSON_SUBJECTS["reply"])
+        return (
+            f'{{"sender":{json_string(sender)},"round":{json_string(rnd)},'
+            f'"to":{json_string(to)},"cc":[{",".join(map(json_string, cc))}],'
+            f'"subject":{subject},"body":"{body}",'
+            f'"idempotency_key":"{self.seed}-{event_id}",'
+            f'"attachments":{int(violation == "attachment")}}}'
+        ).encode()
+
+    def smtp_messages(self, start: int, stop: int, batch: bool = True) -> list[SmtpMessage]:
+        """`smtp_message` of events [start, stop); `batch` renders the bodies together."""
+        if batch:
+            bodies, html = self.bodies(start, stop)
+        else:
+            bodies = [self.body(i) for i in range(start, stop)]
+            html = [self.is_html(i) for i in range(start, stop)]
+        rows = zip(
+            self.kind[start:stop].tolist(),
+            self.content[start:stop].tolist(),
+            self.sender[start:stop].tolist(),
+            self.rcpt_first[start:stop].tolist(),
+            self.rcpt_count[start:stop].tolist(),
+            self.collection[start:stop].tolist(),
+            self.cc[start:stop].tolist(),
+            self.t_us[start:stop].tolist(),
+            self.event_id[start:stop].tolist(),
+            bodies,
+            html,
+            strict=True,
+        )
+        out = []
+        for kind, content, sender, first, count, collection, cc_id, t_us, event_id, body, h in rows:
+            to = self._to(kind, content, first, count, collection)
+            cc = self._cc(kind, cc_id)
+            fans_out = kind == "broadcast" or content == "reply_all"
+            sender_address = self._from(kind, sender)
+            text = (
+                f"From: {sender_address}\r\n"
+                f"To: {'undisclosed-recipients:;' if fans_out else ', '.join(to)}\r\n"
+                + (f"Cc: {', '.join(cc)}\r\n" if cc else "")
+                + f"Subject: {SUBJECTS.get(kind, SUBJECTS['reply'])}\r\n"
+                f"Date: {self._date_header(t_us)}\r\n"
+                f"Message-ID: <{event_id}.{self.seed}@pulsecheck.example>\r\n"
+                "MIME-Version: 1.0\r\n"
+                f"Content-Type: text/{'html' if h else 'plain'}; charset=utf-8\r\n"
+                "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                f"{body}"
+            )
+            mail_from = "" if kind == "bounce" else sender_address
+            out.append(SmtpMessage(mail_from, to + cc, text.encode()))
+        return out
+
+    def _date_header(self, t_us: int) -> str:
+        """RFC 5322 date of an intended time (whole seconds, so consecutive events share)."""
+        second = t_us // US_PER_S
+        if self._date[0] != second:
+            when = dt.datetime.fromtimestamp(second, dt.UTC)
+            self._date = (second, format_datetime(when))
+        return self._date[1]

@@ -2,7 +2,8 @@
 
 Theory of operation: recording must not slow the generator, so a `Recorder` holds one
 preallocated numpy column per result field and the engine writes plain integers into
-them by event position; no per-event Python object is kept. After the run, whole-column
+them by event position; no per-event Python object is kept. It also notes the order in
+which events finish, so a live display reads only what is new. After the run, whole-column
 numpy turns the columns into the `columns.RESULTS` table, marks late sends, and builds
 two HdrHistograms: latency from the intended time (corrected for coordinated omission,
 as wrk2) and from the actual send (uncorrected, as closed-loop tools report). Values are
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
@@ -60,6 +62,7 @@ class Recorder:
         self._errors: dict[str, int] = {"": 0}
         self.finished = 0  # events with a final outcome, for the live display
         self.failed = 0
+        self.finish_order = np.zeros(n, dtype=np.int64)  # positions, as they finished
 
     def _error_code(self, reason: str) -> int:
         code = self._errors.get(reason)
@@ -79,6 +82,7 @@ class Recorder:
         self.nbytes[i] = out.nbytes
         if out.error:
             self.error[i] = self._error_code(out.error)
+        self.finish_order[self.finished] = i
         self.finished += 1
         self.failed += out.outcome != OK
 
@@ -86,6 +90,7 @@ class Recorder:
         """Record that event `i` never went out, and why."""
         self.outcome[i] = DROPPED
         self.error[i] = self._error_code(reason)
+        self.finish_order[self.finished] = i
         self.finished += 1
         self.failed += 1
 
@@ -99,6 +104,7 @@ class Recorder:
             self.outcome[pending] = DROPPED
             self.outcome[was_sent] = TIMEOUT
             self.error[pending] = self._error_code(reason)
+            self.finish_order[self.finished : self.finished + count] = np.flatnonzero(pending)
             self.finished += count
             self.failed += count
         return count
@@ -254,19 +260,12 @@ def summarize(
     meta: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The replay.json summary: counts by outcome, throughput, latency percentiles."""
-    outcomes = results.column("outcome").to_pylist()
-    counts = {name: 0 for name in OUTCOMES}
-    for name in outcomes:
-        counts[str(name)] += 1
+    counts = {name: 0 for name in OUTCOMES} | value_counts(results.column("outcome"))
     sent = results.column("t_sent").to_numpy()
     done = results.column("t_done").to_numpy()
     acknowledged = counts["ok"] + counts["late"]
     span_s = (done.max() - sent[sent >= 0].min()) / 1e6 if (done >= 0).any() else 0.0
-    errors = results.column("error").to_pylist()
-    reasons: dict[str, int] = {}
-    for reason in errors:
-        if reason:
-            reasons[str(reason)] = reasons.get(str(reason), 0) + 1
+    reasons = {k: n for k, n in value_counts(results.column("error")).items() if k}
     return {
         **meta,
         "events": results.num_rows,
@@ -280,6 +279,15 @@ def summarize(
         "latency_uncorrected_ms": percentiles(uncorrected),
         "send_lag_ms": send_lag_percentiles(results),
     }
+
+
+def value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    """How often each value of a (dictionary-encoded) string column occurs; nulls skipped."""
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(pa.string())
+    counted = pc.value_counts(column)
+    values, counts = counted.field("values").to_pylist(), counted.field("counts").to_pylist()
+    return {str(v): int(n) for v, n in zip(values, counts, strict=True) if v is not None}
 
 
 def send_lag_percentiles(results: pa.Table) -> dict[str, float]:

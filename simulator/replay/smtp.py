@@ -3,10 +3,16 @@
 Theory of operation: each session is one SMTP connection (EHLO once, then transaction
 after transaction). When the server advertises PIPELINING (RFC 2920), MAIL FROM, every
 RCPT TO and DATA go out in one write and their replies are read together; the message
-follows on 354. So a broadcast to 500 recipients costs two round trips, not 503. Without
-PIPELINING the same commands go one by one. Replies are parsed from `data_received`
+follows on 354. So a broadcast to 500 recipients costs two round trips, not 503. Across
+transactions too: when the next event is already due as a message is about to go out,
+its MAIL/RCPT/DATA follow the message's end-of-data dot in the same write (RFC 2920 §3.2
+allows commands after the dot), so under load each message costs one write and one
+round trip. Nothing is sent before it is due: the engine hands over only due events.
+Without PIPELINING the commands go one by one. Replies are parsed from `data_received`
 without stream objects. 4xx replies are temporary: the outcome carries a retry delay and
-the engine retries on the same connection after RSET. 421 closes the connection.
+the engine retries on the same connection (after RSET when the envelope failed; the
+reply to the end of data ends a transaction either way, RFC 5321 §4.1.1.4). 421 closes
+the connection.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ from collections import deque
 from typing import cast
 
 from simulator.replay.payload import Payload, SmtpMessage
-from simulator.replay.targets import ERROR, OK, REJECTED, Outcome
+from simulator.replay.targets import ERROR, OK, REJECTED, Follow, Outcome
 
 TEMPORARY_RETRY_S = 1.0  # delay before retrying a 4xx; SMTP carries no Retry-After
 HELO_NAME = b"pulsecheck.example"
 
 Reply = tuple[int, bytes]
+Wire = tuple[bytes, int, bytes]  # MAIL/RCPT/DATA lines, RCPT count, dot-stuffed message
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -40,6 +47,12 @@ def envelope(message: SmtpMessage) -> tuple[bytes, int]:
     lines += [b"RCPT TO:<%s>\r\n" % rcpt.encode() for rcpt in message.rcpts]
     lines.append(b"DATA\r\n")
     return b"".join(lines), len(message.rcpts)
+
+
+def wire(message: SmtpMessage) -> Wire:
+    """A message as the session sends it: envelope commands, RCPT count, DATA bytes."""
+    commands, n_rcpt = envelope(message)
+    return commands, n_rcpt, dot_stuff(message.data)
 
 
 class _ReplyProtocol(asyncio.Protocol):
@@ -120,7 +133,8 @@ class SmtpSession:
         self.target = target
         self.proto: _ReplyProtocol | None = None
         self.pipelining = False
-        self.dirty = False  # a failed transaction needs RSET before the next one
+        self.dirty = False  # a failed envelope needs RSET before the next one
+        self.ahead: Wire | None = None  # a message whose commands are on the wire already
 
     async def _connect(self) -> _ReplyProtocol:
         loop = asyncio.get_running_loop()
@@ -138,20 +152,32 @@ class SmtpSession:
             raise ConnectionError(f"SMTP EHLO {code}")
         self.pipelining = b"PIPELINING" in text.upper().split(b"\n")
         self.dirty = False
+        self.ahead = None
         return proto
 
-    async def deliver(self, message: tuple[bytes, int, bytes]) -> Outcome:
+    async def deliver(self, message: Wire, follow: Follow | None = None) -> Outcome:
         proto = self.proto
         if proto is None or proto.transport is None:
             proto = self.proto = await self._connect()
         try:
-            out = await self._transaction(proto, *message)
+            out = await self._transaction(proto, message, follow if self.pipelining else None)
         except BaseException:
             self._drop()
             raise
         if out.status == 421:
             self._drop()
         return out
+
+    async def _envelope(self, proto: _ReplyProtocol, message: Wire) -> tuple[list[Reply], int]:
+        """Replies to MAIL, each RCPT and DATA (sending them unless already sent ahead)."""
+        commands, n_rcpt, _ = message
+        if self.ahead is message:  # they went out behind the previous message's dot
+            self.ahead = None
+            return await proto.read(n_rcpt + 2, self.target.timeout_s), len(commands)
+        if self.dirty:
+            commands = b"RSET\r\n" + commands
+        replies = await self._commands(proto, commands, n_rcpt + 2 + self.dirty)
+        return (replies[1:] if self.dirty else replies), len(commands)
 
     async def _commands(self, proto: _ReplyProtocol, commands: bytes, count: int) -> list[Reply]:
         assert proto.transport is not None
@@ -166,14 +192,10 @@ class SmtpSession:
         return replies
 
     async def _transaction(
-        self, proto: _ReplyProtocol, commands: bytes, n_rcpt: int, data: bytes
+        self, proto: _ReplyProtocol, message: Wire, follow: Follow | None
     ) -> Outcome:
-        if self.dirty:
-            commands = b"RSET\r\n" + commands
-        replies = await self._commands(proto, commands, n_rcpt + 2 + self.dirty)
-        replies = replies[1:] if self.dirty else replies
+        replies, nbytes = await self._envelope(proto, message)
         self.dirty = True
-        nbytes = len(commands)
         mail_code = replies[0][0]
         if mail_code >= 400:
             return classify(mail_code, nbytes, "MAIL")
@@ -182,25 +204,32 @@ class SmtpSession:
         if data_code != 354:
             worst = min(refused) if refused else data_code  # 4xx before 5xx: retry
             return classify(worst, nbytes, "RCPT" if refused else "DATA")
-        assert proto.transport is not None
-        proto.transport.write(data)
+        data = message[2]
         nbytes += len(data)
+        following: Wire | None = follow() if follow is not None else None
+        assert proto.transport is not None
+        if following is None:
+            proto.transport.write(data)
+        else:  # the next due transaction rides behind the dot
+            proto.transport.write(data + following[0])
+            self.ahead = following
         ((code, _),) = await proto.read(1, self.target.timeout_s)
+        self.dirty = False  # the reply to the dot ends the transaction, whatever it says
         out = classify(code, nbytes, "end of data")
-        if out.outcome == OK:
-            self.dirty = False
-            if refused:
-                return out._replace(error=f"{len(refused)} of {n_rcpt} rcpt refused")
+        if out.outcome == OK and refused:
+            return out._replace(error=f"{len(refused)} of {message[1]} rcpt refused")
         return out
 
     def _drop(self) -> None:
         if self.proto is not None and self.proto.transport is not None:
             self.proto.transport.abort()
         self.proto = None
+        self.ahead = None
 
     async def close(self) -> None:
         proto = self.proto
         self.proto = None
+        self.ahead = None
         if proto is None or proto.transport is None:
             return
         proto.transport.write(b"QUIT\r\n")
@@ -218,10 +247,8 @@ class SmtpTarget:
         self.timeout_s = timeout_s
         self.description = f"smtp://{host}:{port}"
 
-    def prepare(self, payload: Payload, index: int) -> tuple[bytes, int, bytes]:
-        message = payload.smtp_message(index)
-        commands, n_rcpt = envelope(message)
-        return commands, n_rcpt, dot_stuff(message.data)
+    def prepare(self, payload: Payload, start: int, stop: int) -> list[Wire]:
+        return [wire(message) for message in payload.smtp_messages(start, stop)]
 
     async def open(self) -> SmtpSession:
         """A session, connected now if possible (else at its first delivery)."""

@@ -1,15 +1,19 @@
 """The one seam between the engine and a collection system: `Session.deliver`.
 
-Theory of operation: the engine knows nothing of HTTP or SMTP. A `Target` renders an
-event into its own message type (`prepare`) and opens `Session`s, one per concurrent
-connection; `Session.deliver(message)` sends one message and returns an `Outcome`.
+Theory of operation: the engine knows nothing of HTTP or SMTP. A `Target` renders a run
+of consecutive events into its own message type (`prepare`, called in event order, a
+batch at a time) and opens `Session`s, one per concurrent connection;
+`Session.deliver(message, follow)` sends one message and returns an `Outcome`. A session
+that can pipeline one message's last write with the next message's first (SMTP) may call
+`follow()` once, just before that write: it returns the next message if one is already
+due (the engine then delivers it next on the same session), else None.
 Adapters (fast HTTP, aiohttp, SMTP, in-memory fake) each implement this and own their
 timeouts, so the engine's hot loop stays free of per-request timers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 from urllib.parse import urlsplit
 
@@ -31,10 +35,13 @@ class Outcome(NamedTuple):
     retry_after: float | None = None  # seconds, when the failure is temporary
 
 
+Follow = Callable[[], Any]  # the next message if one is due now, else None
+
+
 class Session(Protocol):
     """One connection to a collection system; delivers one message at a time."""
 
-    async def deliver(self, message: Any) -> Outcome: ...
+    async def deliver(self, message: Any, follow: Follow | None = None) -> Outcome: ...
 
     async def close(self) -> None: ...
 
@@ -44,7 +51,7 @@ class Target(Protocol):
 
     description: str
 
-    def prepare(self, payload: Payload, index: int) -> Any: ...
+    def prepare(self, payload: Payload, start: int, stop: int) -> Sequence[Any]: ...
 
     async def open(self) -> Session: ...
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -150,3 +152,44 @@ def test_html_mask_matches_the_scalar_rule_and_share() -> None:
     mask = content.html_mask(4, ids, 0.7)
     assert all(mask[i] == content.reply_is_html(4, int(i), 0.7) for i in range(0, 20_000, 97))
     assert abs(mask.mean() - 0.7) < 5 * np.sqrt(0.21 / 20_000)
+
+
+events = st.tuples(
+    st.integers(0, 2**40),
+    st.sampled_from(KINDS),
+    st.sampled_from(VIOLATIONS),
+    st.sampled_from(["admin", "it", "legal", "trades", "nope"]),
+    names,
+    st.booleans(),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**63 - 1), batch=st.lists(events, min_size=1, max_size=20))
+def test_a_batch_renders_each_body_as_render_reply_does(
+    seed: int, batch: list[tuple[int, str, str, str, str, bool]]
+) -> None:
+    ids, kinds, violations, occupations, firsts, html = (list(c) for c in zip(*batch, strict=True))
+    one_by_one = [
+        content.render_reply(seed, i, k, v, o, f, "Lee", h)
+        for i, k, v, o, f, h in zip(ids, kinds, violations, occupations, firsts, html, strict=True)
+    ]
+    args = (
+        seed,
+        np.array(ids, dtype=np.int64),
+        kinds,
+        violations,
+        content.family_codes(occupations),
+        [f"{f} Lee" for f in firsts],
+        html,
+    )
+    assert content.render_replies(*args) == one_by_one
+    escaped = content.render_replies(*args, json=True)
+    assert escaped == [json.dumps(text)[1:-1] for text in one_by_one]
+
+
+def test_a_batch_refuses_bad_kinds_too() -> None:
+    with pytest.raises(ValueError, match="content"):
+        content.render_replies(
+            1, np.array([1]), ["broadcast"], [""], np.array([0]), ["A B"], [False]
+        )

@@ -109,3 +109,37 @@ async def test_events_far_behind_schedule_are_dropped() -> None:
     outcomes = _outcomes(result)
     assert outcomes[0] == "ok" and "dropped" in outcomes
     assert np.all(result.results.column("t_sent").to_numpy()[np.array(outcomes) == "dropped"] < 0)
+
+
+async def test_a_pipelining_session_takes_due_events_along_each_once() -> None:
+    # All 60 events are due at once: each delivery takes the next one along, and every
+    # event is still delivered exactly once.
+    target = FakeTarget(pipelining=True)
+    events = schedule(["reply"] * 60, gap_us=0)
+    result = await replay(events, WF, target, ReplayOptions(concurrency=3))
+    assert _outcomes(result) == ["ok"] * 60
+    assert sorted(target.accepted) == list(range(60))
+    assert len(target.followed) > 30
+    assert all(taken > position for position, taken in target.followed)
+
+
+async def test_a_pipelining_session_takes_only_due_events() -> None:
+    # Events 50 ms apart: none is due while another goes out, so none is taken along.
+    target = FakeTarget(pipelining=True)
+    events = schedule(["reply"] * 4, gap_us=50_000)
+    result = await replay(events, WF, target, ReplayOptions(concurrency=1))
+    assert _outcomes(result) == ["ok"] * 4
+    assert target.followed == []
+
+
+async def test_a_retry_waits_behind_the_event_taken_along() -> None:
+    def flaky(position: int, attempt: int) -> Outcome:
+        if position % 3 == 0 and attempt == 0:
+            return Outcome(451, ERROR, 0, "smtp 451", retry_after=0.001)
+        return Outcome(250, OK, 0)
+
+    target = FakeTarget(responder=flaky, pipelining=True)
+    result = await replay(schedule(["reply"] * 30, gap_us=0), WF, target, ReplayOptions())
+    assert _outcomes(result) == ["ok"] * 30
+    assert result.summary["retries"] == 10
+    assert sorted(target.accepted) == list(range(30))

@@ -2,6 +2,7 @@ import json
 
 import pyarrow as pa
 
+from simulator.columns import CONTENTS, VIOLATIONS
 from simulator.content import render_reply
 from simulator.replay.payload import BROADCAST_TEXT, Payload, collection_address
 from tests.replay.tables import schedule, workforce
@@ -66,3 +67,54 @@ def test_reply_body_is_rendered_content_of_the_sender() -> None:
 def test_broadcast_body_is_the_broadcast_text() -> None:
     p = _payload(["broadcast"])
     assert p.smtp_message(0).data.endswith(BROADCAST_TEXT.encode())
+
+
+def _mixed() -> Payload:
+    """Every kind, content and violation, names that need escaping, half of them HTML."""
+    kinds = ["broadcast", "reply", "auto_reply", "bounce"] * 30
+    n = len(kinds)
+    events = schedule(
+        kinds,
+        gap_us=700_000,
+        sender=[-1 if k == "broadcast" else 1 + i % 9 for i, k in enumerate(kinds)],
+        rcpt_first=[i % 7 for i in range(n)],
+        rcpt_count=[1 + i % 3 for i in range(n)],
+        cc=[(-1, 2, 3)[i % 3] for i in range(n)],
+    )
+    writes = [c for c in CONTENTS if c != "broadcast"]
+    content = [
+        "broadcast" if k == "broadcast" else writes[i % len(writes)] for i, k in enumerate(kinds)
+    ]
+    violation = [VIOLATIONS[i % len(VIOLATIONS)] for i in range(n)]
+    for name, values in (("content", content), ("violation", violation)):
+        column = pa.array(values).dictionary_encode().cast(events.schema.field(name).type)
+        events = events.set_column(events.schema.get_field_index(name), name, column)
+    wf = workforce(20)
+    firsts = pa.array(['Zoë "Z"', "Lee&Co", "<b>", "back\\slash", "Ann"] * 4)
+    wf = wf.set_column(wf.schema.get_field_index("first_name"), "first_name", firsts)
+    return Payload(events, wf, {"opm": "replies@opm.example"}, seed=7, html_share=0.5)
+
+
+def test_a_batch_renders_the_same_bytes_as_one_event_at_a_time() -> None:
+    p = _mixed()
+    for start in range(0, len(p), 37):  # batches of uneven length
+        stop = min(len(p), start + 37)
+        assert p.http_jsons(start, stop) == [p.http_json(i) for i in range(start, stop)]
+        assert p.smtp_messages(start, stop) == [p.smtp_message(i) for i in range(start, stop)]
+
+
+def test_http_json_is_the_json_dumps_document_of_the_event() -> None:
+    p = _mixed()
+    assert any(p.is_html(i) for i in range(len(p)))
+    for i in range(len(p)):
+        doc = {
+            "sender": p.sender_address(i),
+            "round": "1",
+            "to": p.to_addresses(i)[0],
+            "cc": p.cc_addresses(i),
+            "subject": p.subject(i),
+            "body": p.body(i),
+            "idempotency_key": f"7-{i}",
+            "attachments": int(p.violation[i] == "attachment"),
+        }
+        assert p.http_json(i) == json.dumps(doc, separators=(",", ":")).encode()

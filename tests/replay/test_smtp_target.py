@@ -9,7 +9,7 @@ from aiosmtpd.controller import Controller
 
 from simulator.replay import ReplayOptions, replay
 from simulator.replay.payload import SmtpMessage
-from simulator.replay.smtp import SmtpTarget, dot_stuff, envelope
+from simulator.replay.smtp import SmtpSession, SmtpTarget, dot_stuff, envelope
 from tests.replay.tables import schedule, workforce
 
 
@@ -80,3 +80,49 @@ async def test_broadcast_and_replies_reach_aiosmtpd() -> None:
     broadcast = [e for e in handler.envelopes if len(e[1]) == 25]
     assert {r for _, rs, _ in broadcast for r in rs} == {f"user{i}@dhs.example" for i in range(50)}
     assert any(mail_from == "<>" or mail_from == "" for mail_from, _, _ in handler.envelopes)
+
+
+class PipeliningHandler(Handler):
+    """Offers PIPELINING, so the engine may send the next envelope behind a message's dot."""
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [responses[0], "250-PIPELINING", *responses[1:]]
+
+
+@pytest.mark.integration
+async def test_pipelining_across_transactions_delivers_each_message_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # All events are due at once, so each message's dot carries the next envelope; two
+    # deferred messages are retried behind the envelope already on the wire.
+    carried = []
+    deliver = SmtpSession.deliver
+
+    async def counting(self: SmtpSession, message: Any, follow: Any = None) -> Any:
+        out = await deliver(self, message, follow)
+        carried.append(self.ahead is not None)
+        return out
+
+    monkeypatch.setattr(SmtpSession, "deliver", counting)
+    handler = PipeliningHandler(defer=2)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        kinds = ["broadcast"] * 3 + ["reply"] * 40
+        first = [0, 5, 10] + [-1] * 40
+        events = schedule(kinds, gap_us=0, rcpt_first=first, rcpt_count=[5] * 3 + [2] * 40)
+        options = ReplayOptions(concurrency=2, retries=3)
+        result = await asyncio.wait_for(
+            replay(events, workforce(60), SmtpTarget("127.0.0.1", port, 5.0), options), 30
+        )
+    finally:
+        controller.stop()
+    assert result.summary["acknowledged"] == len(kinds) == len(handler.envelopes)
+    assert result.summary["retries"] == 2
+    message_ids = [data.split(b"Message-ID: <")[1].split(b".")[0] for *_, data in handler.envelopes]
+    assert sorted(int(i) for i in message_ids) == list(range(len(kinds)))  # each one once
+    assert sum(carried) > len(kinds) // 2  # most messages carried the next envelope
