@@ -3,11 +3,14 @@
 Starts Postfix's smtp-sink (which offers PIPELINING) on a loopback port, then, side by
 side and repeated, sends broadcast transactions of the same size and recipient count:
   - pulsecheck replay (PIPELINING client), all events due at once, 20 connections;
+  - the same replay pipelining within a transaction only: each message's dot waits for
+    its reply before the next MAIL goes out (what the cross-transaction pipelining saves);
   - aiosmtplib, 20 connections, building an `EmailMessage` per message;
   - smtp-source, 20 sessions reusing their connections (-d), no pipelining.
+Each recipient count given runs the whole comparison (default: 1 and 20 per message).
 Prints messages/s medians and the ratios the replay engine is held to.
 
-Run: python benchmarks/bench_replay_smtp.py [--repeats 3] [--rcpts 20]
+Run: python benchmarks/bench_replay_smtp.py [--repeats 3] [--rcpts 1 20] [--messages N]
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import aiosmtplib
 
 from simulator.replay import ReplayOptions, replay
 from simulator.replay.payload import Payload
-from simulator.replay.smtp import SmtpTarget
+from simulator.replay.smtp import SmtpSession, SmtpTarget, Wire
+from simulator.replay.targets import Follow, Outcome
 from simulator.replay.workers import new_event_loop
 from tests.replay.tables import schedule, workforce
 
@@ -61,12 +65,27 @@ def broadcasts(n: int, rcpts: int) -> tuple[object, object]:
     return events, workforce(10_000 + rcpts)
 
 
-def run_replay(port: int, n: int, rcpts: int) -> float:
+class OneAtATimeSession(SmtpSession):
+    """Never takes the next due message along: one transaction's pipeline at a time."""
+
+    async def deliver(self, message: Wire, follow: Follow | None = None) -> Outcome:
+        return await super().deliver(message, None)
+
+
+class OneAtATimeTarget(SmtpTarget):
+    async def open(self) -> SmtpSession:
+        session = OneAtATimeSession(self)
+        session.proto = await session._connect()
+        return session
+
+
+def run_replay(port: int, n: int, rcpts: int, chain: bool = True) -> float:
     events, wf = broadcasts(n, rcpts)
     options = ReplayOptions(concurrency=SESSIONS, max_duration_s=600, drop_after_s=1e9)
+    target = (SmtpTarget if chain else OneAtATimeTarget)("127.0.0.1", port)
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         t0 = time.perf_counter()
-        result = runner.run(replay(events, wf, SmtpTarget("127.0.0.1", port), options))  # type: ignore[arg-type]
+        result = runner.run(replay(events, wf, target, options))  # type: ignore[arg-type]
         wall = time.perf_counter() - t0
     assert result.summary["acknowledged"] == n, result.summary["outcomes"]
     return n / wall
@@ -110,37 +129,55 @@ def run_smtp_source(port: int, n: int, rcpts: int, size: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--rcpts", type=int, default=20, help="recipients per message")
-    parser.add_argument("--messages", type=int, default=40_000)
-    args = parser.parse_args()
-    events, wf = broadcasts(1, args.rcpts)
+def compare(port: int, rcpts: int, messages: int, repeats: int) -> None:
+    """The side-by-side runs at one recipient count, and their medians and ratios."""
+    events, wf = broadcasts(1, rcpts)
     sample = Payload(events, wf).smtp_message(0)  # type: ignore[arg-type]
     size = len(sample.data)
     body = sample.data.split(b"\r\n\r\n", 1)[1].decode()
+    rows: dict[str, list[float]] = {
+        "replay": [], "replay-one-txn": [], "smtp-source": [], "aiosmtplib": []
+    }  # fmt: skip
+    for rep in range(repeats):
+        rows["replay"].append(run_replay(port, messages, rcpts))
+        rows["replay-one-txn"].append(run_replay(port, messages, rcpts, chain=False))
+        rows["smtp-source"].append(run_smtp_source(port, messages, rcpts, size))
+        small = max(SESSIONS, messages // 20)
+        rows["aiosmtplib"].append(run_aiosmtplib(port, small, rcpts, body))
+        done = ", ".join(f"{k} {v[-1]:.0f} msg/s" for k, v in rows.items())
+        print(f"{rcpts} rcpt, repeat {rep + 1}: {done}", flush=True)
+    med = {k: statistics.median(v) for k, v in rows.items()}
+    print(f"\nsmtp-sink, {SESSIONS} connections, {rcpts} recipients and ~{size} bytes per "
+          f"message, {repeats} repeats, medians (load average {load()}):")  # fmt: skip
+    for name, rate in med.items():
+        print(f"{name:<16}{rate:>10.0f} msg/s{rate * rcpts:>12.0f} rcpt/s")
+    versus = med["replay"] / med["aiosmtplib"]
+    print(f"\n{rcpts} rcpt: replay / aiosmtplib EmailMessage: {versus:.1f}x (goal >= 10x)")
+    source = med["replay"] / med["smtp-source"]
+    print(f"{rcpts} rcpt: replay / smtp-source: {source:.2f}x (goal >= 1.0x)")
+    chain = med["replay"] / med["replay-one-txn"]
+    print(f"{rcpts} rcpt: pipelining across transactions: {chain:.2f}x one transaction at a time\n")
+
+
+def load() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--rcpts", type=int, nargs="+", default=[1, 20], help="recipients per message"
+    )
+    parser.add_argument("--messages", type=int, default=30_000)
+    args = parser.parse_args()
     sink, port = start_sink()
-    rows: dict[str, list[float]] = {"replay": [], "smtp-source": [], "aiosmtplib": []}
     try:
-        for rep in range(args.repeats):
-            rows["replay"].append(run_replay(port, args.messages, args.rcpts))
-            rows["smtp-source"].append(run_smtp_source(port, args.messages, args.rcpts, size))
-            small = max(SESSIONS, args.messages // 20)
-            rows["aiosmtplib"].append(run_aiosmtplib(port, small, args.rcpts, body))
-            done = ", ".join(f"{k} {v[-1]:.0f} msg/s" for k, v in rows.items())
-            print(f"repeat {rep + 1}: {done}", flush=True)
+        for rcpts in args.rcpts:
+            compare(port, rcpts, args.messages, args.repeats)
     finally:
         sink.terminate()
         sink.wait()
-    med = {k: statistics.median(v) for k, v in rows.items()}
-    print(f"\nsmtp-sink, {SESSIONS} connections, {args.rcpts} recipients and ~{size} bytes per "
-          f"message, {args.repeats} repeats, medians:")  # fmt: skip
-    for name, rate in med.items():
-        print(f"{name:<14}{rate:>10.0f} msg/s{rate * args.rcpts:>12.0f} rcpt/s")
-    versus = med["replay"] / med["aiosmtplib"]
-    print(f"\nreplay / aiosmtplib EmailMessage: {versus:.1f}x (goal >= 10x)")
-    print(f"replay / smtp-source: {med['replay'] / med['smtp-source']:.2f}x (goal >= 1.0x)")
 
 
 if __name__ == "__main__":

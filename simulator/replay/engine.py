@@ -3,7 +3,11 @@
 Theory of operation: `concurrency` worker coroutines each own one `Session` (one
 connection). A worker claims the next event in intended-time order, sleeps until that
 event is due (compressed by the speedup), sends it, waits for the answer and records it,
-then claims the next. Events are never delayed by the answers to earlier ones except
+then claims the next. Claims run in event order, so the target prepares (renders) events
+`BATCH` at a time as the claims reach them, ahead of their send times. A session that
+pipelines (SMTP) may take the next event along if it is already due, sending its first
+commands in the same write as the current message; the worker then delivers that event
+next (see `_Lane`). Events are never delayed by the answers to earlier ones except
 through the concurrency cap; when every worker is busy, events go out late, the lag is
 recorded, and latency is measured from the intended time (wrk2's correction for
 coordinated omission). An event that cannot start within `drop_after_s` of its intended

@@ -16,6 +16,7 @@ from collections import deque
 
 import numpy as np
 import numpy.typing as npt
+from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
@@ -91,7 +92,8 @@ def render(figures: dict[str, float]) -> Table:
 class LiveDisplay:
     """Attach with `attach(rec, start)` (the engine's `on_start` hook); `close()` ends it."""
 
-    def __init__(self) -> None:
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console  # None: the terminal
         self._task: asyncio.Task[None] | None = None
 
     def attach(self, rec: Recorder, start_loop_time: float) -> None:
@@ -99,7 +101,8 @@ class LiveDisplay:
 
     async def _run(self, rec: Recorder, start: float) -> None:
         figures = LiveFigures(rec)
-        with Live(render(figures.update(0)), auto_refresh=False) as live:
+        first = render(figures.update(0))
+        with Live(first, console=self.console, auto_refresh=False) as live:
             while True:
                 await asyncio.sleep(REFRESH_S)
                 elapsed_us = int((time.monotonic() - start) * 1e6)

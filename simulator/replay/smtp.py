@@ -43,10 +43,9 @@ def dot_stuff(data: bytes) -> bytes:
 
 def envelope(message: SmtpMessage) -> tuple[bytes, int]:
     """MAIL, RCPT..., DATA command lines for one transaction, and the RCPT count."""
-    lines = [b"MAIL FROM:<%s>\r\n" % message.mail_from.encode()]
-    lines += [b"RCPT TO:<%s>\r\n" % rcpt.encode() for rcpt in message.rcpts]
-    lines.append(b"DATA\r\n")
-    return b"".join(lines), len(message.rcpts)
+    rcpts = "".join([f"RCPT TO:<{rcpt}>\r\n" for rcpt in message.rcpts])
+    commands = f"MAIL FROM:<{message.mail_from}>\r\n{rcpts}DATA\r\n"
+    return commands.encode(), len(message.rcpts)
 
 
 def wire(message: SmtpMessage) -> Wire:
@@ -71,17 +70,21 @@ class _ReplyProtocol(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
-        lines = (self.buffer + data).split(b"\r\n")
+        lines = (self.buffer + data if self.buffer else data).split(b"\r\n")
         self.buffer = lines.pop()
         for line in lines:
-            self.text.append(line[4:])
-            if line[3:4] != b"-":
-                try:
-                    code = int(line[:3])
-                except ValueError:
-                    code = 0
-                self.replies.append((code, b"\n".join(self.text)))
+            text = line[4:]
+            if line[3:4] == b"-":  # a continuation: the reply goes on
+                self.text.append(text)
+                continue
+            if self.text:
+                text = b"\n".join([*self.text, text])
                 self.text = []
+            try:
+                code = int(line[:3])
+            except ValueError:
+                code = 0
+            self.replies.append((code, text))
         self._wake()
 
     def connection_lost(self, exc: Exception | None) -> None:
