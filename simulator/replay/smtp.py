@@ -87,6 +87,11 @@ class _ReplyProtocol(asyncio.Protocol):
             self.replies.append((code, text))
         self._wake()
 
+    def write(self, data: bytes) -> None:
+        if self.transport is None:
+            raise self.lost or ConnectionResetError("connection closed")
+        self.transport.write(data)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
         self.lost = exc or ConnectionResetError("connection closed by server")
@@ -148,8 +153,7 @@ class SmtpSession:
         ((code, _),) = await proto.read(1, timeout)
         if code != 220:
             raise ConnectionError(f"SMTP greeting {code}")
-        assert proto.transport is not None
-        proto.transport.write(b"EHLO " + HELO_NAME + b"\r\n")
+        proto.write(b"EHLO " + HELO_NAME + b"\r\n")
         ((code, text),) = await proto.read(1, timeout)
         if code != 250:
             raise ConnectionError(f"SMTP EHLO {code}")
@@ -183,14 +187,13 @@ class SmtpSession:
         return (replies[1:] if self.dirty else replies), len(commands)
 
     async def _commands(self, proto: _ReplyProtocol, commands: bytes, count: int) -> list[Reply]:
-        assert proto.transport is not None
         timeout = self.target.timeout_s
         if self.pipelining:
-            proto.transport.write(commands)
+            proto.write(commands)
             return await proto.read(count, timeout)
         replies = []
         for line in commands.split(b"\r\n")[:count]:
-            proto.transport.write(line + b"\r\n")
+            proto.write(line + b"\r\n")
             replies += await proto.read(1, timeout)
         return replies
 
@@ -210,11 +213,10 @@ class SmtpSession:
         data = message[2]
         nbytes += len(data)
         following: Wire | None = follow() if follow is not None else None
-        assert proto.transport is not None
         if following is None:
-            proto.transport.write(data)
+            proto.write(data)
         else:  # the next due transaction rides behind the dot
-            proto.transport.write(data + following[0])
+            proto.write(data + following[0])
             self.ahead = following
         ((code, _),) = await proto.read(1, self.target.timeout_s)
         self.dirty = False  # the reply to the dot ends the transaction, whatever it says
