@@ -124,30 +124,30 @@ class _Run:
             while delay > 0:  # timers may fire early; a stop cancels this sleep
                 await asyncio.sleep(delay)
                 delay = due - _now()
-            now = _now()
-            if now - due > self.opts.drop_after_s:
-                self.rec.drop(i, "behind schedule")
-                continue
-            self.rec.mark_sent(i, self.us(now))
-            return _Job(i, message)
+            if job := self._start(i, message, due):
+                return job
         return None
 
     def claim_due(self) -> _Job | None:
-        """The next event if it is already due, claimed and marked sent now; else None."""
+        """The next event if it is due already (else None), claimed and started now."""
         while not self.stopping and self.cursor < self.runnable:
             i = self.cursor
-            now = _now()
             due = self.start + self.offsets_s[i]
-            if due > now:
+            if due > _now():
                 return None
             self.cursor = i + 1
-            message = self.message(i)
-            if now - due > self.opts.drop_after_s:
-                self.rec.drop(i, "behind schedule")
-                continue
-            self.rec.mark_sent(i, self.us(now))
-            return _Job(i, message)
+            if job := self._start(i, self.message(i), due):
+                return job
         return None
+
+    def _start(self, i: int, message: Any, due: float) -> _Job | None:
+        """Mark event `i` sent now, or dropped when it is too far behind schedule."""
+        now = _now()
+        if now - due > self.opts.drop_after_s:
+            self.rec.drop(i, "behind schedule")
+            return None
+        self.rec.mark_sent(i, self.us(now))
+        return _Job(i, message)
 
     async def worker(self, session: Session) -> None:
         lane = _Lane(self, session)
