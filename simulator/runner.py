@@ -35,7 +35,7 @@ from simulator.replay.targets import make_target
 from simulator.report.summary import ACKNOWLEDGED, column
 from simulator.scenario import Scenario
 from simulator.schedule.build import build_schedule
-from simulator.schedule.io import write_schedule
+from simulator.schedule.io import rendering_of, write_schedule
 from simulator.workforce import build_workforce, load_tables, write_workforce
 
 Say = Callable[[str], None]
@@ -73,7 +73,8 @@ def build_inputs(plan: RunPlan, say: Say) -> tuple[pa.Table, pa.Table]:
     say(f"workforce: {workforce.num_rows:,} employees ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
     schedule = build_schedule(plan.scenario, workforce, spec.seed)
-    write_schedule(schedule, plan.out / "schedule.parquet", {"scenario": plan.scenario.name})
+    manifest = {"scenario": plan.scenario.name, "rendering": rendering_of(plan.scenario, spec.seed)}
+    write_schedule(schedule, plan.out / "schedule.parquet", manifest)
     say(f"schedule: {schedule.num_rows:,} events ({time.perf_counter() - started:.1f} s)")
     return workforce, schedule
 
@@ -130,6 +131,7 @@ def replay_options(plan: RunPlan) -> ReplayOptions:
         collections={c.id: c.address for c in plan.scenario.collections},
         broadcast_sender=plan.scenario.rounds[0].sender,
         seed=plan.scenario.workforce.seed,
+        html_share=float(rendering_of(plan.scenario, plan.scenario.workforce.seed)["html_share"]),
     )
 
 

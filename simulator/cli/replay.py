@@ -26,6 +26,7 @@ from simulator.replay.record import write_run
 from simulator.replay.targets import Tokens, make_target, parse_target
 from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
 from simulator.safety import check_target
+from simulator.schedule.io import read_rendering
 from simulator.tables import read_table
 from simulator.validation import InputError
 
@@ -55,7 +56,18 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--retries", type=int, default=3, help="retries of temporary failures")
     parser.add_argument("--workers", type=int, default=1, help="processes to split across")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    parser.add_argument("--seed", type=int, default=0, help="seed for rendered content")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for rendered content (default: the schedule manifest's, else 0)",
+    )
+    parser.add_argument(
+        "--html-share",
+        type=float,
+        default=None,
+        help="share of replies sent as HTML (default: the schedule manifest's, else 0)",
+    )
     parser.add_argument(
         "--collection",
         action="append",
@@ -96,6 +108,10 @@ def check_args(args: argparse.Namespace) -> dict[str, str]:
             raise InputError("command line", name, value, "must be between 1 and 100000")
     if not 0 <= args.retries <= 100:
         raise InputError("command line", "--retries", args.retries, "must be between 0 and 100")
+    if args.html_share is not None and not 0 <= args.html_share <= 1:
+        raise InputError("command line", "--html-share", args.html_share, "must be 0..1")
+    if args.seed is not None and args.seed < 0:
+        raise InputError("command line", "--seed", args.seed, "must be >= 0")
     collections = {c.id: c.address for c in default_collections()}
     for item in args.collection:
         cid, sep, address = item.partition("=")
@@ -129,6 +145,11 @@ def tokens_from(path: Path | None) -> Tokens | None:
 
 
 def options_from(args: argparse.Namespace, collections: dict[str, str]) -> ReplayOptions:
+    """Replay options from the flags; the content seed and HTML share default to the
+    schedule manifest's, so the bodies sent are the ones whose sizes the schedule holds."""
+    rendering = read_rendering(args.schedule)
+    seed = int(rendering.get("seed", 0)) if args.seed is None else args.seed
+    html = float(rendering.get("html_share", 0.0)) if args.html_share is None else args.html_share
     return ReplayOptions(
         speedup=args.speedup,
         concurrency=args.concurrency,
@@ -136,7 +157,8 @@ def options_from(args: argparse.Namespace, collections: dict[str, str]) -> Repla
         max_duration_s=args.max_duration,
         retries=args.retries,
         collections=collections,
-        seed=args.seed,
+        seed=seed,
+        html_share=html,
     )
 
 

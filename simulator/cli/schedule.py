@@ -22,7 +22,13 @@ from rich.table import Table
 from simulator.cli import EXIT_OK
 from simulator.scenario import Scenario, load_scenario
 from simulator.schedule.build import build_schedule
-from simulator.schedule.io import file_sha256, manifest_path, read_workforce_columns, write_schedule
+from simulator.schedule.io import (
+    file_sha256,
+    manifest_path,
+    read_workforce_columns,
+    rendering_of,
+    write_schedule,
+)
 from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.validation import InputError
 
@@ -141,6 +147,7 @@ def _manifest(scenario: Scenario, seed: int, workforce: Path, rows: int) -> dict
         "workforce_file": str(workforce),
         "workforce_manifest_sha256": file_sha256(manifest_path(workforce)),
         "workforce_rows_read": rows,
+        "rendering": rendering_of(scenario, seed),
     }
 
 

@@ -46,6 +46,7 @@ from simulator.locust.share import Pace, ShareRun
 from simulator.replay.payload import Payload
 from simulator.replay.targets import Outcome
 from simulator.safety import check_target
+from simulator.schedule.io import read_rendering
 from simulator.validation import InputError
 
 log = logging.getLogger("pulsecheck.locust")
@@ -192,7 +193,14 @@ class Storm:
         positions = share_positions(len(plan.offsets_us), state.share)
         events = plan.events.take(positions)
         workforce = read_workforce(self.options_checked.workforce)
-        state.payload = Payload(events, workforce, self.collections)
+        rendering = read_rendering(self.options_checked.schedule)
+        state.payload = Payload(
+            events,
+            workforce,
+            self.collections,
+            seed=int(rendering.get("seed", 0)),
+            html_share=float(rendering.get("html_share", 0.0)),
+        )
         opts = self.options_checked
         pace = Pace(opts.max_duration_s, opts.drop_after_s, opts.late_after_ms)
         state.run = ShareRun(plan.event_ids[positions], plan.offsets_us[positions], pace)

@@ -58,7 +58,8 @@ class ReplayOptions:
     grace_s: float = 10.0  # time in-flight deliveries get after a stop or the last event
     collections: Mapping[str, str] = field(default_factory=dict)
     broadcast_sender: str = BROADCAST_SENDER
-    seed: int = 0
+    seed: int = 0  # content seed: the schedule's, so bodies match the sizes it holds
+    html_share: float = 0.0  # share of replies rendered as HTML (the schedule's)
     start_at_epoch: float | None = None  # common wall-clock start, for worker processes
     positions: I64 | None = None  # run only these event positions (worker processes)
     stop: asyncio.Event | None = None  # set it to stop cleanly (Ctrl-C)
@@ -238,7 +239,12 @@ async def replay(
         events = events.take(pa.array(options.positions))
         offsets = offsets[options.positions]
     payload = Payload(
-        events, workforce, options.collections, options.broadcast_sender, options.seed
+        events,
+        workforce,
+        options.collections,
+        options.broadcast_sender,
+        options.seed,
+        options.html_share,
     )
     rec = Recorder(payload.event_id.astype(np.int64), offsets)
     run = _Run(target, payload, offsets, rec, options)

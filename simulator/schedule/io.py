@@ -2,8 +2,10 @@
 
 Theory of operation: the manifest records what produced the schedule (scenario name,
 seed, the workforce manifest's sha256, the rounds) and its counts, so a replay or cost
-run can say which inputs it used. Files are written to a temporary name and renamed, so a
-reader never sees half a file; `read_schedule` checks the columns against SCHEDULE.
+run can say which inputs it used; its `rendering` record (content seed, HTML share) lets
+a replay send exactly the bodies whose sizes the schedule holds. Files are written to a
+temporary name and renamed, so a reader never sees half a file; `read_schedule` checks
+the columns against SCHEDULE.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from simulator.columns import SCHEDULE
+from simulator.scenario import Scenario
 from simulator.schedule.people import NEEDED
 from simulator.validation import InputError
 
@@ -43,6 +46,33 @@ def write_schedule(table: pa.Table, path: Path, manifest: dict[str, Any]) -> Pat
     doc = {**manifest, "rows": table.num_rows, "file": path.name}
     target.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return target
+
+
+def rendering_of(scenario: Scenario, seed: int) -> dict[str, float | int]:
+    """What a replay needs to render the bodies the schedule sized: the content seed and
+    the share of replies written as HTML."""
+    from simulator.behaviour.params import ContentShares, defaults
+
+    html = ContentShares.from_behaviour({**defaults(), **scenario.behaviour}).html
+    return {"seed": seed, "html_share": html}
+
+
+def read_rendering(path: Path) -> dict[str, float | int]:
+    """The `rendering_of` record in a schedule's manifest; {} when there is none."""
+    target = manifest_path(Path(path))
+    if not target.exists():
+        return {}
+    try:
+        doc = json.loads(target.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise InputError(str(target), "(file)", str(target), f"must be JSON: {err}") from None
+    rendering = doc.get("rendering", {}) if isinstance(doc, dict) else {}
+    seed, share = rendering.get("seed", 0), rendering.get("html_share", 0.0)
+    if not isinstance(seed, int) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise InputError(
+            str(target), "rendering", rendering, "needs an integer seed and 0 <= html_share <= 1"
+        )
+    return {"seed": seed, "html_share": float(share)}
 
 
 def read_schedule(path: Path) -> pa.Table:

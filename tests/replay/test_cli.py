@@ -137,3 +137,33 @@ def test_ctrl_c_stops_cleanly_and_writes_what_it_has(tmp_path: Path, smtp_server
     assert outcomes["dropped"] > 0 and outcomes["ok"] + outcomes["late"] > 0
     assert outcomes["ok"] + outcomes["late"] == handler.count
     assert "INTERRUPTED" in stdout
+
+
+def _parsed(inputs: tuple[Path, Path], *extra: str) -> Any:
+    from simulator.cli import build_parser
+
+    return build_parser().parse_args(_args(inputs, "smtp://127.0.0.1:25", Path("run"), *extra))
+
+
+def test_rendering_defaults_to_the_schedule_manifest(inputs: tuple[Path, Path]) -> None:
+    from simulator.cli.replay import options_from
+    from simulator.schedule.io import manifest_path
+
+    options = options_from(_parsed(inputs), {})
+    assert (options.seed, options.html_share) == (0, 0.0)  # no manifest: plain text, seed 0
+    manifest_path(inputs[0]).write_text(json.dumps({"rendering": {"seed": 7, "html_share": 0.7}}))
+    options = options_from(_parsed(inputs), {})
+    assert (options.seed, options.html_share) == (7, 0.7)
+    options = options_from(_parsed(inputs, "--seed", "3", "--html-share", "0"), {})
+    assert (options.seed, options.html_share) == (3, 0.0)  # flags win
+
+
+def test_bad_rendering_in_manifest_names_the_field(inputs: tuple[Path, Path]) -> None:
+    from simulator.cli.replay import options_from
+    from simulator.schedule.io import manifest_path
+    from simulator.validation import InputError
+
+    manifest_path(inputs[0]).write_text(json.dumps({"rendering": {"seed": 1, "html_share": 2}}))
+    with pytest.raises(InputError) as err:
+        options_from(_parsed(inputs), {})
+    assert err.value.field == "rendering" and "html_share" in str(err.value)
