@@ -12,16 +12,23 @@ that both paths agree byte for byte.
 
 Content kinds follow `simulator.columns.CONTENTS`; violations follow `VIOLATIONS` and
 only change "bullets" bodies (a link line, an attachment marker, a classification
-marking, a co-worker's name, a drug or contract name). HTML applies to the kinds a person
-writes (bullets, sensitive, form letter): an Outlook-style document with a signature.
-Auto-replies, delivery reports (dsn) and reply-all list posts are always plain text.
+marking, a co-worker's name, a drug or contract name). The co-worker is a real person of
+the workforce, named by the caller (`coworker_ids` picks who: the cc'd manager, else a
+neighbouring employee), so a collection system checking names against its directory can
+tell. An attachment reply also carries the attachment itself when sent by mail: the
+MIME part `attachment_mime` gives, of exactly the size `attachment_sizes` counts.
+HTML applies to the kinds a person writes (bullets, sensitive, form letter): an
+Outlook-style document with a signature. Auto-replies, delivery reports (dsn) and
+reply-all list posts are always plain text.
 """
 
 from __future__ import annotations
 
+import base64
 import html as html_lib
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -32,7 +39,7 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simulator.columns import CONTENTS, VIOLATIONS
+from simulator.columns import CONTENTS, NO_ID, VIOLATIONS
 from simulator.rules import SENSITIVE_STATEMENT
 
 I64 = npt.NDArray[np.int64]
@@ -169,7 +176,22 @@ SIG_TAIL = (
     "that is privileged or otherwise protected from disclosure.</span>"
 )
 DSN_HEAD = "Delivery has failed to these recipients or groups:" + CRLF + CRLF
-BASE64_RATIO = 4 / 3  # an attachment travels base64-encoded (RFC 2045 §6.8)
+NAME_SLOT = "{name}"  # where a co-worker qualifier puts the co-worker's "First Last"
+# An attachment travels base64-encoded (RFC 2045 §6.8) in 76-character lines, in a
+# multipart/mixed message after the text part. The text part's headers move into that
+# part, so what the attachment adds to a message is MIXED_PREFIX plus `attachment_mime`.
+BOUNDARY = "=_pulsecheck_mixed"  # "=_" cannot occur in base64 or in the phrase grammar
+MIXED_PREFIX = (
+    f'Content-Type: multipart/mixed; boundary="{BOUNDARY}"' + CRLF + CRLF + f"--{BOUNDARY}" + CRLF
+)
+B64_LINE = 76
+MEDIA_TYPES = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "pdf": "application/pdf",
+    "png": "image/png",
+}
 
 
 @dataclass(frozen=True)
@@ -185,7 +207,8 @@ class Grammar:
     links: tuple[str, ...]
     markings: tuple[str, ...]
     attachments: tuple[str, ...]  # marker lines
-    attachment_bytes: tuple[int, ...]  # encoded size of the attachment each marker names
+    attachment_files: tuple[tuple[str, int], ...]  # (file name, KB) each marker names
+    attachment_bytes: tuple[int, ...]  # what that attachment adds to a mail message
     form_letter: str
     auto_replies: tuple[str, ...]
     reply_all: tuple[str, ...]
@@ -214,7 +237,8 @@ def grammar() -> Grammar:
         links=tuple(d["link_lines"]),
         markings=tuple(d["classification_lines"]),
         attachments=tuple(f"[Attachment: {name} ({kb} KB)]" for name, kb in att),
-        attachment_bytes=tuple(int(kb * 1024 * BASE64_RATIO) for _, kb in att),
+        attachment_files=tuple(att),
+        attachment_bytes=tuple(_attachment_size(name, kb) for name, kb in att),
         form_letter=CRLF.join(d["form_letter"]),
         auto_replies=tuple(d["auto_replies"]),
         reply_all=tuple(d["reply_all"]),
@@ -237,6 +261,63 @@ def _check_plain(g: Grammar) -> None:
         for phrase in table:
             if not phrase.isascii() or any(c in phrase for c in '&<>"'):
                 raise ValueError(f'phrases.toml: {phrase!r} must be ASCII without & < > "')
+    for phrase in g.coworker:
+        if phrase.count(NAME_SLOT) != 1:
+            raise ValueError(f"phrases.toml: {phrase!r} must hold {NAME_SLOT} once")
+
+
+# -- attachments -------------------------------------------------------------------------
+def _attachment_head(name: str) -> str:
+    """Delimiter and headers of the attachment part (the text part's body comes before)."""
+    media = MEDIA_TYPES.get(name.rpartition(".")[2].lower(), "application/octet-stream")
+    return (
+        f"{CRLF}--{BOUNDARY}{CRLF}"
+        f'Content-Type: {media}; name="{name}"{CRLF}'
+        f'Content-Disposition: attachment; filename="{name}"{CRLF}'
+        f"Content-Transfer-Encoding: base64{CRLF}{CRLF}"
+    )
+
+
+def _attachment_tail() -> str:
+    return f"--{BOUNDARY}--{CRLF}"
+
+
+def _attachment_size(name: str, kb: int) -> int:
+    """Bytes `MIXED_PREFIX` + `attachment_mime` add to a message, by arithmetic."""
+    encoded = 4 * -(-kb * 1024 // 3)
+    lines = -(-encoded // B64_LINE)
+    head, tail = _attachment_head(name), _attachment_tail()
+    return len(MIXED_PREFIX) + len(head) + encoded + 2 * lines + len(tail)
+
+
+@cache
+def attachment_mime(index: int) -> bytes:
+    """The attachment part of attachment `index` (see `attachment_index`): delimiter,
+    headers, `kb` KB of filler base64-encoded in CRLF-ended lines, and the closing
+    delimiter. It follows the text part's body; the filler is a SplitMix64 stream keyed
+    by the file name, so it is the same bytes every time."""
+    name, kb = grammar().attachment_files[index]
+    words = -(-kb * 1024 // 8)
+    counter = np.arange(words, dtype=np.uint64) + np.uint64(zlib.crc32(name.encode()))
+    filler = _mix_np(counter).tobytes()[: kb * 1024]
+    encoded = base64.encodebytes(filler).replace(b"\n", b"\r\n")
+    return _attachment_head(name).encode() + encoded + _attachment_tail().encode()
+
+
+def attachment_index(seed: int, event_id: int, occupation: str) -> int:
+    """Which attachment (index into the grammar's list) an "attachment" reply names."""
+    family = _family_code(occupation)
+    return _picks(_key(seed, event_id), family, False)[DETAIL] % len(grammar().attachments)
+
+
+def coworker_ids(sender: I64, cc: I64, n_people: int) -> I64:
+    """Whom a "coworker_name" reply names: the cc'd manager, or when there is none (or it
+    is the sender) the next employee row (the previous one for the last row). Never the
+    sender, unless the workforce has one person."""
+    neighbour = np.where(sender + 1 < n_people, sender + 1, sender - 1)
+    neighbour = np.maximum(neighbour, 0)
+    chosen: I64 = np.where((cc != NO_ID) & (cc != sender), cc, neighbour).astype(np.int64)
+    return chosen
 
 
 # -- hashing -----------------------------------------------------------------------------
@@ -424,15 +505,23 @@ def _picks_np(keys: U64, family: I64) -> list[list[int]]:
 
 
 def _compose(
-    t: Spelling, content: str, violation: str, family: int, name: str, html: bool, p: list[int]
+    t: Spelling,
+    content: str,
+    violation: str,
+    family: int,
+    name: str,
+    html: bool,
+    p: list[int],
+    coworker: str = "",
 ) -> str:
-    """One body from its picks; `name` comes spelled (and HTML-escaped for HTML)."""
+    """One body from its picks; `name` (and the `coworker` a "coworker_name" body names)
+    come spelled (and HTML-escaped for HTML)."""
     crlf = t.crlf
     if content in _MACHINE:
         return _machine_text(t, content, p[MACHINE], name)
     if content == "bullets":
         top = t.markings[p[DETAIL] % len(t.markings)] if violation == "classification" else ""
-        blocks = _bullet_blocks(t, violation, family, html, p)
+        blocks = _bullet_blocks(t, violation, family, html, p, coworker)
     else:
         top = ""
         blocks = (t.sensitive if content == "sensitive" else t.form_letter)[html]
@@ -447,14 +536,16 @@ def _compose(
     return f"{head}{greeting}{crlf}{crlf}{blocks}{crlf}{sig}{t.plain_quote}"
 
 
-def _bullet_blocks(t: Spelling, violation: str, family: int, html: bool, p: list[int]) -> str:
+def _bullet_blocks(
+    t: Spelling, violation: str, family: int, html: bool, p: list[int], coworker: str
+) -> str:
     """Intro, the five "<verb> <object> <qualifier>" bullets and any link/attachment line."""
     v, o, q = t.verbs[family], t.objects[family], t.qualifiers
     v1, o1, q1, v2, o2, q2, v3, o3, q3, v4, o4, q4, v5, o5, q5 = p[BULLET0:]
     qual2, qual3, extra = q[q2], q[q3], ""
     detail = p[DETAIL]
     if violation == "coworker_name":
-        qual3 = t.coworker[detail % len(t.coworker)]
+        qual3 = t.coworker[detail % len(t.coworker)].replace(NAME_SLOT, coworker)
     elif violation == "drug_or_contract":
         qual2 = t.drug_or_contract[detail % len(t.drug_or_contract)]
     elif violation == "link":
@@ -517,9 +608,11 @@ def render_reply(
     last_name: str,
     html: bool = False,
     json: bool = False,
+    coworker: str = "",
 ) -> str:
     """The body of one reply, auto-reply or delivery report; same inputs, same text.
 
+    `coworker` is the "First Last" a "coworker_name" body names (see `coworker_ids`).
     With `json`, the text comes JSON-escaped (ASCII, without the quotes)."""
     _check((content,), (violation,))
     t = spelling(json)
@@ -527,7 +620,8 @@ def render_reply(
     picks = _picks(_key(seed, event_id), family, content == "bullets")
     html = html and content not in _MACHINE
     name = _spelled_name(t, f"{first_name} {last_name}", html)
-    return _compose(t, content, violation, family, name, html, picks)
+    other = _spelled_name(t, coworker, html) if violation == "coworker_name" else ""
+    return _compose(t, content, violation, family, name, html, picks, other)
 
 
 def render_replies(
@@ -539,22 +633,27 @@ def render_replies(
     names: Sequence[str],
     html: Sequence[bool],
     json: bool = False,
+    coworkers: Mapping[int, str] | None = None,
 ) -> list[str]:
     """`render_reply` for many events: picks drawn with numpy, then one join per body.
 
-    `family` comes from `family_codes`, `names` are "First Last". With `json`, each body
-    comes JSON-escaped (ASCII, without the quotes), ready to go between two quotes.
+    `family` comes from `family_codes`, `names` are "First Last"; `coworkers` maps the
+    position of each "coworker_name" event to the "First Last" it names (those events
+    are rare, so only they appear). With `json`, each body comes JSON-escaped (ASCII,
+    without the quotes), ready to go between two quotes.
     """
     _check(contents, violations)
     t = spelling(json)
     rows = _picks_np(_keys_np(seed, event_ids), family)
+    named = coworkers or {}
     out = []
-    for content, violation, fam, name, is_html, p in zip(
-        contents, violations, family.tolist(), names, html, rows, strict=True
+    for k, (content, violation, fam, name, is_html, p) in enumerate(
+        zip(contents, violations, family.tolist(), names, html, rows, strict=True)
     ):
         is_html = is_html and content not in _MACHINE
         spelled = _spelled_name(t, name, is_html)
-        out.append(_compose(t, content, violation, fam, spelled, is_html, p))
+        other = _spelled_name(t, named.get(k, ""), is_html) if violation == "coworker_name" else ""
+        out.append(_compose(t, content, violation, fam, spelled, is_html, p, other))
     return out
 
 
@@ -599,7 +698,7 @@ def _lengths() -> _Lengths:
         intro=_lens(g.intros),
         closing=_lens(g.closings),
         qualifier=_lens(g.qualifiers),
-        coworker=_lens(g.coworker),
+        coworker=_lens(g.coworker) - len(NAME_SLOT),  # without the name
         drug=_lens(g.drug_or_contract),
         link=_lens(g.links),
         marking=_lens(g.markings),
@@ -672,16 +771,19 @@ def _head_lengths(ln: _Lengths, family: I64, keys: U64) -> _HeadLengths:
     return _HeadLengths(ln.greeting[i_g], ln.intro[i_i], ln.closing[i_c], title, detail)
 
 
-def _bullet_lengths(ln: _Lengths, family: I64, keys: U64, violation: I64, detail: I64) -> I64:
-    """Summed length of the five "<verb> <object> <qualifier>" texts."""
+def _bullet_lengths(
+    ln: _Lengths, family: I64, keys: U64, violation: I64, detail: I64, coworker: I64
+) -> I64:
+    """Summed length of the five "<verb> <object> <qualifier>" texts; `coworker` is the
+    length of the name a "coworker_name" body puts in its qualifier."""
     total = np.zeros(len(keys), dtype=np.int64)
-    coworker = violation == VIOLATIONS.index("coworker_name")
+    coworker, coworker_len = violation == VIOLATIONS.index("coworker_name"), coworker
     drug = violation == VIOLATIONS.index("drug_or_contract")
     for b in range(1, BULLETS + 1):
         i_v, i_o, i_q = (d[:, 0] for d in _bullet_digits(ln, family, keys, _ALL_BULLETS[b - 1 : b]))
         qual = ln.qualifier[i_q]
         if b == 3:
-            qual = np.where(coworker, ln.coworker[detail % len(ln.coworker)], qual)
+            qual = np.where(coworker, ln.coworker[detail % len(ln.coworker)] + coworker_len, qual)
         elif b == 2:
             qual = np.where(drug, ln.drug[detail % len(ln.drug)], qual)
         total += _flat(ln.verb, family, i_v) + 1 + _flat(ln.obj, family, i_o) + 1 + qual
@@ -726,16 +828,21 @@ def reply_sizes(
     name_plain: I64,
     name_html: I64,
     html: BOOL,
+    coworker_plain: I64 | None = None,
+    coworker_html: I64 | None = None,
 ) -> I64:
     """Exact UTF-8 size of `render_reply` for many events, without rendering them.
 
     `content` and `violation` are indices into `columns.CONTENTS` / `VIOLATIONS`, `family`
-    comes from `family_codes`, the name lengths from `name_lengths`.
+    comes from `family_codes`, the name lengths from `name_lengths`; so do the lengths of
+    the co-worker a "coworker_name" event names (read only there; none: an empty name).
     """
     ln = _lengths()
     keys = _keys_np(seed, event_ids)
     head = _head_lengths(ln, family, keys)
-    parts = _parts(ln, content, violation, family, keys, head)
+    zero = np.zeros(len(keys), dtype=np.int64)
+    other = (zero if coworker_plain is None else coworker_plain, coworker_html)
+    parts = _parts(ln, content, violation, family, keys, head, other)
     is_html = html & np.isin(content, [CONTENTS.index(c) for c in _WRITTEN])
     writer = np.where(
         is_html, _html_size(parts, head, name_html), _plain_size(parts, head, name_plain)
@@ -762,7 +869,8 @@ class _Parts:
     """Lengths shared by the plain and HTML forms of a written body."""
 
     content: I64
-    text: I64  # the five bullet texts, without markup
+    text: I64  # the five bullet texts, without markup (a co-worker's name as plain text)
+    html_extra: I64  # what HTML-escaping adds to that co-worker's name
     extra: I64  # link or attachment line, or 0
     n_extra: I64  # 1 where there is such a line
     marking: I64  # classification line, or 0
@@ -770,14 +878,23 @@ class _Parts:
 
 
 def _parts(
-    ln: _Lengths, content: I64, violation: I64, family: I64, keys: U64, head: _HeadLengths
+    ln: _Lengths,
+    content: I64,
+    violation: I64,
+    family: I64,
+    keys: U64,
+    head: _HeadLengths,
+    coworker: tuple[I64, I64 | None],
 ) -> _Parts:
     bullets = violation * (content == CONTENTS.index("bullets"))
-    text = _bullet_lengths(ln, family, keys, bullets, head.detail)
+    plain, escaped = coworker
+    text = _bullet_lengths(ln, family, keys, bullets, head.detail, plain)
+    named = bullets == VIOLATIONS.index("coworker_name")
+    html_extra = np.where(named, (plain if escaped is None else escaped) - plain, 0)
     extra, n_extra = _extra_lengths(ln, bullets, head.detail)
     marked = bullets == VIOLATIONS.index("classification")
     marking = np.where(marked, ln.marking[head.detail % len(ln.marking)], 0)
-    return _Parts(content, text, extra, n_extra, marking.astype(np.int64), marked)
+    return _Parts(content, text, html_extra, extra, n_extra, marking.astype(np.int64), marked)
 
 
 def _blocks(parts: _Parts, head: _HeadLengths, html: bool) -> I64:
@@ -786,7 +903,7 @@ def _blocks(parts: _Parts, head: _HeadLengths, html: bool) -> I64:
     if html:
         intro = len(P) + head.intro + len(EP) + len(UL) + len(EUL)
         per_extra = len(P) + len(EP)
-        body = intro + parts.text + BULLETS * (len(LI) + len(ELI))
+        body = intro + parts.text + parts.html_extra + BULLETS * (len(LI) + len(ELI))
         top = np.where(parts.marked, len(P) + 3 + parts.marking + 4 + len(EP), 0)
         sens = len(P) + len(SENSITIVE_STATEMENT) + len(EP)
         form = len(P) + len(g.form_letter.replace(CRLF, BR)) + len(EP)
@@ -816,7 +933,9 @@ def _html_size(parts: _Parts, head: _HeadLengths, name: I64) -> I64:
 
 
 def attachment_sizes(seed: int, event_ids: I64, violation: I64, family: I64) -> I64:
-    """Encoded bytes of the attachment an "attachment" reply's marker line names; else 0."""
+    """Bytes the attachment an "attachment" reply names adds to its mail message (the
+    multipart/mixed framing and the base64 part: `MIXED_PREFIX` + `attachment_mime`),
+    else 0. The body sizes of `reply_sizes` plus these are the message minus its header."""
     ln = _lengths()
     head = _head_lengths(ln, family, _keys_np(seed, event_ids))
     size = ln.attachment_bytes[head.detail % len(ln.attachment_bytes)]

@@ -12,6 +12,14 @@ carries the first `to` address: the collection API takes one per reply):
   from the member to every list member [rcpt_first, rcpt_first+rcpt_count);
 - auto_reply, bounce: back to the broadcast address (a bounce uses the null sender <>).
 
+Rule-breaking replies carry what a collection system can check: a "coworker_name" body
+names a real co-worker (`content.coworker_ids`: the cc'd manager, else a neighbouring
+employee), and an "attachment" reply is sent by SMTP as multipart/mixed with the text
+part and the attachment part `content.attachment_mime` (over HTTP, `"attachments": 1`).
+The attachment adds exactly `content.attachment_sizes` bytes, the figure the schedule's
+`size_bytes` counts, so a message's size differs from `size_bytes` only by how its
+headers differ from the `content.header_bytes` allowance.
+
 Two ways in, the same bytes out: one event at a time (`http_json(i)`, `smtp_message(i)`,
 for Locust users and tests), or a run of consecutive events (`http_jsons(start, stop)`,
 `smtp_messages(start, stop)`) for the replay engine, which prepares events in batches:
@@ -36,6 +44,10 @@ import pyarrow as pa
 
 from simulator.columns import NO_ID
 from simulator.content import (
+    MIXED_PREFIX,
+    attachment_index,
+    attachment_mime,
+    coworker_ids,
     family_codes,
     html_mask,
     render_replies,
@@ -126,6 +138,7 @@ class Payload:
         self.content = _codes(events.column("content"))
         self.violation = _codes(events.column("violation"))
         self.size = events.column("size_bytes").to_numpy()
+        self.n_people = len(self.emails)
         self._date: tuple[int, str] = (-1, "")
 
     def __len__(self) -> int:
@@ -181,22 +194,39 @@ class Payload:
             self.seed, int(self.event_id[i]), self.html_share
         )
 
+    def coworker(self, i: int) -> str:
+        """The "First Last" of the co-worker event `i` names if it is a "coworker_name"
+        reply (whether or not it is one): `content.coworker_ids` of its sender and cc."""
+        return self._coworkers(np.array([i]))[0]
+
+    def _coworkers(self, rows: npt.NDArray[np.intp]) -> list[str]:
+        sender = self.sender[rows].astype(np.int64)
+        person = coworker_ids(sender, self.cc[rows].astype(np.int64), self.n_people)
+        return [
+            f"{first} {last}"
+            for first, last in zip(
+                self.first[person].tolist(), self.last[person].tolist(), strict=True
+            )
+        ]
+
     def body(self, i: int, json: bool = False) -> str:
         """The text of event `i`: the broadcast, or `simulator.content.render_reply`."""
         if self.kind[i] == "broadcast" or self.content[i] == "broadcast":
             return _BROADCAST_JSON if json else BROADCAST_TEXT
         sender = int(self.sender[i])
         known = sender != NO_ID
+        violation = str(self.violation[i])
         return render_reply(
             self.seed,
             int(self.event_id[i]),
             str(self.content[i]),
-            str(self.violation[i]),
+            violation,
             str(self.occupation[sender]) if known else "",
             str(self.first[sender]) if known else "",
             str(self.last[sender]) if known else "",
             self.is_html(i),
             json,
+            self.coworker(i) if violation == "coworker_name" else "",
         )
 
     def http_json(self, i: int) -> bytes:
@@ -245,15 +275,19 @@ class Payload:
         ]
         is_html = kinds[written] == "reply"
         is_html &= html_mask(self.seed, ids, self.html_share)
+        violations = self.violation[start:stop][written]
+        named = np.flatnonzero(violations == "coworker_name")
+        coworkers = dict(zip(named.tolist(), self._coworkers(start + written[named]), strict=True))
         rendered = render_replies(
             self.seed,
             ids,
             contents[written].tolist(),
-            self.violation[start:stop][written].tolist(),
+            violations.tolist(),
             family,
             names,
             is_html.tolist(),
             json,
+            coworkers,
         )
         for k, text, h in zip(written.tolist(), rendered, is_html.tolist(), strict=True):
             texts[k], html[k] = text, h
@@ -322,12 +356,26 @@ class Payload:
             self.cc[start:stop].tolist(),
             self.t_us[start:stop].tolist(),
             self.event_id[start:stop].tolist(),
+            self.violation[start:stop].tolist(),
             bodies,
             html,
             strict=True,
         )
         out = []
-        for kind, content, sender, first, count, collection, cc_id, t_us, event_id, body, h in rows:
+        for (
+            kind,
+            content,
+            sender,
+            first,
+            count,
+            collection,
+            cc_id,
+            t_us,
+            event_id,
+            violation,
+            body,
+            h,
+        ) in rows:
             to = self._to(kind, content, first, count, collection)
             cc = self._cc(kind, cc_id)
             fans_out = kind == "broadcast" or content == "reply_all"
@@ -340,13 +388,24 @@ class Payload:
                 f"Date: {self._date_header(t_us)}\r\n"
                 f"Message-ID: <{event_id}.{self.seed}@pulsecheck.example>\r\n"
                 "MIME-Version: 1.0\r\n"
+            )
+            part = (
                 f"Content-Type: text/{'html' if h else 'plain'}; charset=utf-8\r\n"
                 "Content-Transfer-Encoding: 8bit\r\n\r\n"
                 f"{body}"
             )
+            if violation == "attachment" and kind != "broadcast":
+                data = (text + MIXED_PREFIX + part).encode() + self._attachment(sender, event_id)
+            else:
+                data = (text + part).encode()
             mail_from = "" if kind == "bounce" else sender_address
-            out.append(SmtpMessage(mail_from, to + cc, text.encode()))
+            out.append(SmtpMessage(mail_from, to + cc, data))
         return out
+
+    def _attachment(self, sender: int, event_id: int) -> bytes:
+        """The attachment part of an "attachment" reply (`content.attachment_mime`)."""
+        occupation = "" if sender == NO_ID else str(self.occupation[sender])
+        return attachment_mime(attachment_index(self.seed, event_id, occupation))
 
     def _date_header(self, t_us: int) -> str:
         """RFC 5322 date of an intended time (whole seconds, so consecutive events share)."""

@@ -341,14 +341,42 @@ def event_sizes(events: Events, people: People, seed: int, behaviour: dict[str, 
     is_reply = events.kind[person] == KINDS.index("reply")
     html = body.html_mask(seed, event_ids[person], share) & is_reply
     v = events.violation[person]
+    other_plain, other_html = _coworker_lengths(events, people, person, v)
     sizes[person] = (
         header
         + body.reply_sizes(
-            seed, event_ids[person], events.content[person], v, family, plain, html_len, html
+            seed,
+            event_ids[person],
+            events.content[person],
+            v,
+            family,
+            plain,
+            html_len,
+            html,
+            other_plain,
+            other_html,
         )
         + body.attachment_sizes(seed, event_ids[person], v, family)
     )
     return sizes
+
+
+def _coworker_lengths(
+    events: Events, people: People, person: I64, violation: I64
+) -> tuple[I64, I64]:
+    """Name lengths (plain, HTML) of the co-worker each "coworker_name" reply names
+    (`content.coworker_ids`); 0 for the other events."""
+    plain = np.zeros(len(person), dtype=np.int64)
+    escaped = np.zeros(len(person), dtype=np.int64)
+    named = np.flatnonzero(violation == VIOLATIONS.index("coworker_name"))
+    if len(named):
+        rows = person[named]
+        n_people = len(people.first_name)
+        other = pa.array(body.coworker_ids(events.sender[rows], events.cc[rows], n_people))
+        plain[named], escaped[named] = body.name_lengths(
+            people.first_name.take(other), people.last_name.take(other)
+        )
+    return plain, escaped
 
 
 def _dict(codes: I64, names: Sequence[str]) -> pa.DictionaryArray:

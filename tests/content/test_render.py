@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 
 import numpy as np
@@ -25,7 +26,9 @@ def body(
     html: bool = False,
     occupation: str = "medical",
 ) -> str:
-    return content.render_reply(9, event_id, kind, violation, occupation, "Ann", "Lee", html)
+    return content.render_reply(
+        9, event_id, kind, violation, occupation, "Ann", "Lee", html, coworker="Bo Chan"
+    )
 
 
 def test_same_inputs_same_text_other_event_other_text() -> None:
@@ -69,7 +72,7 @@ def test_violations_show_in_the_text(violation: str, marker: str | None) -> None
     g = content.grammar()
     tables = {
         "classification": g.markings,
-        "coworker_name": g.coworker,
+        "coworker_name": tuple(q.replace("{name}", "Bo Chan") for q in g.coworker),
         "drug_or_contract": g.drug_or_contract,
     }
     for event_id in range(30):
@@ -80,6 +83,52 @@ def test_violations_show_in_the_text(violation: str, marker: str | None) -> None
         else:
             assert any(p in text for p in tables[violation])
             assert not any(p in clean for p in tables[violation])
+
+
+def test_a_coworker_name_is_the_one_given_and_escaped_in_html() -> None:
+    for event_id in range(20):
+        text = body(event_id, violation="coworker_name")
+        assert "Bo Chan" in text and "Bo Chan" not in body(event_id)
+        assert "{name}" not in text
+    text = content.render_reply(
+        9, 2, "bullets", "coworker_name", "it", "A", "B", True, False, "X<Y"
+    )
+    assert "X&lt;Y" in text and "X<Y" not in text
+
+
+def test_coworker_is_the_manager_else_a_neighbour_never_the_sender() -> None:
+    sender = np.array([5, 5, 9, 0, 3])
+    cc = np.array([2, -1, -1, 0, 3])
+    assert content.coworker_ids(sender, cc, 10).tolist() == [2, 6, 8, 1, 4]
+
+
+def test_the_attachment_part_is_base64_filler_of_the_counted_size() -> None:
+    g = content.grammar()
+    for index, (name, kb) in enumerate(g.attachment_files):
+        part = content.attachment_mime(index)
+        assert len(content.MIXED_PREFIX) + len(part) == g.attachment_bytes[index]
+        assert part == content.attachment_mime(index)  # deterministic (and cached)
+        assert f'Content-Disposition: attachment; filename="{name}"'.encode() in part
+        head, _, rest = part.partition(b"\r\n\r\n")
+        encoded, _, tail = rest.rpartition(b"--" + content.BOUNDARY.encode())
+        assert tail == b"--\r\n" and b"Content-Transfer-Encoding: base64" in head
+        assert max(len(line) for line in encoded.split(b"\r\n")) == 76
+        assert len(base64.b64decode(encoded)) == kb * 1024
+
+
+def test_attachment_sizes_name_the_file_the_marker_names() -> None:
+    g = content.grammar()
+    ids = np.arange(200, dtype=np.int64)
+    family = content.family_codes(["it"] * 200)
+    violation = np.full(200, VIOLATIONS.index("attachment"))
+    sizes = content.attachment_sizes(9, ids, violation, family)
+    for i in range(200):
+        index = content.attachment_index(9, i, "it")
+        assert sizes[i] == g.attachment_bytes[index]
+        text = content.render_reply(9, i, "bullets", "attachment", "it", "A", "B")
+        assert g.attachments[index] in text
+    clean = content.attachment_sizes(9, ids, np.zeros(200, dtype=np.int64), family)
+    assert not clean.any()
 
 
 def test_html_has_a_signature_and_escapes_the_name() -> None:
@@ -120,6 +169,7 @@ names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)
     occupation=st.sampled_from(["admin", "it", "legal", "trades", "nope"]),
     first=names,
     last=names,
+    coworker=st.tuples(names, names),
     html=st.booleans(),
 )
 def test_vectorised_size_equals_rendered_size(
@@ -130,10 +180,15 @@ def test_vectorised_size_equals_rendered_size(
     occupation: str,
     first: str,
     last: str,
+    coworker: tuple[str, str],
     html: bool,
 ) -> None:
-    text = content.render_reply(seed, event_id, kind, violation, occupation, first, last, html)
+    other = f"{coworker[0]} {coworker[1]}"
+    text = content.render_reply(
+        seed, event_id, kind, violation, occupation, first, last, html, coworker=other
+    )
     plain, escaped = content.name_lengths(pa.array([first]), pa.array([last]))
+    other_plain, other_html = content.name_lengths(pa.array([coworker[0]]), pa.array([coworker[1]]))
     size = content.reply_sizes(
         seed,
         np.array([event_id]),
@@ -143,6 +198,8 @@ def test_vectorised_size_equals_rendered_size(
         plain,
         escaped,
         np.array([html]),
+        other_plain,
+        other_html,
     )
     assert size[0] == len(text.encode())
 
@@ -170,9 +227,12 @@ def test_a_batch_renders_each_body_as_render_reply_does(
     seed: int, batch: list[tuple[int, str, str, str, str, bool]]
 ) -> None:
     ids, kinds, violations, occupations, firsts, html = (list(c) for c in zip(*batch, strict=True))
+    coworkers = {k: f"{f} Chan" for k, f in enumerate(firsts) if violations[k] == "coworker_name"}
     one_by_one = [
-        content.render_reply(seed, i, k, v, o, f, "Lee", h)
-        for i, k, v, o, f, h in zip(ids, kinds, violations, occupations, firsts, html, strict=True)
+        content.render_reply(seed, i, k, v, o, f, "Lee", h, coworker=coworkers.get(n, ""))
+        for n, (i, k, v, o, f, h) in enumerate(
+            zip(ids, kinds, violations, occupations, firsts, html, strict=True)
+        )
     ]
     args = (
         seed,
@@ -183,8 +243,8 @@ def test_a_batch_renders_each_body_as_render_reply_does(
         [f"{f} Lee" for f in firsts],
         html,
     )
-    assert content.render_replies(*args) == one_by_one
-    escaped = content.render_replies(*args, json=True)
+    assert content.render_replies(*args, coworkers=coworkers) == one_by_one
+    escaped = content.render_replies(*args, json=True, coworkers=coworkers)
     assert escaped == [json.dumps(text)[1:-1] for text in one_by_one]
 
 

@@ -1,11 +1,17 @@
 import json
+from email import policy
+from email.parser import BytesParser
 
 import pyarrow as pa
 
+from simulator.behaviour.params import defaults
+from simulator.collect.message import parse_message
 from simulator.columns import CONTENTS, VIOLATIONS
-from simulator.content import render_reply
+from simulator.content import grammar, render_reply
 from simulator.replay.payload import BROADCAST_TEXT, Payload, collection_address
+from simulator.schedule.build import build_schedule
 from tests.replay.tables import schedule, workforce
+from tests.schedule.fixtures import MANY_VIOLATIONS, ROUND1, STRICT, make_workforce, scenario
 
 
 def _payload(kinds: list[str], **kw: object) -> Payload:
@@ -118,3 +124,69 @@ def test_http_json_is_the_json_dumps_document_of_the_event() -> None:
             "attachments": int(p.violation[i] == "attachment"),
         }
         assert p.http_json(i) == json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _with(events: pa.Table, name: str, values: list[str]) -> pa.Table:
+    column = pa.array(values).dictionary_encode().cast(events.schema.field(name).type)
+    return events.set_column(events.schema.get_field_index(name), name, column)
+
+
+def test_a_coworker_name_reply_names_the_manager_else_a_neighbour() -> None:
+    events = _with(
+        schedule(["reply"] * 3, sender=[5, 5, 19], cc=[1, -1, -1]),
+        "violation",
+        ["coworker_name"] * 3,
+    )
+    p = Payload(events, workforce(20), html_share=0.5)
+    for i, other in enumerate(["First1 Last1", "First6 Last6", "First18 Last18"]):
+        assert p.coworker(i) == other
+        assert other in p.body(i) and other in json.loads(p.http_json(i))["body"]
+        assert other.encode() in p.smtp_message(i).data
+
+
+def _header_block(data: bytes) -> int:
+    """Bytes of the message's header lines as a single-part message would have them: the
+    top block and, for multipart/mixed, the text part's headers, without the framing."""
+    top, _, rest = data.partition(b"\r\n\r\n")
+    if b"multipart/mixed" not in top:
+        return len(top) + 4
+    mixed_line = top.rpartition(b"\r\n")[2]
+    part = rest.partition(b"\r\n\r\n")[0].partition(b"\r\n")[2]  # without "--boundary"
+    return len(top) - len(mixed_line) + len(part) + 4
+
+
+def test_an_attachment_reply_is_multipart_and_its_size_is_the_scheduled_size() -> None:
+    """Over SMTP an "attachment" reply carries the file as a base64 MIME part, and every
+    reply's message is its scheduled `size_bytes` give or take how its header lines
+    differ from the `content.header_bytes` allowance (transport headers not sent)."""
+    wf = make_workforce([("HHS", "NIH", 3000)], seed=4)
+    s = scenario(ROUND1 + STRICT, behaviour=MANY_VIOLATIONS)
+    events = build_schedule(s, wf, 13)
+    allowance = int(defaults()["content.header_bytes"])
+    p = Payload(events, wf, seed=13, html_share=defaults()["content.html"])
+    replies = [i for i in range(len(p)) if p.kind[i] == "reply"]
+    attached = [i for i in replies if p.violation[i] == "attachment"]
+    assert len(attached) > 20 and any(p.is_html(i) for i in attached)
+    messages = p.smtp_messages(0, len(p))
+    for i in replies:
+        data = messages[i].data
+        assert len(data) - int(p.size[i]) == _header_block(data) - allowance
+        assert 250 < _header_block(data) < 600
+    for i in attached:
+        parsed = parse_message(messages[i].data)
+        assert parsed.attachments == 1
+        mime = BytesParser(policy=policy.default).parsebytes(messages[i].data)
+        assert mime.get_content_type() == "multipart/mixed"
+        text, attachment = mime.iter_parts()
+        assert attachment.get_content_disposition() == "attachment"
+        name = attachment.get_filename()
+        assert name is not None and f"[Attachment: {name} (" in p.body(i)
+        kb = dict(grammar().attachment_files)[name]
+        assert len(attachment.get_content()) == kb * 1024
+        assert text.get_content_type() == ("text/html" if p.is_html(i) else "text/plain")
+        assert text.get_content() == p.body(i)
+        if not p.is_html(i):
+            assert parsed.text == p.body(i)
+    clean = [i for i in replies if p.violation[i] != "attachment"]
+    assert all(parse_message(messages[i].data).attachments == 0 for i in clean)
+    assert all(json.loads(p.http_json(i))["attachments"] == 1 for i in attached)

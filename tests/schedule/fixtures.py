@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from simulator.columns import NO_ID, WORKFORCE
+from simulator.columns import NO_ID, VIOLATIONS, WORKFORCE
 from simulator.scenario import Scenario, parse_scenario
 
 
@@ -81,3 +81,14 @@ send_window_minutes = 18
 deadline = 2025-02-24T23:59:00
 collection = "opm-hr"
 """
+
+# Rules forbidding every violation kind, and behaviour making each kind common.
+STRICT = """
+[rounds.rules]
+no_links = true
+no_attachments = true
+no_classification = true
+no_coworker_names = true
+no_drug_or_contract_names = true
+"""
+MANY_VIOLATIONS = "\n".join(f"content.{v} = 0.03" for v in VIOLATIONS[1:])

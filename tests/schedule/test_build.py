@@ -11,11 +11,17 @@ import pyarrow.compute as pc
 import pytest
 
 from simulator.behaviour.params import defaults
-from simulator.columns import NO_ID, SCHEDULE
-from simulator.content import html_mask, render_reply
+from simulator.columns import NO_ID, SCHEDULE, VIOLATIONS
+from simulator.content import (
+    attachment_index,
+    coworker_ids,
+    grammar,
+    html_mask,
+    render_reply,
+)
 from simulator.schedule.build import build_schedule
 from tests.conftest import SCENARIOS
-from tests.schedule.fixtures import ROUND1, make_workforce, scenario
+from tests.schedule.fixtures import MANY_VIOLATIONS, ROUND1, STRICT, make_workforce, scenario
 
 ET = ZoneInfo("America/New_York")
 DEFAULTS = defaults()
@@ -257,7 +263,46 @@ def test_sizes_are_header_plus_the_rendered_body(
         if round1["violation"][i] != "attachment":
             assert round1["size_bytes"][i] == expected
         else:
-            assert round1["size_bytes"][i] > expected + 40_000  # the attachment itself
+            assert round1["size_bytes"][i] > expected + 60_000  # the attachment itself
+
+
+def test_sizes_of_rule_breaking_replies_count_coworkers_and_attachments() -> None:
+    """Every violation kind, HTML or not: the body names a real co-worker (the cc'd
+    manager, else a neighbour) whose name is sized, and an attachment adds its part."""
+    wf = make_workforce([("HHS", "NIH", 3000)], seed=4)
+    s = scenario(ROUND1 + STRICT, behaviour=MANY_VIOLATIONS)
+    c = cols(build_schedule(s, wf, 13))
+    first = wf.column("first_name").to_pylist()
+    last = wf.column("last_name").to_pylist()
+    occupation = pc.cast(wf.column("occupation"), pa.string()).to_pylist()
+    rows = np.flatnonzero(c["violation"] != "")
+    assert set(c["violation"][rows]) == set(VIOLATIONS[1:])
+    html = html_mask(13, rows.astype(np.int64), DEFAULTS["content.html"])
+    assert html.any() and not html.all()
+    named = coworker_ids(c["sender_id"][rows], c["cc_id"][rows], wf.num_rows)
+    g = grammar()
+    for i, h, other in zip(rows, html, named, strict=True):
+        sender, violation = int(c["sender_id"][i]), c["violation"][i]
+        assert other != sender
+        if violation == "coworker_name" and c["cc_id"][i] != NO_ID:
+            assert other == c["cc_id"][i]  # the manager in cc
+        text = render_reply(
+            13,
+            int(i),
+            "bullets",
+            violation,
+            occupation[sender],
+            first[sender],
+            last[sender],
+            bool(h),
+            coworker=f"{first[other]} {last[other]}",
+        )
+        expected = DEFAULTS["content.header_bytes"] + len(text.encode())
+        if violation == "coworker_name":
+            assert f"{first[other]} {last[other]}" in text
+        if violation == "attachment":
+            expected += g.attachment_bytes[attachment_index(13, int(i), occupation[sender])]
+        assert c["size_bytes"][i] == expected
 
 
 def test_round1_defaults_give_more_than_a_million_at_full_scale() -> None:
