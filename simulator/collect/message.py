@@ -30,6 +30,7 @@ _FATAL_DEFECTS = (
     email.errors.MissingHeaderBodySeparatorDefect,
 )
 _PLAIN_ENCODINGS = ("", "7bit", "8bit")
+_TEXT_TYPES = ("text/plain", "text/html")  # the text screened; HTML as `screen.visible_text`
 _UTF8_NAMES = ("", "utf-8", "utf8", "us-ascii", "ascii")
 
 
@@ -54,7 +55,7 @@ def parse_message(data: bytes) -> Message:
     mime_type, params = _content_type(content_type)
     encoding = headers.get("content-transfer-encoding", "").strip().lower()
     charset = params.get("charset", "").lower()
-    if mime_type == "text/plain" and encoding in _PLAIN_ENCODINGS and charset in _UTF8_NAMES:
+    if mime_type in _TEXT_TYPES and encoding in _PLAIN_ENCODINGS and charset in _UTF8_NAMES:
         text, attachments = _utf8(body), 0
     else:
         text, attachments = _mime_content(data)
@@ -132,18 +133,19 @@ def _mime_content(data: bytes) -> tuple[str, int]:
     parser = email.parser.BytesParser(_class=EmailMessage, policy=email.policy.default)
     message = parser.parsebytes(data)
     attachments = 0
-    text: str | None = None
+    texts: dict[str, str] = {}  # the first plain and the first HTML part
     for part in message.walk():
         for defect in part.defects:
             if isinstance(defect, _FATAL_DEFECTS):
                 raise MessageError(f"malformed MIME: {type(defect).__name__}")
         if part.is_multipart():
             continue
+        subtype = part.get_content_subtype()
         if part.is_attachment() or part.get_content_maintype() != "text":
             attachments += 1
-        elif text is None and part.get_content_subtype() == "plain":
-            text = _part_text(part)
-    return text or "", attachments
+        elif subtype in ("plain", "html") and subtype not in texts:
+            texts[subtype] = _part_text(part)
+    return texts.get("plain", texts.get("html", "")), attachments
 
 
 def _part_text(part: EmailMessage) -> str:

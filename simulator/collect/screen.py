@@ -11,6 +11,9 @@ regular expressions, cheap enough for the SMTP hot path:
 - coworker_name: a "First Last" pair that is a directory name other than the sender's;
 - drug_or_contract: a contract number (PIID-like: letters then 9+ letters/digits with at
   least 6 digits) or a drug name by its international nonproprietary stem (-mab, -vir...).
+An HTML reply is screened on what its reader sees (`visible_text`): the head, style and
+script blocks and every tag are dropped and entities decoded, so the markup's own
+namespace URLs are no link while a URL written in the text is.
 These are heuristics for a simulator, not a data-loss-prevention engine. Before each
 expression runs, a substring test every match must pass (e.g. "://" or "www." for a
 link) skips it on the common clean reply; the test is exact for ASCII text, and
@@ -21,6 +24,7 @@ a millisecond.
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Collection
 
@@ -38,6 +42,10 @@ _DRUG_STEMS = (
     *("mycin", "azole", "tinib", "sartan", "prazole"),
 )
 _DRUG = re.compile(rf"(?i)\b[a-z]{{3,}}(?:{'|'.join(_DRUG_STEMS)})\b")
+_HTML_START = re.compile(r"(?i)\s*(?:<!doctype html|<html[\s>])")
+_HIDDEN_BLOCK = re.compile(r"(?is)<(head|style|script)\b.*?</\1\s*>")
+_TAG = re.compile(r"<[^>]*>")
+_SPACES = re.compile(r"[ \t]{2,}")
 # Substrings every match contains (case-sensitive for the markings).
 _LINK_HINTS = ("://", "www.", "to:")  # of the lower-cased text; "to:" ends "mailto:"
 _CLASSIFICATION_HINTS = ("SECRET", "CONFIDENTIAL", "NOFORN", "ORCON", "SCI", "(", "//")
@@ -51,6 +59,7 @@ def violation(
     sender_name: str = "",
 ) -> str | None:
     """The first rule this reply breaks, or None if it keeps them all."""
+    text = visible_text(text)
     if text.strip() == SENSITIVE_STATEMENT:
         return None if rules.allow_sensitive_statement else "sensitive_statement"
     if rules.no_attachments and attachments > 0:
@@ -67,6 +76,14 @@ def violation(
     ):
         return "drug_or_contract"
     return None
+
+
+def visible_text(text: str) -> str:
+    """The text a reader sees: an HTML document's text without markup; other text as is."""
+    if not _HTML_START.match(text):
+        return text
+    bare = _SPACES.sub(" ", _TAG.sub(" ", _HIDDEN_BLOCK.sub(" ", text)))
+    return html.unescape(bare)
 
 
 def _hints(lower: str | None, hints: tuple[str, ...]) -> bool:

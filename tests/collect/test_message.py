@@ -41,6 +41,21 @@ def test_multipart_counts_attachments_and_finds_text() -> None:
     assert msg.text.strip() == "hello" and msg.attachments == 1
 
 
+def test_html_reply_text_is_its_html() -> None:
+    html = "<html><body><p>Closed 12 tickets</p></body></html>"
+    raw = (
+        "From: a@dhs.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html
+    ).encode()
+    assert parse_message(raw).text == html  # screened later on its visible text
+    alt = (
+        b"From: a@dhs.example\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n"
+        b"--b\r\nContent-Type: text/plain\r\n\r\nplain\r\n--b--\r\n"
+    )
+    assert parse_message(alt).text.strip() == "plain"  # the plain part when there is one
+
+
 def test_encoded_subject_and_latin1_body() -> None:
     raw = (
         b"Subject: =?utf-8?q?caf=C3=A9?=\r\nContent-Type: text/plain; charset=latin-1\r\n"

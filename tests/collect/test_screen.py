@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.collect.screen import violation
+from simulator.collect.screen import violation, visible_text
 from simulator.rules import SENSITIVE_STATEMENT, ContentRules
 
 R1 = ContentRules()
@@ -90,3 +90,34 @@ def reference(text: str, attachments: int, rules: ContentRules) -> str | None:
 def test_shortcuts_never_change_the_answer(text: str) -> None:
     for rules in (R1, HHS):
         assert violation(text, 0, rules, NAMES) == reference(text, 0, rules)
+
+
+OUTLOOK_HEAD = (
+    '<html xmlns:o="urn:schemas-microsoft-com:office:office" '
+    'xmlns="http://www.w3.org/TR/REC-html40">\r\n<head><meta name="Generator" '
+    'content="Microsoft Word 15"><style>a:link {color: blue}</style></head><body>'
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # the markup's own namespace URLs are no link
+        (f"{OUTLOOK_HEAD}<p>Closed 12 tickets.</p></body></html>", None),
+        # a URL in the text is
+        (f"{OUTLOOK_HEAD}<p>See https://drive.example/x</p></body></html>", "link"),
+        # a co-worker's name split by tags and escaped is still a name
+        (f"{OUTLOOK_HEAD}<li>with <b>Dana</b> Whitfield</li></body></html>", "coworker_name"),
+        (f"{OUTLOOK_HEAD}<p>Reviewed (S//NF) memo</p></body></html>", "classification"),
+        (f"{OUTLOOK_HEAD}<p>Met Sean O&#x27;Brien</p></body></html>", "coworker_name"),
+    ],
+)
+def test_html_is_screened_on_its_visible_text(body: str, expected: str | None) -> None:
+    rules = ContentRules(no_coworker_names=True)
+    names = {"Dana Whitfield", "Sean O'Brien"}
+    assert violation(body, 0, rules, names) == expected
+
+
+def test_visible_text_leaves_plain_text_alone() -> None:
+    text = "Fixed <b> in the parser\r\nhttps://x.example"
+    assert visible_text(text) == text

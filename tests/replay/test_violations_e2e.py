@@ -30,19 +30,14 @@ pytestmark = pytest.mark.integration
 
 SEED = 21
 MAX_MESSAGE = 1_000_000  # the mailbox's default limit
-# Only these two rules: the link rule would refuse every HTML reply over HTTP, whose
-# Outlook-style head holds xmlns URLs (see the report), and would hide what is tested.
+# The default rules (no links, attachments or classification markings) plus co-worker
+# names; half the replies are HTML, screened on their visible text.
 RULES = """
 [rounds.rules]
-no_links = false
-no_classification = false
-no_attachments = true
 no_coworker_names = true
 """
 OFTEN = "content.attachment = 0.15\ncontent.coworker_name = 0.15\ncontent.html = 0.5"
-ONLY_THESE = ContentRules(
-    no_links=False, no_classification=False, no_attachments=True, no_coworker_names=True
-)
+ONLY_THESE = ContentRules(no_coworker_names=True)
 FIRST = ["Alice", "Bruno", "Carmen", "Dmitri", "Elena", "Farid", "Greta", "Hiro", "Ines"]
 LAST = ["Abbott", "Baptiste", "Castillo", "Dunmore", "Ellison", "Fairweather", "Galloway"]
 ROUND_RULES = {"r1": ONLY_THESE}
@@ -107,11 +102,11 @@ async def test_the_mailbox_refuses_coworker_names_and_attachments(
 ) -> None:
     wf, events = setup
     store = tmp_path / "mail.sqlite"
-    # html_share 0: the mailbox screens the text/plain part only (see the report).
-    options = ReplayOptions(concurrency=4, collections=COLLECTIONS, seed=SEED, html_share=0.0)
+    options = ReplayOptions(concurrency=4, collections=COLLECTIONS, seed=SEED, html_share=0.5)
     async with running_mailbox(store, _directory(wf), ROUND_RULES) as server:
         result = await replay(events, wf, make_target(server.url, 10.0), options)
-    payload = Payload(events, wf, COLLECTIONS, seed=SEED)
+    payload = Payload(events, wf, COLLECTIONS, seed=SEED, html_share=0.5)
+    assert any(payload.is_html(i) for i in range(len(payload)))
     messages = payload.smtp_messages(0, len(payload))
     status = dict(
         zip(
