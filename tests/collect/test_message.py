@@ -43,9 +43,7 @@ def test_multipart_counts_attachments_and_finds_text() -> None:
 
 def test_html_reply_text_is_its_html() -> None:
     html = "<html><body><p>Closed 12 tickets</p></body></html>"
-    raw = (
-        "From: a@dhs.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html
-    ).encode()
+    raw = ("From: a@dhs.example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n" + html).encode()
     assert parse_message(raw).text == html  # screened later on its visible text
     alt = (
         b"From: a@dhs.example\r\nMIME-Version: 1.0\r\n"
