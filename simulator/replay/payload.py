@@ -37,6 +37,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime
 from json.encoder import encode_basestring_ascii as json_string
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -293,23 +294,17 @@ class Payload:
             texts[k], html[k] = text, h
         return texts, html
 
+    def _lists(self, start: int, stop: int, extra: str) -> list[list[Any]]:
+        """Columns of events [start, stop) as lists: kind, content, sender, rcpt_first,
+        rcpt_count, collection, cc, then `extra`, event_id and violation."""
+        names = ("kind", "content", "sender", "rcpt_first", "rcpt_count", "collection", "cc")
+        columns = [*names, extra, "event_id", "violation"]
+        return [getattr(self, name)[start:stop].tolist() for name in columns]
+
     def http_jsons(self, start: int, stop: int) -> list[bytes]:
         """`http_json` of events [start, stop), rendered together."""
         bodies, _ = self.bodies(start, stop, json=True)
-        rows = zip(
-            self.kind[start:stop].tolist(),
-            self.content[start:stop].tolist(),
-            self.sender[start:stop].tolist(),
-            self.rcpt_first[start:stop].tolist(),
-            self.rcpt_count[start:stop].tolist(),
-            self.collection[start:stop].tolist(),
-            self.cc[start:stop].tolist(),
-            self.round[start:stop].tolist(),
-            self.event_id[start:stop].tolist(),
-            self.violation[start:stop].tolist(),
-            bodies,
-            strict=True,
-        )
+        rows = zip(*self._lists(start, stop, "round"), bodies, strict=True)
         out = []
         for kind, content, sender, first, count, collection, cc, rnd, event_id, viol, body in rows:
             to = self._to(kind, content, first, count, collection)[0]
@@ -347,16 +342,7 @@ class Payload:
             bodies = [self.body(i) for i in range(start, stop)]
             html = [self.is_html(i) for i in range(start, stop)]
         rows = zip(
-            self.kind[start:stop].tolist(),
-            self.content[start:stop].tolist(),
-            self.sender[start:stop].tolist(),
-            self.rcpt_first[start:stop].tolist(),
-            self.rcpt_count[start:stop].tolist(),
-            self.collection[start:stop].tolist(),
-            self.cc[start:stop].tolist(),
-            self.t_us[start:stop].tolist(),
-            self.event_id[start:stop].tolist(),
-            self.violation[start:stop].tolist(),
+            *self._lists(start, stop, "t_us"),
             bodies,
             html,
             strict=True,
