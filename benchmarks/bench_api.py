@@ -18,10 +18,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from simulator.collect.auth import mint_token
 from simulator.collect.directory import Directory
 from simulator.collect.servers import ServerProcess, ServerSpec
 from simulator.rules import ContentRules
+from simulator.tokens import mint_token
 
 SECRET = b"benchmark-secret-0123456789abcdef"
 

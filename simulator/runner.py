@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simulator.collect.collections import Collection as StoreCollection
 from simulator.collect.servers import ServerProcess, ServerSpec
+from simulator.collections import Collection as StoreCollection
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.record import write_run
 from simulator.replay.targets import make_target
@@ -139,7 +139,7 @@ def run_replay(
     out: Path, url: str, workforce: pa.Table, schedule: pa.Table, options: ReplayOptions
 ) -> dict[str, Any]:
     """Stage 4: the open-loop replay; writes results and histograms to `out`."""
-    from simulator.collect.auth import mint_token
+    from simulator.tokens import mint_token
 
     target = make_target(url, tokens=lambda agency: mint_token(API_SECRET, agency))
     result = asyncio.run(replay(schedule, workforce, target, options))

@@ -18,7 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
-from simulator.collect.collections import default_collections
+from simulator.collections import default_collections
 from simulator.columns import SCHEDULE, WORKFORCE
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.live import LiveDisplay

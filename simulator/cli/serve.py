@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
-from simulator.collect.auth import load_or_create_secret
-from simulator.collect.collections import Collection, default_collections
 from simulator.collect.policy import Policy
 from simulator.collect.servers import Running, ServerSpec, check_bind, run_blocking
+from simulator.collections import Collection, default_collections
 from simulator.rules import ContentRules
+from simulator.tokens import load_or_create_secret
 from simulator.validation import InputError
 
 POLICIES = ("none", "exchange")

@@ -32,12 +32,12 @@ from typing import Any
 from aiohttp import web
 
 from simulator.collect import store as store_mod
-from simulator.collect.auth import agency_of
-from simulator.collect.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.collect.directory import Directory
 from simulator.collect.screen import violation
 from simulator.collect.store import AnyStore, Overloaded, Rejection, Reply, StoreClosed
+from simulator.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.rules import ContentRules
+from simulator.tokens import agency_of
 from simulator.validation import Fields, InputError
 
 log = logging.getLogger("pulsecheck.collect.api")

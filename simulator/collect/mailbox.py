@@ -36,7 +36,6 @@ from functools import cached_property
 from typing import Any, cast
 
 from simulator.collect import smtp_wire as wire
-from simulator.collect.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.collect.directory import Directory
 from simulator.collect.message import MessageError, parse_message
 from simulator.collect.policy import MAILBOX_FULL, Policy
@@ -49,6 +48,7 @@ from simulator.collect.store import (
     Reply,
     StoreClosed,
 )
+from simulator.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.rules import ContentRules
 
 log = logging.getLogger("pulsecheck.collect.mailbox")

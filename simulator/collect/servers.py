@@ -25,16 +25,16 @@ from typing import Any
 from aiohttp import web
 
 from simulator.collect.api import ApiConfig, build_app
-from simulator.collect.collections import (
+from simulator.collect.directory import Directory
+from simulator.collect.mailbox import Mailbox, MailboxConfig, idle_sweeper
+from simulator.collect.policy import Policy
+from simulator.collect.store import AnyStore, NullStore, Store
+from simulator.collections import (
     Collection,
     CollectionIndex,
     CollectionLike,
     default_collections,
 )
-from simulator.collect.directory import Directory
-from simulator.collect.mailbox import Mailbox, MailboxConfig, idle_sweeper
-from simulator.collect.policy import Policy
-from simulator.collect.store import AnyStore, NullStore, Store
 from simulator.rules import ContentRules
 from simulator.validation import InputError
 

@@ -30,7 +30,7 @@ import gevent.lock  # type: ignore[import-untyped]
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from simulator.collect.collections import default_collections
+from simulator.collections import default_collections
 from simulator.locust.collector import RunCollector
 from simulator.locust.options import StormOptions, add_options, read_options
 from simulator.locust.plan import (

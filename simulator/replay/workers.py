@@ -49,8 +49,8 @@ class WorkerJob:
 
 
 def secret_tokens(path: Path) -> Tokens:
-    """Bearer tokens of the collection API (`simulator.collect.auth`) from its secret file."""
-    from simulator.collect.auth import mint_token
+    """Bearer tokens of the collection API (`simulator.tokens`) from its secret file."""
+    from simulator.tokens import mint_token
 
     secret = path.read_bytes().strip()
 

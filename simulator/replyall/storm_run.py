@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from simulator.collect.collections import Collection
 from simulator.collect.policy import Policy
 from simulator.collect.servers import ServerSpec
+from simulator.collections import Collection
 from simulator.replay.engine import ReplayOptions
 from simulator.replay.record import read_results
 from simulator.replyall.defences import DEFENCE_NAMES

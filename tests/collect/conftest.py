@@ -7,8 +7,8 @@ import contextlib
 
 import pytest
 
-from simulator.collect.collections import Collection
 from simulator.collect.directory import Directory
+from simulator.collections import Collection
 from simulator.rules import ContentRules
 
 SECRET = b"test-secret-of-enough-length"

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simulator.collect.auth import mint_token
 from simulator.collect.directory import Directory
 from simulator.collect.servers import Running, running_api
+from simulator.tokens import mint_token
 
 from .conftest import COLLECTIONS, ROUNDS, SECRET
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from simulator.collect.auth import load_or_create_secret, mint_token
+from simulator.tokens import load_or_create_secret, mint_token
 
 from .conftest import SmtpClient
 

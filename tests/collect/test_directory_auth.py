@@ -8,9 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from simulator.collect.auth import agency_of, load_or_create_secret, mint_token
-from simulator.collect.collections import CollectionIndex, default_collections
 from simulator.collect.directory import Directory
+from simulator.collections import CollectionIndex, default_collections
+from simulator.tokens import agency_of, load_or_create_secret, mint_token
 from simulator.validation import InputError
 
 

@@ -22,10 +22,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from simulator.collect.auth import mint_token
 from simulator.collect.directory import Directory
 from simulator.collect.servers import ServerProcess, ServerSpec
 from simulator.rules import ContentRules
+from simulator.tokens import mint_token
 
 from .openloop import HttpSender, SmtpSender, Tally, closed_loop, open_loop, reply_text, rss_kib
 

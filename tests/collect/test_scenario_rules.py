@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from simulator.cli import build_parser, serve
-from simulator.collect.auth import load_or_create_secret, mint_token
-from simulator.collect.collections import Collection, rules_for
 from simulator.collect.directory import Directory
 from simulator.collect.servers import running_api, running_mailbox
+from simulator.collections import Collection, rules_for
 from simulator.rules import ContentRules
+from simulator.tokens import load_or_create_secret, mint_token
 from simulator.validation import InputError
 
 from .conftest import SECRET, SmtpClient

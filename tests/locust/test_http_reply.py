@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from simulator.collect.api import parse_reply
-from simulator.collect.auth import agency_of
 from simulator.locust.http_reply import Tokens, api_reply, idempotency_key, read_secret
 from simulator.replay.payload import Payload
 from simulator.rules import ContentRules
+from simulator.tokens import agency_of
 from simulator.validation import InputError
 from tests.locust.tables import SECRET, storm_schedule, workforce
 

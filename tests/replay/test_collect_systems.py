@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from simulator.collect import Directory, mint_token, running_api, running_mailbox
-from simulator.collect.auth import new_secret
+from simulator.collect import Directory, running_api, running_mailbox
 from simulator.replay import ReplayOptions, replay
 from simulator.replay.targets import make_target
 from simulator.rules import ContentRules
+from simulator.tokens import mint_token, new_secret
 from tests.replay.tables import schedule, workforce
 
 pytestmark = pytest.mark.integration
