@@ -21,7 +21,7 @@ from locust import FastHttpUser, constant, events, task
 from simulator.locust.http_reply import Tokens, http_delivery, read_secret
 from simulator.locust.options import read_options
 from simulator.locust.storm import install_storm
-from simulator.replay.payload import Payload
+from simulator.traffic.payload import Payload
 
 STORM = install_storm(events, "http", kinds=("reply",))
 

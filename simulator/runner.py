@@ -30,12 +30,12 @@ import pyarrow.compute as pc
 from simulator.collect.servers import ServerProcess, ServerSpec
 from simulator.collections import Collection as StoreCollection
 from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.record import write_run
 from simulator.replay.targets import make_target
 from simulator.report.summary import ACKNOWLEDGED, column
 from simulator.scenario import Scenario
 from simulator.schedule.build import build_schedule
 from simulator.schedule.io import rendering_of, write_schedule
+from simulator.traffic.record import write_run
 from simulator.workforce import build_workforce, load_tables, write_workforce
 
 Say = Callable[[str], None]

@@ -22,12 +22,12 @@ from simulator.collections import default_collections
 from simulator.columns import SCHEDULE, WORKFORCE
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.live import LiveDisplay
-from simulator.replay.record import write_run
 from simulator.replay.targets import Tokens, make_target, parse_target
 from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
 from simulator.safety import check_target
 from simulator.schedule.io import read_rendering
 from simulator.tables import read_table
+from simulator.traffic.record import write_run
 from simulator.validation import InputError
 
 WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation")

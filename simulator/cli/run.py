@@ -79,7 +79,6 @@ def _checked(args: argparse.Namespace, scenario: Scenario) -> RunPlan:
 
 def run(args: argparse.Namespace) -> int:
     # The stages load on use, so `pulsecheck --help` stays fast.
-    from simulator.replay.record import read_results
     from simulator.report.build import build_report
     from simulator.runner import (
         agency_counts,
@@ -91,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         run_replay,
         write_meta,
     )
+    from simulator.traffic.record import read_results
 
     scenario = load_any(args.scenario)
     if not isinstance(scenario, Scenario):

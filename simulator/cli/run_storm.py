@@ -47,7 +47,6 @@ def _checked(args: argparse.Namespace, sc: ReplyAllScenario) -> ReplyAllScenario
 
 def run_storm(args: argparse.Namespace, scenario: ReplyAllScenario) -> int:
     # The stages load on use, so `pulsecheck --help` stays fast.
-    from simulator.replay.record import read_results
     from simulator.replyall.observed import delivery_curves
     from simulator.replyall.section import (
         model_figures,
@@ -59,6 +58,7 @@ def run_storm(args: argparse.Namespace, scenario: ReplyAllScenario) -> int:
     from simulator.replyall.storm_run import replay_storm
     from simulator.report.build import build_report
     from simulator.runner import write_meta
+    from simulator.traffic.record import read_results
 
     sc = _checked(args, scenario)
     out: Path = args.out or Path("reports") / sc.name

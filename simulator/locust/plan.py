@@ -3,7 +3,7 @@
 Theory of operation: the storm keeps the schedule's events of the kinds its channel
 carries (the HTTP API takes replies only; SMTP takes every kind), in intended-time order,
 up to `max_events`. Each kept event is due at its offset from the schedule's first event,
-compressed by the speedup, exactly as in the native engine (`replay.pacer`). Worker k of
+compressed by the speedup, exactly as in the native engine (`traffic.pacer`). Worker k of
 n sends positions k, k+n, k+2n... (`pacer.split_for_workers`), so the shares are disjoint,
 cover every event, and each keeps an even rate. A fingerprint of the kept events lets a
 worker on another machine prove it read the same schedule as the master.
@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from simulator.columns import SCHEDULE, WORKFORCE
-from simulator.replay.pacer import intended_offsets_us, split_for_workers
+from simulator.traffic.pacer import intended_offsets_us, split_for_workers
 from simulator.validation import InputError
 
 I64 = npt.NDArray[np.int64]

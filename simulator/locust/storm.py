@@ -43,10 +43,10 @@ from simulator.locust.plan import (
     share_positions,
 )
 from simulator.locust.share import Pace, ShareRun
-from simulator.replay.payload import Payload
-from simulator.replay.targets import Outcome
 from simulator.safety import check_target
 from simulator.schedule.io import read_rendering
+from simulator.traffic.outcomes import Outcome
+from simulator.traffic.payload import Payload
 from simulator.validation import InputError
 
 log = logging.getLogger("pulsecheck.locust")

@@ -22,11 +22,9 @@ import contextlib
 from collections import deque
 from typing import cast
 
-from simulator.replay.payload import Payload, SmtpMessage
-from simulator.replay.targets import ERROR, OK, REJECTED, Follow, Outcome
-
-TEMPORARY_RETRY_S = 1.0  # delay before retrying a 4xx; SMTP carries no Retry-After
-HELO_NAME = b"pulsecheck.example"
+from simulator.replay.targets import Follow
+from simulator.traffic.outcomes import OK, Outcome, classify
+from simulator.traffic.payload import HELO_NAME, Payload, SmtpMessage
 
 Reply = tuple[int, bytes]
 Wire = tuple[bytes, int, bytes]  # MAIL/RCPT/DATA lines, RCPT count, dot-stuffed message
@@ -125,15 +123,6 @@ class _ReplyProtocol(asyncio.Protocol):
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
-
-
-def classify(code: int, nbytes: int, what: str) -> Outcome:
-    """An SMTP reply code as an outcome (2xx/3xx ok, 4xx temporary, 5xx rejected)."""
-    if 200 <= code < 400:
-        return Outcome(code, OK, nbytes)
-    if 400 <= code < 500:
-        return Outcome(code, ERROR, nbytes, f"smtp {code} at {what}", TEMPORARY_RETRY_S)
-    return Outcome(code, REJECTED, nbytes, f"smtp {code} at {what}")
 
 
 class SmtpSession:

@@ -21,8 +21,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.pacer import run_window, split_for_workers
-from simulator.replay.record import (
+from simulator.replay.targets import Tokens, make_target
+from simulator.traffic.pacer import run_window, split_for_workers
+from simulator.traffic.record import (
     CORRECTED_FILE,
     SUMMARY_FILE,
     UNCORRECTED_FILE,
@@ -31,7 +32,6 @@ from simulator.replay.record import (
     read_results,
     write_run,
 )
-from simulator.replay.targets import Tokens, make_target
 
 START_DELAY_S = 1.0  # time for every process to import and open its files
 

@@ -27,13 +27,13 @@ from simulator.collect.policy import Policy
 from simulator.collect.servers import ServerSpec
 from simulator.collections import Collection
 from simulator.replay.engine import ReplayOptions
-from simulator.replay.record import read_results
 from simulator.replyall.defences import DEFENCE_NAMES
 from simulator.replyall.params import ReplyAllScenario
 from simulator.replyall.replay import ROUND, list_workforce, scale_down, storm_events
 from simulator.rules import ContentRules
 from simulator.runner import Say, StoreCheck, check_store, run_replay, serving
 from simulator.schedule.io import write_schedule
+from simulator.traffic.record import read_results
 from simulator.workforce import write_workforce
 
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from simulator.locust.collector import NOT_REPORTED, RunCollector
 from simulator.locust.share import Pace, ShareRun
-from simulator.replay.targets import OK, Outcome
 from simulator.report.build import read_run
+from simulator.traffic.outcomes import OK, Outcome
 
 IDS = np.arange(100, 106, dtype=np.int64)
 OFFSETS = np.arange(6, dtype=np.int64) * 1000

@@ -9,9 +9,9 @@ import pytest
 
 from simulator.collect.api import parse_reply
 from simulator.locust.http_reply import Tokens, api_reply, idempotency_key, read_secret
-from simulator.replay.payload import Payload
 from simulator.rules import ContentRules
 from simulator.tokens import agency_of
+from simulator.traffic.payload import Payload
 from simulator.validation import InputError
 from tests.locust.tables import SECRET, storm_schedule, workforce
 

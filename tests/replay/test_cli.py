@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 
 from simulator.cli import main
 from simulator.columns import RESULTS
-from simulator.replay.record import CORRECTED_FILE, read_histogram
+from simulator.traffic.record import CORRECTED_FILE, read_histogram
 from tests.replay.tables import schedule, workforce
 
 

@@ -19,11 +19,11 @@ import pytest
 
 from simulator.collect import Directory, running_api, running_mailbox
 from simulator.replay import ReplayOptions, replay
-from simulator.replay.payload import Payload
 from simulator.replay.targets import make_target
 from simulator.rules import ContentRules
 from simulator.schedule.build import build_schedule
 from simulator.tokens import mint_token, new_secret
+from simulator.traffic.payload import Payload
 from tests.schedule.fixtures import ROUND1, make_workforce, scenario
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,10 @@ import pyarrow.compute as pc
 import pytest
 
 from simulator.columns import RESULTS
-from simulator.replay.record import read_results
 from simulator.replyall.observed import delivery_curves
 from simulator.replyall.params import StormReplay, load_replyall
 from simulator.replyall.storm_run import replay_storm, stored_fanout
+from simulator.traffic.record import read_results
 from tests.report import browser
 
 ROOT = Path(__file__).resolve().parents[2]

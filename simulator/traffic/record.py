@@ -30,7 +30,7 @@ from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
 from simulator.columns import OUTCOMES, RESULTS
-from simulator.replay.targets import DROPPED, LATE, OK, PENDING, TIMEOUT, Outcome
+from simulator.traffic.outcomes import DROPPED, LATE, OK, PENDING, TIMEOUT, Outcome
 
 I64 = npt.NDArray[np.int64]
 
