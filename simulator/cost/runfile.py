@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from simulator.cost.capacity import US_PER_S, RunMeasure, peak_count
+from simulator.tables import read_stage
 from simulator.validation import InputError
 
 SUMMARY_FILE = "replay.json"
@@ -58,7 +58,7 @@ def peak_ack_rate(run_dir: Path) -> float | None:
     path = run_dir / RESULTS_FILE
     if not path.exists():
         return None
-    table = pq.read_table(path, columns=["t_done", "outcome"])
+    table = read_stage(path, "results", ["t_done", "outcome"])
     acked = pc.is_in(table.column("outcome").cast("string"), value_set=pa.array(ACKED))
     done = np.asarray(table.column("t_done").to_numpy(), np.int64)
     mask = np.asarray(acked.to_numpy(zero_copy_only=False), np.bool_) & (done >= 0)

@@ -20,11 +20,9 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from simulator.columns import SCHEDULE, WORKFORCE
+from simulator.tables import read_stage
 from simulator.traffic.pacer import intended_offsets_us, split_for_workers
-from simulator.validation import InputError
 
 I64 = npt.NDArray[np.int64]
 
@@ -111,19 +109,9 @@ def assign_shares(
 
 
 # -- the one IO adapter: reading the two tables ------------------------------------------
-def read_table(path: Path, schema: pa.Schema, option: str) -> pa.Table:
-    """A Parquet table checked against `schema`; InputError names the file otherwise."""
-    try:
-        return pq.read_table(path).select(schema.names).cast(schema)
-    except FileNotFoundError:
-        raise InputError(str(path), option, str(path), "no such file") from None
-    except (pa.ArrowInvalid, KeyError, ValueError) as err:
-        raise InputError(str(path), "(schema)", str(err)[:200], f"must match {option}") from None
-
-
 def read_schedule(path: Path) -> pa.Table:
-    return read_table(path, SCHEDULE, "columns.SCHEDULE")
+    return read_stage(path, "schedule")
 
 
 def read_workforce(path: Path) -> pa.Table:
-    return read_table(path, WORKFORCE, "columns.WORKFORCE")
+    return read_stage(path, "workforce")

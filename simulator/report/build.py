@@ -15,14 +15,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
-from simulator.columns import RESULTS
 from simulator.report import figures
 from simulator.report.html import write_report
 from simulator.report.summary import build_summary
 from simulator.scenario import Threshold
+from simulator.tables import read_stage
 from simulator.validation import InputError
 
 RESULTS_FILE = "results.parquet"
@@ -34,12 +33,7 @@ def read_run(run_dir: Path) -> tuple[Any, dict[str, Any]]:
     path = run_dir / RESULTS_FILE
     if not path.exists():
         raise InputError(str(run_dir), RESULTS_FILE, str(path), "no results file: replay first")
-    try:
-        results = pq.read_table(path).cast(RESULTS)
-    except Exception as err:  # pyarrow raises many types for a foreign file
-        raise InputError(
-            str(path), "(schema)", str(err)[:200], "must match columns.RESULTS"
-        ) from None
+    results = read_stage(path, "results")
     meta_path = run_dir / RUN_FILE
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
     return results, meta

@@ -19,9 +19,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.columns import SCHEDULE
 from simulator.scenario import Scenario
 from simulator.schedule.people import NEEDED
+from simulator.tables import read_stage
 from simulator.validation import InputError
 
 
@@ -77,30 +77,9 @@ def read_rendering(path: Path) -> dict[str, float | int]:
 
 def read_schedule(path: Path) -> pa.Table:
     """Read a schedule Parquet file; its columns must match SCHEDULE."""
-    try:
-        table = pq.read_table(Path(path))
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), "(file)", str(path), f"must be a schedule Parquet file: {err}"
-        ) from None
-    if table.schema.names != SCHEDULE.names:
-        raise InputError(
-            str(path), "(columns)", table.schema.names, f"must be {', '.join(SCHEDULE.names)}"
-        )
-    return table
+    return read_stage(path, "schedule")
 
 
 def read_workforce_columns(path: Path) -> pa.Table:
     """Only the workforce columns a schedule needs (names, flags, codes, managers)."""
-    try:
-        schema = pq.read_schema(Path(path))
-        missing = [c for c in NEEDED if c not in schema.names]
-        if missing:
-            raise InputError(
-                str(path), "(columns)", missing, "must be a workforce file with these columns"
-            )
-        return pq.read_table(Path(path), columns=list(NEEDED))
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), "(file)", str(path), f"must be a workforce Parquet file: {err}"
-        ) from None
+    return read_stage(path, "workforce", NEEDED)
