@@ -7,7 +7,7 @@ out of range with the file, the field path and what is allowed. Cross-field rule
 checked after the tables are read. Everything downstream trusts these types.
 
 A file whose `[scenario] kind` is "reply-all" describes a storm on an open distribution
-list instead; `load_any` sends it to `simulator.replyall.params`.
+list instead; `simulator.app.scenarios.load_any` sends it to `simulator.replyall.params`.
 """
 
 from __future__ import annotations
@@ -165,17 +165,6 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise InputError(source, "(file)", source, "no such file") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(source, "(syntax)", str(err), "must be valid TOML") from None
-
-
-def load_any(path: str | Path) -> Any:
-    """Load a scenario of any kind: a mass-reply `Scenario` or a reply-all storm."""
-    doc = read_toml(path)
-    meta = doc.get("scenario", {})
-    if isinstance(meta, dict) and meta.get("kind") == "reply-all":
-        from simulator.replyall.params import parse_replyall
-
-        return parse_replyall(Fields(doc, str(path)))
-    return parse_scenario(doc, str(path))
 
 
 def load_scenario(path: str | Path) -> Scenario:

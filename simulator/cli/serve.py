@@ -118,7 +118,8 @@ def from_scenario(
     path: str, rounds: str | None
 ) -> tuple[list[Collection], dict[str, ContentRules], str]:
     """Collections (with their own rules), rules by round and the broadcast sender."""
-    from simulator.scenario import Scenario, load_any  # only when asked: keeps start-up lean
+    from simulator.app.scenarios import load_any  # only when asked: keeps start-up lean
+    from simulator.scenario import Scenario
 
     scenario = load_any(path)
     if not isinstance(scenario, Scenario):

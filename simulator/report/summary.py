@@ -124,8 +124,15 @@ def build_summary(
     summary.update(extra or {})
     verdicts = evaluate(thresholds, metrics(summary))
     summary["thresholds"] = [v.__dict__ for v in verdicts]
-    summary["verdict"] = "pass" if all(v.passed for v in verdicts) else "fail"
+    summary["verdict"] = verdict_of(verdicts)
     return summary
+
+
+def verdict_of(verdicts: Sequence[Verdict]) -> str:
+    """ "pass", "fail", or "none" when no threshold was set: never a pass on nothing."""
+    if not verdicts:
+        return "none"
+    return "pass" if all(v.passed for v in verdicts) else "fail"
 
 
 def metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:

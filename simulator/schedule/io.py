@@ -57,8 +57,8 @@ def rendering_of(scenario: Scenario, seed: int) -> dict[str, float | int]:
     return {"seed": seed, "html_share": html}
 
 
-def read_rendering(path: Path) -> dict[str, float | int]:
-    """The `rendering_of` record in a schedule's manifest; {} when there is none."""
+def read_manifest_doc(path: Path) -> dict[str, Any]:
+    """The manifest beside a schedule file; {} when there is none."""
     target = manifest_path(Path(path))
     if not target.exists():
         return {}
@@ -66,7 +66,18 @@ def read_rendering(path: Path) -> dict[str, float | int]:
         doc = json.loads(target.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputError(str(target), "(file)", str(target), f"must be JSON: {err}") from None
-    rendering = doc.get("rendering", {}) if isinstance(doc, dict) else {}
+    if not isinstance(doc, dict):
+        raise InputError(str(target), "(file)", type(doc).__name__, "must be a JSON object")
+    return doc
+
+
+def read_rendering(path: Path) -> dict[str, float | int]:
+    """The `rendering_of` record in a schedule's manifest; {} when there is none."""
+    target = manifest_path(Path(path))
+    doc = read_manifest_doc(path)
+    if not doc:
+        return {}
+    rendering = doc.get("rendering", {})
     seed, share = rendering.get("seed", 0), rendering.get("html_share", 0.0)
     if not isinstance(seed, int) or not isinstance(share, int | float) or not 0 <= share <= 1:
         raise InputError(

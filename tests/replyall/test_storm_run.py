@@ -17,7 +17,8 @@ import pytest
 from simulator.columns import RESULTS
 from simulator.replyall.observed import delivery_curves
 from simulator.replyall.params import StormReplay, load_replyall
-from simulator.replyall.storm_run import replay_storm, stored_fanout
+from simulator.app.reply_all import replay_storm
+from simulator.app.serving import stored_fanout
 from simulator.traffic.record import read_results
 from tests.report import browser
 
@@ -132,7 +133,7 @@ def test_run_on_a_replyall_scenario_writes_one_report(tmp_path: Path) -> None:
     for name in ("replyall-storm", "replyall-backlog", "replyall-defences", "replyall-replay"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 0
     meta = json.loads((out / "run.json").read_text())
-    assert meta["store_check"]["missing"] == 0 and meta["replyall"]["band"]["runs"] == 100
+    assert meta["store_check"]["missing"] == 0 and meta["replyall"]["model"]["band"]["runs"] == 100
     rows = sqlite3.connect(out / "store.db").execute("SELECT count(*) FROM deliveries")
     assert rows.fetchone()[0] == meta["store_check"]["acknowledged"]
     # the page loads in a real browser with every figure decoded
