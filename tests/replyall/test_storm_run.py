@@ -14,11 +14,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from simulator.app.reply_all import replay_storm
+from simulator.app.serving import stored_fanout
 from simulator.columns import RESULTS
 from simulator.replyall.observed import delivery_curves
 from simulator.replyall.params import StormReplay, load_replyall
-from simulator.app.reply_all import replay_storm
-from simulator.app.serving import stored_fanout
 from simulator.traffic.record import read_results
 from tests.report import browser
 
