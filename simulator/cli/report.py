@@ -35,14 +35,16 @@ def run(args: argparse.Namespace) -> int:
 
 def print_verdict(summary: dict[str, Any]) -> int:
     """One line with the verdict, the failing checks on stderr; 99 if any failed."""
-    checks = summary.get("thresholds", [])
+    checks = [t for t in summary.get("thresholds", []) if t.get("measured", True)]
+    skipped = [t["check"] for t in summary.get("thresholds", []) if not t.get("measured", True)]
     failed = [t for t in checks if not t["passed"]]
     for t in failed:
         print(f"threshold failed: {t['check']} (measured {t['value']})", file=sys.stderr)
+    note = f"; not measured here: {', '.join(skipped)}" if skipped else ""
     if not checks:
-        print("verdict: no thresholds set (nothing was checked)")
+        print(f"verdict: no thresholds set (nothing was checked{note})")
     elif failed:
-        print(f"verdict: FAIL ({len(failed)} of {len(checks)} thresholds failed)")
+        print(f"verdict: FAIL ({len(failed)} of {len(checks)} thresholds failed{note})")
     else:
-        print(f"verdict: PASS ({len(checks)} thresholds)")
+        print(f"verdict: PASS ({len(checks)} thresholds{note})")
     return EXIT_THRESHOLDS if failed else EXIT_OK

@@ -48,6 +48,12 @@ VERDICT_TEXT = {
 }
 
 
+def _result(check: Mapping[str, Any]) -> str:
+    if not check.get("measured", True):
+        return "not measured"
+    return "pass" if check["passed"] else "FAIL"
+
+
 def png_bytes(fig: Figure) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
@@ -123,7 +129,7 @@ def render_page(
         (p, latency["corrected"][p], latency["uncorrected"][p]) for p in latency["corrected"]
     ]
     checks = [
-        (t["check"], t["value"], "pass" if t["passed"] else "FAIL")
+        (t["check"], t["value"], _result(t))
         for t in summary.get("thresholds", [])
     ] or [("none set", None, "")]
     parts = [
