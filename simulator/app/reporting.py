@@ -10,14 +10,15 @@ calling this same function after writing the record, so the two pages are the sa
 
 from __future__ import annotations
 
+import html
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from simulator.app.kinds import Figures, Sections, kind_named
-from simulator.app.record import RunRecord, read_record
+from simulator.app.record import SCENARIO_COPY, RunRecord, read_record
 from simulator.report import figures
-from simulator.report.html import write_report
+from simulator.report.html import table_html, write_report
 from simulator.report.summary import build_summary
 from simulator.tables import read_stage
 from simulator.traffic.record import RESULTS_FILE
@@ -56,6 +57,26 @@ def run_figures(results: Any, record: RunRecord | None) -> Figures:
     return figs
 
 
+def run_html(record: RunRecord) -> str:
+    """How the run was made, as a table."""
+    run = record.run
+    size = (
+        f"{run.scale:g} of the workforce" if run.scale is not None else f"list of {run.list_size:,}"
+    )
+    rows = [
+        ("scenario", f"{record.scenario_name} ({run.scenario}, {run.kind})"),
+        ("target", f"{run.target} over {run.protocol}"),
+        ("size", size),
+        ("speedup", f"x{run.speedup:g}"),
+        ("concurrency", f"{run.concurrency:,} connections, {run.workers} process(es)"),
+        ("started (UTC)", run.started_at),
+        ("wall time", f"{run.wall_s:,.1f} s"),
+        ("pulsecheck", run.version),
+        ("command", run.command),
+    ]
+    return table_html(rows, ("", ""))
+
+
 NO_STORE = (
     "Store check",
     "<p>No store count in this run directory: <code>lost</code> is not known (a replay "
@@ -84,12 +105,18 @@ def report(run_dir: Path) -> ReportResult:
         extra=extra,
     )
     figs = run_figures(results, record)
-    sections: Sections = [] if check is not None else [NO_STORE]
+    sections: Sections = [] if record is None else [("Run", run_html(record))]
+    if check is None:
+        sections.append(NO_STORE)
     if record is not None:
         kind_figs, kind_sections = kind_named(record.run.kind).report_parts(
             run_dir, record, results
         )
         figs.update(kind_figs)
         sections += kind_sections
+    copy = run_dir / SCENARIO_COPY
+    if copy.exists():
+        text = copy.read_text(encoding="utf-8", errors="replace")
+        sections.append(("Scenario", f"<pre>{html.escape(text)}</pre>"))
     page = write_report(run_dir, summary, figs, sections)
     return ReportResult(summary, tuple(t for t, _ in sections), tuple(figs), page)

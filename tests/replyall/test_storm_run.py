@@ -21,6 +21,7 @@ from simulator.replyall.observed import delivery_curves
 from simulator.replyall.params import StormReplay, load_replyall
 from simulator.traffic.record import read_results
 from tests.report import browser
+from tests.report.rebuild import assert_report_rebuilds_the_same_page
 
 ROOT = Path(__file__).resolve().parents[2]
 CISCO = ROOT / "scenarios" / "replyall-cisco2013.toml"
@@ -109,10 +110,7 @@ def test_mailbox_receiving_limit_is_enforced_by_the_real_mailbox(tmp_path: Path)
 
 def test_run_on_a_replyall_scenario_writes_one_report(tmp_path: Path) -> None:
     scenario = tmp_path / "storm.toml"
-    scenario.write_text(
-        CISCO.read_text()
-        + '\n[replyall.replay]\nlist_size = 30\nspeedup = 2000\n'
-    )
+    scenario.write_text(CISCO.read_text() + "\n[replyall.replay]\nlist_size = 30\nspeedup = 2000\n")
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "simulator", "run", str(scenario), "--out", str(out)],
@@ -140,6 +138,9 @@ def test_run_on_a_replyall_scenario_writes_one_report(tmp_path: Path) -> None:
     figures = len(list((out / "figures").glob("*.png")))
     dom, log = browser.load(out / "report.html")
     assert f'data-figures-loaded="{figures}/{figures}"' in dom, log[-2000:]
+    record = assert_report_rebuilds_the_same_page(out)
+    assert "Reply-all storm replayed against the reference mailbox" in record["sections"]
+    assert "replyall-defences" in record["figures"]
 
 
 def test_run_refuses_scale_for_a_replyall_scenario() -> None:
