@@ -58,7 +58,6 @@ def read_stage(path: Path, stage: Stage, columns: Sequence[str] | None = None) -
         raise InputError(str(path), stage, str(path), f"cannot be read as {stage}: {err}") from None
 
 
-def read_table(path: Path, schema: pa.Schema, needed: tuple[str, ...], what: str) -> pa.Table:
-    """Read a stage file by its schema (kept for callers naming the schema directly)."""
-    stage = next(s for s, sch in SCHEMAS.items() if sch.equals(schema))
-    return read_stage(path, stage, needed)
+def manifest_path(path: Path) -> Path:
+    """The JSON manifest beside a stage file: `<file>.manifest.json`."""
+    return path.with_name(path.name + ".manifest.json")

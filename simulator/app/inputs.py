@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from simulator.scenario import Scenario
 from simulator.schedule.build import build_schedule
-from simulator.schedule.io import file_sha256, manifest_path, rendering_of, write_schedule
-from simulator.tables import read_stage
+from simulator.schedule.io import file_sha256, rendering_of, write_schedule
+from simulator.tables import manifest_path, read_stage
 from simulator.workforce import build_workforce, load_tables, write_workforce
 
 Say = Callable[[str], None]
@@ -46,9 +46,10 @@ def schedule_for(scenario: Scenario, workforce: pa.Table, path: Path | None) -> 
     return build_schedule(scenario, workforce, scenario.workforce.seed)
 
 
-def schedule_manifest(scenario: Scenario, workforce_path: Path, rows: int) -> dict[str, Any]:
+def schedule_manifest(
+    scenario: Scenario, seed: int, workforce_path: Path, rows: int
+) -> dict[str, Any]:
     """What a schedule file records about how it was made."""
-    seed = scenario.workforce.seed
     return {
         "scenario": scenario.name,
         "scenario_file": str(scenario.path),
@@ -72,7 +73,8 @@ def write_inputs(
     say(f"workforce: {workforce.num_rows:,} employees ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
     schedule = build_schedule(scenario, workforce, scenario.workforce.seed)
-    manifest = schedule_manifest(scenario, out / "workforce.parquet", workforce.num_rows)
+    seed = scenario.workforce.seed
+    manifest = schedule_manifest(scenario, seed, out / "workforce.parquet", workforce.num_rows)
     write_schedule(schedule, out / "schedule.parquet", manifest)
     say(f"schedule: {schedule.num_rows:,} events ({time.perf_counter() - started:.1f} s)")
     return workforce, schedule

@@ -24,7 +24,6 @@ from simulator.app.record import RunRecord
 from simulator.app.replaying import ReplayRequest, replay_schedule
 from simulator.app.serving import check_store, serving
 from simulator.collect.servers import ServerSpec
-from simulator.collections import Collection
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
@@ -53,9 +52,7 @@ def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
         store_path=str(plan.out / "store.db"),
         rules_by_round={r.id: r.rules for r in scenario.rounds},
         workforce_path=str(plan.out / "workforce.parquet"),
-        collections=[
-            Collection(c.id, c.address, c.internal_to, c.rules) for c in scenario.collections
-        ],
+        collections=list(scenario.collections),
         broadcast_sender=scenario.rounds[0].sender,
         time_scale=plan.speedup,
         secret=secret,

@@ -18,19 +18,20 @@ from pathlib import Path
 from typing import Any
 
 from simulator.scenario import Threshold
+from simulator.traffic.record import RUN_FILE
 from simulator.validation import InputError
 
 RECORD_SCHEMA = "pulsecheck.run/2"
-RECORD_FILE = "run.json"
+RECORD_FILE = RUN_FILE
 SCENARIO_COPY = "scenario.toml"  # the scenario as run, copied into the run directory
-KINDS = ("mass-reply", "reply-all")
+SCENARIO_KINDS = ("mass-reply", "reply-all")
 
 
 @dataclass(frozen=True)
 class RunInfo:
     """How the run was made."""
 
-    kind: str  # one of KINDS
+    kind: str  # one of SCENARIO_KINDS
     scenario: str  # the scenario file as given
     target: str  # "embedded mailbox", "embedded api", or the user's URL
     protocol: str  # "smtp" or "http"

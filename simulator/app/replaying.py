@@ -22,8 +22,8 @@ import pyarrow as pa
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.targets import Tokens, make_target
 from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
-from simulator.schedule.io import file_sha256, manifest_path, read_manifest_doc
-from simulator.tables import read_stage
+from simulator.schedule.io import file_sha256, read_manifest_doc
+from simulator.tables import manifest_path, read_stage
 from simulator.traffic.record import Recorder, write_run
 from simulator.validation import InputError
 

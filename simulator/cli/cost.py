@@ -26,8 +26,6 @@ if TYPE_CHECKING:
     from simulator.cost.plan import CostPlan
     from simulator.cost.tornado import Swing
 
-DEFAULT_DRAWS = 100_000  # as simulator.cost.montecarlo.DEFAULT_DRAWS
-
 EPILOG = """\
 examples:
   pulsecheck cost scenarios/opm-round1.toml
@@ -53,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("scenario", type=Path, help="scenario TOML file")
     parser.add_argument("--workforce", type=Path, help="workforce Parquet (default: build it)")
     parser.add_argument("--schedule", type=Path, help="schedule Parquet (default: build it)")
-    parser.add_argument("--draws", type=int, default=DEFAULT_DRAWS, help="Monte Carlo draws")
+    parser.add_argument("--draws", type=int, help="Monte Carlo draws (default 100,000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the Monte Carlo draws")
     parser.add_argument("--shape", choices=("pert", "triangular"), default="pert")
     parser.add_argument(
@@ -83,10 +81,12 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
 
 def _check_flags(args: argparse.Namespace) -> None:
     checks = [
-        ("--draws", args.draws, 1 <= args.draws <= 10_000_000, "must be 1..10,000,000"),
         ("--run-cores", args.run_cores, 0 < args.run_cores <= 1e5, "must be > 0"),
         ("--cores-per-server", args.cores_per_server, args.cores_per_server >= 1, "must be >= 1"),
     ]
+    if args.draws is not None:
+        ok = 1 <= args.draws <= 10_000_000
+        checks.append(("--draws", args.draws, ok, "must be 1..10,000,000"))
     if args.scale_up is not None:
         ok = 0 < args.scale_up <= 1e6
         checks.append(("--scale-up", args.scale_up, ok, "must be > 0 and <= 1e6"))
@@ -101,11 +101,12 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 def plan_from(args: argparse.Namespace) -> CostPlan:
     from simulator.app.costing import CostRequest, cost
+    from simulator.cost.montecarlo import DEFAULT_DRAWS
     from simulator.cost.plan import CostOptions
 
     _check_flags(args)
     options = CostOptions(
-        draws=args.draws,
+        draws=DEFAULT_DRAWS if args.draws is None else args.draws,
         seed=args.seed,
         shape=args.shape,
         scale_up=args.scale_up,

@@ -31,7 +31,6 @@ from simulator.validation import Range
 
 FULL_HEADCOUNT = 2_313_216  # OPM FedScope, September 2024: executive-branch civilians
 DEFAULT_SLO_P99_MS = 2000.0  # used when the scenario sets no p99_ms threshold
-SHAPES = ("pert", "triangular")
 
 
 @dataclass(frozen=True)

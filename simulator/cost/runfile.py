@@ -23,11 +23,9 @@ import pyarrow.compute as pc
 
 from simulator.cost.capacity import US_PER_S, RunMeasure, peak_count
 from simulator.tables import read_stage
+from simulator.traffic.record import RESULTS_FILE, RUN_FILE, SUMMARY_FILE
 from simulator.validation import InputError
 
-SUMMARY_FILE = "replay.json"
-RESULTS_FILE = "results.parquet"
-RUN_FILE = "run.json"
 ACKED = ("ok", "late")  # outcomes the replay counts as acknowledged
 LOST = ("error", "timeout", "dropped")  # no answer; "rejected" is an answer, not a loss
 

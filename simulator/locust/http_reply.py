@@ -44,7 +44,7 @@ def read_secret(path: Path) -> bytes:
     return secret
 
 
-class Tokens:
+class AgencyTokens:
     """Bearer headers per department, minted once each."""
 
     def __init__(self, secret: bytes) -> None:
@@ -63,7 +63,7 @@ class Tokens:
 
 
 def http_delivery(
-    client: Any, path: str, payload: Payload, tokens: Tokens
+    client: Any, path: str, payload: Payload, tokens: AgencyTokens
 ) -> Callable[[int], Outcome]:
     """A `deliver(i) -> Outcome` posting through a Locust FastHttpUser client."""
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simulator.tables import read_stage
 from simulator.traffic.pacer import intended_offsets_us, split_for_workers
 
 I64 = npt.NDArray[np.int64]
@@ -109,9 +107,3 @@ def assign_shares(
 
 
 # -- the one IO adapter: reading the two tables ------------------------------------------
-def read_schedule(path: Path) -> pa.Table:
-    return read_stage(path, "schedule")
-
-
-def read_workforce(path: Path) -> pa.Table:
-    return read_stage(path, "workforce")

@@ -128,10 +128,9 @@ def render_page(
     percentiles = [
         (p, latency["corrected"][p], latency["uncorrected"][p]) for p in latency["corrected"]
     ]
-    checks = [
-        (t["check"], t["value"], _result(t))
-        for t in summary.get("thresholds", [])
-    ] or [("none set", None, "")]
+    checks = [(t["check"], t["value"], _result(t)) for t in summary.get("thresholds", [])] or [
+        ("none set", None, "")
+    ]
     parts = [
         f"<p class='verdict {verdict}'>{VERDICT_TEXT.get(verdict, verdict)}</p>",
         "<h2>Events</h2>",

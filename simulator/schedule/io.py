@@ -21,12 +21,8 @@ import pyarrow.parquet as pq
 
 from simulator.scenario import Scenario
 from simulator.schedule.people import NEEDED
-from simulator.tables import read_stage
+from simulator.tables import manifest_path, read_stage
 from simulator.validation import InputError
-
-
-def manifest_path(path: Path) -> Path:
-    return path.with_name(path.name + ".manifest.json")
 
 
 def file_sha256(path: Path) -> str | None:

@@ -39,6 +39,7 @@ RESULTS_FILE = "results.parquet"
 CORRECTED_FILE = "latency_corrected.hlog"
 UNCORRECTED_FILE = "latency_uncorrected.hlog"
 SUMMARY_FILE = "replay.json"
+RUN_FILE = "run.json"  # the run record `pulsecheck run` writes beside the results
 
 HIST_LOWEST_US = 1
 HIST_HIGHEST_US = 3_600_000_000  # one hour

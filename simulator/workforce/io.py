@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.tables import read_stage
+from simulator.tables import manifest_path, read_stage
 from simulator.validation import InputError
 
 META_PREFIX = "pulsecheck."
@@ -38,10 +38,6 @@ def provenance(table: pa.Table) -> dict[str, Any]:
         raw = meta.get(f"{META_PREFIX}{key}".encode())
         out[key] = json.loads(raw) if raw is not None else None
     return out
-
-
-def manifest_path(path: Path) -> Path:
-    return path.with_name(path.name + ".manifest.json")
 
 
 def write_workforce(table: pa.Table, path: Path) -> Path:

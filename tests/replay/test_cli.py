@@ -150,7 +150,7 @@ def _parsed(inputs: tuple[Path, Path], *extra: str) -> Any:
 
 def test_rendering_defaults_to_the_schedule_manifest(inputs: tuple[Path, Path]) -> None:
     from simulator.cli.replay import options_from
-    from simulator.schedule.io import manifest_path
+    from simulator.tables import manifest_path
 
     options = options_from(_parsed(inputs), None)
     assert (options.seed, options.html_share) == (0, 0.0)  # no manifest: plain text, seed 0
@@ -163,7 +163,7 @@ def test_rendering_defaults_to_the_schedule_manifest(inputs: tuple[Path, Path]) 
 
 def test_bad_rendering_in_manifest_names_the_field(inputs: tuple[Path, Path]) -> None:
     from simulator.cli.replay import options_from
-    from simulator.schedule.io import manifest_path
+    from simulator.tables import manifest_path
     from simulator.validation import InputError
 
     manifest_path(inputs[0]).write_text(json.dumps({"rendering": {"seed": 1, "html_share": 2}}))
