@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,13 +21,13 @@ from simulator.collect.directory import Directory
 from simulator.collect.servers import Running, running_api, running_mailbox
 from simulator.collect.store import NullStore
 from simulator.collections import CollectionIndex
-from simulator.runner import stored_event_ids
 from simulator.tokens import mint_token
 
 from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient
 
 pytestmark = pytest.mark.integration
 TOKEN = mint_token(SECRET, "DHS")
+RUN_STORE_CHECK = r"<(\d+)\.\d+@pulsecheck\.example>|/\d+-(\d+)$"  # `pulsecheck run`'s key regex
 DHS = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -141,8 +142,11 @@ async def test_a_forged_mail_with_the_victims_key_does_not_claim_the_reply(
         async with http.get("/agencies/DHS/replies", headers=DHS) as r:
             rows = (await r.json())["replies"]
     assert [r["channel"] for r in rows].count("api") == 1
-    ids, _ = stored_event_ids(db)  # the run's store check still finds the event id
-    assert 17 in ids.tolist()
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        keys = [k for (k,) in conn.execute("SELECT idem_key FROM replies WHERE channel = 'api'")]
+    assert keys == [f"api:DHS:ann.lee@dhs.example/{key}"]
+    found = re.search(RUN_STORE_CHECK, keys[0])  # the run's store check finds the event id
+    assert found is not None and found.group(2) == "17"
 
 
 async def test_api_keys_are_scoped_by_channel_and_agency(api: Any) -> None:
