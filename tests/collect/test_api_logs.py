@@ -1,6 +1,6 @@
 """No log line of the API server carries reply text or a token, whatever a client sends.
 
-The server runs as `python -m simulator.collect api` in a child process with its stdout
+The server runs as `python -m simulator serve api` in a child process with its stdout
 and stderr captured. Malformed requests carry a unique phrase in their body, headers and
 request line, and a real bearer token; aiohttp's own error log would print the raw bytes
 of such requests. Afterwards neither the phrase nor the token may appear in the output,
@@ -68,7 +68,7 @@ async def test_malformed_requests_leave_no_text_or_token_in_the_logs(tmp_path: P
     wf = tmp_path / "wf.parquet"
     pq.write_table(pa.table({"email": ["ann.lee@dhs.example"], "department": ["DHS"]}), wf)
     secret_file, err_file = tmp_path / "secret", tmp_path / "stderr.txt"
-    cmd = [sys.executable, "-m", "simulator.collect", "api", "--store", str(tmp_path / "db")]
+    cmd = [sys.executable, "-m", "simulator", "serve", "api", "--store", str(tmp_path / "db")]
     cmd += ["--workforce", str(wf), "--secret-file", str(secret_file)]
     with err_file.open("w") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True)

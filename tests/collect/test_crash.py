@@ -41,7 +41,8 @@ def start(kind: str, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
     cmd = [
         sys.executable,
         "-m",
-        "simulator.collect",
+        "simulator",
+        "serve",
         kind,
         "--store",
         str(tmp_path / "db"),

@@ -98,7 +98,7 @@ def test_revocation_file_is_re_read_when_it_changes(tmp_path: Path) -> None:
 
 
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "simulator.collect", *args]
+    cmd = [sys.executable, "-m", "simulator", "serve", *args]
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=60, env=os.environ)
 
 
