@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 
 from simulator.scenario import Scenario
 from simulator.schedule.build import build_schedule
-from simulator.schedule.io import file_sha256, rendering_of, write_schedule
+from simulator.schedule.io import ScheduleManifest, file_sha256, rendering_of, write_schedule
 from simulator.tables import manifest_path, read_stage
 from simulator.workforce import build_workforce, load_tables, write_workforce
 
@@ -48,17 +47,17 @@ def schedule_for(scenario: Scenario, workforce: pa.Table, path: Path | None) -> 
 
 def schedule_manifest(
     scenario: Scenario, seed: int, workforce_path: Path, rows: int
-) -> dict[str, Any]:
+) -> ScheduleManifest:
     """What a schedule file records about how it was made."""
-    return {
-        "scenario": scenario.name,
-        "scenario_file": str(scenario.path),
-        "seed": seed,
-        "workforce_file": str(workforce_path),
-        "workforce_manifest_sha256": file_sha256(manifest_path(workforce_path)),
-        "workforce_rows_read": rows,
-        "rendering": rendering_of(scenario, seed),
-    }
+    return ScheduleManifest(
+        scenario=scenario.name,
+        rendering=rendering_of(scenario, seed),
+        scenario_file=str(scenario.path),
+        seed=seed,
+        workforce_file=str(workforce_path),
+        workforce_manifest_sha256=file_sha256(manifest_path(workforce_path)),
+        workforce_rows_read=rows,
+    )
 
 
 def write_inputs(

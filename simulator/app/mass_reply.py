@@ -70,7 +70,7 @@ def replay_options(plan: MassReplyPlan) -> ReplayOptions:
         collections={c.id: c.address for c in plan.scenario.collections},
         broadcast_sender=plan.scenario.rounds[0].sender,
         seed=seed,
-        html_share=float(rendering_of(plan.scenario, seed)["html_share"]),
+        html_share=rendering_of(plan.scenario, seed).html_share,
     )
 
 

@@ -22,7 +22,7 @@ import pyarrow as pa
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.targets import Tokens, make_target
 from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
-from simulator.schedule.io import file_sha256, read_manifest_doc
+from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.tables import manifest_path, read_stage
 from simulator.traffic.record import Recorder, write_run
 from simulator.validation import InputError
@@ -52,7 +52,8 @@ class ReplayRun:
 
 def check_workforce_matches(schedule: Path, workforce: Path) -> None:
     """Refuse a workforce other than the one the schedule was built from."""
-    recorded = read_manifest_doc(schedule).get("workforce_manifest_sha256")
+    manifest = read_schedule_manifest(schedule)
+    recorded = None if manifest is None else manifest.workforce_manifest_sha256
     if recorded is None:
         return  # a schedule from elsewhere: the id check still guards the rows
     actual = file_sha256(manifest_path(workforce))

@@ -46,7 +46,7 @@ from simulator.replyall.section import (
 )
 from simulator.rules import ContentRules
 from simulator.scenario import read_toml
-from simulator.schedule.io import write_schedule
+from simulator.schedule.io import ScheduleManifest, write_schedule
 from simulator.tables import read_stage
 from simulator.traffic.record import read_results
 from simulator.validation import Fields
@@ -102,7 +102,8 @@ def replay_storm(sc: ReplyAllScenario, out: Path, seed: int, say: Say) -> StormS
     workforce = list_workforce(small, seed)
     out.mkdir(parents=True, exist_ok=True)
     write_workforce(workforce, out / "workforce.parquet")
-    write_schedule(events, out / "schedule.parquet", {"scenario": sc.name, "list": plan.list_size})
+    manifest = ScheduleManifest(scenario=sc.name, seed=seed, list_size=plan.list_size)
+    write_schedule(events, out / "schedule.parquet", manifest)
     fan = events.column("rcpt_count").to_numpy()
     say(
         f"storm: {events.num_rows:,} messages, {int(fan.sum()):,} deliveries on a list of "

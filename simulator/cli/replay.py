@@ -144,8 +144,8 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
     from simulator.schedule.io import read_rendering
 
     rendering = read_rendering(args.schedule)
-    seed = int(rendering.get("seed", 0)) if args.seed is None else args.seed
-    html = float(rendering.get("html_share", 0.0)) if args.html_share is None else args.html_share
+    seed = rendering.seed if args.seed is None else args.seed
+    html = rendering.html_share if args.html_share is None else args.html_share
     sender = {} if scenario is None else {"broadcast_sender": scenario.rounds[0].sender}
     return ReplayOptions(
         speedup=args.speedup,

@@ -197,8 +197,8 @@ class Storm:
             events,
             workforce,
             self.collections,
-            seed=int(rendering.get("seed", 0)),
-            html_share=float(rendering.get("html_share", 0.0)),
+            seed=rendering.seed,
+            html_share=rendering.html_share,
         )
         opts = self.options_checked
         pace = Pace(opts.max_duration_s, opts.drop_after_s, opts.late_after_ms)
