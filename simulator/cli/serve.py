@@ -6,7 +6,9 @@ SIGTERM or Ctrl-C, then drains in-flight writes, commits them and closes the sto
 With `--scenario S.toml` the collections (ids, addresses, internal_to), the rounds and
 the content rules (each round's, and each collection's own on top) come from the
 scenario, as `pulsecheck run` sets them; without it, the default collections and
-default rules for the `--rounds` given.
+default rules for the `--rounds` given. With `--key-file K` reply subjects, cc lists and
+bodies are stored encrypted under per-agency keys derived from K (created 0600 when
+missing); `--retain-days N` purges them N days after receipt (see collect/README.md).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from simulator.cli import EXIT_FAILED, EXIT_OK
 from simulator.collect.policy import Policy
 from simulator.collect.servers import Running, ServerSpec, check_bind, run_blocking
+from simulator.collect.vault import Vault, load_or_create_key
 from simulator.collections import Collection, default_collections
 from simulator.rules import ContentRules
 from simulator.tokens import load_or_create_secret
@@ -75,6 +78,17 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default="full",
         help="SQLite fsync discipline (full survives power loss)",
     )
+    parser.add_argument(
+        "--key-file",
+        help="store master key: encrypt reply subject, cc and body per agency with keys "
+        "derived from it (created 0600 if missing); without it replies are stored in plaintext",
+    )
+    parser.add_argument(
+        "--retain-days",
+        type=float,
+        help="purge reply subject, cc and body this many days after receipt (rows and "
+        "counts stay; each purge is audited)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -104,6 +118,10 @@ def build_spec(args: argparse.Namespace) -> ServerSpec:
         time_scale=_positive(args.time_scale, "--time-scale"),
         broadcast_sender=sender,
         sync=args.sync,
+        store_key=None if args.key_file is None else load_or_create_key(args.key_file),
+        retain_days=None
+        if args.retain_days is None
+        else _positive(args.retain_days, "--retain-days"),
     )
 
 
@@ -169,7 +187,14 @@ def run(args: argparse.Namespace) -> int:
                 "agency code)",
                 flush=True,
             )
+        print(f"  {protection(spec, args.key_file)}", flush=True)
 
+    if spec.store_key is None:
+        print(
+            "pulsecheck serve: warning: replies are stored in plaintext; give --key-file "
+            "to encrypt them at rest",
+            file=sys.stderr,
+        )
     try:
         run_blocking(spec, ready)
     except OSError as err:
@@ -177,6 +202,18 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"pulsecheck serve {args.kind}: stopped; store {args.store} closed", flush=True)
     return EXIT_OK
+
+
+def protection(spec: ServerSpec, key_file: str | None) -> str:
+    """One line: how the store holds reply contents."""
+    if spec.store_key is None:
+        at_rest = "replies in plaintext"
+    else:
+        fingerprint = Vault(spec.store_key).fingerprint()
+        at_rest = f"replies encrypted per agency (key {key_file}, fingerprint {fingerprint})"
+    if spec.retain_days is None:
+        return f"{at_rest}; kept until purged (pulsecheck store purge)"
+    return f"{at_rest}; contents purged {spec.retain_days:g} days after receipt"
 
 
 def describe(spec: ServerSpec) -> str:

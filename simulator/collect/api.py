@@ -8,6 +8,8 @@ store. It answers 201 only when the store's group commit holding the reply is do
 422 naming the broken rule (the round's rules plus the collection's own), and 503
 with Retry-After when the store's bounded queue is full (checked first, so shedding
 costs no parsing). Reads are scoped to the token's agency. Nothing here logs reply text.
+A read of reply contents opens only that agency's sealed rows (the store's `Vault`) and
+is answered only once its audit row (who, agency, row ids, the query) is committed.
 
 Answers (all JSON):
   201 {"status": "stored", "key": k}        durable now
@@ -34,7 +36,15 @@ from aiohttp import web
 from simulator.collect import store as store_mod
 from simulator.collect.directory import Directory
 from simulator.collect.screen import violation
-from simulator.collect.store import AnyStore, Overloaded, Rejection, Reply, StoreClosed
+from simulator.collect.store import (
+    AnyStore,
+    AuditEntry,
+    Overloaded,
+    Rejection,
+    Reply,
+    StoreClosed,
+)
+from simulator.collect.vault import Vault
 from simulator.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.rules import ContentRules
 from simulator.tokens import agency_of
@@ -55,6 +65,7 @@ class ApiConfig:
     collections: CollectionIndex
     secret: bytes
     store_path: str | None = None  # for reads; None when storage is off
+    vault: Vault | None = None  # opens sealed rows on reads; None: plaintext store
 
     @cached_property
     def rulebook(self) -> RuleBook:
@@ -251,14 +262,37 @@ async def get_counts(request: web.Request) -> web.Response:
 async def get_agency_replies(request: web.Request) -> web.Response:
     agency = _reader_agency(request)
     code = request.match_info["code"]
-    if code != agency:
-        return _error(403, error="forbidden", reason=f"token of {agency} cannot read {code}")
     path = request.app[CONFIG].store_path
+    if code != agency:
+        if path is not None:  # a refused attempt is recorded too, best-effort
+            request.app[STORE].note(_audit_entry(request, agency, "denied", code, ()))
+        return _error(403, error="forbidden", reason=f"token of {agency} cannot read {code}")
     if path is None:
         return _error(404, error="no_store", reason="storage is off")
     after, limit = _page_args(request)
-    rows = await _read(path, lambda conn: store_mod.replies_for(conn, agency, after, limit))
+    vault = request.app[CONFIG].vault
+    rows = await _read(path, lambda conn: store_mod.replies_for(conn, agency, after, limit, vault))
+    entry = _audit_entry(request, agency, "read", agency, tuple(int(r["id"]) for r in rows))
+    try:  # nothing is disclosed before its audit row is durable
+        await request.app[STORE].submit(entry)
+    except Overloaded:
+        return _overloaded()
+    except StoreClosed:
+        return _error(503, error="unavailable", reason="server is shutting down")
     return web.json_response({"agency": agency, "replies": list(rows)})
+
+
+def _audit_entry(
+    request: web.Request, reader: str, action: str, agency: str, row_ids: tuple[int, ...]
+) -> AuditEntry:
+    return AuditEntry(
+        at_us=time.time_ns() // 1000,
+        principal=f"token:{reader}@{request.remote}",
+        action=action,
+        agency=agency[:100],
+        query=f"{request.method} {request.path_qs}"[:500],
+        row_ids=row_ids,
+    )
 
 
 def _page_args(request: web.Request) -> tuple[int, int]:
