@@ -269,6 +269,8 @@ async def get_agency_replies(request: web.Request) -> web.Response:
         return _error(403, error="forbidden", reason=f"token of {agency} cannot read {code}")
     if path is None:
         return _error(404, error="no_store", reason="storage is off")
+    if request.app[STORE].full:  # the audit row could not be written: shed before reading
+        return _overloaded()
     after, limit = _page_args(request)
     vault = request.app[CONFIG].vault
     rows = await _read(path, lambda conn: store_mod.replies_for(conn, agency, after, limit, vault))

@@ -251,6 +251,7 @@ def connect(path: str | Path, sync: str = "full") -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(SCHEMA)
     _add_columns(conn)
+    conn.execute("PRAGMA secure_delete=ON")  # a purge overwrites the old contents' bytes
     return conn
 
 
@@ -436,12 +437,10 @@ def _reply_row(record: Reply, vault: Vault | None) -> tuple[Any, ...]:
     """The row to insert: plaintext, or subject, cc and body sealed into `sealed`."""
     if vault is None:
         return (*record.row(), None)
-    sealed = vault.seal(record.idem_key, record.agency, record.subject, record.cc, record.body)
     r = record
-    return (
-        *(r.idem_key, r.received_us, r.channel, r.collection, r.agency, r.sender, r.round),
-        *("", len(r.cc), "", "", r.attachments, r.size_bytes, sealed),
-    )
+    sealed = vault.seal(r.idem_key, r.agency, r.subject, r.cc, r.body)
+    return (r.idem_key, r.received_us, r.channel, r.collection, r.agency, r.sender, r.round,
+            "", len(r.cc), "", "", r.attachments, r.size_bytes, sealed)  # fmt: skip
 
 
 class NullStore:
@@ -519,7 +518,7 @@ def replies_for(
 
     Sealed rows are opened with `vault` under this agency's key only. Each row says how
     it was held in `at_rest`: "encrypted" (opened), "plaintext", "purged" (retention
-    removed subject, cc and body), "locked" (sealed, no key given) or "tampered"
+    removed subject, cc and body), "locked" (sealed, no key for it given) or "tampered"
     (sealed, failed authentication: altered, moved from another row, or another key);
     the last two come with an empty subject, cc and body.
     """
@@ -562,7 +561,8 @@ def _open_row(
         return "purged"
     if sealed is None:
         return "plaintext"
-    if vault is None:
+    page["subject"], page["cc"], page["body"] = "", [], ""  # only what the key opens
+    if vault is None or not vault.can_open(agency):
         return "locked"
     try:
         contents: Contents = vault.open(idem_key, agency, sealed)

@@ -90,6 +90,10 @@ class Vault:
             raise VaultError("this vault holds agency keys only, not the master key")
         return _derive(self._master, b"reply-data-key:" + agency.encode("utf-8"))
 
+    def can_open(self, agency: str) -> bool:
+        """Whether this vault holds (or can derive) the agency's key."""
+        return self._master is not None or agency in self._aeads
+
     def _aead(self, agency: str) -> AESGCM:
         aead = self._aeads.get(agency)
         if aead is None:

@@ -286,3 +286,19 @@ async def test_older_store_gains_the_new_columns(tmp_path: Path) -> None:
     await store.close()
     rows = s.replies_for(s.open_reader(db), "DHS", vault=Vault(KEY))
     assert [(r["body"], r["at_rest"]) for r in rows] == [("b", "plaintext"), ("- did", "encrypted")]
+
+
+async def test_purged_plaintext_leaves_no_bytes_in_the_file(tmp_path: Path) -> None:
+    db = tmp_path / "db"
+    store = s.Store(db)
+    for i in range(50):
+        await store.submit(reply(f"k{i}", received_us=1, body=f"- walrus-obsidian {i}"))
+    await store.submit(reply("kept", received_us=2**62, body="- fresh"))
+    await store.close()
+    assert b"walrus-obsidian" in db.read_bytes()
+    conn = s.connect(db)
+    assert s.purge(conn, s.Purge(2, 3, "cli:test", "store purge")) == 50
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    on_disk = b"".join(p.read_bytes() for p in tmp_path.glob("db*"))
+    assert b"walrus-obsidian" not in on_disk and b"- fresh" in on_disk

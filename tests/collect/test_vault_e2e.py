@@ -117,7 +117,7 @@ async def test_replies_are_encrypted_and_read_only_by_their_agency(
     # With the file alone, or one agency's key, another agency's rows stay shut.
     dod_only = Vault(agency_keys={"DOD": Vault(key).agency_key("DOD")})
     rows = s.replies_for(s.open_reader(db), "DHS", vault=dod_only)
-    assert [x["at_rest"] for x in rows] == ["tampered", "tampered"]
+    assert [(x["at_rest"], x["body"]) for x in rows] == [("locked", "")] * 2
     assert [x["at_rest"] for x in s.replies_for(s.open_reader(db), "DHS")] == ["locked"] * 2
 
 
@@ -245,3 +245,20 @@ def test_serve_flags(tmp_path: Path) -> None:
     assert plain.store_key is None and plain.retain_days is None
     with pytest.raises(InputError, match="--retain-days"):
         serve.build_spec(build_parser().parse_args([*base, "--retain-days", "0"]))
+
+
+async def test_no_contents_without_an_audit_row(tmp_path: Path, directory: Directory) -> None:
+    async with (
+        running_api(
+            tmp_path / "db",
+            directory,
+            ROUNDS,
+            secret=SECRET,
+            collections=COLLECTIONS,
+            max_pending=0,
+        ) as a,  # fmt: skip
+        aiohttp.ClientSession(a.url) as http,
+        http.get("/agencies/DHS/replies", headers=DHS) as r,
+    ):
+        assert r.status == 503 and r.headers["Retry-After"] == "1"
+        assert "replies" not in await r.json()
