@@ -262,26 +262,38 @@ async def get_counts(request: web.Request) -> web.Response:
 async def get_agency_replies(request: web.Request) -> web.Response:
     agency = _reader_agency(request)
     code = request.match_info["code"]
-    path = request.app[CONFIG].store_path
     if code != agency:
-        if path is not None:  # a refused attempt is recorded too, best-effort
-            request.app[STORE].note(_audit_entry(request, agency, "denied", code, ()))
+        _audit_denied(request, agency, code)
         return _error(403, error="forbidden", reason=f"token of {agency} cannot read {code}")
+    path = request.app[CONFIG].store_path
     if path is None:
         return _error(404, error="no_store", reason="storage is off")
-    if request.app[STORE].full:  # the audit row could not be written: shed before reading
-        return _overloaded()
     after, limit = _page_args(request)
-    vault = request.app[CONFIG].vault
+    return await _audited_read(request, path, agency, after, limit)
+
+
+async def _audited_read(
+    request: web.Request, path: str, agency: str, after: int, limit: int
+) -> web.Response:
+    """One page of `agency`'s replies, opened with the vault, sent once its audit is durable."""
+    store, vault = request.app[STORE], request.app[CONFIG].vault
+    if store.full:  # the audit row could not be queued: shed before reading anything
+        return _overloaded()
     rows = await _read(path, lambda conn: store_mod.replies_for(conn, agency, after, limit, vault))
     entry = _audit_entry(request, agency, "read", agency, tuple(int(r["id"]) for r in rows))
-    try:  # nothing is disclosed before its audit row is durable
-        await request.app[STORE].submit(entry)
+    try:
+        await store.submit(entry)
     except Overloaded:
         return _overloaded()
-    except StoreClosed:
-        return _error(503, error="unavailable", reason="server is shutting down")
+    except StoreClosed as err:
+        return _error(503, error="unavailable", reason=f"audit not recorded: {err}")
     return web.json_response({"agency": agency, "replies": list(rows)})
+
+
+def _audit_denied(request: web.Request, reader: str, asked: str) -> None:
+    """Record a refused read of another agency's replies, best-effort."""
+    if request.app[CONFIG].store_path is not None:
+        request.app[STORE].note(_audit_entry(request, reader, "denied", asked, ()))
 
 
 def _audit_entry(

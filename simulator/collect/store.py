@@ -241,11 +241,20 @@ Record = Reply | Delivery | Rejection | AuditEntry | Purge
 _Item = tuple[Record, "asyncio.Future[Outcome] | None"]
 
 
-def connect(path: str | Path, sync: str = "full") -> sqlite3.Connection:
+class _Connection(sqlite3.Connection):
+    """A store connection; `vault` seals every reply inserted through it (None: plaintext)."""
+
+    vault: Vault | None = None
+
+
+def connect(path: str | Path, sync: str = "full", vault: Vault | None = None) -> sqlite3.Connection:
     """Open (and create) a store database in WAL mode with the given fsync discipline."""
     if sync not in SYNC_MODES:
         raise ValueError(f"sync must be one of {SYNC_MODES}, got {sync!r}")
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, factory=_Connection
+    )
+    conn.vault = vault
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={sync.upper()}")
     conn.execute("PRAGMA busy_timeout=5000")
@@ -288,7 +297,7 @@ class Store:
         # Tests only: hold each group commit this long, a slow disk of known speed, so
         # capacity (max_batch / delay) does not depend on a noisy machine.
         self.commit_delay_s = commit_delay_s
-        self._conn = connect(self.path, sync)
+        self._conn = connect(self.path, sync, vault)
         try:
             if vault is not None:
                 vault.bind(self._conn, str(self.path))
@@ -396,7 +405,7 @@ class Store:
         conn.execute("BEGIN")
         try:
             for record, _ in batch:
-                outcomes.append(_insert(conn, record, self.vault))
+                outcomes.append(_insert(conn, record))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -419,9 +428,9 @@ class Store:
                 future.set_exception(StoreClosed(f"store write failed: {err}"))
 
 
-def _insert(conn: sqlite3.Connection, record: Record, vault: Vault | None = None) -> Outcome:
+def _insert(conn: sqlite3.Connection, record: Record) -> Outcome:
     if isinstance(record, Reply):
-        cursor = conn.execute(_INSERT_REPLY, _reply_row(record, vault))
+        cursor = conn.execute(_INSERT_REPLY, _reply_row(record, getattr(conn, "vault", None)))
     elif isinstance(record, Delivery):
         cursor = conn.execute(_INSERT_DELIVERY, record.row())
     elif isinstance(record, Rejection):
