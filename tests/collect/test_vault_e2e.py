@@ -4,6 +4,7 @@ encrypted, read back only by their agency (audited), purged on retention; the CL
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,23 +140,16 @@ async def test_retention_purges_at_start_and_the_key_still_dedups(
 ) -> None:
     key = load_or_create_key(tmp_path / "store.key")
     db = tmp_path / "db"
-    store = s.Store(db, vault=Vault(key))
-    old = s.Reply(
-        "ann.lee@dhs.example/k-old", 1_000_000, "api", "opm-hr", "DHS", "ann.lee@dhs.example",
-        "r1", (), "old subject", f"- {PHRASE}", 0, 10,
-    )  # fmt: skip
-    assert await store.submit(old) == "new"
-    await store.close()
+    kwargs: dict[str, Any] = {"secret": SECRET, "collections": COLLECTIONS, "store_key": key}
     async with (
-        running_api(
-            db,
-            directory,
-            ROUNDS,
-            secret=SECRET,
-            collections=COLLECTIONS,
-            store_key=key,
-            retain_days=30,
-        ) as a,  # fmt: skip
+        running_api(db, directory, ROUNDS, **kwargs) as a,
+        aiohttp.ClientSession(a.url) as http,
+    ):
+        assert await post(http, api_reply("k-old")) == 201
+    with sqlite3.connect(db) as conn:  # that reply is now 40 days old
+        conn.execute("UPDATE replies SET received_us = received_us - 40 * 86400 * 1000000")
+    async with (
+        running_api(db, directory, ROUNDS, retain_days=30, **kwargs) as a,
         aiohttp.ClientSession(a.url) as http,
     ):
         assert await post(http, api_reply("k-old")) == 200  # purged, same key: still a repeat
@@ -164,13 +158,14 @@ async def test_retention_purges_at_start_and_the_key_still_dedups(
             replies = (await r.json())["replies"]
         async with http.get("/counts", headers=DHS) as r:
             assert (await r.json())["counts"] == {"r1": {"opm-hr": 2}}
-    assert [(x["at_rest"], x["body"]) for x in replies] == [
-        ("purged", ""),
-        ("encrypted", f"- did {PHRASE}-api"),
+    assert [(x["at_rest"], x["body"], x["subject"], x["cc"]) for x in replies] == [
+        ("purged", "", "", []),
+        ("encrypted", f"- did {PHRASE}-api", f"Re: week {PHRASE}-subject", ["bo.chan@dhs.example"]),
     ]
     audit = s.audit_log(s.open_reader(db))
-    assert [(a["principal"], a["action"], a["row_count"]) for a in audit][:1] == [
-        ("server:retention", "purge", 1)
+    assert [(a["principal"], a["action"], a["row_count"]) for a in audit] == [
+        ("server:retention", "purge", 1),
+        ("token:DHS@127.0.0.1", "read", 2),
     ]
 
 
