@@ -188,13 +188,14 @@ def run(args: argparse.Namespace) -> int:
                 flush=True,
             )
         print(f"  {protection(spec, args.key_file)}", flush=True)
+        if spec.store_key is None:
+            print(
+                "pulsecheck serve: warning: replies are stored in plaintext; give --key-file "
+                "to encrypt them at rest",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    if spec.store_key is None:
-        print(
-            "pulsecheck serve: warning: replies are stored in plaintext; give --key-file "
-            "to encrypt them at rest",
-            file=sys.stderr,
-        )
     try:
         run_blocking(spec, ready)
     except OSError as err:
