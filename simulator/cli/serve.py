@@ -12,6 +12,10 @@ default rules for the `--rounds` given.
 secret file and prints it; `serve revoke` adds a token's key id to the revocation file
 the API re-reads on every change (`--revoked-file`, the same default for both), so one
 token stops working at once without a restart and without touching the others.
+
+With `--key-file K` reply subjects, cc lists and bodies are stored encrypted under
+per-agency keys derived from K (created 0600 when missing); `--retain-days N` purges
+them N days after receipt (see collect/README.md).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from simulator.cli import EXIT_FAILED, EXIT_OK
 from simulator.collect.api import DEFAULT_READ_TIMEOUT_S
 from simulator.collect.policy import Policy
 from simulator.collect.servers import Running, ServerSpec, check_bind, run_blocking
+from simulator.collect.vault import Vault, load_or_create_key
 from simulator.collections import Collection, default_collections
 from simulator.rules import ContentRules
 from simulator.tokens import (
@@ -114,6 +119,17 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="SQLite fsync discipline (full survives power loss)",
     )
     parser.add_argument(
+        "--key-file",
+        help="store master key: encrypt reply subject, cc and body per agency with keys "
+        "derived from it (created 0600 if missing); without it replies are stored in plaintext",
+    )
+    parser.add_argument(
+        "--retain-days",
+        type=float,
+        help="purge reply subject, cc and body this many days after receipt (rows and "
+        "counts stay; each purge is audited)",
+    )
+    parser.add_argument(
         "--read-timeout",
         type=float,
         default=DEFAULT_READ_TIMEOUT_S,
@@ -170,6 +186,10 @@ def build_spec(args: argparse.Namespace) -> ServerSpec:
         sync=args.sync,
         read_timeout_s=_positive(args.read_timeout, "--read-timeout"),
         revoked_path=revoked,
+        store_key=None if args.key_file is None else load_or_create_key(args.key_file),
+        retain_days=None
+        if args.retain_days is None
+        else _positive(args.retain_days, "--retain-days"),
     )
 
 
@@ -299,6 +319,14 @@ def run(args: argparse.Namespace) -> int:
                 f"; revoked key ids: {args.revoked_file}",
                 flush=True,
             )
+        print(f"  {protection(spec, args.key_file)}", flush=True)
+        if spec.store_key is None:
+            print(
+                "pulsecheck serve: warning: replies are stored in plaintext; give --key-file "
+                "to encrypt them at rest",
+                file=sys.stderr,
+                flush=True,
+            )
 
     try:
         run_blocking(spec, ready)
@@ -307,6 +335,18 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"pulsecheck serve {args.kind}: stopped; store {args.store} closed", flush=True)
     return EXIT_OK
+
+
+def protection(spec: ServerSpec, key_file: str | None) -> str:
+    """One line: how the store holds reply contents."""
+    if spec.store_key is None:
+        at_rest = "replies in plaintext"
+    else:
+        fingerprint = Vault(spec.store_key).fingerprint()
+        at_rest = f"replies encrypted per agency (key {key_file}, fingerprint {fingerprint})"
+    if spec.retain_days is None:
+        return f"{at_rest}; kept until purged (pulsecheck store purge)"
+    return f"{at_rest}; contents purged {spec.retain_days:g} days after receipt"
 
 
 def describe(spec: ServerSpec) -> str:

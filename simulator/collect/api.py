@@ -24,6 +24,9 @@ goes through `HTTP_LOG`, which keeps only the error's type (aiohttp would otherw
 print a malformed request's raw bytes, token and body included), and the access log is
 off. Unexpected errors answer 500 with a JSON body and log only their type.
 
+A read of reply contents opens only that agency's sealed rows (the store's `Vault`) and
+is answered only once its audit row (who, agency, row ids, the query) is committed.
+
 Answers (all JSON):
   201 {"status": "stored", "key": k}        durable now
   200 {"status": "duplicate", "key": k}     stored earlier
@@ -56,6 +59,7 @@ from simulator.collect.directory import Directory
 from simulator.collect.screen import violation
 from simulator.collect.store import (
     AnyStore,
+    AuditEntry,
     InvalidRecord,
     Overloaded,
     Rejection,
@@ -63,6 +67,7 @@ from simulator.collect.store import (
     StoreClosed,
     StoreFailed,
 )
+from simulator.collect.vault import Vault
 from simulator.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.rules import ContentRules
 from simulator.tokens import Principal, RevocationList, TokenRejected, authenticate
@@ -104,6 +109,7 @@ class ApiConfig:
     store_path: str | None = None  # for reads; None when storage is off
     revoked: RevocationList | None = None  # revoked token key ids, re-read on change
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    vault: Vault | None = None  # opens sealed rows on reads; None: plaintext store
 
     @cached_property
     def rulebook(self) -> RuleBook:
@@ -372,6 +378,7 @@ async def get_agency_replies(request: web.Request) -> web.Response:
         return _unauthorized(str(err))
     code = request.match_info["code"]
     if code != agency:
+        _audit_denied(request, agency, code)
         return _error(403, error="forbidden", reason=f"token of {agency} cannot read {code[:40]}")
     path = request.app[CONFIG].store_path
     if path is None:
@@ -381,8 +388,7 @@ async def get_agency_replies(request: web.Request) -> web.Response:
         limit = _query_int(request, "limit", 100, 1, 1000)
     except BadRequest as err:
         return _bad(err.field, err.reason)
-    rows = await _read(path, lambda conn: store_mod.replies_for(conn, agency, after, limit))
-    return web.json_response({"agency": agency, "replies": list(rows)})
+    return await _audited_read(request, path, agency, after, limit)
 
 
 def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -394,6 +400,43 @@ def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) 
     if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
         raise BadRequest(name, "must be a whole number of at most 18 digits")
     return min(max(lo, int(text)), hi)
+
+
+async def _audited_read(
+    request: web.Request, path: str, agency: str, after: int, limit: int
+) -> web.Response:
+    """One page of `agency`'s replies, opened with the vault, sent once its audit is durable."""
+    store, vault = request.app[STORE], request.app[CONFIG].vault
+    if store.full:  # the audit row could not be queued: shed before reading anything
+        return _overloaded()
+    rows = await _read(path, lambda conn: store_mod.replies_for(conn, agency, after, limit, vault))
+    entry = _audit_entry(request, agency, "read", agency, tuple(int(r["id"]) for r in rows))
+    try:
+        await store.submit(entry)
+    except Overloaded:
+        return _overloaded()
+    except StoreClosed as err:
+        return _error(503, error="unavailable", reason=f"audit not recorded: {err}")
+    return web.json_response({"agency": agency, "replies": list(rows)})
+
+
+def _audit_denied(request: web.Request, reader: str, asked: str) -> None:
+    """Record a refused read of another agency's replies, best-effort."""
+    if request.app[CONFIG].store_path is not None:
+        request.app[STORE].note(_audit_entry(request, reader, "denied", asked, ()))
+
+
+def _audit_entry(
+    request: web.Request, reader: str, action: str, agency: str, row_ids: tuple[int, ...]
+) -> AuditEntry:
+    return AuditEntry(
+        at_us=time.time_ns() // 1000,
+        principal=f"token:{reader}@{request.remote}",
+        action=action,
+        agency=agency[:100],
+        query=f"{request.method} {request.path_qs}"[:500],
+        row_ids=row_ids,
+    )
 
 
 async def _read(path: str, query: Any) -> Any:

@@ -7,6 +7,9 @@ leaving the block stops accepting, lets in-flight writes commit, and closes the 
 `ServerProcess` runs `serve` in a separate process (multiprocessing, spawn) so a load
 client on the other core can drive it; it learns the bound address over a pipe.
 Binding anything but loopback needs `allow_remote=True`.
+Protection at rest: `store_key` (a master key, see vault.py) seals reply contents per
+agency; `retain_days` purges contents older than that, once before the server reports
+its address and then every `retention_every_s()` seconds, through the store's writer.
 """
 
 from __future__ import annotations
@@ -28,7 +31,15 @@ from simulator.collect.api import DEFAULT_READ_TIMEOUT_S, ApiConfig, build_app, 
 from simulator.collect.directory import Directory
 from simulator.collect.mailbox import Mailbox, MailboxConfig, idle_sweeper
 from simulator.collect.policy import Policy
-from simulator.collect.store import AnyStore, NullStore, Store
+from simulator.collect.store import (
+    AnyStore,
+    NullStore,
+    Overloaded,
+    Store,
+    StoreClosed,
+    purge_expired,
+)
+from simulator.collect.vault import Vault
 from simulator.collections import (
     Collection,
     CollectionIndex,
@@ -85,6 +96,12 @@ class ServerSpec:
     use_uvloop: bool = True
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # API: request head, and body, within this
     revoked_path: str | None = None  # API: file of revoked token key ids, re-read on change
+    store_key: bytes | None = None  # master key: seal reply contents per agency; None: plaintext
+    retain_days: float | None = None  # purge reply contents older than this; None: keep
+
+    @property
+    def vault(self) -> Vault | None:
+        return None if self.store_key is None else Vault(self.store_key)
 
     def load_directory(self) -> Directory:
         if self.directory is not None:
@@ -120,7 +137,43 @@ def _open_store(spec: ServerSpec) -> AnyStore:
         max_batch=spec.max_batch,
         sync=spec.sync,
         commit_delay_s=spec.commit_delay_s,
+        vault=spec.vault,
     )
+
+
+RETENTION_PRINCIPAL = "server:retention"
+
+
+def retention_every_s(retain_days: float) -> float:
+    """How often a server sweeps: 1/24 of the retention, between 1 s and 1 h."""
+    return min(3600.0, max(1.0, retain_days * 86_400 / 24))
+
+
+@contextlib.asynccontextmanager
+async def _retention(store: AnyStore, retain_days: float | None) -> AsyncIterator[None]:
+    """Purge expired contents now, then sweep in the background until the block ends."""
+    if retain_days is None or not isinstance(store, Store):
+        yield
+        return
+    retain_s = retain_days * 86_400
+
+    async def sweep() -> None:
+        with contextlib.suppress(Overloaded, StoreClosed):  # busy or closing: next time
+            await purge_expired(store, retain_s, RETENTION_PRINCIPAL)
+
+    async def sweeper() -> None:
+        while True:
+            await asyncio.sleep(retention_every_s(retain_days))
+            await sweep()
+
+    await sweep()
+    task = asyncio.create_task(sweeper())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @contextlib.asynccontextmanager
@@ -138,6 +191,8 @@ async def running_api(
     sync: str = "full",
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
     revoked_path: str | Path | None = None,
+    store_key: bytes | None = None,
+    retain_days: float | None = None,
 ) -> AsyncIterator[Running]:
     """Run the HTTP collection API inside the current loop for the block's duration."""
     spec = ServerSpec(
@@ -154,6 +209,8 @@ async def running_api(
         sync=sync,
         read_timeout_s=read_timeout_s,
         revoked_path=None if revoked_path is None else str(revoked_path),
+        store_key=store_key,
+        retain_days=retain_days,
     )
     async with _api(spec) as running:
         yield running
@@ -175,6 +232,8 @@ async def running_mailbox(
     max_pending: int = 20_000,
     max_message_bytes: int = 1_000_000,
     sync: str = "full",
+    store_key: bytes | None = None,
+    retain_days: float | None = None,
 ) -> AsyncIterator[Running]:
     """Run the SMTP mailbox inside the current loop for the block's duration."""
     spec = ServerSpec(
@@ -192,6 +251,8 @@ async def running_mailbox(
         max_pending=max_pending,
         max_message_bytes=max_message_bytes,
         sync=sync,
+        store_key=store_key,
+        retain_days=retain_days,
     )
     async with _mailbox(spec) as running:
         yield running
@@ -218,14 +279,16 @@ async def _api(spec: ServerSpec) -> AsyncIterator[Running]:
         spec.store_path,
         revoked=revoked,
         read_timeout_s=spec.read_timeout_s,
+        vault=store.vault if isinstance(store, Store) else None,
     )
     runner = web.AppRunner(build_app(config, store), **runner_options(spec.read_timeout_s))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, spec.host, spec.port, backlog=1024)
-        await site.start()
-        host, port = _bound(runner.addresses[0])
-        yield Running("api", host, port, store)
+        async with _retention(store, spec.retain_days):
+            site = web.TCPSite(runner, spec.host, spec.port, backlog=1024)
+            await site.start()
+            host, port = _bound(runner.addresses[0])
+            yield Running("api", host, port, store)
     finally:
         await runner.cleanup()  # stops accepting, waits for in-flight handlers
         await store.close()
@@ -251,8 +314,9 @@ async def _mailbox(spec: ServerSpec) -> AsyncIterator[Running]:
     server = await loop.create_server(mailbox.protocol, spec.host, spec.port, backlog=1024)
     sweeper = asyncio.create_task(idle_sweeper(mailbox))
     try:
-        host, port = _bound(server.sockets[0].getsockname())
-        yield Running("mailbox", host, port, store)
+        async with _retention(store, spec.retain_days):
+            host, port = _bound(server.sockets[0].getsockname())
+            yield Running("mailbox", host, port, store)
     finally:
         sweeper.cancel()
         await _drain_mailbox(mailbox, server)

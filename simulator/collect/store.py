@@ -26,6 +26,14 @@ at once or by the future), `InvalidRecord` (by the future: this record alone ref
 
 Readers (`counts`, `replies_for`, `stats`) open their own connections; WAL lets them read
 while the writer commits.
+
+Protection at rest (see vault.py): given a `Vault`, the writer thread seals each reply's
+subject, cc and body into the `sealed` column under its agency's key; `replies_for`
+opens only the asked agency's rows. Reads of contents are recorded in the append-only
+`audit` table (triggers refuse UPDATE and DELETE), written through the writer like any
+record (`AuditEntry`). Retention (`Purge`, `purge_expired`, `purge`) blanks subject, cc
+and body of old rows in chunks but keeps each row, so idempotency and counts hold, and
+audits each chunk in the same transaction.
 """
 
 from __future__ import annotations
@@ -41,6 +49,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from simulator.collect.vault import Contents, Vault, VaultError, refuse_plaintext
 
 Outcome = Literal["new", "duplicate"]
 
@@ -60,7 +70,9 @@ CREATE TABLE IF NOT EXISTS replies (
     subject       TEXT    NOT NULL,
     body          TEXT    NOT NULL,
     attachments   INTEGER NOT NULL,
-    size_bytes    INTEGER NOT NULL
+    size_bytes    INTEGER NOT NULL,
+    sealed        BLOB,
+    purged_us     INTEGER
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id            INTEGER PRIMARY KEY,
@@ -81,12 +93,32 @@ CREATE TABLE IF NOT EXISTS rejections (
     rule          TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS replies_by_agency ON replies (agency, id);
+CREATE TABLE IF NOT EXISTS audit (
+    id            INTEGER PRIMARY KEY,
+    at_us         INTEGER NOT NULL,
+    principal     TEXT    NOT NULL,
+    action        TEXT    NOT NULL,
+    agency        TEXT    NOT NULL,
+    query         TEXT    NOT NULL,
+    row_count     INTEGER NOT NULL,
+    row_ids       TEXT    NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+# Columns added after the first release: (name, declaration), added to older stores on open.
+_ADDED_REPLY_COLUMNS = (("sealed", "BLOB"), ("purged_us", "INTEGER"))
 
 _INSERT_REPLY = (
     "INSERT OR IGNORE INTO replies (idem_key, received_us, channel, collection, agency, "
-    "sender, round, status, cc, cc_count, subject, body, attachments, size_bytes) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?, ?, ?, ?, ?)"
+    "sender, round, status, cc, cc_count, subject, body, attachments, size_bytes, sealed) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_AUDIT = (
+    "INSERT INTO audit (at_us, principal, action, agency, query, row_count, row_ids) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_DELIVERY = (
     "INSERT OR IGNORE INTO deliveries (idem_key, received_us, sender, round, rcpt_count, "
@@ -238,20 +270,78 @@ class Rejection:
         )
 
 
-Record = Reply | Delivery | Rejection
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One access to reply contents: who, what (agency, rows, the query), when."""
+
+    at_us: int
+    principal: str  # e.g. "token:DHS@127.0.0.1" or "cli:alice"
+    action: str  # "read" or "purge"
+    agency: str  # the agency whose replies were read; "*" for every agency
+    query: str  # the request as asked, e.g. "GET /agencies/DHS/replies?after=0&limit=100"
+    row_ids: tuple[int, ...] = ()
+    row_count: int | None = None  # default: len(row_ids)
+
+    def row(self) -> tuple[Any, ...]:
+        count = len(self.row_ids) if self.row_count is None else self.row_count
+        ids = ",".join(map(str, self.row_ids))
+        return (self.at_us, self.principal, self.action, self.agency, self.query, count, ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    """Remove subject, cc and body of up to `limit` replies received before `before_us`.
+
+    The row, its idempotency key and its counts stay. Written by the writer thread like
+    any record, so it never contends with group commits; its future resolves "new" when
+    it purged rows (so there may be more) and "duplicate" when nothing was left to purge.
+    The purge and its audit row commit together.
+    """
+
+    before_us: int
+    at_us: int
+    principal: str
+    query: str
+    limit: int = 2_000
+
+
+Record = Reply | Delivery | Rejection | AuditEntry | Purge
 _Item = tuple[Record, "asyncio.Future[Outcome] | None"]
 
 
-def connect(path: str | Path, sync: str = "full") -> sqlite3.Connection:
+class _Connection(sqlite3.Connection):
+    """A store connection; `vault` seals every reply inserted through it (None: plaintext)."""
+
+    vault: Vault | None = None
+
+
+def connect(path: str | Path, sync: str = "full", vault: Vault | None = None) -> sqlite3.Connection:
     """Open (and create) a store database in WAL mode with the given fsync discipline."""
     if sync not in SYNC_MODES:
         raise ValueError(f"sync must be one of {SYNC_MODES}, got {sync!r}")
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, factory=_Connection
+    )
+    conn.vault = vault
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={sync.upper()}")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(SCHEMA)
+    _add_columns(conn)
+    conn.execute("PRAGMA secure_delete=ON")  # a purge overwrites the old contents' bytes
     return conn
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a store written by an older version up to this schema (additive only)."""
+    have = {str(row[1]) for row in conn.execute("PRAGMA table_info(replies)")}
+    for name, declaration in _ADDED_REPLY_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE replies ADD COLUMN {name} {declaration}")
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS replies_unpurged ON replies (received_us) "
+        "WHERE purged_us IS NULL"
+    )
 
 
 class Store:
@@ -265,14 +355,25 @@ class Store:
         max_batch: int = 2_000,
         sync: str = "full",
         commit_delay_s: float = 0.0,
+        vault: Vault | None = None,
     ) -> None:
         self.path = Path(path)
+        # Seals subject, cc and body of each reply in the writer thread; None: plaintext.
+        self.vault = vault
         self.max_pending = max_pending
         self.max_batch = max_batch
         # Tests only: hold each group commit this long, a slow disk of known speed, so
         # capacity (max_batch / delay) does not depend on a noisy machine.
         self.commit_delay_s = commit_delay_s
-        self._conn = connect(self.path, sync)
+        self._conn = connect(self.path, sync, vault)
+        try:
+            if vault is not None:
+                vault.bind(self._conn, str(self.path))
+            else:
+                refuse_plaintext(self._conn, str(self.path))
+        except BaseException:
+            self._conn.close()
+            raise
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._loop = asyncio.get_running_loop()
         self._pending = 0
@@ -302,7 +403,7 @@ class Store:
             return "store writer thread is not running"
         return None
 
-    def submit(self, record: Reply | Delivery) -> asyncio.Future[Outcome]:
+    def submit(self, record: Reply | Delivery | AuditEntry | Purge) -> asyncio.Future[Outcome]:
         """Queue a record; the future resolves once it is committed (or was already)."""
         if self._closed:
             raise StoreClosed("store is closing")
@@ -315,8 +416,8 @@ class Store:
         self._queue.put((record, future))
         return future
 
-    def note(self, record: Rejection) -> None:
-        """Record a rejection without waiting; dropped when the queue is full."""
+    def note(self, record: Rejection | AuditEntry) -> None:
+        """Record a rejection or a refused read without waiting; dropped when the queue is full."""
         if not self._closed and self._pending < self.max_pending:
             self._pending += 1
             self._queue.put((record, None))
@@ -453,12 +554,26 @@ class Store:
 
 def _insert(conn: sqlite3.Connection, record: Record) -> Outcome:
     if isinstance(record, Reply):
-        cursor = conn.execute(_INSERT_REPLY, record.row())
+        cursor = conn.execute(_INSERT_REPLY, _reply_row(record, getattr(conn, "vault", None)))
     elif isinstance(record, Delivery):
         cursor = conn.execute(_INSERT_DELIVERY, record.row())
-    else:
+    elif isinstance(record, Rejection):
         cursor = conn.execute(_INSERT_REJECTION, record.row())
+    elif isinstance(record, AuditEntry):
+        cursor = conn.execute(_INSERT_AUDIT, record.row())
+    else:
+        return "new" if purge_some(conn, record) else "duplicate"
     return "new" if cursor.rowcount == 1 else "duplicate"
+
+
+def _reply_row(record: Reply, vault: Vault | None) -> tuple[Any, ...]:
+    """The row to insert: plaintext, or subject, cc and body sealed into `sealed`."""
+    if vault is None:
+        return (*record.row(), None)
+    r = record
+    sealed = vault.seal(r.idem_key, r.agency, r.subject, r.cc, r.body)
+    return (r.idem_key, r.received_us, r.channel, r.collection, r.agency, r.sender, r.round,
+            "", len(r.cc), "", "", r.attachments, r.size_bytes, sealed)  # fmt: skip
 
 
 class NullStore:
@@ -473,12 +588,12 @@ class NullStore:
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
 
-    def submit(self, record: Reply | Delivery) -> asyncio.Future[Outcome]:
+    def submit(self, record: Reply | Delivery | AuditEntry | Purge) -> asyncio.Future[Outcome]:
         future: asyncio.Future[Outcome] = self._loop.create_future()
         future.set_result("new")
         return future
 
-    def note(self, record: Rejection) -> None:
+    def note(self, record: Rejection | AuditEntry) -> None:
         return None
 
     async def close(self) -> None:
@@ -527,12 +642,24 @@ def counts_for(conn: sqlite3.Connection, agency: str) -> dict[str, dict[str, int
 
 
 def replies_for(
-    conn: sqlite3.Connection, agency: str, after_id: int = 0, limit: int = 100
+    conn: sqlite3.Connection,
+    agency: str,
+    after_id: int = 0,
+    limit: int = 100,
+    vault: Vault | None = None,
 ) -> Sequence[dict[str, Any]]:
-    """One page of an agency's replies, in id order, starting after `after_id`."""
+    """One page of an agency's replies, in id order, starting after `after_id`.
+
+    Sealed rows are opened with `vault` under this agency's key only. Each row says how
+    it was held in `at_rest`: "encrypted" (opened), "plaintext", "purged" (retention
+    removed subject, cc and body), "locked" (sealed, no key for it given) or "tampered"
+    (sealed, failed authentication: altered, moved from another row, or another key);
+    the last two come with an empty subject, cc and body.
+    """
     rows = conn.execute(
         "SELECT id, received_us, channel, collection, sender, round, cc, subject, body, "
-        "attachments FROM replies WHERE agency = ? AND id > ? ORDER BY id LIMIT ?",
+        "attachments, idem_key, sealed, purged_us FROM replies "
+        "WHERE agency = ? AND id > ? ORDER BY id LIMIT ?",
         (agency, after_id, limit),
     ).fetchall()
     keys = (
@@ -547,7 +674,102 @@ def replies_for(
         "body",
         "attachments",
     )
-    pages = [dict(zip(keys, row, strict=True)) for row in rows]
-    for page in pages:
+    pages = []
+    for row in rows:
+        page = dict(zip(keys, row[:10], strict=True))
         page["cc"] = [c for c in str(page["cc"]).split(",") if c]
+        page["at_rest"] = _open_row(page, agency, row[10], row[11], row[12], vault)
+        pages.append(page)
     return pages
+
+
+def _open_row(
+    page: dict[str, Any],
+    agency: str,
+    idem_key: str,
+    sealed: bytes | None,
+    purged_us: int | None,
+    vault: Vault | None,
+) -> str:
+    if purged_us is not None:
+        return "purged"
+    if sealed is None:
+        return "plaintext"
+    page["subject"], page["cc"], page["body"] = "", [], ""  # only what the key opens
+    if vault is None or not vault.can_open(agency):
+        return "locked"
+    try:
+        contents: Contents = vault.open(idem_key, agency, sealed)
+    except VaultError:
+        return "tampered"
+    page["subject"], page["cc"], page["body"] = contents.subject, list(contents.cc), contents.body
+    return "encrypted"
+
+
+# -- audit and retention ------------------------------------------------------------
+def append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
+    """Append one audit row (autocommit connection, e.g. the CLI's)."""
+    conn.execute(_INSERT_AUDIT, entry.row())
+
+
+def audit_log(conn: sqlite3.Connection, limit: int | None = None) -> list[dict[str, Any]]:
+    """The audit rows, oldest first (the last `limit` when given)."""
+    keys = ("id", "at_us", "principal", "action", "agency", "query", "row_count", "row_ids")
+    sql = f"SELECT {', '.join(keys)} FROM audit ORDER BY id"
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) ORDER BY id"
+    try:
+        rows = conn.execute(sql).fetchall()
+    except sqlite3.OperationalError as err:
+        if "no such table" in str(err):
+            return []  # a store written before audits existed
+        raise
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def purge_some(conn: sqlite3.Connection, purge: Purge) -> int:
+    """Purge one chunk inside the caller's transaction, auditing it; the rows purged."""
+    cursor = conn.execute(
+        "UPDATE replies SET subject = '', cc = '', body = '', sealed = NULL, purged_us = ? "
+        "WHERE id IN (SELECT id FROM replies WHERE purged_us IS NULL AND received_us < ? "
+        "LIMIT ?)",
+        (purge.at_us, purge.before_us, purge.limit),
+    )
+    purged = cursor.rowcount
+    if purged > 0:
+        entry = AuditEntry(
+            purge.at_us, purge.principal, "purge", "*", purge.query, row_count=purged
+        )
+        conn.execute(_INSERT_AUDIT, entry.row())
+    return purged
+
+
+def purge(conn: sqlite3.Connection, purge: Purge) -> int:
+    """Purge everything `purge` covers, chunk by chunk, each chunk its own transaction.
+
+    For a connection of its own (the CLI) while a server may be writing: each chunk
+    holds the write lock only briefly, well inside the writer's busy timeout.
+    """
+    total = 0
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            purged = purge_some(conn, purge)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        total += purged
+        if purged < purge.limit:
+            return total
+
+
+async def purge_expired(store: Store, retain_s: float, principal: str) -> int:
+    """Purge through the writer thread every reply older than `retain_s`; chunks purged."""
+    now_us = time.time_ns() // 1000
+    before_us = now_us - int(retain_s * 1e6)
+    query = f"retention: purge replies received before {before_us} us ({retain_s:g} s)"
+    chunks = 0
+    while await store.submit(Purge(before_us, now_us, principal, query)) == "new":
+        chunks += 1
+    return chunks
