@@ -37,7 +37,7 @@ from simulator.cost.tornado import Swing, tornado
 from simulator.parameters import cost_specs
 from simulator.scenario import Scenario, load_scenario
 from simulator.tables import read_table
-from simulator.validation import InputError, Range
+from simulator.validation import InputError, Range, finite_float
 
 COST_COLUMNS = ("hourly_cost", "is_away", "is_stale")  # what the cost needs of a workforce
 DEFAULT_SLO_P99_MS = 2000.0  # used when the scenario sets no p99_ms threshold
@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--shape", choices=("pert", "triangular"), default="pert")
     parser.add_argument(
         "--scale-up",
-        type=float,
+        type=finite_float,
         default=1.0,
         help="multiply counts by this factor (100 for a 1%% workforce) to cost the full size",
     )
@@ -68,9 +68,12 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--plots", type=Path, help="write the figures as PNG into this folder")
     parser.add_argument("--run", type=Path, help="replay run folder: size from its capacity")
     parser.add_argument(
-        "--run-cores", type=float, default=1.0, help="cores the system under test had in --run"
+        "--run-cores",
+        type=finite_float,
+        default=1.0,
+        help="cores the system under test had in --run",
     )
-    parser.add_argument("--slo-p99-ms", type=float, help="SLO (default: scenario's p99_ms)")
+    parser.add_argument("--slo-p99-ms", type=finite_float, help="SLO (default: scenario's p99_ms)")
     parser.add_argument("--cores-per-server", type=int, default=8)
     parser.add_argument(
         "--weeks", type=int, default=DEFAULT_WEEKS, help="weekly repeats of a once-round"

@@ -13,7 +13,7 @@ from rich.console import Console
 from simulator.cli import EXIT_FAILED
 from simulator.cli.report import report_verdict
 from simulator.scenario import Scenario, load_any
-from simulator.validation import Fields
+from simulator.validation import Fields, finite_float
 
 if TYPE_CHECKING:
     from simulator.runner import RunPlan
@@ -47,8 +47,10 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", metavar="SCENARIO", help="scenario TOML file")
-    parser.add_argument("--scale", type=float, help="share of the 2.3M workforce (0 < S <= 1)")
-    parser.add_argument("--speedup", type=float, help="time compression of the replay (> 0)")
+    parser.add_argument(
+        "--scale", type=finite_float, help="share of the 2.3M workforce (0 < S <= 1)"
+    )
+    parser.add_argument("--speedup", type=finite_float, help="time compression of the replay (> 0)")
     parser.add_argument("--out", type=Path, help="run directory (default reports/<scenario>)")
     parser.add_argument(
         "--protocol", choices=("smtp", "http"), help="embedded system: SMTP mailbox or HTTP API"

@@ -22,7 +22,7 @@ from simulator.collect.servers import Running, ServerSpec, check_bind, run_block
 from simulator.collections import Collection, default_collections
 from simulator.rules import ContentRules
 from simulator.tokens import load_or_create_secret
-from simulator.validation import InputError
+from simulator.validation import InputError, finite_float
 
 POLICIES = ("none", "exchange")
 
@@ -60,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--quota-mb", type=int, help="override the mailbox quota (MB)")
     parser.add_argument(
         "--time-scale",
-        type=float,
+        type=finite_float,
         default=1.0,
         help="policy clock speed-up, to match a compressed replay",
     )
