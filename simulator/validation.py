@@ -93,6 +93,8 @@ def load_toml(path: str | Path) -> dict[str, Any]:
         raise InputError(source, "(file)", source, "is a directory, not a TOML file") from None
     except OSError as err:
         raise InputError(source, "(file)", source, f"cannot be read: {err.strerror}") from None
+    except ValueError:  # a NUL or an unencodable character in the path
+        raise InputError(source, "(file)", source, "is not a usable file name") from None
     if len(raw) > MAX_TOML_BYTES:
         raise InputError(source, "(file)", source, f"is larger than {MAX_TOML_BYTES // 2**20} MiB")
     try:
