@@ -22,7 +22,7 @@ from typing import Any
 
 from simulator.parameters import read_behaviour, read_cost, read_data_file
 from simulator.rules import ContentRules
-from simulator.validation import Fields, InputError, Range, load_toml
+from simulator.validation import Fields, InputError, Range, is_plain_address, load_toml
 
 ALL_AGENCIES = "*"  # a directive for every agency; a more specific one wins
 ACTIONS = ("comply", "required", "encouraged", "voluntary", "pause")
@@ -50,7 +50,6 @@ THRESHOLD_METRICS = (
     "acked",
 )
 THRESHOLD_OPS = ("<", "<=", ">", ">=", "==", "!=")
-_ADDRESS = re.compile(r"^[^\s<>@\x00-\x1f\x7f]+@[^\s<>@\x00-\x1f\x7f]+$")
 _THRESHOLD = re.compile(r"^\s*(<=|>=|==|!=|<|>)\s*(-?\d+(?:\.\d+)?(?:e-?\d+)?)\s*$")
 
 
@@ -181,7 +180,7 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(doc: dict[str, Any], source: str) -> Scenario:
     top = Fields(doc, source)
     meta = top.table("scenario", required=True)
-    name = meta.str("name")
+    name = meta.line("name")
     description = meta.str("description", "")
     meta.str("kind", "mass-reply", choices=("mass-reply", "reply-all"))
     meta.done()
@@ -236,7 +235,7 @@ def _round(f: Fields) -> Round:
             raise f.fail(f"routing.{agency}", target, "must be a collection id (string)")
     rnd = Round(
         id=f.ident("id"),
-        subject=f.str("subject", "What did you do last week?"),
+        subject=f.line("subject", "What did you do last week?"),
         sender=_address(f, "sender", "hr@opm.example"),
         send_time=send_time,
         send_window_minutes=f.float("send_window_minutes", 18.0, lo=0.0, hi=7 * 24 * 60),
@@ -351,7 +350,7 @@ def _address(f: Fields, key: str, default: Any = ...) -> str:
     local, _, domain = value.partition("@")
     if not local or not domain.endswith(RESERVED_SUFFIXES):
         raise f.fail(key, value, "must be an address on a reserved domain (.example or .test)")
-    if not _ADDRESS.match(value):
+    if not is_plain_address(value):
         raise f.fail(
             key, value, "must be one plain address: no spaces, control characters, <, >, 2nd @"
         )

@@ -17,6 +17,7 @@ import argparse
 import builtins
 import datetime as dt
 import math
+import re
 import reprlib
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -32,6 +33,9 @@ _MISSING: Any = object()
 MAX_TOML_BYTES = 16 * 1024 * 1024  # no scenario comes near; /dev/zero is refused
 MAX_DEPTH = 32  # tables and arrays nested deeper than this are refused
 MAX_ID_CHARS = 100
+# One mailbox address, as it goes into an SMTP envelope: no spaces, control characters,
+# angle brackets or second "@" (any of which would let a value add commands or headers).
+_PLAIN_ADDRESS = re.compile(r"^[^\s<>@\x00-\x1f\x7f]+@[^\s<>@\x00-\x1f\x7f]+$")
 
 _SHOWN = reprlib.Repr()
 _SHOWN.maxstring = _SHOWN.maxother = 160
@@ -68,6 +72,11 @@ class InputError(ValueError):
             f"{_one_line(str(source))}: {_one_line(str(field))} = {shown(value)}: "
             f"{_one_line(str(allowed), 2000)}"
         )
+
+
+def is_plain_address(value: str) -> bool:
+    """True for one mailbox address that is safe in an SMTP envelope and a header."""
+    return bool(_PLAIN_ADDRESS.match(value))
 
 
 def finite_float(text: str) -> float:
@@ -282,6 +291,13 @@ class Fields:
         if not isinstance(value, dt.datetime):
             raise self.fail(key, value, "must be a date-time like 2025-02-22T16:40:00")
         return value.replace(tzinfo=tz) if value.tzinfo is None else value
+
+    def line(self, key: builtins.str, default: Any = _MISSING) -> Any:
+        """One line of printable text (it may go into a mail header)."""
+        value = self.str(key, default)
+        if isinstance(value, builtins.str) and not value.isprintable():
+            raise self.fail(key, value, "must be one line of printable text, no control characters")
+        return value
 
     def ident(self, key: builtins.str, default: Any = _MISSING) -> Any:
         """An identifier: a non-empty printable string (no control characters)."""

@@ -30,7 +30,7 @@ from simulator.replyall.defences import (
 )
 from simulator.replyall.mta import Mta
 from simulator.scenario import Threshold, parse_thresholds
-from simulator.validation import Fields, load_toml
+from simulator.validation import Fields, is_plain_address, load_toml
 
 KIND = "reply-all"
 STEP_CHOICES = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)  # whole steps per minute
@@ -311,13 +311,17 @@ def _sender(f: Fields) -> str:
     domain = sender.rpartition("@")[2]
     if "@" not in sender or not domain.endswith(RESERVED_SUFFIXES):
         raise f.fail("sender", sender, "must be an address on a reserved domain (.example, .test)")
+    if not is_plain_address(sender):
+        raise f.fail(
+            "sender", sender, "must be one plain address: no spaces, control characters, <, >"
+        )
     return sender
 
 
 def _scenario_table(doc: Fields) -> tuple[str, int]:
     s = doc.table("scenario", required=True)
     s.str("kind", choices=(KIND,))
-    name: str = s.str("name")
+    name: str = s.line("name")
     s.str("description", "")
     seed: int = s.int("seed", 0, lo=0)
     s.done()

@@ -202,6 +202,18 @@ IDS = [
         ('address = "hr@opm.example"', 'address = "hr@opm.example>\\r\\nRCPT TO:<x@y.example"'),
         "collections[0].address",
     ),
+    (
+        REPLYALL,
+        ('sender = "announcements@opm.example"', 'sender = "a\\r\\nRCPT TO:<b@opm.example"'),
+        "replyall.sender = 'a\\r\\nRCPT TO:<b@opm.example'",
+    ),
+    # a subject or a name of more than one line (a subject is a mail header)
+    (
+        ROUND1,
+        ('subject = "What did you do last week?"', 'subject = "Hi\\r\\nBcc: x@y.example"'),
+        "rounds[0].subject = 'Hi\\r\\nBcc: x@y.example': must be one line",
+    ),
+    (ROUND1, ('name = "opm-round1"', 'name = "a\\nb"'), "scenario.name = 'a\\nb'"),
 ]
 
 
