@@ -68,9 +68,9 @@ class InputError(ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
+        where = _one_line(str(field)) if str(field).strip() else repr(field)  # a key ""
         super().__init__(
-            f"{_one_line(str(source))}: {_one_line(str(field))} = {shown(value)}: "
-            f"{_one_line(str(allowed), 2000)}"
+            f"{_one_line(str(source))}: {where} = {shown(value)}: {_one_line(str(allowed), 2000)}"
         )
 
 

@@ -15,12 +15,14 @@ localhost, so a random --target cannot send a DNS query off the machine.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import copy
 import datetime as dt
 import io
 import ipaddress
 import re
+import shutil
 import socket
 import tempfile
 import tomllib
@@ -51,6 +53,7 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 SCRATCH = Path(tempfile.mkdtemp(prefix="pulsecheck-fuzz-"))
+atexit.register(shutil.rmtree, SCRATCH, ignore_errors=True)
 
 
 # -- TOML writing (the standard library only reads it) ------------------------------------

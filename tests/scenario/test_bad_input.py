@@ -297,3 +297,9 @@ def test_max_duration_nan_does_not_reach_the_replay(
             main([*argv, flag, "nan"])
         assert stop.value.code == 2
         assert f"argument {flag}: 'nan'" in capsys.readouterr().err
+
+
+def test_an_empty_key_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "empty-key.toml"
+    path.write_text('"" = 1\n' + ROUND1)
+    assert f"error: {path}: '' = 1: unknown field" in validate(path, capsys)
