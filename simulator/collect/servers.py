@@ -24,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.collect.api import ApiConfig, build_app
+from simulator.collect.api import DEFAULT_READ_TIMEOUT_S, ApiConfig, build_app, runner_options
 from simulator.collect.directory import Directory
 from simulator.collect.mailbox import Mailbox, MailboxConfig, idle_sweeper
 from simulator.collect.policy import Policy
@@ -36,6 +36,7 @@ from simulator.collections import (
     default_collections,
 )
 from simulator.rules import ContentRules
+from simulator.tokens import RevocationList
 from simulator.validation import InputError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -82,6 +83,8 @@ class ServerSpec:
     sync: str = "full"
     commit_delay_s: float = 0.0  # tests only: a slow disk of known speed
     use_uvloop: bool = True
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # API: request head, and body, within this
+    revoked_path: str | None = None  # API: file of revoked token key ids, re-read on change
 
     def load_directory(self) -> Directory:
         if self.directory is not None:
@@ -133,6 +136,8 @@ async def running_api(
     allow_remote: bool = False,
     max_pending: int = 20_000,
     sync: str = "full",
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+    revoked_path: str | Path | None = None,
 ) -> AsyncIterator[Running]:
     """Run the HTTP collection API inside the current loop for the block's duration."""
     spec = ServerSpec(
@@ -147,6 +152,8 @@ async def running_api(
         secret=secret,
         max_pending=max_pending,
         sync=sync,
+        read_timeout_s=read_timeout_s,
+        revoked_path=None if revoked_path is None else str(revoked_path),
     )
     async with _api(spec) as running:
         yield running
@@ -199,6 +206,9 @@ def _collections(
 @contextlib.asynccontextmanager
 async def _api(spec: ServerSpec) -> AsyncIterator[Running]:
     check_bind(spec.host, spec.allow_remote)
+    if not spec.read_timeout_s > 0:
+        raise InputError("server", "read_timeout_s", spec.read_timeout_s, "must be > 0")
+    revoked = None if spec.revoked_path is None else RevocationList(spec.revoked_path)
     store = _open_store(spec)
     config = ApiConfig(
         spec.load_directory(),
@@ -206,8 +216,10 @@ async def _api(spec: ServerSpec) -> AsyncIterator[Running]:
         CollectionIndex(spec.collections),
         spec.secret,
         spec.store_path,
+        revoked=revoked,
+        read_timeout_s=spec.read_timeout_s,
     )
-    runner = web.AppRunner(build_app(config, store), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_app(config, store), **runner_options(spec.read_timeout_s))
     await runner.setup()
     try:
         site = web.TCPSite(runner, spec.host, spec.port, backlog=1024)

@@ -9,6 +9,21 @@ key was already stored), so callers acknowledge only what is on disk, and a retr
 reply is stored exactly once. The queue is bounded: when `max_pending` records wait,
 `submit` raises `Overloaded` and the caller sheds load instead of growing memory.
 
+One bad record never disables the store. When a batch fails, the writer retries its
+records one by one in a single transaction (a savepoint each): a record that cannot be
+stored on its own (text that is not valid Unicode such as a lone surrogate, a number out
+of range, a failed constraint) fails alone, and its future raises `InvalidRecord(reason)`;
+every other record of the batch is committed and resolved as usual. Callers answer that
+one request as bad input (the API: 400; the mailbox: a 5xx for that message). Only an
+error that is not about one record (the disk is full or gone, an I/O error, a corrupt
+file) stops the writer: it is logged (type and SQLite's message, never a record's
+text), every queued and later write fails with `StoreFailed` (a `StoreClosed`), and
+`failure` says why, so a health check can report it.
+
+Exceptions a caller of `submit` can see: `Overloaded` (raised at once: shed),
+`StoreClosed` (raised at once: shutting down), `StoreFailed` (the writer stopped; raised
+at once or by the future), `InvalidRecord` (by the future: this record alone refused).
+
 Readers (`counts`, `replies_for`, `stats`) open their own connections; WAL lets them read
 while the writer commits.
 """
@@ -16,6 +31,8 @@ while the writer commits.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -82,6 +99,8 @@ _INSERT_REJECTION = (
 
 SYNC_MODES = ("full", "normal", "off")
 
+log = logging.getLogger("pulsecheck.collect.store")
+
 
 class Overloaded(Exception):
     """The bounded write queue is full; the caller should shed this request."""
@@ -89,6 +108,55 @@ class Overloaded(Exception):
 
 class StoreClosed(Exception):
     """The store no longer accepts writes (shutting down)."""
+
+
+class StoreFailed(StoreClosed):
+    """The writer stopped on an error that is not about one record (disk full or gone)."""
+
+
+class InvalidRecord(ValueError):
+    """This record alone cannot be stored; `reason` says why (never the record's text).
+
+    The other records of its batch were committed. Answer the request that carried it as
+    bad input; retrying the same record fails the same way.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Errors that one record's values cause while it is bound or inserted; anything else
+# (sqlite3.OperationalError: disk full, I/O error, ...) is about the store itself.
+_RECORD_ERRORS = (
+    ValueError,  # UnicodeEncodeError: a lone surrogate in a text field
+    TypeError,
+    OverflowError,  # an integer beyond SQLite's 64 bits
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,  # a value of a type SQLite cannot bind
+    sqlite3.IntegrityError,  # NOT NULL and other constraints
+    sqlite3.DataError,  # a string or blob too big
+)
+
+
+def record_error_reason(err: BaseException) -> str:
+    """Why one record was refused, without quoting any of its values."""
+    if isinstance(err, UnicodeError):
+        return "text is not valid Unicode (e.g. a lone surrogate) and cannot be stored"
+    if isinstance(err, OverflowError):
+        return "a number is out of the store's range"
+    if isinstance(err, sqlite3.IntegrityError):
+        return f"constraint failed ({getattr(err, 'sqlite_errorname', 'SQLITE_CONSTRAINT')})"
+    if isinstance(err, sqlite3.DataError):
+        return "a value is too big for the store"
+    return f"a value cannot be stored ({type(err).__name__})"
+
+
+def failure_reason(err: BaseException) -> str:
+    """A store-level error as one line: its type and SQLite's own message (no values)."""
+    if isinstance(err, sqlite3.Error):
+        return f"{type(err).__name__}: {err}"  # SQLite's messages never quote bound values
+    return type(err).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,12 +293,21 @@ class Store:
         """Whether `submit` would raise `Overloaded` now: shed before doing any work."""
         return self._pending >= self.max_pending
 
+    @property
+    def failure(self) -> str | None:
+        """Why the writer stopped (it no longer stores anything), or None while it works."""
+        if self._failure is not None:
+            return f"store writer failed: {failure_reason(self._failure)}"
+        if not self._closed and not self._thread.is_alive():
+            return "store writer thread is not running"
+        return None
+
     def submit(self, record: Reply | Delivery) -> asyncio.Future[Outcome]:
         """Queue a record; the future resolves once it is committed (or was already)."""
         if self._closed:
             raise StoreClosed("store is closing")
-        if self._failure is not None:
-            raise StoreClosed(f"store writer failed: {self._failure}")
+        if self.failure is not None:
+            raise StoreFailed(self.failure)
         if self._pending >= self.max_pending:
             raise Overloaded(f"{self._pending} writes pending (limit {self.max_pending})")
         future: asyncio.Future[Outcome] = self._loop.create_future()
@@ -251,7 +328,8 @@ class Store:
         self._closed = True
         self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
-        self._conn.close()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
 
     # -- writer thread ------------------------------------------------------------
     def _run(self) -> None:
@@ -260,8 +338,12 @@ class Store:
             first = self._queue.get()
             batch, stop = self._take_batch(first)
             if batch:
-                self._commit(batch)
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                try:
+                    self._commit(batch)
+                except BaseException as err:  # a bug here must not strand the futures
+                    self._stop_writing(err, batch)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _take_batch(self, first: _Item | None) -> tuple[list[_Item], bool]:
         if first is None:
@@ -288,14 +370,19 @@ class Store:
                 rest.append(item)
 
     def _commit(self, batch: list[_Item]) -> None:
+        if self._failure is not None:  # stopped: fail what is still queued, write nothing
+            self._loop.call_soon_threadsafe(self._fail_batch, batch, self._failure)
+            return
         if self.commit_delay_s > 0:
             time.sleep(self.commit_delay_s)
         try:
-            outcomes = self._write(batch)
-        except BaseException as err:  # disk full, I/O error: fail the whole batch
-            self._failure = err
-            self._loop.call_soon_threadsafe(self._fail_batch, batch, err)
-            return
+            outcomes: list[Outcome | InvalidRecord] = list(self._write(batch))
+        except BaseException:  # one bad record, or the disk: find out record by record
+            try:
+                outcomes = self._write_each(batch)
+            except BaseException as err:  # disk full, I/O error: not about one record
+                self._stop_writing(err, batch)
+                return
         self._loop.call_soon_threadsafe(self._resolve_batch, batch, outcomes)
 
     def _write(self, batch: list[_Item]) -> list[Outcome]:
@@ -307,16 +394,53 @@ class Store:
                 outcomes.append(_insert(conn, record))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
         return outcomes
 
+    def _write_each(self, batch: list[_Item]) -> list[Outcome | InvalidRecord]:
+        """The failed batch again, each record under its own savepoint, one commit."""
+        conn = self._conn
+        outcomes: list[Outcome | InvalidRecord] = []
+        conn.execute("BEGIN")
+        try:
+            for record, _ in batch:
+                conn.execute("SAVEPOINT record")
+                try:
+                    outcomes.append(_insert(conn, record))
+                except _RECORD_ERRORS as err:
+                    conn.execute("ROLLBACK TO record")
+                    outcomes.append(InvalidRecord(record_error_reason(err)))
+                    log.warning(
+                        "store refused one %s record: %s",
+                        type(record).__name__,
+                        record_error_reason(err),
+                    )
+                conn.execute("RELEASE record")
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    def _stop_writing(self, err: BaseException, batch: list[_Item]) -> None:
+        if self._failure is None:
+            self._failure = err
+            log.error("store writer stopped, no further writes: %s", failure_reason(err))
+        self._loop.call_soon_threadsafe(self._fail_batch, batch, err)
+
     # -- back on the loop ---------------------------------------------------------
-    def _resolve_batch(self, batch: list[_Item], outcomes: list[Outcome]) -> None:
+    def _resolve_batch(self, batch: list[_Item], outcomes: list[Outcome | InvalidRecord]) -> None:
         self._pending -= len(batch)
         self.batches += 1
-        self.committed += len(batch)
         for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, InvalidRecord):
+                if future is not None and not future.done():
+                    future.set_exception(outcome)
+                continue
+            self.committed += 1
             if future is not None and not future.done():
                 future.set_result(outcome)
 
@@ -324,7 +448,7 @@ class Store:
         self._pending -= len(batch)
         for _, future in batch:
             if future is not None and not future.done():
-                future.set_exception(StoreClosed(f"store write failed: {err}"))
+                future.set_exception(StoreFailed(f"store writer failed: {failure_reason(err)}"))
 
 
 def _insert(conn: sqlite3.Connection, record: Record) -> Outcome:
@@ -344,6 +468,7 @@ class NullStore:
     batches = 0
     committed = 0
     full = False
+    failure: str | None = None
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()

@@ -52,7 +52,7 @@ def read_secret(path: Path) -> bytes:
     return secret
 
 
-class Tokens:
+class AgencyTokens:
     """Bearer headers per department, minted once each."""
 
     def __init__(self, secret: bytes) -> None:
@@ -71,7 +71,7 @@ class Tokens:
 
 
 def http_delivery(
-    client: Any, path: str, payload: Payload, tokens: Tokens
+    client: Any, path: str, payload: Payload, tokens: AgencyTokens
 ) -> Callable[[int], Outcome]:
     """A `deliver(i) -> Outcome` posting through a Locust FastHttpUser client."""
     url, host_header = pinned_url(str(client.base_url), path)

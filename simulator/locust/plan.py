@@ -14,17 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from simulator.columns import SCHEDULE, WORKFORCE
 from simulator.traffic.pacer import intended_offsets_us, split_for_workers
-from simulator.validation import InputError
 
 I64 = npt.NDArray[np.int64]
 
@@ -111,19 +107,3 @@ def assign_shares(
 
 
 # -- the one IO adapter: reading the two tables ------------------------------------------
-def read_table(path: Path, schema: pa.Schema, option: str) -> pa.Table:
-    """A Parquet table checked against `schema`; InputError names the file otherwise."""
-    try:
-        return pq.read_table(path).select(schema.names).cast(schema)
-    except FileNotFoundError:
-        raise InputError(str(path), option, str(path), "no such file") from None
-    except (pa.ArrowInvalid, KeyError, ValueError) as err:
-        raise InputError(str(path), "(schema)", str(err)[:200], f"must match {option}") from None
-
-
-def read_schedule(path: Path) -> pa.Table:
-    return read_table(path, SCHEDULE, "columns.SCHEDULE")
-
-
-def read_workforce(path: Path) -> pa.Table:
-    return read_table(path, WORKFORCE, "columns.WORKFORCE")

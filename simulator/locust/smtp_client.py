@@ -82,7 +82,7 @@ class SmtpClient:
             return classify(err.smtp_code, len(data), "MAIL")
         except smtplib.SMTPResponseException as err:
             self._reset()
-            return classify(err.smtp_code, len(data), "DATA")
+            return classify(err.smtp_code, len(data), "end of data")
         except TimeoutError:
             self.drop()
             return Outcome(0, TIMEOUT, len(data), "timeout")

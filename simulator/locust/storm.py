@@ -38,16 +38,15 @@ from simulator.locust.plan import (
     StormPlan,
     assign_shares,
     plan_storm,
-    read_schedule,
-    read_workforce,
     share_positions,
 )
 from simulator.locust.share import Pace, ShareRun
 from simulator.safety import check_target
-from simulator.schedule.io import read_rendering
+from simulator.schedule.io import read_rendering, read_schedule
 from simulator.traffic.outcomes import Outcome
 from simulator.traffic.payload import Payload
 from simulator.validation import InputError
+from simulator.workforce.io import read_workforce
 
 log = logging.getLogger("pulsecheck.locust")
 

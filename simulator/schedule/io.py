@@ -19,14 +19,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.columns import SCHEDULE
 from simulator.scenario import Scenario
 from simulator.schedule.people import NEEDED
+from simulator.tables import manifest_path, read_stage
 from simulator.validation import InputError
-
-
-def manifest_path(path: Path) -> Path:
-    return path.with_name(path.name + ".manifest.json")
 
 
 def file_sha256(path: Path) -> str | None:
@@ -57,8 +53,8 @@ def rendering_of(scenario: Scenario, seed: int) -> dict[str, float | int]:
     return {"seed": seed, "html_share": html}
 
 
-def read_rendering(path: Path) -> dict[str, float | int]:
-    """The `rendering_of` record in a schedule's manifest; {} when there is none."""
+def read_manifest_doc(path: Path) -> dict[str, Any]:
+    """The manifest beside a schedule file; {} when there is none."""
     target = manifest_path(Path(path))
     if not target.exists():
         return {}
@@ -66,7 +62,18 @@ def read_rendering(path: Path) -> dict[str, float | int]:
         doc = json.loads(target.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputError(str(target), "(file)", str(target), f"must be JSON: {err}") from None
-    rendering = doc.get("rendering", {}) if isinstance(doc, dict) else {}
+    if not isinstance(doc, dict):
+        raise InputError(str(target), "(file)", type(doc).__name__, "must be a JSON object")
+    return doc
+
+
+def read_rendering(path: Path) -> dict[str, float | int]:
+    """The `rendering_of` record in a schedule's manifest; {} when there is none."""
+    target = manifest_path(Path(path))
+    doc = read_manifest_doc(path)
+    if not doc:
+        return {}
+    rendering = doc.get("rendering", {})
     seed, share = rendering.get("seed", 0), rendering.get("html_share", 0.0)
     if not isinstance(seed, int) or not isinstance(share, int | float) or not 0 <= share <= 1:
         raise InputError(
@@ -77,30 +84,9 @@ def read_rendering(path: Path) -> dict[str, float | int]:
 
 def read_schedule(path: Path) -> pa.Table:
     """Read a schedule Parquet file; its columns must match SCHEDULE."""
-    try:
-        table = pq.read_table(Path(path))
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), "(file)", str(path), f"must be a schedule Parquet file: {err}"
-        ) from None
-    if table.schema.names != SCHEDULE.names:
-        raise InputError(
-            str(path), "(columns)", table.schema.names, f"must be {', '.join(SCHEDULE.names)}"
-        )
-    return table
+    return read_stage(path, "schedule")
 
 
 def read_workforce_columns(path: Path) -> pa.Table:
     """Only the workforce columns a schedule needs (names, flags, codes, managers)."""
-    try:
-        schema = pq.read_schema(Path(path))
-        missing = [c for c in NEEDED if c not in schema.names]
-        if missing:
-            raise InputError(
-                str(path), "(columns)", missing, "must be a workforce file with these columns"
-            )
-        return pq.read_table(Path(path), columns=list(NEEDED))
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), "(file)", str(path), f"must be a workforce Parquet file: {err}"
-        ) from None
+    return read_stage(path, "workforce", NEEDED)

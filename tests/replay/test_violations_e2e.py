@@ -157,7 +157,7 @@ async def test_the_api_refuses_coworker_names_and_attachments(
         assert status[event_id] == (422 if violation else 201), (violation, status[event_id])
     assert _rules(store) == Counter(v for v in violations if v)
     clean = {
-        f"{payload.sender_address(i)}/{SEED}-{int(payload.event_id[i])}"
+        f"api:{payload.agency_of(i)}:{payload.sender_address(i)}/{SEED}-{int(payload.event_id[i])}"
         for i, violation in enumerate(violations)
         if not violation
     }
