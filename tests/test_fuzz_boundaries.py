@@ -35,18 +35,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import safety
+from simulator.app.running import RunRequest, plan_run
+from simulator.app.scenarios import load_any
 from simulator.cli import build_parser, main
 from simulator.cli import cost as cost_cli
 from simulator.cli import replay as replay_cli
-from simulator.cli import run as run_cli
 from simulator.cli import schedule as schedule_cli
-from simulator.scenario import load_any, load_scenario
+from simulator.scenario import load_scenario
 from simulator.validation import InputError, finite_float
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted((ROOT / "scenarios").glob("*.toml"))
 DOCS = [tomllib.loads(p.read_text()) for p in SHIPPED]
-SMOKE = load_scenario(ROOT / "scenarios" / "ci-smoke.toml")
 FUZZ = settings(
     max_examples=150,
     deadline=None,  # no timing is asserted; the budget is the example count
@@ -321,8 +321,18 @@ def _check_schedule(args: argparse.Namespace) -> None:
 
 
 def _check_run(args: argparse.Namespace) -> None:
-    scenario = load_any(args.scenario)
-    run_cli._checked(args, scenario if hasattr(scenario, "workforce") else SMOKE)
+    """What `pulsecheck run` checks before it starts anything: the file and the plan."""
+    request = RunRequest(
+        scenario=args.scenario,
+        out=args.out,
+        scale=args.scale,
+        speedup=args.speedup,
+        protocol=args.protocol,
+        target=args.target,
+        allow_remote=args.allow_remote,
+        workers=args.workers,
+    )
+    plan_run(request, load_any(request.scenario), SCRATCH / "run")
 
 
 def _check_cost(args: argparse.Namespace) -> None:

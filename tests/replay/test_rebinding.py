@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from simulator import safety
-from simulator.locust.http_reply import Tokens, http_delivery, pinned_url
+from simulator.locust.http_reply import AgencyTokens, http_delivery, pinned_url
 from simulator.locust.smtp_client import SmtpClient
 from simulator.replay.targets import make_target
 from simulator.safety import check_host, check_target, pinned
@@ -306,7 +306,7 @@ def test_locust_http_user(rebind: Rebinding) -> None:
     payload = Payload(events, workforce(8), {"opm-hr": "hr@opm.example"})
     check_target(f"http://{NAME}:8089", field="--host")
     client = _FakeLocustClient(f"http://{NAME}:8089")
-    deliver = http_delivery(client, "/replies", payload, Tokens(SECRET))
+    deliver = http_delivery(client, "/replies", payload, AgencyTokens(SECRET))
     reply = events.column("kind").to_pylist().index("reply")
     assert deliver(reply).status == 201
     url, headers, redirects = client.posts[0]
