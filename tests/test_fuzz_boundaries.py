@@ -37,6 +37,7 @@ from hypothesis import strategies as st
 from simulator import safety
 from simulator.app.running import RunRequest, plan_run
 from simulator.app.scenarios import load_any
+from simulator.app.stages import plan_schedule
 from simulator.cli import build_parser, main
 from simulator.cli import cost as cost_cli
 from simulator.cli import replay as replay_cli
@@ -313,11 +314,7 @@ def argv_for(draw: st.DrawFn, command: str) -> list[str]:
 
 
 def _check_schedule(args: argparse.Namespace) -> None:
-    scenario = load_scenario(schedule_cli.check_file(args.scenario, "SCENARIO"))
-    schedule_cli.check_round(scenario, args.round_id)
-    schedule_cli.check_seed(args.seed, scenario)
-    schedule_cli.check_file(args.workforce, "--workforce")
-    schedule_cli.check_writable(args.out, "--out")
+    plan_schedule(schedule_cli.request_from(args))
 
 
 def _check_run(args: argparse.Namespace) -> None:

@@ -19,15 +19,11 @@ from rich.table import Table
 
 from simulator.cli import EXIT_OK
 from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_storms
-from simulator.replyall.compare import COLUMNS, CompareRow, cases
+from simulator.replyall.compare import COLUMNS, CompareRow
 from simulator.replyall.data import storms_on_record
 from simulator.replyall.params import load_replyall
 from simulator.replyall.section import (
     StormModel,
-    model_figures,
-    model_parts,
-    model_storm,
-    view_of,
 )
 from simulator.replyall.summary import Outcome
 from simulator.validation import InputError
@@ -100,21 +96,17 @@ def _compare_table(rows: list[CompareRow]) -> Table:
 
 
 def _storm(args: argparse.Namespace) -> int:
-    sc = load_replyall(args.scenario)
-    known = [*cases(sc), "all"]
-    if args.defence not in known and not any(k.startswith(args.defence) for k in known):
-        raise InputError(
-            "command line", "--defence", args.defence, f"must be one of: {', '.join(known)}"
-        )
-    seed = sc.seed if args.seed is None else args.seed
-    m = model_storm(sc, args.runs, seed, None if args.defence == "all" else args.defence)
-    report = m.to_json()
+    from simulator.app.stages import ReplyAllRequest, replyall
+
+    defence = None if args.defence == "all" else args.defence
+    request = ReplyAllRequest(Path(args.scenario), args.runs, args.seed, defence, args.out)
+    m = replyall(request)
     if args.json:
-        print(json.dumps(report, indent=2, default=float))
+        print(json.dumps(m.to_json(), indent=2, default=float))
     else:
         show_model(m, Console(width=None if sys.stdout.isatty() else 160))
     if args.out is not None:
-        _write(args.out, m)
+        print(f"wrote {args.out}/replyall.json, report.html and 3 PNG figures", file=sys.stderr)
     return EXIT_OK
 
 
@@ -130,20 +122,6 @@ def show_model(m: StormModel, console: Console) -> None:
         band_t.add_row(key, _fmt(p10), _fmt(p50), _fmt(p90))
     console.print(band_t)
     console.print(f"ended by: {b.ended_by}")
-
-
-def _write(out: Path, m: StormModel) -> None:
-    from simulator.report.html import write_page
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "replyall.json").write_text(json.dumps(m.to_json(), indent=2, default=float))
-    figures = model_figures(view_of(m))
-    for name, (_, fig) in figures.items():
-        fig.savefig(out / f"{name}.png", dpi=110)
-    write_page(
-        out / "report.html", f"Reply-all storm: {m.scenario.name}", model_parts(view_of(m)), figures
-    )
-    print(f"wrote {out}/replyall.json, report.html and 3 PNG figures", file=sys.stderr)
 
 
 # -- calibration -------------------------------------------------------------------

@@ -13,19 +13,18 @@ import argparse
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from simulator.app.inputs import schedule_manifest
 from simulator.cli import EXIT_OK
-from simulator.scenario import Scenario, load_scenario
-from simulator.schedule.build import build_schedule
-from simulator.schedule.io import read_workforce_columns, write_schedule
 from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.validation import InputError
+
+if TYPE_CHECKING:
+    from simulator.app.stages import ScheduleRequest
 
 CLI = "command line"
 SPARK = " ▁▂▃▄▅▆▇█"
@@ -77,44 +76,35 @@ def check_writable(path: Path, flag: str) -> Path:
     return path
 
 
-def check_round(scenario: Scenario, round_id: str | None) -> list[str] | None:
-    ids = [r.id for r in scenario.rounds]
-    if round_id is not None and round_id not in ids:
-        raise InputError(CLI, "--round", round_id, f"must be one of: {', '.join(ids)}")
-    return None if round_id is None else [round_id]
+def request_from(args: argparse.Namespace) -> ScheduleRequest:
+    """The flags checked (files there, outputs writable, seed >= 0) as a request."""
+    from simulator.app.stages import ScheduleRequest
 
-
-def check_seed(seed: int | None, scenario: Scenario) -> int:
-    if seed is None:
-        return scenario.workforce.seed
-    if seed < 0:
-        raise InputError(CLI, "--seed", seed, "must be a whole number >= 0")
-    return seed
+    if args.seed is not None and args.seed < 0:
+        raise InputError(CLI, "--seed", args.seed, "must be a whole number >= 0")
+    if args.plot is not None:
+        check_writable(args.plot, "--plot")
+    return ScheduleRequest(
+        scenario=check_file(args.scenario, "SCENARIO"),
+        workforce=check_file(args.workforce, "--workforce"),
+        out=check_writable(args.out, "--out"),
+        round_ids=None if args.round_id is None else (args.round_id,),
+        seed=args.seed,
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    scenario = load_scenario(check_file(args.scenario, "SCENARIO"))
-    rounds = check_round(scenario, args.round_id)
-    seed = check_seed(args.seed, scenario)
-    workforce_path = check_file(args.workforce, "--workforce")
-    out = check_writable(args.out, "--out")
-    if args.plot is not None:
-        check_writable(args.plot, "--plot")
+    from simulator.app.stages import schedule
+
+    request = request_from(args)
     err = Console(stderr=True)
     started = time.perf_counter()
     with _progress(err) as bar:
         task = bar.add_task("reading workforce", total=None)
-        workforce = read_workforce_columns(workforce_path)
-        table = build_schedule(
-            scenario, workforce, seed, rounds, lambda s: bar.update(task, description=s)
-        )
-        bar.update(task, description=f"writing {out}")
-        write_schedule(
-            table, out, schedule_manifest(scenario, seed, workforce_path, workforce.num_rows)
-        )
+        result = schedule(request, lambda s: bar.update(task, description=s))
     elapsed = time.perf_counter() - started
-    err.print(f"wrote {table.num_rows:,} events to {out} in {elapsed:.1f} s")
-    curves = round_curves(table, scenario)
+    err.print(f"wrote {result.table.num_rows:,} events to {request.out} in {elapsed:.1f} s")
+    curves = round_curves(result.table, result.scenario)
     if args.summary:
         print_curves(curves, Console())
     if args.plot is not None:

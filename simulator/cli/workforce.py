@@ -25,11 +25,9 @@ from rich.table import Table
 from simulator.cli import EXIT_OK
 from simulator.validation import InputError, finite_float
 from simulator.workforce import (
-    build_workforce,
     calibration_report,
     load_tables,
     read_workforce,
-    write_workforce,
 )
 
 MAX_SCALE = 4.0  # bounds memory: about 9M rows
@@ -119,30 +117,23 @@ def check_out(out: Path | None) -> Path:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from simulator.app.stages import WorkforceRequest, workforce
+
     scale, seed, out = check_scale(args.scale), check_seed(args.seed), check_out(args.out)
-    tables = load_tables(args.tables)
-    err = Console(stderr=True)
+    request = WorkforceRequest(scale, seed, out, args.tables)
     if FULL_HEADCOUNT * scale >= PROGRESS_FROM_ROWS:
-        table = _build_with_progress(err, scale, seed, tables)
+        columns = (TextColumn("{task.description:<32}"), BarColumn(), TimeElapsedColumn())
+        with Progress(*columns, console=Console(stderr=True), transient=False) as bar:
+            task = bar.add_task("workforce", total=1.0)
+
+            def show(stage: str, done: float) -> None:
+                bar.update(task, description=stage, completed=done)
+
+            result = workforce(request, show)
     else:
-        table = build_workforce(scale, seed, tables)
-    try:
-        manifest = write_workforce(table, out)
-    except OSError as e:
-        raise InputError("command line", "--out", str(out), f"could not be written: {e}") from e
-    print(f"wrote {table.num_rows:,} employees to {out} (manifest {manifest})")
+        result = workforce(request)
+    print(f"wrote {result.rows:,} employees to {out} (manifest {result.manifest})")
     return EXIT_OK
-
-
-def _build_with_progress(err: Console, scale: float, seed: int, tables: Any) -> Any:
-    columns = (TextColumn("{task.description:<32}"), BarColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=False) as progress:
-        task = progress.add_task("workforce", total=1.0)
-
-        def show(stage: str, done: float) -> None:
-            progress.update(task, description=stage, completed=done)
-
-        return build_workforce(scale, seed, tables, progress=show)
 
 
 # -- calibrate --------------------------------------------------------------------------
