@@ -13,7 +13,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from simulator import content as writing
+from simulator.behaviour import writing
 
 # (seed, event id, content, violation, occupation, first, last, html, json, coworker, sha256)
 Case = tuple[int, int, str, str, str, str, str, bool, bool, str, str]
