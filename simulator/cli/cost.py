@@ -41,7 +41,7 @@ from simulator.validation import InputError, Range
 
 COST_COLUMNS = ("hourly_cost", "is_away", "is_stale")  # what the cost needs of a workforce
 DEFAULT_SLO_P99_MS = 2000.0  # used when the scenario sets no p99_ms threshold
-DEFAULT_WEEKS = 24  # weekly rounds from March to August 2025 (facts.md §1)
+DEFAULT_WEEKS = 24  # weekly rounds from 28 Feb to 5 Aug 2025 (OPM)
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -495,7 +495,7 @@ def _show_capacity(console: Console, c: dict[str, Any]) -> None:
 def _show_mailbox(console: Console, m: dict[str, Any]) -> None:
     console.print(
         f"[bold]One central mailbox[/] ({m['collection']}): receiving limit 3,600/h, "
-        "quota 50 or 100 GB (Exchange Online, facts.md §4)"
+        "quota 50 or 100 GB (Exchange Online limits)"
     )
     for r, quotas in m["rounds"].items():
         for q, res in quotas.items():

@@ -43,7 +43,7 @@ BOOL = npt.NDArray[np.bool_]
 
 STREAMS = ("delay", "reply", "auto", "bounce", "violation", "machine")
 MACHINE_SIGMA = 1.0  # log-spread of out-of-office and hard-bounce delays (assumption)
-BROADCAST_BODY_BYTES = 330  # the round-1 text as reported (facts.md §1), in UTF-8
+BROADCAST_BODY_BYTES = 330  # the OPM email of 22 Feb 2025, in UTF-8
 US = 1_000_000
 
 

@@ -59,7 +59,7 @@ from simulator.columns import NO_ID
 HELO_NAME = b"pulsecheck.example"  # the name the SMTP clients greet with
 BROADCAST_SENDER = "hr@opm.example"
 BROADCAST_SUBJECT = "What did you do last week?"
-# Wording as reported for the Feb 2025 message (facts.md §1).
+# Wording of the OPM email "What did you do last week?" of Sat 22 Feb 2025.
 BROADCAST_TEXT = (
     "Please reply to this email with approx. 5 bullets of what you accomplished last "
     "week and cc your manager.\r\n"
