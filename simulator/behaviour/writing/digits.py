@@ -147,9 +147,13 @@ def draw_np(keys: U64, family: I64, words: Iterable[Word] = LAYOUT) -> dict[str,
     groups: dict[tuple[str | int, ...], list[Word]] = {}
     for w in words:
         groups.setdefault(tuple(radix for _, radix in w.digits), []).append(w)
+    mixed: dict[tuple[int, ...], U64] = {}  # words read by more than one `Word`
     for radices, group in groups.items():
-        offsets = np.array([w.offset for w in group], dtype=np.uint64)
-        word = mix_np(keys[None, :] + offsets[:, None])
+        offsets = tuple(w.offset for w in group)
+        if offsets not in mixed:
+            added = keys[None, :] + np.array(offsets, dtype=np.uint64)[:, None]
+            mixed[offsets] = mix_np(added)
+        word = mixed[offsets]
         for position, radix in enumerate(radices):
             base = np.uint64(radix) if isinstance(radix, int) else _lengths_np(radix)[family]
             quotient = word // base

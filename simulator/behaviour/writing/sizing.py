@@ -6,8 +6,8 @@ template's constant text has one length; each distinct `Pick` (table, digit) and
 (sender or co-worker, plain or HTML) is a *column*: its length for every event, a lookup
 of the event's digit in the table's entry lengths (flattened over families, with each
 family's offset). A template uses a column 0, 1 or more times, so a body's size is
-`constant[template] + sum over columns of uses[column][template] * length[column]`, and
-a column is computed only at the events whose template uses it. The digits are the ones
+`constant[template] + sum over columns of uses[column][template] * length[column]`; a
+column few events have is computed only at those events. The digits are the ones
 the renderer draws (`digits.draw_np`), so sizes and rendered bodies agree byte for byte
 (phrases and markup are ASCII; names are measured in UTF-8 by `names.name_lengths`).
 """
@@ -26,6 +26,7 @@ from simulator.behaviour.writing.template import Pick, Text, template_codes, tem
 
 I64 = npt.NDArray[np.int64]
 BOOL = npt.NDArray[np.bool_]
+SPARSE = 4  # a column at most 1/SPARSE of the events have is computed at those rows only
 
 
 @dataclass(frozen=True)
@@ -94,13 +95,14 @@ def _pick_lengths(p: Pick, digit: I64, family: I64, rows: I64 | None) -> I64:
     return picked
 
 
-def _uses(c: _Column, code: I64, present: BOOL) -> tuple[I64 | None, I64 | int]:
-    """(rows whose template has column `c`, or None for every event; uses at those rows)."""
-    counts = np.unique(c.uses[present])
-    if counts[0] > 0:  # every template present has it
-        return None, int(counts[0]) if len(counts) == 1 else c.uses[code]
-    rows = np.flatnonzero(c.uses[code])
-    return rows, c.uses[code][rows]
+def _rows(c: _Column, code: I64, counts: I64) -> I64 | None:
+    """The events whose template has column `c`, or None when that is most of them:
+    a column most events have is computed for every event and multiplied by its uses
+    (0 where the template lacks it: every digit indexes its table, so the lookup is
+    safe), as picking the rows out would cost more passes than it saves."""
+    if counts[c.uses > 0].sum() > len(code) // SPARSE:
+        return None
+    return np.flatnonzero(c.uses[code])
 
 
 def reply_sizes(
@@ -123,7 +125,8 @@ def reply_sizes(
     """
     plan = _plan()
     code = template_codes(content, violation, html)
-    present = np.bincount(code, minlength=len(plan.constant)) > 0
+    counts = np.bincount(code, minlength=len(plan.constant))
+    present = counts > 0
     columns = [c for c in plan.columns if c.uses[present].any()]
     other_plain = np.zeros(len(code), dtype=np.int64) if coworker_plain is None else coworker_plain
     names = {
@@ -134,22 +137,34 @@ def reply_sizes(
     }
     keys: U64 = keys_np(seed, event_ids)
     sizes: I64 = plan.constant[code]
-    for word in (None, *LAYOUT):  # names first, then one word's digits at a time
-        slots = set() if word is None else {slot for slot, _ in word.digits}
+    dense: dict[bytes, tuple[I64, I64]] = {}  # uses by template: (uses, summed lengths)
+    for offset in (None, *sorted({w.offset for w in LAYOUT})):  # names, then each word
+        words = [] if offset is None else [w for w in LAYOUT if w.offset == offset]
+        slots = {slot for w in words for slot, _ in w.digits}
         mine = [
             c
             for c in columns
-            if (c.segment.slot in slots if isinstance(c.segment, Pick) else word is None)
+            if (c.segment.slot in slots if isinstance(c.segment, Pick) else offset is None)
         ]
-        digits = draw_np(keys, family, (word,)) if word is not None and mine else {}
+        digits = draw_np(keys, family, words) if words and mine else {}
         for c in mine:
-            rows, use = _uses(c, code, present)
+            rows = _rows(c, code, counts)
             if isinstance(c.segment, Pick):
                 length = _pick_lengths(c.segment, digits[c.segment.slot], family, rows)
             else:
                 length = _at(names[c.segment], rows)
-            if rows is None:
-                sizes += use * length
+            if rows is not None:
+                sizes[rows] += c.uses[code[rows]] * length
+                continue
+            key = c.uses.tobytes()
+            if key in dense:
+                dense[key][1][:] += length
             else:
-                sizes[rows] += use * length
+                dense[key] = c.uses, length.copy()
+    for uses, total in dense.values():  # one pass per set of templates, not per column
+        once = uses[present]
+        if (once == once[0]).all():  # every template present has these columns, as often
+            sizes += int(once[0]) * total
+        else:
+            sizes += uses[code] * total
     return sizes
