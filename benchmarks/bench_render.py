@@ -1,10 +1,10 @@
 """Reply-body rendering speed on one core, beside Faker as the peer text generator.
 
-Goal (issue 4): `content.render_reply` renders at least 50,000 bodies/s on one core.
+Goal (issue 4): `writing.render_reply` renders at least 50,000 bodies/s on one core.
 The peer is Faker's `paragraph(nb_sentences=5)`, the library the workforce uses for
 names: a generic random-text generator that is not deterministic per event id. Also
 timed, with the same mix of bodies, is the batch renderer the replay engine uses,
-`content.render_replies` (numpy draws a batch's choices), as plain text and JSON-escaped
+`writing.render_replies` (numpy draws a batch's choices), as plain text and JSON-escaped
 beside `json.dumps` of `render_reply`'s text: the before/after of writing bodies into
 JSON documents from pieces escaped in advance. Each is timed over the same count, a few
 repeats; medians and ratios are printed.
@@ -24,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 from faker import Faker
 
-from simulator.content import family_codes, html_mask, render_replies, render_reply
+from simulator.behaviour.writing import family_codes, html_mask, render_replies, render_reply
 
 SEED = 20250222
 BATCH = 128  # as `simulator.replay.engine.BATCH`

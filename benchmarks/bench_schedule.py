@@ -5,7 +5,7 @@ Each repeat runs in a fresh process that reads the workforce columns from Parque
 `pulsecheck schedule` does) and builds the schedule; we report the build time and the
 process's peak RSS. Side by side, the peer for the sizing step: rendering each body
 and taking its length (measured on a sample, extrapolated to all events) against the
-vectorised `content.reply_sizes` the builder uses.
+vectorised `writing.reply_sizes` the builder uses.
 
     python benchmarks/bench_schedule.py [--scale 1.0] [--repeats 3]
 """
@@ -58,24 +58,24 @@ def run_child(wf_path: Path) -> tuple[float, float, float, dict[str, int], int]:
 
 def sizing_peer(n_events: int) -> tuple[float, float]:
     """Seconds to size `n_events` bodies: vectorised, and by rendering (extrapolated)."""
-    from simulator import content
+    from simulator.behaviour import writing
     from simulator.columns import CONTENTS
 
     rng = np.random.default_rng(0)
     ids = np.arange(n_events, dtype=np.int64)
     kinds = np.full(n_events, CONTENTS.index("bullets"))
     viol = np.zeros(n_events, dtype=np.int64)
-    family = rng.integers(0, len(content.grammar().verbs), n_events)
+    family = rng.integers(0, len(writing.grammar().families), n_events)
     names = np.full(n_events, 12, dtype=np.int64)
-    html = content.html_mask(SEED, ids, 0.7)
+    html = writing.html_mask(SEED, ids, 0.7)
     t0 = time.perf_counter()
-    content.reply_sizes(SEED, ids, kinds, viol, family, names, names, html)
+    writing.reply_sizes(SEED, ids, kinds, viol, family, names, names, html)
     vectorised = time.perf_counter() - t0
     sample = 50_000
     t0 = time.perf_counter()
     for i in range(sample):
         len(
-            content.render_reply(
+            writing.render_reply(
                 SEED, i, "bullets", "", "admin", "Ann", "Leeson", bool(html[i])
             ).encode()
         )

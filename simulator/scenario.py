@@ -32,7 +32,7 @@ COLLECTION_KINDS = ("central", "agency", "consolidation", "leadership")
 TARGET_KINDS = ("embedded", "http", "smtp")
 EMBEDDED_PROTOCOLS = ("smtp", "http")
 RESERVED_SUFFIXES = (".example", ".test")
-MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online: 500 recipients per message (facts.md §4)
+MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online limits (2025): 500 recipients per message
 
 THRESHOLD_METRICS = (
     "p50_ms",

@@ -1,7 +1,7 @@
 """When a reply goes out: a two-log-normal delay, gated by local hours and a deadline.
 
 Theory of operation (after Stouffer et al. 2006, Malmgren et al. 2008, Alfi et al. 2007,
-calibrated to Kooti et al. 2015; facts.md §3):
+calibrated to Kooti et al., WWW 2015):
 
 1. A person's intrinsic delay is drawn from a mixture of two log-normals, in minutes of
    "active time" (a weekday working minute). Defaults give a mode near 2 min and a

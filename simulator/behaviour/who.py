@@ -4,11 +4,11 @@ Theory of operation: each person carries one uniform draw `u`; they reply when `
 below the propensity of the directive in force at the moment they would reply. One draw
 per person keeps the choices nested: everyone who replies under a "pause" would also
 have replied under "comply", so a pause cancels replies and never adds new ones, and a
-"voluntary" notice lowers the share of replies not yet sent (facts.md §1).
+"voluntary" notice (OPM to agencies, Mon 24 Feb 2025) lowers the share of replies not yet sent.
 
 - Away staff do not reply (OPM: staff on leave were not expected to); a share of them
   send one out-of-office reply, once per sender, because many tenants send none to
-  outside addresses (facts.md §3).
+  outside addresses (a model assumption: no share is published).
 - Stale addresses bounce, hard or soft, and never reply.
 - Contractors on the list reply at most at their own, lower share.
 - People whose work is all sensitive send "All of my activities are sensitive."

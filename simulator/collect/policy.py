@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Exchange Online receiving limit, enforced since April 2021 (facts.md §4).
+# Exchange Online receiving limit, enforced since April 2021 (Microsoft Exchange Online limits).
 EXCHANGE_RECEIVING_LIMIT_PER_HOUR = 3_600
-# Exchange Online mailbox quota, the smaller of the 50 GB / 100 GB plans (facts.md §4).
+# Exchange Online mailbox quota, the smaller of the 50 GB / 100 GB plans (Microsoft Exchange
+# Online limits, as of 2025).
 EXCHANGE_QUOTA_BYTES = 50 * 10**9
 
 RATE_LIMITED = "receiving_limit"

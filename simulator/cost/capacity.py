@@ -15,7 +15,7 @@ gives how many mailboxes the replies must be spread over (evenly); the stored by
 year of rounds over the quota give how many mailboxes the data needs.
 
 (b) Mailbox policy. One central mailbox with a receiving limit per rolling hour
-(Exchange Online: 3,600 messages, facts.md §4) and a quota (50 or 100 GB) receives the
+(Exchange Online: 3,600 messages, enforced since April 2021) and a quota (50 or 100 GB) receives the
 arrival series. The limit is applied over a rolling 60-minute window at one-minute
 resolution, first come first served within a minute; messages over it are rejected
 (a non-delivery report in Exchange). The quota is applied to accepted bytes in time
@@ -37,8 +37,8 @@ US_PER_S = 1_000_000
 MINUTE_US = 60 * US_PER_S
 HOUR_US = 3600 * US_PER_S
 WEEK_US = 7 * 24 * HOUR_US
-EXCHANGE_LIMIT_PER_HOUR = 3600  # Exchange Online receiving limit per mailbox (facts.md §4)
-EXCHANGE_QUOTAS_GB = (50.0, 100.0)  # Exchange Online mailbox quotas (facts.md §4)
+EXCHANGE_LIMIT_PER_HOUR = 3600  # Exchange Online limit since April 2021
+EXCHANGE_QUOTAS_GB = (50.0, 100.0)  # Exchange Online quotas (as of 2025)
 BYTES_PER_GB = 1e9
 
 

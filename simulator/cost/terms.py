@@ -33,7 +33,7 @@ F64 = npt.NDArray[np.float64]
 Draws = Mapping[str, F64]
 MINUTES_PER_HOUR = 60.0
 BYTES_PER_GB = 1e9
-PROVIDERS = {  # provider -> its price row in cost_assumptions.csv (facts.md §5)
+PROVIDERS = {  # provider -> its price row in cost_assumptions.csv
     "ses": "ses_price_per_1000",
     "mailgun": "mailgun_price_per_1000",
     "self-hosted": "selfhosted_price_per_1000",
@@ -119,7 +119,7 @@ def evaluate(d: Draws, c: RoundCounts) -> dict[str, F64]:
 
 
 def sending_by_provider(c: RoundCounts, ranges: Mapping[str, Range]) -> dict[str, Range]:
-    """Outbound cost of the broadcast under each provider's price range (facts.md §5)."""
+    """Outbound cost of the broadcast under each provider's price range (cost_assumptions.csv)."""
     per_1000 = c.recipients / 1000.0
     return {
         provider: Range(

@@ -1,7 +1,7 @@
 """The calendar of a storm: how active people are, and whether the admins are on duty.
 
 Theory of operation: the process runs in fixed steps from the send time. People's
-readiness to answer follows a daily and weekly cycle (Malmgren et al. 2008, facts.md §3:
+readiness to answer follows a daily and weekly cycle (Malmgren et al., PNAS 2008:
 the heavy tail of reply delays comes from these cycles); the admin's reaction depends on
 whether the step falls in duty hours. The local offset is taken at the send time and held
 for the horizon (a DST change inside a storm shifts the cycle by an hour).

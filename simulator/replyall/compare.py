@@ -1,10 +1,11 @@
 """The same storm under each defence, side by side.
 
 Theory of operation: one scenario, one seed, the same number of runs; each case switches
-on one defence (with the scenario's parameters for it, or the facts.md defaults) and
-switches the others off, plus "none" and "as written" (the scenario's own switches).
-Exchange protection appears twice, with the original (10/5000/4h) and the current
-(10/2500/6h) presets. Each row holds the medians across runs.
+on one defence (with the scenario's parameters for it, or the defaults of
+`simulator/data/replyall_defences.csv`) and switches the others off, plus "none" and
+"as written" (the scenario's own switches). Exchange protection appears twice, with
+the original (10/5000/4h) and the current (10/2500/6h) presets. Each row holds the
+medians across runs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The storms on record and the defence defaults, read from the bundled CSV files.
 
 Theory of operation: numbers from the world live in `simulator/data/replyall_*.csv` with a
-source column (facts.md §4). This module is the only place that reads them; everything
-else takes the parsed records as plain values.
+source column naming the publication and its date. This module is the only place that
+reads them; everything else takes the parsed records as plain values.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ reference mailbox, and `[thresholds]` (as in a mass-reply scenario) what that ru
 `parse_replyall` reads the whole document's `Fields`, consumes every key it knows and calls
 `done()` on every table, so a misspelled key fails naming the field. Behaviour defaults are
 the parameters fitted to Bedlam DL3 by `pulsecheck replyall calibrate`; defence defaults
-come from `simulator/data/replyall_defences.csv` (facts.md §4).
+come from `simulator/data/replyall_defences.csv`, each row citing its source.
 """
 
 from __future__ import annotations

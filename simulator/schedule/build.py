@@ -12,7 +12,7 @@ Theory of operation (pure: scenario, workforce table and seed in, SCHEDULE table
    away staff may send one out-of-office reply; stale addresses bounce.
 4. Replies go to the routed collection with the manager in cc; content kind and
    violations are drawn; events are sorted by intended time and numbered, and sizes are
-   computed from the bodies `simulator.content` would render for those event ids.
+   computed from the bodies `simulator.behaviour.writing` would render for those event ids.
 
 Every random stream is spawned from (seed, round id), so rounds are independent and a
 seed reproduces a schedule exactly.
@@ -29,8 +29,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator import content as body
 from simulator.behaviour import directives, timing, violations, who
+from simulator.behaviour import writing as body
 from simulator.behaviour.params import ContentShares, Shares, Timing, defaults
 from simulator.columns import CONTENTS, KINDS, NO_ID, SCHEDULE, VIOLATIONS
 from simulator.rules import ContentRules
@@ -43,7 +43,7 @@ BOOL = npt.NDArray[np.bool_]
 
 STREAMS = ("delay", "reply", "auto", "bounce", "violation", "machine")
 MACHINE_SIGMA = 1.0  # log-spread of out-of-office and hard-bounce delays (assumption)
-BROADCAST_BODY_BYTES = 330  # the round-1 text as reported (facts.md §1), in UTF-8
+BROADCAST_BODY_BYTES = 330  # the OPM email of 22 Feb 2025, in UTF-8
 US = 1_000_000
 
 
@@ -327,7 +327,7 @@ def build_round(scenario: Scenario, rnd: Round, workforce: pa.Table, seed: int) 
 
 # -- sizes and the table ---------------------------------------------------------------
 def event_sizes(events: Events, people: People, seed: int, behaviour: dict[str, float]) -> I64:
-    """Message bytes per event: header allowance plus the body `content` would render."""
+    """Message bytes per event: header allowance plus the body `writing` would render."""
     header = int(behaviour["content.header_bytes"])
     event_ids = np.arange(len(events.t_us), dtype=np.int64)
     sizes = np.full(len(event_ids), header + BROADCAST_BODY_BYTES, dtype=np.int64)
@@ -365,7 +365,7 @@ def _coworker_lengths(
     events: Events, people: People, person: I64, violation: I64
 ) -> tuple[I64, I64]:
     """Name lengths (plain, HTML) of the co-worker each "coworker_name" reply names
-    (`content.coworker_ids`); 0 for the other events."""
+    (`writing.coworker_ids`); 0 for the other events."""
     plain = np.zeros(len(person), dtype=np.int64)
     escaped = np.zeros(len(person), dtype=np.int64)
     named = np.flatnonzero(violation == VIOLATIONS.index("coworker_name"))

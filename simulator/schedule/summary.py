@@ -2,7 +2,7 @@
 
 Theory of operation: a reduction of the schedule's reply times to hourly counts from
 the send time, so a user sees at a glance when the storm peaks and how much of it the
-deadline pulls into its last day (Alfi et al. 2007; facts.md §3). `arrival_curve` works
+deadline pulls into its last day (Alfi et al., Nature Physics 2007). `arrival_curve` works
 on plain arrays; `round_curves` is the adapter from a SCHEDULE table and a scenario.
 """
 

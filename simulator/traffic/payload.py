@@ -13,17 +13,17 @@ carries the first `to` address: the collection API takes one per reply):
 - auto_reply, bounce: back to the broadcast address (a bounce uses the null sender <>).
 
 Rule-breaking replies carry what a collection system can check: a "coworker_name" body
-names a real co-worker (`content.coworker_ids`: the cc'd manager, else a neighbouring
+names a real co-worker (`writing.coworker_ids`: the cc'd manager, else a neighbouring
 employee), and an "attachment" reply is sent by SMTP as multipart/mixed with the text
-part and the attachment part `content.attachment_mime` (over HTTP, `"attachments": 1`).
-The attachment adds exactly `content.attachment_sizes` bytes, the figure the schedule's
+part and the attachment part `writing.attachment_mime` (over HTTP, `"attachments": 1`).
+The attachment adds exactly `writing.attachment_sizes` bytes, the figure the schedule's
 `size_bytes` counts, so a message's size differs from `size_bytes` only by how its
 headers differ from the `content.header_bytes` allowance.
 
 Two ways in, the same bytes out: one event at a time (`http_json(i)`, `smtp_message(i)`,
 for Locust users and tests), or a run of consecutive events (`http_jsons(start, stop)`,
 `smtp_messages(start, stop)`) for the replay engine, which prepares events in batches:
-the batch draws every body's choices with numpy (`content.render_replies`), reads each
+the batch draws every body's choices with numpy (`writing.render_replies`), reads each
 column slice into Python lists once, and builds JSON documents from pieces that are
 already escaped, so no document goes through `json.dumps`.
 
@@ -43,8 +43,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator.columns import NO_ID
-from simulator.content import (
+from simulator.behaviour.writing import (
     MIXED_PREFIX,
     attachment_index,
     attachment_mime,
@@ -55,11 +54,12 @@ from simulator.content import (
     render_reply,
     reply_is_html,
 )
+from simulator.columns import NO_ID
 
 HELO_NAME = b"pulsecheck.example"  # the name the SMTP clients greet with
 BROADCAST_SENDER = "hr@opm.example"
 BROADCAST_SUBJECT = "What did you do last week?"
-# Wording as reported for the Feb 2025 message (facts.md §1).
+# Wording of the OPM email "What did you do last week?" of Sat 22 Feb 2025.
 BROADCAST_TEXT = (
     "Please reply to this email with approx. 5 bullets of what you accomplished last "
     "week and cc your manager.\r\n"
@@ -72,7 +72,7 @@ SUBJECTS = {
     "reply": f"RE: {BROADCAST_SUBJECT}",
 }
 _JSON_SUBJECTS = {kind: json_string(subject) for kind, subject in SUBJECTS.items()}
-_BROADCAST_JSON = json_string(BROADCAST_TEXT)[1:-1]  # as `content.spelling(json=True)`
+_BROADCAST_JSON = json_string(BROADCAST_TEXT)[1:-1]  # spelled as `render_replies(json=True)` spells
 US_PER_S = 1_000_000
 
 
@@ -198,7 +198,7 @@ class Payload:
 
     def coworker(self, i: int) -> str:
         """The "First Last" of the co-worker event `i` names if it is a "coworker_name"
-        reply (whether or not it is one): `content.coworker_ids` of its sender and cc."""
+        reply (whether or not it is one): `writing.coworker_ids` of its sender and cc."""
         return self._coworkers(np.array([i]))[0]
 
     def _coworkers(self, rows: npt.NDArray[np.intp]) -> list[str]:
@@ -212,7 +212,7 @@ class Payload:
         ]
 
     def body(self, i: int, json: bool = False) -> str:
-        """The text of event `i`: the broadcast, or `simulator.content.render_reply`."""
+        """The text of event `i`: the broadcast, or `simulator.behaviour.writing.render_reply`."""
         if self.kind[i] == "broadcast" or self.content[i] == "broadcast":
             return _BROADCAST_JSON if json else BROADCAST_TEXT
         sender = int(self.sender[i])
@@ -390,7 +390,7 @@ class Payload:
         return out
 
     def _attachment(self, sender: int, event_id: int) -> bytes:
-        """The attachment part of an "attachment" reply (`content.attachment_mime`)."""
+        """The attachment part of an "attachment" reply (`writing.attachment_mime`)."""
         occupation = "" if sender == NO_ID else str(self.occupation[sender])
         return attachment_mime(attachment_index(self.seed, event_id, occupation))
 

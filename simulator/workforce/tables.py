@@ -1,7 +1,7 @@
 """Calibration tables: the public figures the workforce is drawn from, read from CSV files.
 
 Theory of operation: every number from the world lives in a CSV file under
-`simulator/data/` with a `source` column (see facts.md). `load_tables` reads the files
+`simulator/data/` with a `source` column (publication and date). `load_tables` reads the files
 once, checks every cell (a bad cell is an `InputError` naming the file, row and column),
 and returns a frozen `CalibrationTables` holding plain tuples and numpy arrays. The
 sha256 of the files' bytes goes into the workforce manifest, so a population can be

@@ -2,7 +2,7 @@
 
 It is not the behaviour model (that is `simulator.schedule`): replies come from a fixed
 share of the staff who are present, after a log-normal delay (median 47 minutes, Kooti et
-al. 2015, facts.md §3) clipped to the 55-hour window; out-of-office replies from 30% of
+al., WWW 2015) clipped to the 55-hour window; out-of-office replies from 30% of
 those away; a bounce for each stale address. It only has to have the SCHEDULE columns and
 plausible counts, so cost and capacity code can be exercised end to end.
 """

@@ -5,9 +5,9 @@ from email.parser import BytesParser
 import pyarrow as pa
 
 from simulator.behaviour.params import defaults
+from simulator.behaviour.writing import grammar, render_reply
 from simulator.collect.message import parse_message
 from simulator.columns import CONTENTS, VIOLATIONS
-from simulator.content import grammar, render_reply
 from simulator.schedule.build import build_schedule
 from simulator.traffic.payload import BROADCAST_TEXT, Payload, collection_address
 from tests.replay.tables import schedule, workforce

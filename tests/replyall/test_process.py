@@ -46,7 +46,7 @@ def test_admin_disable_stops_posts_after_the_reaction(small: ReplyAllScenario) -
         cut = int(np.ceil(run.disabled_s[i] / 60)) + 1
         assert np.isfinite(run.disabled_s[i])
         assert per_min[i, cut:].sum() == 0
-    # on duty on a Tuesday morning: within 1-3 h of noticing (facts.md §4)
+    # on duty on a Tuesday morning: within 1-3 h of noticing (replyall_defences.csv)
     assert np.all(run.disabled_s / 3600 <= 3.5)
 
 

@@ -11,14 +11,14 @@ import pyarrow.compute as pc
 import pytest
 
 from simulator.behaviour.params import defaults
-from simulator.columns import NO_ID, SCHEDULE, VIOLATIONS
-from simulator.content import (
+from simulator.behaviour.writing import (
+    attachment_bytes,
     attachment_index,
     coworker_ids,
-    grammar,
     html_mask,
     render_reply,
 )
+from simulator.columns import NO_ID, SCHEDULE, VIOLATIONS
 from simulator.schedule.build import build_schedule
 from tests.conftest import SCENARIOS
 from tests.schedule.fixtures import MANY_VIOLATIONS, ROUND1, STRICT, make_workforce, scenario
@@ -280,7 +280,6 @@ def test_sizes_of_rule_breaking_replies_count_coworkers_and_attachments() -> Non
     html = html_mask(13, rows.astype(np.int64), DEFAULTS["content.html"])
     assert html.any() and not html.all()
     named = coworker_ids(c["sender_id"][rows], c["cc_id"][rows], wf.num_rows)
-    g = grammar()
     for i, h, other in zip(rows, html, named, strict=True):
         sender, violation = int(c["sender_id"][i]), c["violation"][i]
         assert other != sender
@@ -301,7 +300,7 @@ def test_sizes_of_rule_breaking_replies_count_coworkers_and_attachments() -> Non
         if violation == "coworker_name":
             assert f"{first[other]} {last[other]}" in text
         if violation == "attachment":
-            expected += g.attachment_bytes[attachment_index(13, int(i), occupation[sender])]
+            expected += attachment_bytes()[attachment_index(13, int(i), occupation[sender])]
         assert c["size_bytes"][i] == expected
 
 

@@ -1,17 +1,15 @@
-"""Reply bodies: deterministic, occupation-aware, rule-breaking on demand, honestly sized."""
+"""Rendering: deterministic, occupation-aware bodies, rule-breaking on demand, one or a batch."""
 
 from __future__ import annotations
 
-import base64
 import json
 
 import numpy as np
-import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator import content
+from simulator.behaviour import writing
 from simulator.columns import CONTENTS, VIOLATIONS
 from simulator.rules import SENSITIVE_STATEMENT
 
@@ -26,7 +24,7 @@ def body(
     html: bool = False,
     occupation: str = "medical",
 ) -> str:
-    return content.render_reply(
+    return writing.render_reply(
         9, event_id, kind, violation, occupation, "Ann", "Lee", html, coworker="Bo Chan"
     )
 
@@ -40,13 +38,13 @@ def test_five_occupation_aware_bullets() -> None:
     text = body(3)
     bullets = [line for line in text.split("\r\n") if line.startswith("- ")]
     assert len(bullets) == 5
-    verbs = content.grammar().verbs["medical"]
+    verbs = writing.grammar().entries("verbs", "medical")
     assert all(any(b[2:].startswith(v) for v in verbs) for b in bullets)
     assert "Ann Lee" in text
 
 
 def test_unknown_occupation_uses_the_generic_grammar() -> None:
-    verbs = content.grammar().verbs["other"]
+    verbs = writing.grammar().entries("verbs", "other")
     text = body(3, occupation="astronaut")
     assert any(f"- {v} " in text for v in verbs)
 
@@ -69,11 +67,11 @@ def test_sensitive_statement_and_form_letter() -> None:
     ],
 )
 def test_violations_show_in_the_text(violation: str, marker: str | None) -> None:
-    g = content.grammar()
+    g = writing.grammar()
     tables = {
-        "classification": g.markings,
-        "coworker_name": tuple(q.replace("{name}", "Bo Chan") for q in g.coworker),
-        "drug_or_contract": g.drug_or_contract,
+        "classification": g.entries("markings"),
+        "coworker_name": tuple(q.replace("{name}", "Bo Chan") for q in g.entries("coworker")),
+        "drug_or_contract": g.entries("drug_or_contract"),
     }
     for event_id in range(30):
         text = body(event_id, violation=violation)
@@ -90,49 +88,14 @@ def test_a_coworker_name_is_the_one_given_and_escaped_in_html() -> None:
         text = body(event_id, violation="coworker_name")
         assert "Bo Chan" in text and "Bo Chan" not in body(event_id)
         assert "{name}" not in text
-    text = content.render_reply(
+    text = writing.render_reply(
         9, 2, "bullets", "coworker_name", "it", "A", "B", True, False, "X<Y"
     )
     assert "X&lt;Y" in text and "X<Y" not in text
 
 
-def test_coworker_is_the_manager_else_a_neighbour_never_the_sender() -> None:
-    sender = np.array([5, 5, 9, 0, 3])
-    cc = np.array([2, -1, -1, 0, 3])
-    assert content.coworker_ids(sender, cc, 10).tolist() == [2, 6, 8, 1, 4]
-
-
-def test_the_attachment_part_is_base64_filler_of_the_counted_size() -> None:
-    g = content.grammar()
-    for index, (name, kb) in enumerate(g.attachment_files):
-        part = content.attachment_mime(index)
-        assert len(content.MIXED_PREFIX) + len(part) == g.attachment_bytes[index]
-        assert part == content.attachment_mime(index)  # deterministic (and cached)
-        assert f'Content-Disposition: attachment; filename="{name}"'.encode() in part
-        head, _, rest = part.partition(b"\r\n\r\n")
-        encoded, _, tail = rest.rpartition(b"--" + content.BOUNDARY.encode())
-        assert tail == b"--\r\n" and b"Content-Transfer-Encoding: base64" in head
-        assert max(len(line) for line in encoded.split(b"\r\n")) == 76
-        assert len(base64.b64decode(encoded)) == kb * 1024
-
-
-def test_attachment_sizes_name_the_file_the_marker_names() -> None:
-    g = content.grammar()
-    ids = np.arange(200, dtype=np.int64)
-    family = content.family_codes(["it"] * 200)
-    violation = np.full(200, VIOLATIONS.index("attachment"))
-    sizes = content.attachment_sizes(9, ids, violation, family)
-    for i in range(200):
-        index = content.attachment_index(9, i, "it")
-        assert sizes[i] == g.attachment_bytes[index]
-        text = content.render_reply(9, i, "bullets", "attachment", "it", "A", "B")
-        assert g.attachments[index] in text
-    clean = content.attachment_sizes(9, ids, np.zeros(200, dtype=np.int64), family)
-    assert not clean.any()
-
-
 def test_html_has_a_signature_and_escapes_the_name() -> None:
-    text = content.render_reply(9, 1, "bullets", "", "it", "Lee&Co", "<b>", True)
+    text = writing.render_reply(9, 1, "bullets", "", "it", "Lee&Co", "<b>", True)
     assert text.startswith("<html") and text.rstrip().endswith("</html>")
     assert text.count("<li ") == 5
     assert "<b>Lee&amp;Co &lt;b&gt;</b>" in text
@@ -158,59 +121,6 @@ def test_bad_kind_is_refused() -> None:
 
 
 names = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    seed=st.integers(0, 2**63 - 1),
-    event_id=st.integers(0, 2**40),
-    kind=st.sampled_from(KINDS),
-    violation=st.sampled_from(VIOLATIONS),
-    occupation=st.sampled_from(["admin", "it", "legal", "trades", "nope"]),
-    first=names,
-    last=names,
-    coworker=st.tuples(names, names),
-    html=st.booleans(),
-)
-def test_vectorised_size_equals_rendered_size(
-    seed: int,
-    event_id: int,
-    kind: str,
-    violation: str,
-    occupation: str,
-    first: str,
-    last: str,
-    coworker: tuple[str, str],
-    html: bool,
-) -> None:
-    other = f"{coworker[0]} {coworker[1]}"
-    text = content.render_reply(
-        seed, event_id, kind, violation, occupation, first, last, html, coworker=other
-    )
-    plain, escaped = content.name_lengths(pa.array([first]), pa.array([last]))
-    other_plain, other_html = content.name_lengths(pa.array([coworker[0]]), pa.array([coworker[1]]))
-    size = content.reply_sizes(
-        seed,
-        np.array([event_id]),
-        np.array([CONTENTS.index(kind)]),
-        np.array([VIOLATIONS.index(violation)]),
-        content.family_codes([occupation]),
-        plain,
-        escaped,
-        np.array([html]),
-        other_plain,
-        other_html,
-    )
-    assert size[0] == len(text.encode())
-
-
-def test_html_mask_matches_the_scalar_rule_and_share() -> None:
-    ids = np.arange(20_000, dtype=np.int64)
-    mask = content.html_mask(4, ids, 0.7)
-    assert all(mask[i] == content.reply_is_html(4, int(i), 0.7) for i in range(0, 20_000, 97))
-    assert abs(mask.mean() - 0.7) < 5 * np.sqrt(0.21 / 20_000)
-
-
 events = st.tuples(
     st.integers(0, 2**40),
     st.sampled_from(KINDS),
@@ -229,7 +139,7 @@ def test_a_batch_renders_each_body_as_render_reply_does(
     ids, kinds, violations, occupations, firsts, html = (list(c) for c in zip(*batch, strict=True))
     coworkers = {k: f"{f} Chan" for k, f in enumerate(firsts) if violations[k] == "coworker_name"}
     one_by_one = [
-        content.render_reply(seed, i, k, v, o, f, "Lee", h, coworker=coworkers.get(n, ""))
+        writing.render_reply(seed, i, k, v, o, f, "Lee", h, coworker=coworkers.get(n, ""))
         for n, (i, k, v, o, f, h) in enumerate(
             zip(ids, kinds, violations, occupations, firsts, html, strict=True)
         )
@@ -239,17 +149,17 @@ def test_a_batch_renders_each_body_as_render_reply_does(
         np.array(ids, dtype=np.int64),
         kinds,
         violations,
-        content.family_codes(occupations),
+        writing.family_codes(occupations),
         [f"{f} Lee" for f in firsts],
         html,
     )
-    assert content.render_replies(*args, coworkers=coworkers) == one_by_one
-    escaped = content.render_replies(*args, json=True, coworkers=coworkers)
+    assert writing.render_replies(*args, coworkers=coworkers) == one_by_one
+    escaped = writing.render_replies(*args, json=True, coworkers=coworkers)
     assert escaped == [json.dumps(text)[1:-1] for text in one_by_one]
 
 
 def test_a_batch_refuses_bad_kinds_too() -> None:
     with pytest.raises(ValueError, match="content"):
-        content.render_replies(
+        writing.render_replies(
             1, np.array([1]), ["broadcast"], [""], np.array([0]), ["A B"], [False]
         )
