@@ -22,7 +22,7 @@ from simulator.app.inputs import write_inputs
 from simulator.app.kinds import Executed, Figures, Say, Sections
 from simulator.app.record import RunRecord
 from simulator.app.replaying import ReplayRequest, replay_schedule
-from simulator.app.serving import check_store, serving
+from simulator.app.serving import check_store, served_scenario, serving
 from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
@@ -47,14 +47,14 @@ class MassReplyPlan:
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
-    scenario = plan.scenario
+    served = served_scenario(plan.scenario)
     return ServerSpec(
         kind="mailbox" if plan.protocol == "smtp" else "api",
         store_path=str(plan.out / "store.db"),
-        rules_by_round={r.id: r.rules for r in scenario.rounds},
+        rules_by_round=served.rules_by_round,
         workforce_path=str(plan.out / "workforce.parquet"),
-        collections=list(scenario.collections),
-        broadcast_sender=scenario.rounds[0].sender,
+        collections=served.collections,
+        broadcast_sender=served.broadcast_sender,
         time_scale=plan.speedup,
         secret=secret,
     )

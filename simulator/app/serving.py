@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,40 @@ import pyarrow as pa
 
 from simulator.app.record import StoreCheck
 from simulator.collect.servers import ServerProcess, ServerSpec
+from simulator.collections import Collection
 from simulator.report.summary import ACKNOWLEDGED, column
+from simulator.rules import ContentRules
+from simulator.scenario import Scenario
+from simulator.validation import InputError
 
 Say = Callable[[str], None]
 _EVENT_KEY = re.compile(r"<(\d+)\.\d+@pulsecheck\.example>|/\d+-(\d+)$")
+
+
+@dataclass(frozen=True)
+class ServedScenario:
+    """What a reference server takes from a mass-reply scenario."""
+
+    collections: list[Collection]  # with their own content rules
+    rules_by_round: dict[str, ContentRules]
+    broadcast_sender: str  # the first chosen round's sender
+
+
+def served_scenario(
+    scenario: Scenario, round_ids: Sequence[str] | None = None, flag: str = "--rounds"
+) -> ServedScenario:
+    """The collections, the chosen rounds' rules (default all) and the broadcast sender."""
+    by_id = {r.id: r for r in scenario.rounds}
+    chosen = list(by_id) if round_ids is None else list(round_ids)
+    for round_id in chosen:
+        if round_id not in by_id:
+            allowed = f"must be rounds of {scenario.path}: {', '.join(by_id)}"
+            raise InputError(flag, "rounds", round_id, allowed)
+    return ServedScenario(
+        collections=list(scenario.collections),
+        rules_by_round={r: by_id[r].rules for r in chosen},
+        broadcast_sender=by_id[chosen[0]].sender,
+    )
 
 
 @contextmanager

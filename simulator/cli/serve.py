@@ -264,6 +264,7 @@ def from_scenario(
 ) -> tuple[list[Collection], dict[str, ContentRules], str]:
     """Collections (with their own rules), rules by round and the broadcast sender."""
     from simulator.app.scenarios import load_any  # only when asked: keeps start-up lean
+    from simulator.app.serving import served_scenario
     from simulator.scenario import Scenario
 
     scenario = load_any(path)
@@ -271,18 +272,8 @@ def from_scenario(
         raise InputError(
             path, "scenario.kind", "reply-all", "serve needs a mass-reply scenario with rounds"
         )
-    by_id = {r.id: r for r in scenario.rounds}
-    chosen = list(by_id) if rounds is None else _round_ids(rounds)
-    for round_id in chosen:
-        if round_id not in by_id:
-            raise InputError(
-                "--rounds", "rounds", round_id, f"must be rounds of {path}: {', '.join(by_id)}"
-            )
-    collections = [
-        Collection(c.id, c.address, c.internal_to, c.rules) for c in scenario.collections
-    ]
-    rules = {round_id: by_id[round_id].rules for round_id in chosen}
-    return collections, rules, by_id[chosen[0]].sender
+    served = served_scenario(scenario, None if rounds is None else _round_ids(rounds))
+    return served.collections, served.rules_by_round, served.broadcast_sender
 
 
 def _policy(args: argparse.Namespace) -> Policy:
