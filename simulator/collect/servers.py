@@ -79,6 +79,11 @@ class ServerSpec:
     max_pending: int = 20_000
     max_batch: int = 2_000
     max_message_bytes: int = 1_000_000
+    # mailbox only: time limits, session caps and the input buffer budget (MailboxConfig)
+    command_timeout: float = 300.0
+    data_timeout: float = 600.0
+    max_sessions_per_client: int = 500
+    max_buffered_bytes: int = 64 * 2**20
     sync: str = "full"
     commit_delay_s: float = 0.0  # tests only: a slow disk of known speed
     use_uvloop: bool = True
@@ -101,6 +106,7 @@ class Running:
     host: str
     port: int
     store: AnyStore
+    mailbox: Mailbox | None = None  # the mailbox's shared state (its own accounting)
 
     @property
     def url(self) -> str:
@@ -168,8 +174,16 @@ async def running_mailbox(
     max_pending: int = 20_000,
     max_message_bytes: int = 1_000_000,
     sync: str = "full",
+    secret: bytes = b"",
+    command_timeout: float = 300.0,
+    data_timeout: float = 600.0,
+    max_sessions_per_client: int = 500,
+    max_buffered_bytes: int = 64 * 2**20,
 ) -> AsyncIterator[Running]:
-    """Run the SMTP mailbox inside the current loop for the block's duration."""
+    """Run the SMTP mailbox inside the current loop for the block's duration.
+
+    With a `secret` it offers AUTH (user = agency code, password = its token); without
+    one, collections internal to an agency cannot be written to."""
     spec = ServerSpec(
         "mailbox",
         None if store_path is None else str(store_path),
@@ -185,6 +199,11 @@ async def running_mailbox(
         max_pending=max_pending,
         max_message_bytes=max_message_bytes,
         sync=sync,
+        secret=secret,
+        command_timeout=command_timeout,
+        data_timeout=data_timeout,
+        max_sessions_per_client=max_sessions_per_client,
+        max_buffered_bytes=max_buffered_bytes,
     )
     async with _mailbox(spec) as running:
         yield running
@@ -233,6 +252,11 @@ async def _mailbox(spec: ServerSpec) -> AsyncIterator[Running]:
         max_message_bytes=spec.max_message_bytes,
         policy=spec.policy,
         time_scale=spec.time_scale,
+        max_sessions_per_client=spec.max_sessions_per_client,
+        command_timeout=spec.command_timeout,
+        data_timeout=spec.data_timeout,
+        max_buffered_bytes=spec.max_buffered_bytes,
+        secret=spec.secret,
     )
     mailbox = Mailbox(config, store)
     loop = asyncio.get_running_loop()
@@ -240,7 +264,7 @@ async def _mailbox(spec: ServerSpec) -> AsyncIterator[Running]:
     sweeper = asyncio.create_task(idle_sweeper(mailbox))
     try:
         host, port = _bound(server.sockets[0].getsockname())
-        yield Running("mailbox", host, port, store)
+        yield Running("mailbox", host, port, store, mailbox)
     finally:
         sweeper.cancel()
         await _drain_mailbox(mailbox, server)
