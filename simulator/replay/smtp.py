@@ -13,23 +13,31 @@ without stream objects. 4xx replies are temporary: the outcome carries a retry d
 the engine retries on the same connection (after RSET when the envelope failed; the
 reply to the end of data ends a transaction either way, RFC 5321 §4.1.1.4). 421 closes
 the connection.
+
+AUTH: given tokens (agency code -> `simulator.tokens.mint_token`), a reply from an
+employee goes over a connection authenticated as the sender's agency (AUTH PLAIN, user =
+agency code, password = token) when the server advertises AUTH; the broadcast and
+bounces go unauthenticated. A connection carries one principal, so when the next message
+needs another one the session QUITs and reconnects (and sends nothing ahead for it).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections import deque
 from typing import cast
 
 from simulator.replay.payload import Payload, SmtpMessage
-from simulator.replay.targets import ERROR, OK, REJECTED, Follow, Outcome
+from simulator.replay.targets import ERROR, OK, REJECTED, Follow, Outcome, Tokens
 
 TEMPORARY_RETRY_S = 1.0  # delay before retrying a 4xx; SMTP carries no Retry-After
 HELO_NAME = b"pulsecheck.example"
 
 Reply = tuple[int, bytes]
-Wire = tuple[bytes, int, bytes]  # MAIL/RCPT/DATA lines, RCPT count, dot-stuffed message
+# MAIL/RCPT/DATA lines, RCPT count, dot-stuffed message, agency to authenticate as
+Wire = tuple[bytes, int, bytes, str | None]
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -48,10 +56,16 @@ def envelope(message: SmtpMessage) -> tuple[bytes, int]:
     return commands.encode(), len(message.rcpts)
 
 
-def wire(message: SmtpMessage) -> Wire:
-    """A message as the session sends it: envelope commands, RCPT count, DATA bytes."""
+def wire(message: SmtpMessage, principal: str | None = None) -> Wire:
+    """A message as the session sends it: envelope commands, RCPT count, DATA bytes, and
+    the agency its connection authenticates as (None: unauthenticated)."""
     commands, n_rcpt = envelope(message)
-    return commands, n_rcpt, dot_stuff(message.data)
+    return commands, n_rcpt, dot_stuff(message.data), principal
+
+
+def auth_plain(agency: str, token: str) -> bytes:
+    """The AUTH PLAIN command with its initial response (RFC 4616)."""
+    return b"AUTH PLAIN " + base64.b64encode(f"\0{agency}\0{token}".encode()) + b"\r\n"
 
 
 class _ReplyProtocol(asyncio.Protocol):
@@ -143,8 +157,9 @@ class SmtpSession:
         self.pipelining = False
         self.dirty = False  # a failed envelope needs RSET before the next one
         self.ahead: Wire | None = None  # a message whose commands are on the wire already
+        self.principal: str | None = None  # the agency the connection is for
 
-    async def _connect(self) -> _ReplyProtocol:
+    async def _connect(self, principal: str | None = None) -> _ReplyProtocol:
         loop = asyncio.get_running_loop()
         timeout = self.target.timeout_s
         _, proto = await asyncio.wait_for(
@@ -157,15 +172,28 @@ class SmtpSession:
         ((code, text),) = await proto.read(1, timeout)
         if code != 250:
             raise ConnectionError(f"SMTP EHLO {code}")
-        self.pipelining = b"PIPELINING" in text.upper().split(b"\n")
+        words = text.upper().split(b"\n")
+        self.pipelining = b"PIPELINING" in words
         self.dirty = False
         self.ahead = None
+        self.principal = principal
+        token = self.target.token(principal)
+        if token is not None and any(w.startswith(b"AUTH ") and b"PLAIN" in w for w in words):
+            assert principal is not None
+            proto.write(auth_plain(principal, token))
+            ((code, _),) = await proto.read(1, timeout)
+            if code != 235:
+                proto.write(b"QUIT\r\n")
+                raise ConnectionError(f"SMTP AUTH {code}")
         return proto
 
     async def deliver(self, message: Wire, follow: Follow | None = None) -> Outcome:
         proto = self.proto
+        if proto is not None and proto.transport is not None and message[3] != self.principal:
+            self._release()  # this connection is another agency's
+            proto = None
         if proto is None or proto.transport is None:
-            proto = self.proto = await self._connect()
+            proto = self.proto = await self._connect(message[3])
         try:
             out = await self._transaction(proto, message, follow if self.pipelining else None)
         except BaseException:
@@ -177,7 +205,7 @@ class SmtpSession:
 
     async def _envelope(self, proto: _ReplyProtocol, message: Wire) -> tuple[list[Reply], int]:
         """Replies to MAIL, each RCPT and DATA (sending them unless already sent ahead)."""
-        commands, n_rcpt, _ = message
+        commands, n_rcpt, _, _ = message
         if self.ahead is message:  # they went out behind the previous message's dot
             self.ahead = None
             return await proto.read(n_rcpt + 2, self.target.timeout_s), len(commands)
@@ -213,8 +241,8 @@ class SmtpSession:
         data = message[2]
         nbytes += len(data)
         following: Wire | None = follow() if follow is not None else None
-        if following is None:
-            proto.write(data)
+        if following is None or following[3] != self.principal:
+            proto.write(data)  # a message for another principal goes on another connection
         else:  # the next due transaction rides behind the dot
             proto.write(data + following[0])
             self.ahead = following
@@ -224,6 +252,14 @@ class SmtpSession:
         if out.outcome == OK and refused:
             return out._replace(error=f"{len(refused)} of {message[1]} rcpt refused")
         return out
+
+    def _release(self) -> None:
+        """QUIT and close without waiting for the 221 (the next message needs a new one)."""
+        if self.proto is not None and self.proto.transport is not None:
+            self.proto.transport.write(b"QUIT\r\n")
+            self.proto.transport.close()
+        self.proto = None
+        self.ahead = None
 
     def _drop(self) -> None:
         if self.proto is not None and self.proto.transport is not None:
@@ -247,13 +283,29 @@ class SmtpSession:
 class SmtpTarget:
     """Sends each event as one SMTP transaction to smtp://host:port."""
 
-    def __init__(self, host: str, port: int, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, host: str, port: int, timeout_s: float = 30.0, tokens: Tokens | None = None
+    ) -> None:
         self.host, self.port = host, port
         self.timeout_s = timeout_s
+        self.tokens = tokens
         self.description = f"smtp://{host}:{port}"
 
+    def token(self, principal: str | None) -> str | None:
+        """The AUTH password of `principal`, or None (no tokens, or no principal)."""
+        if principal is None or self.tokens is None:
+            return None
+        return self.tokens(principal)
+
     def prepare(self, payload: Payload, start: int, stop: int) -> list[Wire]:
-        return [wire(message) for message in payload.smtp_messages(start, stop)]
+        messages = payload.smtp_messages(start, stop)
+        if self.tokens is None:
+            return [wire(message) for message in messages]
+        own = ("", payload.broadcast_sender)  # the broadcast and bounces: no agency's
+        return [
+            wire(message, None if message.mail_from in own else agency)
+            for message, agency in zip(messages, payload.agencies(start, stop), strict=True)
+        ]
 
     async def open(self) -> SmtpSession:
         """A session, connected now if possible (else at its first delivery)."""
