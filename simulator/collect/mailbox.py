@@ -80,6 +80,8 @@ INTERNAL_ERROR = "451 4.3.0 internal error while handling the message, try again
 MEMORY_FULL = "452 4.3.1 mail system memory full, try again later"
 MAX_MESSAGE_ID = 256  # longer Message-IDs are keyed by their digest
 ANONYMOUS = "anon"  # the principal of a session that did not authenticate
+WRITE_HIGH_WATER = 16 * 1024  # replies buffered per session before its reading pauses
+FLUSH_EVERY = 64  # replies gathered before they are written (and the pause is checked)
 DATA_SOFT_SHARE = 0.75  # DATA is refused once this share of the buffer budget is used
 
 
@@ -198,6 +200,7 @@ class SmtpSession(asyncio.Protocol):
         self.client = client
         box.per_client[client] = box.per_client.get(client, 0) + 1
         box.sessions.add(self)
+        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         transport.write(f"220 {box.config.hostname} ESMTP pulsecheck\r\n".encode("ascii"))
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -274,17 +277,23 @@ class SmtpSession(asyncio.Protocol):
                     break
                 commands += 1
                 self._command(line)
+                if len(self.out) >= FLUSH_EVERY:
+                    self._write_out()  # may pause writing: then this loop stops
         if commands and not self.in_data and not self.busy:
             self.deadline = time.monotonic() + self.box.config.command_timeout
             self.timeout_reply = "421 4.4.2 command timeout, closing"
         self._account()
         self._flush()
 
-    def _flush(self) -> None:
+    def _write_out(self) -> None:
         transport = self.transport
         if self.out and transport is not None and not transport.is_closing():
             transport.write(b"".join(self.out))
         self.out.clear()
+
+    def _flush(self) -> None:
+        transport = self.transport
+        self._write_out()
         if self.closing and transport is not None:
             transport.close()
         elif self.paused and not self.busy and not self.write_paused and transport is not None:
@@ -302,8 +311,8 @@ class SmtpSession(asyncio.Protocol):
                     self.discarding = True
                     self.buf.clear()
                 return None
-            line = bytes(self.buf[:end]).rstrip(b"\r")
-            del self.buf[: end + 1]
+            line = bytes(self.buf[: end - 1 if end and self.buf[end - 1] == 13 else end])
+            del self.buf[: end + 1]  # CRLF or a bare LF ends a line; another CR is in it
             if not self.discarding and len(line) <= wire.MAX_COMMAND_LINE:
                 return line
             self.discarding = False

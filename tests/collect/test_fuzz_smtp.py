@@ -166,9 +166,10 @@ async def test_random_command_sequences(
             closed = True
             break
     event(f"messages stored: {len(acked)}")
+    if not closed and b"\n" not in steps[-1][1]:  # end the pending bare-CR line: one answer
+        closed = (await smtp.send(b"\r\n"))[0].startswith(("221", "421"))
     if not closed:
-        answers = await smtp.send(b"\r\nQUIT\r\n", 2)  # ends a pending bare-CR line too
-        assert answers[-1].startswith("221"), answers
+        assert (await smtp.send(b"QUIT\r\n"))[0].startswith("221")
     await smtp.close()
     for mid in acked:
         assert_stored_once(tmp_path / "db", mid)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from simulator.collect import mailbox as mailbox_mod
 from simulator.collect import store as store_mod
 from simulator.collect.directory import Directory
 from simulator.collect.servers import Running, running_mailbox
@@ -25,6 +26,9 @@ ANN, CY = "ann.lee@dhs.example", "cy.diaz@dod.example"
 LIMIT_S = 1.0
 CAP = 5
 BUDGET = 300_000
+PATIENT = 4 * 2**20
+# replies a session may hold unread: the write high-water mark plus one batch of EHLOs
+WRITE_BOUND = mailbox_mod.WRITE_HIGH_WATER + mailbox_mod.FLUSH_EVERY * 200
 ENVELOPE = f"EHLO slow\r\nMAIL FROM:<{ANN}>\r\nRCPT TO:<hr@opm.example>\r\nDATA\r\n".encode()
 
 
@@ -168,3 +172,43 @@ async def test_buffered_input_stays_within_the_budget(tmp_path: Path, directory:
         assert ok[-1].startswith("250")
         await smtp.close()
         assert srv.mailbox.buffered_peak <= BUDGET
+
+
+@pytest.fixture
+async def patient(tmp_path: Path, directory: Directory) -> AsyncIterator[Running]:
+    """A mailbox with the default time limits (a stalled reader is not timed out here) and
+    room for what the stalled session read before it was paused (one read, <= 256 KiB)."""
+    async with running_mailbox(
+        tmp_path / "db", directory, ROUNDS, collections=COLLECTIONS, max_buffered_bytes=PATIENT
+    ) as srv:
+        yield srv
+
+
+async def test_a_client_that_does_not_read_is_not_read_either(
+    patient: Running, tmp_path: Path
+) -> None:
+    """1 MB of pipelined EHLOs ask for ~19 MB of replies; unread, they stay bounded."""
+    server = patient
+    assert server.mailbox is not None
+    count = 125_000
+    reader, writer = await asyncio.open_connection(server.host, server.port)
+    writer.write(b"EHLO x\r\n" * count)  # queued client-side; the server reads what it can
+    peak = 0
+    for _ in range(100):  # bounded look while nobody reads (the bound holds at all times)
+        for session in list(server.mailbox.sessions):
+            if session.transport is not None:
+                peak = max(peak, session.transport.get_write_buffer_size())
+        await asyncio.sleep(0.02)
+    assert peak <= WRITE_BOUND, peak
+    assert server.mailbox.buffered_peak <= PATIENT
+    await stored_reply(server, tmp_path, "<while-stalled@x>", local="127.0.0.2")
+    last = b"250 ENHANCEDSTATUSCODES\r\n"
+    answered, tail = 0, b""
+    while answered < count:  # every command is answered once the client reads
+        chunk = await asyncio.wait_for(reader.read(1 << 20), 30)
+        assert chunk, "connection closed early"
+        joined = tail + chunk
+        answered += joined.count(last)
+        tail = joined[-(len(last) - 1) :] if not joined.endswith(last) else b""
+    assert answered == count
+    writer.close()
