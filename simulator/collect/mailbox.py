@@ -35,12 +35,15 @@ is closed 421 4.3.1), and a client that does not read its replies is not read ei
 Any unexpected exception while handling a command or a message is answered 451 4.3.0
 and logged by type only; log lines never carry message text or credentials.
 
-Answers: 550 5.7.1 unknown sender or collection internal to another department; 550
+Answers: 550 5.7.1 unknown sender, sender of another agency than the session's, or
+collection internal to another department; 550
 5.1.1 unknown recipient; 552 5.3.4 too big; 550 5.6.0 malformed message or line over
 998 octets; 550 5.7.1 content rule (named, with the collection whose rules it breaks:
 the round's rules plus the collection's own); 452 4.2.1 receiving limit; 552 5.2.2
 mailbox full; 452 4.5.3 too many recipients; 451 4.3.0 store busy; 500 5.5.2 command
-line too long; 530 5.7.0 authentication required; 535 5.7.8 bad credentials.
+line too long; 530 5.7.0 authentication required; 535 5.7.8 bad credentials; 452 4.3.1
+input budget nearly used (at DATA); 421 4.4.2 time limit; 421 4.7.0 too many sessions
+from one address; 451 4.3.0 internal error (an unexpected exception).
 """
 
 from __future__ import annotations
