@@ -18,7 +18,9 @@ AUTH: given tokens (agency code -> `simulator.tokens.mint_token`), a reply from 
 employee goes over a connection authenticated as the sender's agency (AUTH PLAIN, user =
 agency code, password = token) when the server advertises AUTH; the broadcast and
 bounces go unauthenticated. A connection carries one principal, so when the next message
-needs another one the session QUITs and reconnects (and sends nothing ahead for it).
+needs another one the session parks its connection in the target's small idle pool
+(`MAX_IDLE`, shared by all sessions; the oldest is QUIT when it is full) and takes one
+of that principal from the pool, or opens one; it sends nothing ahead for it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import cast
 from simulator.replay.payload import Payload, SmtpMessage
 from simulator.replay.targets import ERROR, OK, REJECTED, Follow, Outcome, Tokens
 
+MAX_IDLE = 64  # parked connections of other principals, per target
 TEMPORARY_RETRY_S = 1.0  # delay before retrying a 4xx; SMTP carries no Retry-After
 HELO_NAME = b"pulsecheck.example"
 
@@ -190,8 +193,8 @@ class SmtpSession:
     async def deliver(self, message: Wire, follow: Follow | None = None) -> Outcome:
         proto = self.proto
         if proto is not None and proto.transport is not None and message[3] != self.principal:
-            self._release()  # this connection is another agency's
-            proto = None
+            self._park()  # this connection is another agency's
+            proto = self._unpark(message[3])
         if proto is None or proto.transport is None:
             proto = self.proto = await self._connect(message[3])
         try:
@@ -253,13 +256,24 @@ class SmtpSession:
             return out._replace(error=f"{len(refused)} of {message[1]} rcpt refused")
         return out
 
-    def _release(self) -> None:
-        """QUIT and close without waiting for the 221 (the next message needs a new one)."""
-        if self.proto is not None and self.proto.transport is not None:
-            self.proto.transport.write(b"QUIT\r\n")
-            self.proto.transport.close()
-        self.proto = None
-        self.ahead = None
+    def _park(self) -> None:
+        """Hand the connection to the target's idle pool (a clean one; else QUIT it)."""
+        proto, self.proto, self.ahead = self.proto, None, None
+        if proto is None or proto.transport is None:
+            return
+        if self.dirty or proto.replies:
+            _quit(proto)
+        else:
+            self.target.park(self.principal, proto, self.pipelining)
+
+    def _unpark(self, principal: str | None) -> _ReplyProtocol | None:
+        """A live idle connection of `principal` from the pool, made this session's."""
+        taken = self.target.unpark(principal)
+        if taken is None:
+            return None
+        self.proto, self.pipelining = taken
+        self.principal, self.dirty = principal, False
+        return self.proto
 
     def _drop(self) -> None:
         if self.proto is not None and self.proto.transport is not None:
@@ -290,6 +304,7 @@ class SmtpTarget:
         self.timeout_s = timeout_s
         self.tokens = tokens
         self.description = f"smtp://{host}:{port}"
+        self._idle: deque[tuple[str | None, _ReplyProtocol, bool]] = deque()
 
     def token(self, principal: str | None) -> str | None:
         """The AUTH password of `principal`, or None (no tokens, or no principal)."""
@@ -314,5 +329,27 @@ class SmtpTarget:
             session.proto = await session._connect()
         return session
 
-    async def aclose(self) -> None:
+    def park(self, principal: str | None, proto: _ReplyProtocol, pipelining: bool) -> None:
+        self._idle.append((principal, proto, pipelining))
+        while len(self._idle) > MAX_IDLE:
+            _quit(self._idle.popleft()[1])
+
+    def unpark(self, principal: str | None) -> tuple[_ReplyProtocol, bool] | None:
+        for entry in self._idle:
+            if entry[0] == principal:
+                self._idle.remove(entry)
+                if entry[1].transport is not None:  # the server may have closed it
+                    return entry[1], entry[2]
+                return self.unpark(principal)
         return None
+
+    async def aclose(self) -> None:
+        while self._idle:
+            _quit(self._idle.popleft()[1])
+
+
+def _quit(proto: _ReplyProtocol) -> None:
+    """QUIT and close without waiting for the 221."""
+    if proto.transport is not None:
+        proto.transport.write(b"QUIT\r\n")
+        proto.transport.close()
