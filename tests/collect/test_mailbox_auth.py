@@ -216,7 +216,10 @@ async def test_replay_client_authenticates_per_agency(server: Running, tmp_path:
         (message("hr@opm.example", [ANN, CY], 4), None),  # the broadcast, unauthenticated
     ]
     outcomes = [await session_.deliver(wire(m, agency)) for m, agency in plan]
+    assert server.mailbox is not None  # DHS's connection was parked and taken up again:
+    assert len(server.mailbox.sessions) == 3  # one per principal (DHS, DOD, none)
     await session_.close()
+    await target.aclose()
     assert [o.status for o in outcomes] == [250, 250, 250, 250]
     assert [(c, a) for c, a, *_ in replies(tmp_path)] == [
         ("dhs-accountability", "DHS"),
