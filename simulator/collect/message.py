@@ -10,7 +10,9 @@ never quotes the message text.
 Limits: before the `email` parser runs, the number of Content-Type header lines bounds
 the parts and the nesting (each nested container declares its type), so a message with
 more than `MAX_PARTS` is refused unparsed; after parsing, nesting deeper than
-`MAX_DEPTH` is refused. Both keep the recursive parser far from Python's recursion limit.
+`MAX_DEPTH` is refused. Both keep the recursive parser far from Python's recursion limit;
+a header the `email` package cannot parse without hitting it (thousands of nested
+comments, folded over many lines) is malformed too.
 Decoded text is always storable: a charset such as UTF-7 can decode to lone UTF-16
 surrogates (`+2AA-`), which no UTF-8 encoder accepts; they become U+FFFD.
 """
@@ -149,6 +151,13 @@ def _decoded(subject: str) -> str:
 
 
 def _mime_content(data: bytes) -> tuple[str, int]:
+    try:
+        return _read_mime(data)
+    except RecursionError:  # e.g. a header with thousands of nested comments, folded
+        raise MessageError("header or MIME structure nested too deep") from None
+
+
+def _read_mime(data: bytes) -> tuple[str, int]:
     if len(_CONTENT_TYPE_LINE.findall(data)) > MAX_PARTS:
         raise MessageError(f"too many MIME parts (limit {MAX_PARTS})")
     parser = email.parser.BytesParser(_class=EmailMessage, policy=email.policy.default)

@@ -108,14 +108,24 @@ def many_parts(count: int) -> tuple[bytes, bytes]:
     return head, part * count + b"--b--\r\n"
 
 
+def deep_comment() -> tuple[bytes, bytes]:
+    """A part whose Content-Disposition nests 5,000 comments, folded into short lines."""
+    value = b"(" * 5_000 + b")" * 5_000
+    folded = b"\r\n ".join(value[i : i + 500] for i in range(0, len(value), 500))
+    head = b"Content-Type: multipart/mixed; boundary=b\r\n"
+    part = b"--b\r\nContent-Disposition: attachment; x=" + folded + b"\r\n\r\nhi\r\n--b--\r\n"
+    return head, part
+
+
 @pytest.mark.parametrize(
     ("message", "reason"),
     [
+        (deep_comment(), "550 5.6.0 malformed message: header or MIME structure nested too deep"),
         (nested(2_000), "550 5.6.0 malformed message: too many MIME parts (limit 100)"),
         (nested(40), "550 5.6.0 malformed message: MIME nested too deep (limit 10 levels)"),
         (many_parts(500), "550 5.6.0 malformed message: too many MIME parts (limit 100)"),
     ],
-    ids=["nested-2000", "nested-40", "parts-500"],
+    ids=["deep-comment", "nested-2000", "nested-40", "parts-500"],
 )
 async def test_mime_bombs_are_refused_naming_the_limit(
     server: Running, tmp_path: Path, message: tuple[bytes, bytes], reason: str
