@@ -48,10 +48,11 @@ from simulator.replay import ReplayOptions, replay
 from simulator.replay.engine import BATCH
 from simulator.replay.http_fast import FastHttpTarget
 from simulator.replay.live import LiveDisplay, LiveFigures
-from simulator.replay.payload import Payload
-from simulator.replay.record import Recorder
-from simulator.replay.targets import OK, make_target
+from simulator.replay.targets import make_target
 from simulator.replay.workers import new_event_loop
+from simulator.traffic.outcomes import OK
+from simulator.traffic.payload import Payload
+from simulator.traffic.record import Recorder
 from tests.replay.tables import schedule, workforce
 
 CONNECTIONS = 50

@@ -31,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import aiosmtplib
 
 from simulator.replay import ReplayOptions, replay
-from simulator.replay.payload import Payload
 from simulator.replay.smtp import SmtpSession, SmtpTarget, Wire
-from simulator.replay.targets import Follow, Outcome
+from simulator.replay.targets import Follow
 from simulator.replay.workers import new_event_loop
+from simulator.traffic.outcomes import Outcome
+from simulator.traffic.payload import Payload
 from tests.replay.tables import schedule, workforce
 
 SESSIONS = 20

@@ -18,10 +18,10 @@ from typing import Any
 
 from locust import FastHttpUser, constant, events, task
 
-from simulator.locust.http_reply import Tokens, http_delivery, read_secret
+from simulator.locust.http_reply import AgencyTokens, http_delivery, read_secret
 from simulator.locust.options import read_options
 from simulator.locust.storm import install_storm
-from simulator.replay.payload import Payload
+from simulator.traffic.payload import Payload
 
 STORM = install_storm(events, "http", kinds=("reply",))
 
@@ -41,5 +41,5 @@ class ReplyStormUser(FastHttpUser):
     def _delivery(self, payload: Payload) -> Any:
         options = read_options(self.environment.parsed_options)
         assert options.api_secret_file is not None  # checked when the storm started
-        tokens = Tokens(read_secret(options.api_secret_file))
+        tokens = AgencyTokens(read_secret(options.api_secret_file))
         return http_delivery(self.client, options.api_path, payload, tokens)

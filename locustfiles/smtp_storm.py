@@ -20,7 +20,7 @@ from locust import User, constant, events, task
 
 from simulator.locust.smtp_client import SmtpClient, smtp_delivery
 from simulator.locust.storm import install_storm
-from simulator.replay.payload import Payload
+from simulator.traffic.payload import Payload
 
 STORM = install_storm(events, "smtp", kinds=None)
 

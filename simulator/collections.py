@@ -26,14 +26,19 @@ class Collection:
     address: str
     internal_to: str | None = None  # department code, or None for "any directory sender"
     rules: ContentRules | None = None  # added to the round's rules; None: the round's only
+    kind: str = "central"  # central, agency, consolidation or leadership (scenario files)
 
     def admits(self, department: str) -> bool:
         return self.internal_to is None or self.internal_to == department
 
 
 CENTRAL = Collection("opm-hr", "hr@opm.example")
-DHS_ACCOUNTABILITY = Collection("dhs-accountability", "accountability@hq.dhs.example", "DHS")
-DOD_CONSOLIDATION = Collection("dod-consolidation", "consolidation@dod.example", "DOD")
+DHS_ACCOUNTABILITY = Collection(
+    "dhs-accountability", "accountability@hq.dhs.example", "DHS", kind="agency"
+)
+DOD_CONSOLIDATION = Collection(
+    "dod-consolidation", "consolidation@dod.example", "DOD", kind="consolidation"
+)
 
 
 def department_domains() -> dict[str, str]:
@@ -46,7 +51,7 @@ def department_domains() -> dict[str, str]:
 def default_collections() -> list[Collection]:
     """The event's mailboxes: central, DHS, DoD, and `leadership@<domain>` per department."""
     leadership = [
-        Collection(f"leadership-{code.lower()}", f"leadership@{domain}", code)
+        Collection(f"leadership-{code.lower()}", f"leadership@{domain}", code, kind="leadership")
         for code, domain in sorted(department_domains().items())
     ]
     return [CENTRAL, DHS_ACCOUNTABILITY, DOD_CONSOLIDATION, *leadership]

@@ -7,7 +7,7 @@ out of range with the file, the field path and what is allowed. Cross-field rule
 checked after the tables are read. Everything downstream trusts these types.
 
 A file whose `[scenario] kind` is "reply-all" describes a storm on an open distribution
-list instead; `load_any` sends it to `simulator.replyall.params`.
+list instead; `simulator.app.scenarios.load_any` sends it to `simulator.replyall.params`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from simulator.collections import Collection
 from simulator.parameters import read_behaviour, read_cost, read_data_file
 from simulator.rules import ContentRules
 from simulator.validation import Fields, InputError, Range
@@ -102,16 +103,7 @@ class Round:
 
 
 @dataclass(frozen=True)
-class Collection:
-    id: str
-    address: str
-    kind: str
-    internal_to: str | None = None  # replies stay inside this agency (DHS mailbox)
-    rules: ContentRules | None = None  # this system's own rules; else the round's
-
-
-@dataclass(frozen=True)
-class Target:
+class TargetSpec:
     kind: str = "embedded"
     url: str | None = None
     protocol: str = "smtp"  # for "embedded": which reference system receives replies
@@ -145,7 +137,7 @@ class Scenario:
     workforce: WorkforceSpec
     rounds: tuple[Round, ...]
     collections: tuple[Collection, ...]
-    target: Target
+    target: TargetSpec
     replay: ReplaySpec
     behaviour: dict[str, float]
     thresholds: tuple[Threshold, ...]
@@ -165,17 +157,6 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise InputError(source, "(file)", source, "no such file") from None
     except tomllib.TOMLDecodeError as err:
         raise InputError(source, "(syntax)", str(err), "must be valid TOML") from None
-
-
-def load_any(path: str | Path) -> Any:
-    """Load a scenario of any kind: a mass-reply `Scenario` or a reply-all storm."""
-    doc = read_toml(path)
-    meta = doc.get("scenario", {})
-    if isinstance(meta, dict) and meta.get("kind") == "reply-all":
-        from simulator.replyall.params import parse_replyall
-
-        return parse_replyall(Fields(doc, str(path)))
-    return parse_scenario(doc, str(path))
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -297,14 +278,14 @@ def _collection(f: Fields) -> Collection:
     return collection
 
 
-def _target(f: Fields) -> Target:
+def _target(f: Fields) -> TargetSpec:
     kind = f.str("kind", "embedded", choices=TARGET_KINDS)
     url = f.str("url", None)
     if kind != "embedded" and url is None:
         raise f.fail("url", None, f"is required when kind = '{kind}'")
     if url is not None and not url.startswith(f"{kind}://"):
         raise f.fail("url", url, f"must start with {kind}:// when kind = '{kind}'")
-    target = Target(kind=kind, url=url, protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS))
+    target = TargetSpec(kind=kind, url=url, protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS))
     f.done()
     return target
 

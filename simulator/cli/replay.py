@@ -9,28 +9,26 @@ results.parquet, latency_corrected.hlog, latency_uncorrected.hlog and replay.jso
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
-from simulator.collections import default_collections
-from simulator.columns import SCHEDULE, WORKFORCE
-from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.live import LiveDisplay
-from simulator.replay.record import write_run
-from simulator.replay.targets import Tokens, make_target, parse_target
-from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
-from simulator.safety import check_target
-from simulator.schedule.io import read_rendering
-from simulator.tables import read_table
 from simulator.validation import InputError
 
-WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation")
+if TYPE_CHECKING:
+    from simulator.replay.engine import ReplayOptions
+
+EPILOG = """\
+examples:
+  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
+      --speedup 600 --out reports/run1
+  pulsecheck replay s.parquet --workforce wf.parquet --scenario scenarios/opm-weekly.toml \\
+      --target http://127.0.0.1:8080/replies --token-secret api.secret --out reports/run2
+
+With --scenario, the collection addresses and the thresholds come from the scenario the
+schedule was built from; the summary then carries a verdict and a failed check exits 99.
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -40,6 +38,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         description="Send every scheduled event at its intended time (compressed by "
         "--speedup), measure latency from that time (wrk2 style) and from the actual send, "
         "and write RUN_DIR/results.parquet, *.hlog and replay.json.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("schedule", type=Path, help="schedule Parquet (pulsecheck schedule)")
     parser.add_argument("--workforce", type=Path, required=True, help="workforce Parquet")
@@ -81,6 +81,12 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="secret file of the collection API; each request carries its agency's token",
     )
+    parser.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        help="scenario the schedule was built from: its collection addresses and thresholds",
+    )
     parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
     parser.add_argument("--no-live", action="store_true", help="no live display")
@@ -90,12 +96,15 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
 def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if value is None or value <= 0:
-        raise InputError("command line", name, value, "must be a number > 0")
+    if value is None or not value > 0 or value == float("inf"):
+        raise InputError("command line", name, value, "must be a finite number > 0")
 
 
-def check_args(args: argparse.Namespace) -> dict[str, str]:
-    """Validate flags; return the collection address map."""
+def check_args(args: argparse.Namespace) -> None:
+    """Validate the flags that need no file."""
+    from simulator.replay.targets import parse_target
+    from simulator.safety import check_target
+
     parse_target(args.target)
     check_target(args.target, args.allow_remote, "--target")
     _positive("--speedup", args.speedup)
@@ -112,7 +121,14 @@ def check_args(args: argparse.Namespace) -> dict[str, str]:
         raise InputError("command line", "--html-share", args.html_share, "must be 0..1")
     if args.seed is not None and args.seed < 0:
         raise InputError("command line", "--seed", args.seed, "must be >= 0")
-    collections = {c.id: c.address for c in default_collections()}
+
+
+def collections_from(args: argparse.Namespace, scenario: Any) -> dict[str, str]:
+    """Collection id -> address: the scenario's (or the defaults), then each --collection."""
+    from simulator.collections import default_collections
+
+    source = default_collections() if scenario is None else scenario.collections
+    collections = {c.id: c.address for c in source}
     for item in args.collection:
         cid, sep, address = item.partition("=")
         if not sep or "@" not in address:
@@ -121,103 +137,83 @@ def check_args(args: argparse.Namespace) -> dict[str, str]:
     return collections
 
 
-def check_ids(events: pa.Table, n_people: int, source: str) -> None:
-    """Every employee id the schedule names must be a row of the workforce."""
-    ends = {
-        "sender_id": events.column("sender_id").to_numpy(),
-        "cc_id": events.column("cc_id").to_numpy(),
-        "rcpt_first + rcpt_count - 1": events.column("rcpt_first").to_numpy()
-        + events.column("rcpt_count").to_numpy()
-        - 1,
-    }
-    for name, ids in ends.items():
-        if len(ids) and int(ids.max()) >= n_people:
-            raise InputError(source, name, int(ids.max()), f"must be < {n_people} (workforce rows)")
-
-
-def tokens_from(path: Path | None) -> Tokens | None:
-    """Bearer tokens minted from the collection API's secret file, if one is given."""
-    if path is None:
-        return None
-    if not path.is_file():
-        raise InputError("command line", "--token-secret", str(path), "file not found")
-    return secret_tokens(path)
-
-
-def options_from(args: argparse.Namespace, collections: dict[str, str]) -> ReplayOptions:
+def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
     """Replay options from the flags; the content seed and HTML share default to the
     schedule manifest's, so the bodies sent are the ones whose sizes the schedule holds."""
+    from simulator.replay.engine import ReplayOptions
+    from simulator.schedule.io import read_rendering
+
     rendering = read_rendering(args.schedule)
-    seed = int(rendering.get("seed", 0)) if args.seed is None else args.seed
-    html = float(rendering.get("html_share", 0.0)) if args.html_share is None else args.html_share
+    seed = rendering.seed if args.seed is None else args.seed
+    html = rendering.html_share if args.html_share is None else args.html_share
+    sender = {} if scenario is None else {"broadcast_sender": scenario.rounds[0].sender}
     return ReplayOptions(
         speedup=args.speedup,
         concurrency=args.concurrency,
         max_events=args.max_events,
         max_duration_s=args.max_duration,
         retries=args.retries,
-        collections=collections,
+        collections=collections_from(args, scenario),
         seed=seed,
         html_share=html,
+        **sender,
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    collections = check_args(args)
-    events = read_table(args.schedule, SCHEDULE, tuple(SCHEDULE.names), "schedule")
-    workforce = read_table(args.workforce, WORKFORCE, WORKFORCE_COLUMNS, "workforce")
-    check_ids(events, workforce.num_rows, str(args.schedule))
-    options = options_from(args, collections)
-    fast = args.http_client == "fast"
-    if args.workers > 1:
-        summary = run_workers(
-            args.schedule,
-            args.workforce,
-            args.target,
-            options,
-            args.workers,
-            args.out,
-            fast,
-            args.timeout,
-            args.token_secret,
-        )
-    else:
-        target = make_target(args.target, args.timeout, fast, tokens_from(args.token_secret))
-        live = None if args.no_live or not sys.stderr.isatty() else LiveDisplay()
-        summary = _run_single(events, workforce, target, options, args.out, live)
-    _print_summary(summary, args.out)
-    return EXIT_FAILED if summary["events"] and not summary["acknowledged"] else EXIT_OK
+    from simulator.app.replaying import ReplayRequest, replay_schedule
+    from simulator.replay.live import LiveDisplay
+    from simulator.scenario import load_scenario
 
-
-def _run_single(
-    events: pa.Table,
-    workforce: pa.Table,
-    target: Any,
-    options: ReplayOptions,
-    out: Path,
-    live: LiveDisplay | None,
-) -> dict[str, Any]:
-    async def main() -> dict[str, Any]:
-        options.stop = asyncio.Event()
-        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, options.stop.set)
+    check_args(args)
+    scenario = None if args.scenario is None else load_scenario(args.scenario)
+    request = ReplayRequest(
+        schedule=args.schedule,
+        workforce=args.workforce,
+        target=args.target,
+        out=args.out,
+        options=options_from(args, scenario),
+        workers=args.workers,
+        timeout_s=args.timeout,
+        fast_http=args.http_client == "fast",
+        token_secret=args.token_secret,
+    )
+    live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()
+    try:
+        summary = replay_schedule(request, None if live is None else live.attach).summary
+    finally:
         if live is not None:
-            options.on_start = live.attach
-        try:
-            result = await replay(events, workforce, target, options)
-        finally:
-            if live is not None:
-                live.close()
-        return write_run(out, result.results, result.summary, result.corrected, result.uncorrected)
+            live.close()
+    _print_summary(summary, args.out)
+    if summary["events"] and not summary["acknowledged"]:
+        print("replay failed: the target acknowledged nothing", file=sys.stderr)
+        return EXIT_FAILED
+    if scenario is None:
+        print("verdict: no thresholds set (give --scenario to check the scenario's)")
+        return EXIT_OK
+    return _verdict(args.out, scenario)
 
-    with asyncio.Runner(loop_factory=new_event_loop) as runner:
-        return runner.run(main())
+
+def _verdict(out: Path, scenario: Any) -> int:
+    """The scenario's thresholds against the run: summary.json and the one-line verdict."""
+    import json
+
+    from simulator.cli.report import print_verdict
+    from simulator.report.summary import build_summary
+    from simulator.traffic.record import read_results
+
+    summary = build_summary(
+        read_results(out), scenario=scenario.name, stored=None, thresholds=scenario.thresholds
+    )
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    return print_verdict(summary)
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
-    counts = ", ".join(f"{k} {v}" for k, v in summary["outcomes"].items() if v)
+    counts = ", ".join(f"{k} {v:,}" for k, v in summary["outcomes"].items() if v)
     lat = summary["latency_corrected_ms"]
     print(
-        f"replayed {summary['events']} events to {summary['target']}: {counts}; "
+        f"replayed {summary['events']:,} events to {summary['target']}: {counts}; "
         f"{summary['throughput_per_s']:.0f}/s; corrected p50 {lat['p50']:.2f} ms, "
         f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
         + ("; INTERRUPTED" if summary.get("interrupted") else "")

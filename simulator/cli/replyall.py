@@ -22,7 +22,13 @@ from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_st
 from simulator.replyall.compare import COLUMNS, CompareRow, cases
 from simulator.replyall.data import storms_on_record
 from simulator.replyall.params import load_replyall
-from simulator.replyall.section import StormModel, model_figures, model_parts, model_storm
+from simulator.replyall.section import (
+    StormModel,
+    model_figures,
+    model_parts,
+    model_storm,
+    view_of,
+)
 from simulator.replyall.summary import Outcome
 from simulator.validation import InputError
 
@@ -131,10 +137,12 @@ def _write(out: Path, m: StormModel) -> None:
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "replyall.json").write_text(json.dumps(m.to_json(), indent=2, default=float))
-    figures = model_figures(m)
+    figures = model_figures(view_of(m))
     for name, (_, fig) in figures.items():
         fig.savefig(out / f"{name}.png", dpi=110)
-    write_page(out / "report.html", f"Reply-all storm: {m.scenario.name}", model_parts(m), figures)
+    write_page(
+        out / "report.html", f"Reply-all storm: {m.scenario.name}", model_parts(view_of(m)), figures
+    )
     print(f"wrote {out}/replyall.json, report.html and 3 PNG figures", file=sys.stderr)
 
 

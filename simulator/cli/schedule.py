@@ -19,16 +19,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from simulator.app.inputs import schedule_manifest
 from simulator.cli import EXIT_OK
 from simulator.scenario import Scenario, load_scenario
 from simulator.schedule.build import build_schedule
-from simulator.schedule.io import (
-    file_sha256,
-    manifest_path,
-    read_workforce_columns,
-    rendering_of,
-    write_schedule,
-)
+from simulator.schedule.io import read_workforce_columns, write_schedule
 from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.validation import InputError
 
@@ -114,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
             scenario, workforce, seed, rounds, lambda s: bar.update(task, description=s)
         )
         bar.update(task, description=f"writing {out}")
-        write_schedule(table, out, _manifest(scenario, seed, workforce_path, workforce.num_rows))
+        write_schedule(
+            table, out, schedule_manifest(scenario, seed, workforce_path, workforce.num_rows)
+        )
     elapsed = time.perf_counter() - started
     err.print(f"wrote {table.num_rows:,} events to {out} in {elapsed:.1f} s")
     curves = round_curves(table, scenario)
@@ -137,18 +134,6 @@ def _progress(console: Console) -> Progress:
         transient=True,
         disable=not console.is_terminal,
     )
-
-
-def _manifest(scenario: Scenario, seed: int, workforce: Path, rows: int) -> dict[str, Any]:
-    return {
-        "scenario": scenario.name,
-        "scenario_file": str(scenario.path),
-        "seed": seed,
-        "workforce_file": str(workforce),
-        "workforce_manifest_sha256": file_sha256(manifest_path(workforce)),
-        "workforce_rows_read": rows,
-        "rendering": rendering_of(scenario, seed),
-    }
 
 
 def print_curves(curves: list[ArrivalCurve], console: Console) -> None:

@@ -7,27 +7,63 @@ With `--scenario S.toml` the collections (ids, addresses, internal_to), the roun
 the content rules (each round's, and each collection's own on top) come from the
 scenario, as `pulsecheck run` sets them; without it, the default collections and
 default rules for the `--rounds` given.
-Both servers read `--secret-file`: the API's bearer tokens and the mailbox's SMTP AUTH
-passwords are `mint_token(secret, agency)`. The mailbox's time limits, per-address
-session cap and input buffer budget have flags of their own.
+Both servers read `--secret-file` and `--revoked-file`: the API's bearer tokens and the
+mailbox's SMTP AUTH passwords are the same tokens. The mailbox's time limits,
+per-address session cap and input buffer budget have flags of their own.
+
+`serve token` mints an API bearer token (agency, fresh key id, expiry `--ttl`) from the
+secret file and prints it; `serve revoke` adds a token's key id to the revocation file
+the API re-reads on every change (`--revoked-file`, the same default for both), so one
+token stops working at once without a restart and without touching the others.
+
+With `--key-file K` reply subjects, cc lists and bodies are stored encrypted under
+per-agency keys derived from K (created 0600 when missing); `--retain-days N` purges
+them N days after receipt (see collect/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
+from simulator.collect.api import DEFAULT_READ_TIMEOUT_S
 from simulator.collect.policy import Policy
 from simulator.collect.servers import Running, ServerSpec, check_bind, run_blocking
+from simulator.collect.vault import Vault, load_or_create_key
 from simulator.collections import Collection, default_collections
 from simulator.rules import ContentRules
-from simulator.tokens import load_or_create_secret
+from simulator.tokens import (
+    DEFAULT_TTL_S,
+    MAX_TTL_S,
+    RevocationList,
+    kid_of,
+    load_or_create_secret,
+    mint_token,
+    revoke,
+)
 from simulator.validation import InputError
 
 POLICIES = ("none", "exchange")
+KINDS = ("api", "mailbox", "token", "revoke")
+DEFAULT_REVOKED_FILE = ".pulsecheck-revoked"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+EPILOG = """\
+example (a server, a token for DHS, a read with it, then that token revoked):
+  pulsecheck serve api --store replies.db --workforce wf.parquet --port 8080 &
+  TOKEN=$(pulsecheck serve token --agency DHS --ttl 8h)
+  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/counts
+  pulsecheck serve revoke --token "$TOKEN"    # now 401 "token revoked (key id ...)"
+
+Tokens read AGENCY.KID.EXPIRY.MAC, signed with the secret in --secret-file (the server
+and `serve token` must use the same file). `serve revoke` adds the key id to
+--revoked-file, which the API re-reads when it changes; an expired or revoked token is
+answered 401 with a reason naming which.
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -35,11 +71,18 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "serve",
         help="Run a reference collection system (HTTP API or SMTP mailbox) on loopback.",
         description="Run a reference collection system (HTTP API or SMTP mailbox) on "
-        "loopback. It prints its address, and on SIGTERM drains, flushes and closes.",
+        "loopback. It prints its address, and on SIGTERM drains, flushes and closes. "
+        "`serve token` mints an API bearer token; `serve revoke` revokes one.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("kind", choices=("api", "mailbox"))
-    parser.add_argument("--store", required=True, help="SQLite store file (created if missing)")
-    parser.add_argument("--workforce", required=True, help="workforce Parquet (email, department)")
+    parser.add_argument(
+        "kind",
+        choices=KINDS,
+        help="api or mailbox: run that server; token: print a bearer token; revoke: revoke one",
+    )
+    parser.add_argument("--store", help="SQLite store file (created if missing); api, mailbox")
+    parser.add_argument("--workforce", help="workforce Parquet (email, department); api, mailbox")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback bind")
@@ -103,10 +146,46 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default="full",
         help="SQLite fsync discipline (full survives power loss)",
     )
+    parser.add_argument(
+        "--key-file",
+        help="store master key: encrypt reply subject, cc and body per agency with keys "
+        "derived from it (created 0600 if missing); without it replies are stored in plaintext",
+    )
+    parser.add_argument(
+        "--retain-days",
+        type=float,
+        help="purge reply subject, cc and body this many days after receipt (rows and "
+        "counts stay; each purge is audited)",
+    )
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=DEFAULT_READ_TIMEOUT_S,
+        help="api: seconds a client has to send a request head (and, after it, the body); "
+        f"slower connections are closed (default {DEFAULT_READ_TIMEOUT_S:g})",
+    )
+    parser.add_argument(
+        "--revoked-file",
+        default=DEFAULT_REVOKED_FILE,
+        help="api, mailbox, revoke: revoked token key ids, one per line; the servers re-read "
+        f"it when it changes; missing = none revoked (default {DEFAULT_REVOKED_FILE})",
+    )
+    tokens = parser.add_argument_group("token and revoke")
+    tokens.add_argument("--agency", help="token: the agency (department code) it speaks for")
+    tokens.add_argument(
+        "--ttl",
+        default=f"{DEFAULT_TTL_S // 3600}h",
+        help="token: lifetime, e.g. 90s, 30m, 8h, 2d (default %(default)s)",
+    )
+    tokens.add_argument("--kid", help="revoke: the key id to revoke (a token's second field)")
+    tokens.add_argument("--token", help="revoke: the token to revoke (its key id is listed)")
     parser.set_defaults(func=run)
 
 
 def build_spec(args: argparse.Namespace) -> ServerSpec:
+    for flag, value in (("--store", args.store), ("--workforce", args.workforce)):
+        if value is None:
+            raise InputError(flag, flag.lstrip("-"), None, f"is required for serve {args.kind}")
     check_bind(args.host, args.allow_remote)
     if not 0 <= args.port <= 65535:
         raise InputError("--port", "port", args.port, "must be between 0 and 65535")
@@ -117,7 +196,8 @@ def build_spec(args: argparse.Namespace) -> ServerSpec:
     else:
         rules = {r: ContentRules() for r in _round_ids(args.rounds or "r1")}
         collections, sender = default_collections(), ServerSpec.broadcast_sender
-    secret = load_or_create_secret(args.secret_file)
+    secret = load_or_create_secret(args.secret_file)  # API tokens, mailbox AUTH passwords
+    revoked = _revoked_file(args.revoked_file)
     if args.max_sessions_per_client < 1:
         raise InputError(
             "--max-sessions-per-client", "sessions", args.max_sessions_per_client, "must be >= 1"
@@ -140,7 +220,72 @@ def build_spec(args: argparse.Namespace) -> ServerSpec:
         data_timeout=_positive(args.data_timeout, "--data-timeout"),
         max_sessions_per_client=args.max_sessions_per_client,
         max_buffered_bytes=_buffer_bytes(args.max_buffer_mb),
+        read_timeout_s=_positive(args.read_timeout, "--read-timeout"),
+        revoked_path=revoked,
+        store_key=None if args.key_file is None else load_or_create_key(args.key_file),
+        retain_days=None
+        if args.retain_days is None
+        else _positive(args.retain_days, "--retain-days"),
     )
+
+
+def _revoked_file(path: str) -> str:
+    """The revocation file, checked now so a bad one stops start-up (exit 2)."""
+    try:
+        RevocationList(path)
+    except (OSError, ValueError) as err:
+        raise InputError(path, "--revoked-file", path, str(err)) from None
+    return path
+
+
+def parse_ttl(text: str) -> int:
+    """A lifetime such as 90s, 30m, 8h or 2d (plain numbers are seconds), in seconds."""
+    value = text.strip().lower()
+    unit = _UNITS.get(value[-1:], 0)
+    number = value[:-1] if unit else value
+    scale = unit or 1
+    if not number.isdigit() or not 0 < int(number) * scale <= MAX_TTL_S:
+        raise InputError(
+            "--ttl", "ttl", text, f"must be like 90s, 30m, 8h or 2d, at most {MAX_TTL_S // 86400}d"
+        )
+    return int(number) * scale
+
+
+def run_token(args: argparse.Namespace) -> int:
+    """Print a bearer token for `--agency`, valid for `--ttl`."""
+    if not args.agency:
+        raise InputError("--agency", "agency", args.agency, "is required for serve token")
+    ttl = parse_ttl(args.ttl)
+    try:
+        secret = load_or_create_secret(args.secret_file)
+    except (OSError, ValueError) as err:
+        raise InputError(args.secret_file, "--secret-file", args.secret_file, str(err)) from None
+    try:
+        token = mint_token(secret, args.agency, ttl_s=ttl)
+    except ValueError as err:
+        raise InputError("--agency", "agency", args.agency, str(err)) from None
+    agency, kid, expires, _ = token.split(".")
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(int(expires)))
+    print(token, flush=True)
+    print(f"pulsecheck serve token: {agency}, key id {kid}, expires {stamp}", file=sys.stderr)
+    return EXIT_OK
+
+
+def run_revoke(args: argparse.Namespace) -> int:
+    """Add a key id (given, or taken from `--token`) to the revocation file."""
+    if (args.kid is None) == (args.token is None):
+        raise InputError("--kid", "kid", args.kid, "give exactly one of --kid or --token")
+    try:
+        kid = args.kid if args.token is None else kid_of(args.token)
+    except ValueError as err:
+        raise InputError("--token", "token", "(not shown)", str(err)) from None
+    try:
+        added = revoke(args.revoked_file, kid)
+    except ValueError as err:
+        raise InputError(args.revoked_file, "--kid", kid, str(err)) from None
+    state = "revoked" if added else "already revoked"
+    print(f"pulsecheck serve revoke: key id {kid} {state} in {args.revoked_file}", flush=True)
+    return EXIT_OK
 
 
 def _round_ids(text: str) -> list[str]:
@@ -154,7 +299,8 @@ def from_scenario(
     path: str, rounds: str | None
 ) -> tuple[list[Collection], dict[str, ContentRules], str]:
     """Collections (with their own rules), rules by round and the broadcast sender."""
-    from simulator.scenario import Scenario, load_any  # only when asked: keeps start-up lean
+    from simulator.app.scenarios import load_any  # only when asked: keeps start-up lean
+    from simulator.scenario import Scenario
 
     scenario = load_any(path)
     if not isinstance(scenario, Scenario):
@@ -199,6 +345,10 @@ def _buffer_bytes(megabytes: float) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.kind == "token":
+        return run_token(args)
+    if args.kind == "revoke":
+        return run_revoke(args)
     spec = build_spec(args)
 
     def ready(running: Running) -> None:
@@ -207,9 +357,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {describe(spec)}", flush=True)
         what = "tokens" if running.kind == "api" else "AUTH: user = agency code, password"
         print(
-            f"  {what}: simulator.tokens.mint_token(secret from {args.secret_file}, agency code)",
+            f"  {what}: pulsecheck serve token --agency CODE --secret-file {args.secret_file}"
+            f"; revoked key ids: {args.revoked_file}",
             flush=True,
         )
+        print(f"  {protection(spec, args.key_file)}", flush=True)
+        if spec.store_key is None:
+            print(
+                "pulsecheck serve: warning: replies are stored in plaintext; give --key-file "
+                "to encrypt them at rest",
+                file=sys.stderr,
+                flush=True,
+            )
 
     try:
         run_blocking(spec, ready)
@@ -218,6 +377,18 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"pulsecheck serve {args.kind}: stopped; store {args.store} closed", flush=True)
     return EXIT_OK
+
+
+def protection(spec: ServerSpec, key_file: str | None) -> str:
+    """One line: how the store holds reply contents."""
+    if spec.store_key is None:
+        at_rest = "replies in plaintext"
+    else:
+        fingerprint = Vault(spec.store_key).fingerprint()
+        at_rest = f"replies encrypted per agency (key {key_file}, fingerprint {fingerprint})"
+    if spec.retain_days is None:
+        return f"{at_rest}; kept until purged (pulsecheck store purge)"
+    return f"{at_rest}; contents purged {spec.retain_days:g} days after receipt"
 
 
 def describe(spec: ServerSpec) -> str:

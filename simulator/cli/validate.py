@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import Any
 
+from simulator.app.scenarios import load_any
 from simulator.cli import EXIT_BAD_INPUT, EXIT_OK
-from simulator.scenario import load_any
 from simulator.validation import InputError
 
 

@@ -1,43 +1,76 @@
 """The HTTP collection API (aiohttp): POST a reply, read counts and an agency's replies.
 
-Theory of operation: `POST /replies` checks the body once (`parse_reply`), checks who
-may send it (bearer token agency == sender's department; the collection admits that
+Theory of operation: `POST /replies` checks the bearer token (`simulator.tokens`: signed,
+expiring, revocable by key id), sheds when the store's bounded queue is full (before the
+body is read, so shedding costs no parsing), reads the body under a time limit, checks
+it once (`parse_reply`: types, sizes, header injection, text that is not valid Unicode),
+checks who may send it (token agency == sender's department; the collection admits that
 department), screens the content against the round's rules, and hands the reply to the
-store. It answers 201 only when the store's group commit holding the reply is done,
-200 when the idempotency key was already stored, 4xx with a JSON reason for bad input,
-422 naming the broken rule (the round's rules plus the collection's own), and 503
-with Retry-After when the store's bounded queue is full (checked first, so shedding
-costs no parsing). Reads are scoped to the token's agency. Nothing here logs reply text.
+store. It answers 201 only when the store's group commit holding the reply is done, 200
+when the idempotency key was already stored, 4xx with a JSON reason for bad input, 422
+naming the broken rule (the round's rules plus the collection's own), and 503 with
+Retry-After when the store's queue is full. Reads are scoped to the token's agency.
+
+Idempotency keys are scoped by channel and principal: `api:{agency}:{sender}/{key}`, so
+no SMTP message (keyed `smtp:...`) and no other agency's token can claim a reply's key
+in advance. The tail `/{key}` is the client's key, as the run's store check expects.
+
+Slow clients: a connection must deliver a complete request head within `read_timeout_s`
+of connecting or of its previous answer (aiohttp's keep-alive timer closes a connection
+still waiting for its head; idle keep-alive connections close after the same time), and
+a request's body must arrive within `read_timeout_s` of its head (else 408, and the
+connection is closed). Nothing here logs reply text or a secret: aiohttp's server log
+goes through `HTTP_LOG`, which keeps only the error's type (aiohttp would otherwise
+print a malformed request's raw bytes, token and body included), and the access log is
+off. Unexpected errors answer 500 with a JSON body and log only their type.
+
+A read of reply contents opens only that agency's sealed rows (the store's `Vault`) and
+is answered only once its audit row (who, agency, row ids, the query) is committed.
 
 Answers (all JSON):
   201 {"status": "stored", "key": k}        durable now
   200 {"status": "duplicate", "key": k}     stored earlier
   400 {"error": "bad_request", "field": f, "reason": r}
-  401 {"error": "unauthorized"}   403 {"error": "forbidden", "reason": r}
-  413 body too large (aiohttp)
+  401 {"error": "unauthorized", "reason": r}   missing, malformed, expired or revoked token
+  403 {"error": "forbidden", "reason": r}
+  408 {"error": "timeout", "reason": r}     body too slow; the connection is closed
+  413 {"error": "request_entity_too_large", ...}   body over MAX_BODY_BYTES
   422 {"error": "content_rule", "rule": name, "collection": id}
-  503 {"error": "overloaded"} + Retry-After
+  503 {"error": "overloaded"} + Retry-After, or {"error": "unavailable", "reason": r}
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from simulator.collect import store as store_mod
 from simulator.collect.directory import Directory
 from simulator.collect.screen import violation
-from simulator.collect.store import AnyStore, Overloaded, Rejection, Reply, StoreClosed
+from simulator.collect.store import (
+    AnyStore,
+    AuditEntry,
+    InvalidRecord,
+    Overloaded,
+    Rejection,
+    Reply,
+    StoreClosed,
+    StoreFailed,
+)
+from simulator.collect.vault import Vault
 from simulator.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.rules import ContentRules
-from simulator.tokens import agency_of
+from simulator.tokens import Principal, RevocationList, TokenRejected, authenticate
 from simulator.validation import Fields, InputError
 
 log = logging.getLogger("pulsecheck.collect.api")
@@ -45,7 +78,26 @@ log = logging.getLogger("pulsecheck.collect.api")
 MAX_BODY_BYTES = 64 * 1024  # a reply is ~5 bullets; anything near this is abuse
 MAX_TEXT_CHARS = 20_000
 MAX_CC = 50
+MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER
 RETRY_AFTER_SECONDS = "1"
+DEFAULT_READ_TIMEOUT_S = 30.0
+
+
+class _ErrorTypeOnly(logging.Filter):
+    """Rewrite a record to name only its exception's type: no request bytes, no token."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        record.msg = "HTTP request failed: %s"
+        record.args = (type(exc).__name__ if exc is not None else "no exception",)
+        record.exc_info = None
+        record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+HTTP_LOG = logging.getLogger("pulsecheck.collect.http")
+HTTP_LOG.addFilter(_ErrorTypeOnly())
 
 
 @dataclass(frozen=True)
@@ -55,11 +107,25 @@ class ApiConfig:
     collections: CollectionIndex
     secret: bytes
     store_path: str | None = None  # for reads; None when storage is off
+    revoked: RevocationList | None = None  # revoked token key ids, re-read on change
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    vault: Vault | None = None  # opens sealed rows on reads; None: plaintext store
 
     @cached_property
     def rulebook(self) -> RuleBook:
         """Per round and collection: the round's rules plus the collection's own."""
         return rules_for(self.rules_by_round, self.collections.all)
+
+
+def runner_options(read_timeout_s: float = DEFAULT_READ_TIMEOUT_S) -> dict[str, Any]:
+    """`web.AppRunner` keyword arguments: head timeout, quiet and scrubbed logs."""
+    return {
+        "access_log": None,
+        "handle_signals": False,
+        "logger": HTTP_LOG,
+        "keepalive_timeout": read_timeout_s,  # a complete request head within this
+        "lingering_time": min(10.0, read_timeout_s),  # unread body after an early answer
+    }
 
 
 class BadRequest(Exception):
@@ -85,16 +151,17 @@ def parse_reply(raw: bytes, rounds: Mapping[str, ContentRules]) -> ReplyIn:
     """Check one request body; raise `BadRequest` naming the field (never echoing text)."""
     try:
         data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise BadRequest("body", "must be a JSON object")
+        return _reply_fields(Fields(data, "request"), rounds)
     except UnicodeDecodeError:
         raise BadRequest("body", "is not valid UTF-8") from None
-    except ValueError:
-        raise BadRequest("body", "is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadRequest("body", "must be a JSON object")
-    try:
-        return _reply_fields(Fields(data, "request"), rounds)
+    except RecursionError:
+        raise BadRequest("body", "is nested too deeply") from None
     except InputError as err:
         raise BadRequest(err.field, err.allowed) from None
+    except ValueError:
+        raise BadRequest("body", "is not valid JSON") from None
 
 
 def _reply_fields(fields: Fields, rounds: Mapping[str, ContentRules]) -> ReplyIn:
@@ -114,20 +181,29 @@ def _reply_fields(fields: Fields, rounds: Mapping[str, ContentRules]) -> ReplyIn
     return reply
 
 
+def _unicode(field: str, value: str) -> str:
+    """Text the store can hold: JSON's `\\ud800` escapes give lone surrogates, UTF-8 has none."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(field, "must be valid Unicode text (no lone surrogates)") from None
+    return value
+
+
 def _line(fields: Fields, key: str, limit: int, default: str | None = None) -> str:
     value: str = fields.str(key) if default is None else fields.str(key, default)
     if len(value) > limit:
         raise BadRequest(key, f"must be at most {limit} characters")
     if any(ch in value for ch in "\r\n\x00"):
         raise BadRequest(key, "must not contain CR, LF or NUL (header injection)")
-    return value
+    return _unicode(key, value)
 
 
 def _cc(fields: Fields) -> list[str]:
     value: list[str] = fields.str_list("cc", [])
     if len(value) > MAX_CC:
         raise BadRequest("cc", f"must hold at most {MAX_CC} addresses")
-    return [v.lower() for v in value]
+    return [_unicode("cc", v).lower() for v in value]
 
 
 def _text(fields: Fields) -> str:
@@ -140,7 +216,7 @@ def _text(fields: Fields) -> str:
         text = "\n".join(f"- {bullet}" for bullet in fields.str_list("bullets"))
     if len(text) > MAX_TEXT_CHARS:
         raise BadRequest("body", f"must be at most {MAX_TEXT_CHARS} characters")
-    return text
+    return _unicode("body" if has_body else "bullets", text)
 
 
 # -- handlers -------------------------------------------------------------------------
@@ -153,18 +229,51 @@ def _error(status: int, **fields: Any) -> web.Response:
     return web.json_response(fields, status=status, headers=headers)
 
 
-async def post_reply(request: web.Request) -> web.Response:
+def _bad(field: str, reason: str) -> web.Response:
+    return _error(400, error="bad_request", field=field[:100], reason=reason)
+
+
+class _Unauthorized(Exception):
+    pass
+
+
+def _principal(request: web.Request) -> Principal:
+    config = request.app[CONFIG]
+    revoked = config.revoked.current() if config.revoked is not None else frozenset()
+    try:
+        return authenticate(config.secret, request.headers.get("Authorization"), revoked)
+    except TokenRejected as err:
+        raise _Unauthorized(err.reason) from None
+
+
+def _unauthorized(reason: str) -> web.Response:
+    response = _error(401, error="unauthorized", reason=reason)
+    response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
+async def post_reply(request: web.Request) -> web.StreamResponse:
     config, store = request.app[CONFIG], request.app[STORE]
-    agency = agency_of(config.secret, request.headers.get("Authorization"))
-    if agency is None:
-        return _error(401, error="unauthorized", reason="missing or invalid bearer token")
+    try:
+        principal = _principal(request)
+    except _Unauthorized as err:
+        return _unauthorized(str(err))
+    if store.failure is not None:
+        return _error(503, error="unavailable", reason=store.failure)
     if store.full:  # shed before reading, parsing and screening the body
         return _overloaded()
     try:
-        reply = parse_reply(await request.read(), config.rules_by_round)
-        department, collection = _admit(reply, agency, config)
+        async with asyncio.timeout(config.read_timeout_s):
+            raw = await request.read()
+    except TimeoutError:
+        return await _too_slow(request, config.read_timeout_s)
+    except (RequestPayloadError, HttpProcessingError) as err:  # bad chunks, bad gzip
+        return _bad("body", f"cannot be read ({type(err).__name__})")
+    try:
+        reply = parse_reply(raw, config.rules_by_round)
+        department, collection = _admit(reply, principal.agency, config)
     except BadRequest as err:
-        return _error(400, error="bad_request", field=err.field, reason=err.reason)
+        return _bad(err.field, err.reason)
     except _Forbidden as err:
         return _error(403, error="forbidden", reason=str(err))
     rules = config.rulebook[(reply.round, collection.id)]
@@ -176,21 +285,37 @@ async def post_reply(request: web.Request) -> web.Response:
     if rule is not None:
         store.note(Rejection(now_us, "api", collection.id, department, reply.round, rule))
         return _error(422, error="content_rule", rule=rule, collection=collection.id)
+    sender = reply.sender.lower()
     record = Reply(
-        idem_key=f"{reply.sender.lower()}/{reply.key}",
+        idem_key=api_key(principal.agency, sender, reply.key),
         received_us=now_us,
         channel="api",
         collection=collection.id,
         agency=department,
-        sender=reply.sender.lower(),
+        sender=sender,
         round=reply.round,
         cc=reply.cc,
         subject=reply.subject,
         body=reply.text,
         attachments=reply.attachments,
-        size_bytes=request.content_length or 0,
+        size_bytes=len(raw),
     )
     return await _store(store, record, reply.key)
+
+
+def api_key(agency: str, sender: str, key: str) -> str:
+    """The store's idempotency key of an API reply: scoped by channel and principal."""
+    return f"api:{agency}:{sender}/{key}"
+
+
+async def _too_slow(request: web.Request, limit: float) -> web.Response:
+    """408, then close the connection: a client this slow gets no lingering read."""
+    response = _error(408, error="timeout", reason=f"request body not received within {limit:g} s")
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+    return response
 
 
 async def _store(store: AnyStore, record: Reply, key: str) -> web.Response:
@@ -198,6 +323,10 @@ async def _store(store: AnyStore, record: Reply, key: str) -> web.Response:
         outcome = await store.submit(record)
     except Overloaded:
         return _overloaded()
+    except InvalidRecord as err:
+        return _bad("body", err.reason)
+    except StoreFailed as err:
+        return _error(503, error="unavailable", reason=str(err))
     except StoreClosed:
         return _error(503, error="unavailable", reason="server is shutting down")
     if outcome == "new":
@@ -230,17 +359,11 @@ def _admit(reply: ReplyIn, agency: str, config: ApiConfig) -> tuple[str, Collect
     return department, collection
 
 
-def _reader_agency(request: web.Request) -> str:
-    agency = agency_of(request.app[CONFIG].secret, request.headers.get("Authorization"))
-    if agency is None:
-        raise web.HTTPUnauthorized(
-            text=json.dumps({"error": "unauthorized"}), content_type="application/json"
-        )
-    return agency
-
-
 async def get_counts(request: web.Request) -> web.Response:
-    agency = _reader_agency(request)
+    try:
+        agency = _principal(request).agency
+    except _Unauthorized as err:
+        return _unauthorized(str(err))
     path = request.app[CONFIG].store_path
     if path is None:
         return _error(404, error="no_store", reason="storage is off")
@@ -249,33 +372,74 @@ async def get_counts(request: web.Request) -> web.Response:
 
 
 async def get_agency_replies(request: web.Request) -> web.Response:
-    agency = _reader_agency(request)
+    try:
+        agency = _principal(request).agency
+    except _Unauthorized as err:
+        return _unauthorized(str(err))
     code = request.match_info["code"]
     if code != agency:
-        return _error(403, error="forbidden", reason=f"token of {agency} cannot read {code}")
+        _audit_denied(request, agency, code)
+        return _error(403, error="forbidden", reason=f"token of {agency} cannot read {code[:40]}")
     path = request.app[CONFIG].store_path
     if path is None:
         return _error(404, error="no_store", reason="storage is off")
-    after, limit = _page_args(request)
-    rows = await _read(path, lambda conn: store_mod.replies_for(conn, agency, after, limit))
+    try:
+        after = _query_int(request, "after", 0, 0, MAX_ROW_ID)
+        limit = _query_int(request, "limit", 100, 1, 1000)
+    except BadRequest as err:
+        return _bad(err.field, err.reason)
+    return await _audited_read(request, path, agency, after, limit)
+
+
+def _query_int(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number query parameter of at most 18 digits, clamped into lo..hi."""
+    text = request.query.get(name)
+    if text is None:
+        return default
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit() and len(digits) <= 18):
+        raise BadRequest(name, "must be a whole number of at most 18 digits")
+    return min(max(lo, int(text)), hi)
+
+
+async def _audited_read(
+    request: web.Request, path: str, agency: str, after: int, limit: int
+) -> web.Response:
+    """One page of `agency`'s replies, opened with the vault, sent once its audit is durable."""
+    store, vault = request.app[STORE], request.app[CONFIG].vault
+    if store.full:  # the audit row could not be queued: shed before reading anything
+        return _overloaded()
+    rows = await _read(path, lambda conn: store_mod.replies_for(conn, agency, after, limit, vault))
+    entry = _audit_entry(request, agency, "read", agency, tuple(int(r["id"]) for r in rows))
+    try:
+        await store.submit(entry)
+    except Overloaded:
+        return _overloaded()
+    except StoreClosed as err:
+        return _error(503, error="unavailable", reason=f"audit not recorded: {err}")
     return web.json_response({"agency": agency, "replies": list(rows)})
 
 
-def _page_args(request: web.Request) -> tuple[int, int]:
-    try:
-        after = int(request.query.get("after", "0"))
-        limit = int(request.query.get("limit", "100"))
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": "bad_request", "reason": "after/limit must be integers"}),
-            content_type="application/json",
-        ) from None
-    return max(0, after), min(max(1, limit), 1000)
+def _audit_denied(request: web.Request, reader: str, asked: str) -> None:
+    """Record a refused read of another agency's replies, best-effort."""
+    if request.app[CONFIG].store_path is not None:
+        request.app[STORE].note(_audit_entry(request, reader, "denied", asked, ()))
+
+
+def _audit_entry(
+    request: web.Request, reader: str, action: str, agency: str, row_ids: tuple[int, ...]
+) -> AuditEntry:
+    return AuditEntry(
+        at_us=time.time_ns() // 1000,
+        principal=f"token:{reader}@{request.remote}",
+        action=action,
+        agency=agency[:100],
+        query=f"{request.method} {request.path_qs}"[:500],
+        row_ids=row_ids,
+    )
 
 
 async def _read(path: str, query: Any) -> Any:
-    import asyncio
-
     def run() -> Any:
         conn = store_mod.open_reader(path)
         try:
@@ -288,12 +452,42 @@ async def _read(path: str, query: Any) -> Any:
 
 async def health(request: web.Request) -> web.Response:
     store = request.app[STORE]
+    failure = store.failure
+    if failure is not None:
+        return web.json_response(
+            {"ok": False, "reason": failure, "pending": store.pending}, status=503
+        )
     return web.json_response({"ok": True, "pending": store.pending})
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own errors (404, 405, 413...) as JSON; anything unexpected: 500, type only."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        name = (exc.reason or "error").lower().replace(" ", "_")
+        response = _error(exc.status, error=name, reason=exc.reason)
+        if "Allow" in exc.headers:
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
+    except (asyncio.CancelledError, ConnectionError):
+        raise
+    except Exception as exc:
+        log.error("unexpected error answering %s: %s", request.method, type(exc).__name__)
+        return _error(500, error="internal", reason=type(exc).__name__)
 
 
 def build_app(config: ApiConfig, store: AnyStore) -> web.Application:
     """The aiohttp application; the caller owns the store's lifetime."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES, middlewares=[json_errors], logger=HTTP_LOG
+    )
     app[CONFIG] = config
     app[STORE] = store
     app.router.add_post("/replies", post_reply)

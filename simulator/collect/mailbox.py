@@ -20,7 +20,8 @@ principal is the agency the session authenticated as, or `anon`. So a 250 always
 recipients, and a forged Message-ID of another principal collides with nothing.
 
 Who may write (SMTP AUTH PLAIN/LOGIN, offered when the server has a secret): user =
-agency code, password = `simulator.tokens.mint_token(secret, agency)`. A collection
+agency code, password = a token of it (`simulator.tokens.mint_token(secret, agency)`;
+expired and revoked tokens are refused, naming which). A collection
 internal to an agency takes mail only from a session authenticated as that agency
 (530 5.7.0 otherwise); other collections take unauthenticated mail too. An authenticated
 session may only use its agency's directory addresses as MAIL FROM. The null sender <>
@@ -72,7 +73,7 @@ from simulator.collect.store import (
 )
 from simulator.collections import Collection, CollectionIndex, RuleBook, rules_for
 from simulator.rules import ContentRules
-from simulator.tokens import mint_token
+from simulator.tokens import RevocationList, TokenRejected, check_token
 
 log = logging.getLogger("pulsecheck.collect.mailbox")
 
@@ -103,6 +104,7 @@ class MailboxConfig:
     data_timeout: float = 600.0  # seconds for the whole of one DATA (RFC 5321: 10 min)
     max_buffered_bytes: int = 64 * 2**20  # input held by all sessions together
     secret: bytes = b""  # SMTP AUTH is offered only with a secret
+    revoked: RevocationList | None = None  # revoked token key ids, re-read on change
     policy: Policy = field(default_factory=Policy)
     time_scale: float = 1.0
     hostname: str = "mailbox.pulsecheck.example"
@@ -124,17 +126,15 @@ class Mailbox:
         self.accepting = True
         self.buffered = 0  # input bytes held by all sessions
         self.buffered_peak = 0
-        self._tokens: dict[str, str] = {}
         self._ehlo = _ehlo_lines(config)
 
-    def token(self, agency: str) -> str:
-        """The AUTH password of an agency (`simulator.tokens.mint_token`), cached."""
-        token = self._tokens.get(agency)
-        if token is None:
-            token = mint_token(self.config.secret, agency)
-            if len(self._tokens) < 1_000:
-                self._tokens[agency] = token
-        return token
+    def verify(self, token: str) -> tuple[str | None, str]:
+        """(agency, "") of a valid AUTH password (a `simulator.tokens` token), or (None, why)."""
+        revoked = self.config.revoked.current() if self.config.revoked else frozenset()
+        try:
+            return check_token(self.config.secret, token, revoked).agency, ""
+        except TokenRejected as err:
+            return None, err.reason
 
     def now(self) -> float:
         return time.monotonic() * self.config.time_scale
@@ -402,9 +402,9 @@ class SmtpSession(asyncio.Protocol):
         self._login(user, wire.decode_b64(text))
 
     def _login(self, user: str, password: str) -> None:
-        agency = wire.check_login(user, password, self.box.token)
+        agency, reason = wire.check_login(user, password, self.box.verify)
         if agency is None:
-            return self._error("535 5.7.8 authentication credentials invalid")
+            return self._error(f"535 5.7.8 authentication credentials invalid: {reason}")
         self.agency = agency
         self._say("235 2.7.0 authentication successful")
 

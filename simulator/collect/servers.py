@@ -7,6 +7,9 @@ leaving the block stops accepting, lets in-flight writes commit, and closes the 
 `ServerProcess` runs `serve` in a separate process (multiprocessing, spawn) so a load
 client on the other core can drive it; it learns the bound address over a pipe.
 Binding anything but loopback needs `allow_remote=True`.
+Protection at rest: `store_key` (a master key, see vault.py) seals reply contents per
+agency; `retain_days` purges contents older than that, once before the server reports
+its address and then every `retention_every_s()` seconds, through the store's writer.
 """
 
 from __future__ import annotations
@@ -24,11 +27,19 @@ from typing import Any
 
 from aiohttp import web
 
-from simulator.collect.api import ApiConfig, build_app
+from simulator.collect.api import DEFAULT_READ_TIMEOUT_S, ApiConfig, build_app, runner_options
 from simulator.collect.directory import Directory
 from simulator.collect.mailbox import Mailbox, MailboxConfig, idle_sweeper
 from simulator.collect.policy import Policy
-from simulator.collect.store import AnyStore, NullStore, Store
+from simulator.collect.store import (
+    AnyStore,
+    NullStore,
+    Overloaded,
+    Store,
+    StoreClosed,
+    purge_expired,
+)
+from simulator.collect.vault import Vault
 from simulator.collections import (
     Collection,
     CollectionIndex,
@@ -36,6 +47,7 @@ from simulator.collections import (
     default_collections,
 )
 from simulator.rules import ContentRules
+from simulator.tokens import RevocationList
 from simulator.validation import InputError
 
 DEFAULT_HOST = "127.0.0.1"
@@ -87,6 +99,14 @@ class ServerSpec:
     sync: str = "full"
     commit_delay_s: float = 0.0  # tests only: a slow disk of known speed
     use_uvloop: bool = True
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # API: request head, and body, within this
+    revoked_path: str | None = None  # file of revoked token key ids, re-read on change
+    store_key: bytes | None = None  # master key: seal reply contents per agency; None: plaintext
+    retain_days: float | None = None  # purge reply contents older than this; None: keep
+
+    @property
+    def vault(self) -> Vault | None:
+        return None if self.store_key is None else Vault(self.store_key)
 
     def load_directory(self) -> Directory:
         if self.directory is not None:
@@ -123,7 +143,43 @@ def _open_store(spec: ServerSpec) -> AnyStore:
         max_batch=spec.max_batch,
         sync=spec.sync,
         commit_delay_s=spec.commit_delay_s,
+        vault=spec.vault,
     )
+
+
+RETENTION_PRINCIPAL = "server:retention"
+
+
+def retention_every_s(retain_days: float) -> float:
+    """How often a server sweeps: 1/24 of the retention, between 1 s and 1 h."""
+    return min(3600.0, max(1.0, retain_days * 86_400 / 24))
+
+
+@contextlib.asynccontextmanager
+async def _retention(store: AnyStore, retain_days: float | None) -> AsyncIterator[None]:
+    """Purge expired contents now, then sweep in the background until the block ends."""
+    if retain_days is None or not isinstance(store, Store):
+        yield
+        return
+    retain_s = retain_days * 86_400
+
+    async def sweep() -> None:
+        with contextlib.suppress(Overloaded, StoreClosed):  # busy or closing: next time
+            await purge_expired(store, retain_s, RETENTION_PRINCIPAL)
+
+    async def sweeper() -> None:
+        while True:
+            await asyncio.sleep(retention_every_s(retain_days))
+            await sweep()
+
+    await sweep()
+    task = asyncio.create_task(sweeper())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @contextlib.asynccontextmanager
@@ -139,6 +195,10 @@ async def running_api(
     allow_remote: bool = False,
     max_pending: int = 20_000,
     sync: str = "full",
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+    revoked_path: str | Path | None = None,
+    store_key: bytes | None = None,
+    retain_days: float | None = None,
 ) -> AsyncIterator[Running]:
     """Run the HTTP collection API inside the current loop for the block's duration."""
     spec = ServerSpec(
@@ -153,6 +213,10 @@ async def running_api(
         secret=secret,
         max_pending=max_pending,
         sync=sync,
+        read_timeout_s=read_timeout_s,
+        revoked_path=None if revoked_path is None else str(revoked_path),
+        store_key=store_key,
+        retain_days=retain_days,
     )
     async with _api(spec) as running:
         yield running
@@ -174,7 +238,10 @@ async def running_mailbox(
     max_pending: int = 20_000,
     max_message_bytes: int = 1_000_000,
     sync: str = "full",
+    store_key: bytes | None = None,
+    retain_days: float | None = None,
     secret: bytes = b"",
+    revoked_path: str | None = None,
     command_timeout: float = 300.0,
     data_timeout: float = 600.0,
     max_sessions_per_client: int = 500,
@@ -199,7 +266,10 @@ async def running_mailbox(
         max_pending=max_pending,
         max_message_bytes=max_message_bytes,
         sync=sync,
+        store_key=store_key,
+        retain_days=retain_days,
         secret=secret,
+        revoked_path=revoked_path,
         command_timeout=command_timeout,
         data_timeout=data_timeout,
         max_sessions_per_client=max_sessions_per_client,
@@ -218,6 +288,9 @@ def _collections(
 @contextlib.asynccontextmanager
 async def _api(spec: ServerSpec) -> AsyncIterator[Running]:
     check_bind(spec.host, spec.allow_remote)
+    if not spec.read_timeout_s > 0:
+        raise InputError("server", "read_timeout_s", spec.read_timeout_s, "must be > 0")
+    revoked = None if spec.revoked_path is None else RevocationList(spec.revoked_path)
     store = _open_store(spec)
     config = ApiConfig(
         spec.load_directory(),
@@ -225,14 +298,18 @@ async def _api(spec: ServerSpec) -> AsyncIterator[Running]:
         CollectionIndex(spec.collections),
         spec.secret,
         spec.store_path,
+        revoked=revoked,
+        read_timeout_s=spec.read_timeout_s,
+        vault=store.vault if isinstance(store, Store) else None,
     )
-    runner = web.AppRunner(build_app(config, store), access_log=None, handle_signals=False)
+    runner = web.AppRunner(build_app(config, store), **runner_options(spec.read_timeout_s))
     await runner.setup()
     try:
-        site = web.TCPSite(runner, spec.host, spec.port, backlog=1024)
-        await site.start()
-        host, port = _bound(runner.addresses[0])
-        yield Running("api", host, port, store)
+        async with _retention(store, spec.retain_days):
+            site = web.TCPSite(runner, spec.host, spec.port, backlog=1024)
+            await site.start()
+            host, port = _bound(runner.addresses[0])
+            yield Running("api", host, port, store)
     finally:
         await runner.cleanup()  # stops accepting, waits for in-flight handlers
         await store.close()
@@ -257,14 +334,16 @@ async def _mailbox(spec: ServerSpec) -> AsyncIterator[Running]:
         data_timeout=spec.data_timeout,
         max_buffered_bytes=spec.max_buffered_bytes,
         secret=spec.secret,
+        revoked=None if spec.revoked_path is None else RevocationList(spec.revoked_path),
     )
     mailbox = Mailbox(config, store)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(mailbox.protocol, spec.host, spec.port, backlog=1024)
     sweeper = asyncio.create_task(idle_sweeper(mailbox))
     try:
-        host, port = _bound(server.sockets[0].getsockname())
-        yield Running("mailbox", host, port, store, mailbox)
+        async with _retention(store, spec.retain_days):
+            host, port = _bound(server.sockets[0].getsockname())
+            yield Running("mailbox", host, port, store, mailbox)
     finally:
         sweeper.cancel()
         await _drain_mailbox(mailbox, server)

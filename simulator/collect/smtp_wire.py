@@ -7,15 +7,15 @@ session answers with 501. Addresses are returned lower-cased.
 
 SMTP AUTH (RFC 4954) PLAIN (RFC 4616) and LOGIN carry base64 text; `decode_plain` and
 `decode_b64` turn a client's response into text, raising `SyntaxProblem` (501) when it
-is not base64 or not the mechanism's form. `check_login` compares the password with
-the agency's token in constant time. None of them puts a credential in its error.
+is not base64 or not the mechanism's form. `check_login` checks that the password is a
+valid token (`simulator.tokens.check_token`) of the agency named as user. None of them
+puts a credential in its error.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hmac
 import re
 from collections.abc import Callable
 
@@ -96,10 +96,18 @@ def decode_plain(text: str) -> tuple[str, str]:
     return fields[1], fields[2]
 
 
-def check_login(user: str, password: str, token_of: Callable[[str], str]) -> str | None:
-    """The agency code `user` proves with `password` (its token), or None."""
+def check_login(
+    user: str, password: str, verify: Callable[[str], tuple[str | None, str]]
+) -> tuple[str | None, str]:
+    """(agency, "") when `password` is a valid token of agency `user`, else (None, reason).
+
+    `verify(token)` checks the token (signature in constant time, expiry, revocation) and
+    gives (its agency, "") or (None, why); the reason never holds the token."""
     if not _AGENCY.fullmatch(user):
-        return None
-    if not hmac.compare_digest(token_of(user).encode(), password.encode("utf-8", "replace")):
-        return None
-    return user
+        return None, "user must be an agency code"
+    agency, reason = verify(password)
+    if agency is None:
+        return None, reason
+    if agency != user:
+        return None, "token of another agency"
+    return agency, ""

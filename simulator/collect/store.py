@@ -9,13 +9,38 @@ key was already stored), so callers acknowledge only what is on disk, and a retr
 reply is stored exactly once. The queue is bounded: when `max_pending` records wait,
 `submit` raises `Overloaded` and the caller sheds load instead of growing memory.
 
+One bad record never disables the store. When a batch fails, the writer retries its
+records one by one in a single transaction (a savepoint each): a record that cannot be
+stored on its own (text that is not valid Unicode such as a lone surrogate, a number out
+of range, a failed constraint) fails alone, and its future raises `InvalidRecord(reason)`;
+every other record of the batch is committed and resolved as usual. Callers answer that
+one request as bad input (the API: 400; the mailbox: a 5xx for that message). Only an
+error that is not about one record (the disk is full or gone, an I/O error, a corrupt
+file) stops the writer: it is logged (type and SQLite's message, never a record's
+text), every queued and later write fails with `StoreFailed` (a `StoreClosed`), and
+`failure` says why, so a health check can report it.
+
+Exceptions a caller of `submit` can see: `Overloaded` (raised at once: shed),
+`StoreClosed` (raised at once: shutting down), `StoreFailed` (the writer stopped; raised
+at once or by the future), `InvalidRecord` (by the future: this record alone refused).
+
 Readers (`counts`, `replies_for`, `stats`) open their own connections; WAL lets them read
 while the writer commits.
+
+Protection at rest (see vault.py): given a `Vault`, the writer thread seals each reply's
+subject, cc and body into the `sealed` column under its agency's key; `replies_for`
+opens only the asked agency's rows. Reads of contents are recorded in the append-only
+`audit` table (triggers refuse UPDATE and DELETE), written through the writer like any
+record (`AuditEntry`). Retention (`Purge`, `purge_expired`, `purge`) blanks subject, cc
+and body of old rows in chunks but keeps each row, so idempotency and counts hold, and
+audits each chunk in the same transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -24,6 +49,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from simulator.collect.vault import Contents, Vault, VaultError, refuse_plaintext
 
 Outcome = Literal["new", "duplicate"]
 
@@ -43,7 +70,9 @@ CREATE TABLE IF NOT EXISTS replies (
     subject       TEXT    NOT NULL,
     body          TEXT    NOT NULL,
     attachments   INTEGER NOT NULL,
-    size_bytes    INTEGER NOT NULL
+    size_bytes    INTEGER NOT NULL,
+    sealed        BLOB,
+    purged_us     INTEGER
 );
 CREATE TABLE IF NOT EXISTS deliveries (
     id            INTEGER PRIMARY KEY,
@@ -64,12 +93,32 @@ CREATE TABLE IF NOT EXISTS rejections (
     rule          TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS replies_by_agency ON replies (agency, id);
+CREATE TABLE IF NOT EXISTS audit (
+    id            INTEGER PRIMARY KEY,
+    at_us         INTEGER NOT NULL,
+    principal     TEXT    NOT NULL,
+    action        TEXT    NOT NULL,
+    agency        TEXT    NOT NULL,
+    query         TEXT    NOT NULL,
+    row_count     INTEGER NOT NULL,
+    row_ids       TEXT    NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
+# Columns added after the first release: (name, declaration), added to older stores on open.
+_ADDED_REPLY_COLUMNS = (("sealed", "BLOB"), ("purged_us", "INTEGER"))
 
 _INSERT_REPLY = (
     "INSERT OR IGNORE INTO replies (idem_key, received_us, channel, collection, agency, "
-    "sender, round, status, cc, cc_count, subject, body, attachments, size_bytes) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?, ?, ?, ?, ?)"
+    "sender, round, status, cc, cc_count, subject, body, attachments, size_bytes, sealed) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 'accepted', ?, ?, ?, ?, ?, ?, ?)"
+)
+_INSERT_AUDIT = (
+    "INSERT INTO audit (at_us, principal, action, agency, query, row_count, row_ids) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _INSERT_DELIVERY = (
     "INSERT OR IGNORE INTO deliveries (idem_key, received_us, sender, round, rcpt_count, "
@@ -82,6 +131,8 @@ _INSERT_REJECTION = (
 
 SYNC_MODES = ("full", "normal", "off")
 
+log = logging.getLogger("pulsecheck.collect.store")
+
 
 class Overloaded(Exception):
     """The bounded write queue is full; the caller should shed this request."""
@@ -89,6 +140,55 @@ class Overloaded(Exception):
 
 class StoreClosed(Exception):
     """The store no longer accepts writes (shutting down)."""
+
+
+class StoreFailed(StoreClosed):
+    """The writer stopped on an error that is not about one record (disk full or gone)."""
+
+
+class InvalidRecord(ValueError):
+    """This record alone cannot be stored; `reason` says why (never the record's text).
+
+    The other records of its batch were committed. Answer the request that carried it as
+    bad input; retrying the same record fails the same way.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# Errors that one record's values cause while it is bound or inserted; anything else
+# (sqlite3.OperationalError: disk full, I/O error, ...) is about the store itself.
+_RECORD_ERRORS = (
+    ValueError,  # UnicodeEncodeError: a lone surrogate in a text field
+    TypeError,
+    OverflowError,  # an integer beyond SQLite's 64 bits
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,  # a value of a type SQLite cannot bind
+    sqlite3.IntegrityError,  # NOT NULL and other constraints
+    sqlite3.DataError,  # a string or blob too big
+)
+
+
+def record_error_reason(err: BaseException) -> str:
+    """Why one record was refused, without quoting any of its values."""
+    if isinstance(err, UnicodeError):
+        return "text is not valid Unicode (e.g. a lone surrogate) and cannot be stored"
+    if isinstance(err, OverflowError):
+        return "a number is out of the store's range"
+    if isinstance(err, sqlite3.IntegrityError):
+        return f"constraint failed ({getattr(err, 'sqlite_errorname', 'SQLITE_CONSTRAINT')})"
+    if isinstance(err, sqlite3.DataError):
+        return "a value is too big for the store"
+    return f"a value cannot be stored ({type(err).__name__})"
+
+
+def failure_reason(err: BaseException) -> str:
+    """A store-level error as one line: its type and SQLite's own message (no values)."""
+    if isinstance(err, sqlite3.Error):
+        return f"{type(err).__name__}: {err}"  # SQLite's messages never quote bound values
+    return type(err).__name__
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,20 +270,78 @@ class Rejection:
         )
 
 
-Record = Reply | Delivery | Rejection
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One access to reply contents: who, what (agency, rows, the query), when."""
+
+    at_us: int
+    principal: str  # e.g. "token:DHS@127.0.0.1" or "cli:alice"
+    action: str  # "read" or "purge"
+    agency: str  # the agency whose replies were read; "*" for every agency
+    query: str  # the request as asked, e.g. "GET /agencies/DHS/replies?after=0&limit=100"
+    row_ids: tuple[int, ...] = ()
+    row_count: int | None = None  # default: len(row_ids)
+
+    def row(self) -> tuple[Any, ...]:
+        count = len(self.row_ids) if self.row_count is None else self.row_count
+        ids = ",".join(map(str, self.row_ids))
+        return (self.at_us, self.principal, self.action, self.agency, self.query, count, ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    """Remove subject, cc and body of up to `limit` replies received before `before_us`.
+
+    The row, its idempotency key and its counts stay. Written by the writer thread like
+    any record, so it never contends with group commits; its future resolves "new" when
+    it purged rows (so there may be more) and "duplicate" when nothing was left to purge.
+    The purge and its audit row commit together.
+    """
+
+    before_us: int
+    at_us: int
+    principal: str
+    query: str
+    limit: int = 2_000
+
+
+Record = Reply | Delivery | Rejection | AuditEntry | Purge
 _Item = tuple[Record, "asyncio.Future[Outcome] | None"]
 
 
-def connect(path: str | Path, sync: str = "full") -> sqlite3.Connection:
+class _Connection(sqlite3.Connection):
+    """A store connection; `vault` seals every reply inserted through it (None: plaintext)."""
+
+    vault: Vault | None = None
+
+
+def connect(path: str | Path, sync: str = "full", vault: Vault | None = None) -> sqlite3.Connection:
     """Open (and create) a store database in WAL mode with the given fsync discipline."""
     if sync not in SYNC_MODES:
         raise ValueError(f"sync must be one of {SYNC_MODES}, got {sync!r}")
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, factory=_Connection
+    )
+    conn.vault = vault
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute(f"PRAGMA synchronous={sync.upper()}")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.executescript(SCHEMA)
+    _add_columns(conn)
+    conn.execute("PRAGMA secure_delete=ON")  # a purge overwrites the old contents' bytes
     return conn
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a store written by an older version up to this schema (additive only)."""
+    have = {str(row[1]) for row in conn.execute("PRAGMA table_info(replies)")}
+    for name, declaration in _ADDED_REPLY_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE replies ADD COLUMN {name} {declaration}")
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS replies_unpurged ON replies (received_us) "
+        "WHERE purged_us IS NULL"
+    )
 
 
 class Store:
@@ -197,14 +355,25 @@ class Store:
         max_batch: int = 2_000,
         sync: str = "full",
         commit_delay_s: float = 0.0,
+        vault: Vault | None = None,
     ) -> None:
         self.path = Path(path)
+        # Seals subject, cc and body of each reply in the writer thread; None: plaintext.
+        self.vault = vault
         self.max_pending = max_pending
         self.max_batch = max_batch
         # Tests only: hold each group commit this long, a slow disk of known speed, so
         # capacity (max_batch / delay) does not depend on a noisy machine.
         self.commit_delay_s = commit_delay_s
-        self._conn = connect(self.path, sync)
+        self._conn = connect(self.path, sync, vault)
+        try:
+            if vault is not None:
+                vault.bind(self._conn, str(self.path))
+            else:
+                refuse_plaintext(self._conn, str(self.path))
+        except BaseException:
+            self._conn.close()
+            raise
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._loop = asyncio.get_running_loop()
         self._pending = 0
@@ -225,12 +394,21 @@ class Store:
         """Whether `submit` would raise `Overloaded` now: shed before doing any work."""
         return self._pending >= self.max_pending
 
-    def submit(self, record: Reply | Delivery) -> asyncio.Future[Outcome]:
+    @property
+    def failure(self) -> str | None:
+        """Why the writer stopped (it no longer stores anything), or None while it works."""
+        if self._failure is not None:
+            return f"store writer failed: {failure_reason(self._failure)}"
+        if not self._closed and not self._thread.is_alive():
+            return "store writer thread is not running"
+        return None
+
+    def submit(self, record: Reply | Delivery | AuditEntry | Purge) -> asyncio.Future[Outcome]:
         """Queue a record; the future resolves once it is committed (or was already)."""
         if self._closed:
             raise StoreClosed("store is closing")
-        if self._failure is not None:
-            raise StoreClosed(f"store writer failed: {self._failure}")
+        if self.failure is not None:
+            raise StoreFailed(self.failure)
         if self._pending >= self.max_pending:
             raise Overloaded(f"{self._pending} writes pending (limit {self.max_pending})")
         future: asyncio.Future[Outcome] = self._loop.create_future()
@@ -238,8 +416,8 @@ class Store:
         self._queue.put((record, future))
         return future
 
-    def note(self, record: Rejection) -> None:
-        """Record a rejection without waiting; dropped when the queue is full."""
+    def note(self, record: Rejection | AuditEntry) -> None:
+        """Record a rejection or a refused read without waiting; dropped when the queue is full."""
         if not self._closed and self._pending < self.max_pending:
             self._pending += 1
             self._queue.put((record, None))
@@ -251,7 +429,8 @@ class Store:
         self._closed = True
         self._queue.put(None)
         await asyncio.to_thread(self._thread.join)
-        self._conn.close()
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.close()
 
     # -- writer thread ------------------------------------------------------------
     def _run(self) -> None:
@@ -260,8 +439,12 @@ class Store:
             first = self._queue.get()
             batch, stop = self._take_batch(first)
             if batch:
-                self._commit(batch)
-        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                try:
+                    self._commit(batch)
+                except BaseException as err:  # a bug here must not strand the futures
+                    self._stop_writing(err, batch)
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _take_batch(self, first: _Item | None) -> tuple[list[_Item], bool]:
         if first is None:
@@ -288,14 +471,19 @@ class Store:
                 rest.append(item)
 
     def _commit(self, batch: list[_Item]) -> None:
+        if self._failure is not None:  # stopped: fail what is still queued, write nothing
+            self._loop.call_soon_threadsafe(self._fail_batch, batch, self._failure)
+            return
         if self.commit_delay_s > 0:
             time.sleep(self.commit_delay_s)
         try:
-            outcomes = self._write(batch)
-        except BaseException as err:  # disk full, I/O error: fail the whole batch
-            self._failure = err
-            self._loop.call_soon_threadsafe(self._fail_batch, batch, err)
-            return
+            outcomes: list[Outcome | InvalidRecord] = list(self._write(batch))
+        except BaseException:  # one bad record, or the disk: find out record by record
+            try:
+                outcomes = self._write_each(batch)
+            except BaseException as err:  # disk full, I/O error: not about one record
+                self._stop_writing(err, batch)
+                return
         self._loop.call_soon_threadsafe(self._resolve_batch, batch, outcomes)
 
     def _write(self, batch: list[_Item]) -> list[Outcome]:
@@ -307,16 +495,53 @@ class Store:
                 outcomes.append(_insert(conn, record))
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
         return outcomes
 
+    def _write_each(self, batch: list[_Item]) -> list[Outcome | InvalidRecord]:
+        """The failed batch again, each record under its own savepoint, one commit."""
+        conn = self._conn
+        outcomes: list[Outcome | InvalidRecord] = []
+        conn.execute("BEGIN")
+        try:
+            for record, _ in batch:
+                conn.execute("SAVEPOINT record")
+                try:
+                    outcomes.append(_insert(conn, record))
+                except _RECORD_ERRORS as err:
+                    conn.execute("ROLLBACK TO record")
+                    outcomes.append(InvalidRecord(record_error_reason(err)))
+                    log.warning(
+                        "store refused one %s record: %s",
+                        type(record).__name__,
+                        record_error_reason(err),
+                    )
+                conn.execute("RELEASE record")
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        return outcomes
+
+    def _stop_writing(self, err: BaseException, batch: list[_Item]) -> None:
+        if self._failure is None:
+            self._failure = err
+            log.error("store writer stopped, no further writes: %s", failure_reason(err))
+        self._loop.call_soon_threadsafe(self._fail_batch, batch, err)
+
     # -- back on the loop ---------------------------------------------------------
-    def _resolve_batch(self, batch: list[_Item], outcomes: list[Outcome]) -> None:
+    def _resolve_batch(self, batch: list[_Item], outcomes: list[Outcome | InvalidRecord]) -> None:
         self._pending -= len(batch)
         self.batches += 1
-        self.committed += len(batch)
         for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, InvalidRecord):
+                if future is not None and not future.done():
+                    future.set_exception(outcome)
+                continue
+            self.committed += 1
             if future is not None and not future.done():
                 future.set_result(outcome)
 
@@ -324,17 +549,31 @@ class Store:
         self._pending -= len(batch)
         for _, future in batch:
             if future is not None and not future.done():
-                future.set_exception(StoreClosed(f"store write failed: {err}"))
+                future.set_exception(StoreFailed(f"store writer failed: {failure_reason(err)}"))
 
 
 def _insert(conn: sqlite3.Connection, record: Record) -> Outcome:
     if isinstance(record, Reply):
-        cursor = conn.execute(_INSERT_REPLY, record.row())
+        cursor = conn.execute(_INSERT_REPLY, _reply_row(record, getattr(conn, "vault", None)))
     elif isinstance(record, Delivery):
         cursor = conn.execute(_INSERT_DELIVERY, record.row())
-    else:
+    elif isinstance(record, Rejection):
         cursor = conn.execute(_INSERT_REJECTION, record.row())
+    elif isinstance(record, AuditEntry):
+        cursor = conn.execute(_INSERT_AUDIT, record.row())
+    else:
+        return "new" if purge_some(conn, record) else "duplicate"
     return "new" if cursor.rowcount == 1 else "duplicate"
+
+
+def _reply_row(record: Reply, vault: Vault | None) -> tuple[Any, ...]:
+    """The row to insert: plaintext, or subject, cc and body sealed into `sealed`."""
+    if vault is None:
+        return (*record.row(), None)
+    r = record
+    sealed = vault.seal(r.idem_key, r.agency, r.subject, r.cc, r.body)
+    return (r.idem_key, r.received_us, r.channel, r.collection, r.agency, r.sender, r.round,
+            "", len(r.cc), "", "", r.attachments, r.size_bytes, sealed)  # fmt: skip
 
 
 class NullStore:
@@ -344,16 +583,17 @@ class NullStore:
     batches = 0
     committed = 0
     full = False
+    failure: str | None = None
 
     def __init__(self) -> None:
         self._loop = asyncio.get_running_loop()
 
-    def submit(self, record: Reply | Delivery) -> asyncio.Future[Outcome]:
+    def submit(self, record: Reply | Delivery | AuditEntry | Purge) -> asyncio.Future[Outcome]:
         future: asyncio.Future[Outcome] = self._loop.create_future()
         future.set_result("new")
         return future
 
-    def note(self, record: Rejection) -> None:
+    def note(self, record: Rejection | AuditEntry) -> None:
         return None
 
     async def close(self) -> None:
@@ -402,12 +642,24 @@ def counts_for(conn: sqlite3.Connection, agency: str) -> dict[str, dict[str, int
 
 
 def replies_for(
-    conn: sqlite3.Connection, agency: str, after_id: int = 0, limit: int = 100
+    conn: sqlite3.Connection,
+    agency: str,
+    after_id: int = 0,
+    limit: int = 100,
+    vault: Vault | None = None,
 ) -> Sequence[dict[str, Any]]:
-    """One page of an agency's replies, in id order, starting after `after_id`."""
+    """One page of an agency's replies, in id order, starting after `after_id`.
+
+    Sealed rows are opened with `vault` under this agency's key only. Each row says how
+    it was held in `at_rest`: "encrypted" (opened), "plaintext", "purged" (retention
+    removed subject, cc and body), "locked" (sealed, no key for it given) or "tampered"
+    (sealed, failed authentication: altered, moved from another row, or another key);
+    the last two come with an empty subject, cc and body.
+    """
     rows = conn.execute(
         "SELECT id, received_us, channel, collection, sender, round, cc, subject, body, "
-        "attachments FROM replies WHERE agency = ? AND id > ? ORDER BY id LIMIT ?",
+        "attachments, idem_key, sealed, purged_us FROM replies "
+        "WHERE agency = ? AND id > ? ORDER BY id LIMIT ?",
         (agency, after_id, limit),
     ).fetchall()
     keys = (
@@ -422,7 +674,102 @@ def replies_for(
         "body",
         "attachments",
     )
-    pages = [dict(zip(keys, row, strict=True)) for row in rows]
-    for page in pages:
+    pages = []
+    for row in rows:
+        page = dict(zip(keys, row[:10], strict=True))
         page["cc"] = [c for c in str(page["cc"]).split(",") if c]
+        page["at_rest"] = _open_row(page, agency, row[10], row[11], row[12], vault)
+        pages.append(page)
     return pages
+
+
+def _open_row(
+    page: dict[str, Any],
+    agency: str,
+    idem_key: str,
+    sealed: bytes | None,
+    purged_us: int | None,
+    vault: Vault | None,
+) -> str:
+    if purged_us is not None:
+        return "purged"
+    if sealed is None:
+        return "plaintext"
+    page["subject"], page["cc"], page["body"] = "", [], ""  # only what the key opens
+    if vault is None or not vault.can_open(agency):
+        return "locked"
+    try:
+        contents: Contents = vault.open(idem_key, agency, sealed)
+    except VaultError:
+        return "tampered"
+    page["subject"], page["cc"], page["body"] = contents.subject, list(contents.cc), contents.body
+    return "encrypted"
+
+
+# -- audit and retention ------------------------------------------------------------
+def append_audit(conn: sqlite3.Connection, entry: AuditEntry) -> None:
+    """Append one audit row (autocommit connection, e.g. the CLI's)."""
+    conn.execute(_INSERT_AUDIT, entry.row())
+
+
+def audit_log(conn: sqlite3.Connection, limit: int | None = None) -> list[dict[str, Any]]:
+    """The audit rows, oldest first (the last `limit` when given)."""
+    keys = ("id", "at_us", "principal", "action", "agency", "query", "row_count", "row_ids")
+    sql = f"SELECT {', '.join(keys)} FROM audit ORDER BY id"
+    if limit is not None:
+        sql = f"SELECT * FROM ({sql} DESC LIMIT {int(limit)}) ORDER BY id"
+    try:
+        rows = conn.execute(sql).fetchall()
+    except sqlite3.OperationalError as err:
+        if "no such table" in str(err):
+            return []  # a store written before audits existed
+        raise
+    return [dict(zip(keys, row, strict=True)) for row in rows]
+
+
+def purge_some(conn: sqlite3.Connection, purge: Purge) -> int:
+    """Purge one chunk inside the caller's transaction, auditing it; the rows purged."""
+    cursor = conn.execute(
+        "UPDATE replies SET subject = '', cc = '', body = '', sealed = NULL, purged_us = ? "
+        "WHERE id IN (SELECT id FROM replies WHERE purged_us IS NULL AND received_us < ? "
+        "LIMIT ?)",
+        (purge.at_us, purge.before_us, purge.limit),
+    )
+    purged = cursor.rowcount
+    if purged > 0:
+        entry = AuditEntry(
+            purge.at_us, purge.principal, "purge", "*", purge.query, row_count=purged
+        )
+        conn.execute(_INSERT_AUDIT, entry.row())
+    return purged
+
+
+def purge(conn: sqlite3.Connection, purge: Purge) -> int:
+    """Purge everything `purge` covers, chunk by chunk, each chunk its own transaction.
+
+    For a connection of its own (the CLI) while a server may be writing: each chunk
+    holds the write lock only briefly, well inside the writer's busy timeout.
+    """
+    total = 0
+    while True:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            purged = purge_some(conn, purge)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        total += purged
+        if purged < purge.limit:
+            return total
+
+
+async def purge_expired(store: Store, retain_s: float, principal: str) -> int:
+    """Purge through the writer thread every reply older than `retain_s`; chunks purged."""
+    now_us = time.time_ns() // 1000
+    before_us = now_us - int(retain_s * 1e6)
+    query = f"retention: purge replies received before {before_us} us ({retain_s:g} s)"
+    chunks = 0
+    while await store.submit(Purge(before_us, now_us, principal, query)) == "new":
+        chunks += 1
+    return chunks

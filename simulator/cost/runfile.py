@@ -20,14 +20,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from simulator.cost.capacity import US_PER_S, RunMeasure, peak_count
+from simulator.tables import read_stage
+from simulator.traffic.record import RESULTS_FILE, RUN_FILE, SUMMARY_FILE
 from simulator.validation import InputError
 
-SUMMARY_FILE = "replay.json"
-RESULTS_FILE = "results.parquet"
-RUN_FILE = "run.json"
 ACKED = ("ok", "late")  # outcomes the replay counts as acknowledged
 LOST = ("error", "timeout", "dropped")  # no answer; "rejected" is an answer, not a loss
 
@@ -58,7 +56,7 @@ def peak_ack_rate(run_dir: Path) -> float | None:
     path = run_dir / RESULTS_FILE
     if not path.exists():
         return None
-    table = pq.read_table(path, columns=["t_done", "outcome"])
+    table = read_stage(path, "results", ["t_done", "outcome"])
     acked = pc.is_in(table.column("outcome").cast("string"), value_set=pa.array(ACKED))
     done = np.asarray(table.column("t_done").to_numpy(), np.int64)
     mask = np.asarray(acked.to_numpy(zero_copy_only=False), np.bool_) & (done >= 0)

@@ -20,8 +20,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from simulator.locust.share import table_from_ipc
-from simulator.replay.record import merge_results, new_histogram, results_table, write_run
-from simulator.replay.targets import DROPPED
+from simulator.traffic.outcomes import DROPPED
+from simulator.traffic.record import merge_results, new_histogram, results_table, write_run
 
 I64 = npt.NDArray[np.int64]
 

@@ -1,7 +1,7 @@
 """The HTTP storm's delivery: one reply event -> POST to the collection API, via Locust.
 
 Theory of operation: the body, its routing and its idempotency key come from
-`replay.payload.Payload.http_json`, byte for byte what the native engine posts. This
+`traffic.payload.Payload.http_json`, byte for byte what the native engine posts. This
 module adds what Locust needs around it: a bearer token per sender department, minted
 from the API's secret (`simulator.tokens.mint_token`), and the POST through the user's
 Locust client, so Locust's stats show every request too.
@@ -13,9 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from simulator.replay.payload import Payload
-from simulator.replay.targets import ERROR, Outcome, http_outcome
 from simulator.tokens import mint_token
+from simulator.traffic.outcomes import ERROR, Outcome, http_outcome
+from simulator.traffic.payload import Payload
 from simulator.validation import InputError
 
 MIN_SECRET_BYTES = 16  # as `simulator.tokens.load_or_create_secret` requires
@@ -44,7 +44,7 @@ def read_secret(path: Path) -> bytes:
     return secret
 
 
-class Tokens:
+class AgencyTokens:
     """Bearer headers per department, minted once each."""
 
     def __init__(self, secret: bytes) -> None:
@@ -63,7 +63,7 @@ class Tokens:
 
 
 def http_delivery(
-    client: Any, path: str, payload: Payload, tokens: Tokens
+    client: Any, path: str, payload: Payload, tokens: AgencyTokens
 ) -> Callable[[int], Outcome]:
     """A `deliver(i) -> Outcome` posting through a Locust FastHttpUser client."""
 

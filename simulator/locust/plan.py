@@ -3,7 +3,7 @@
 Theory of operation: the storm keeps the schedule's events of the kinds its channel
 carries (the HTTP API takes replies only; SMTP takes every kind), in intended-time order,
 up to `max_events`. Each kept event is due at its offset from the schedule's first event,
-compressed by the speedup, exactly as in the native engine (`replay.pacer`). Worker k of
+compressed by the speedup, exactly as in the native engine (`traffic.pacer`). Worker k of
 n sends positions k, k+n, k+2n... (`pacer.split_for_workers`), so the shares are disjoint,
 cover every event, and each keeps an even rate. A fingerprint of the kept events lets a
 worker on another machine prove it read the same schedule as the master.
@@ -14,17 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from simulator.columns import SCHEDULE, WORKFORCE
-from simulator.replay.pacer import intended_offsets_us, split_for_workers
-from simulator.validation import InputError
+from simulator.traffic.pacer import intended_offsets_us, split_for_workers
 
 I64 = npt.NDArray[np.int64]
 
@@ -111,19 +107,3 @@ def assign_shares(
 
 
 # -- the one IO adapter: reading the two tables ------------------------------------------
-def read_table(path: Path, schema: pa.Schema, option: str) -> pa.Table:
-    """A Parquet table checked against `schema`; InputError names the file otherwise."""
-    try:
-        return pq.read_table(path).select(schema.names).cast(schema)
-    except FileNotFoundError:
-        raise InputError(str(path), option, str(path), "no such file") from None
-    except (pa.ArrowInvalid, KeyError, ValueError) as err:
-        raise InputError(str(path), "(schema)", str(err)[:200], f"must match {option}") from None
-
-
-def read_schedule(path: Path) -> pa.Table:
-    return read_table(path, SCHEDULE, "columns.SCHEDULE")
-
-
-def read_workforce(path: Path) -> pa.Table:
-    return read_table(path, WORKFORCE, "columns.WORKFORCE")

@@ -4,7 +4,7 @@ Theory of operation: the same open-loop rule as the native engine. Users claim e
 intended order (`claim`); each sleeps until its event is due, drops it if it is more than
 `drop_after_s` behind, else sends it and `finish`es it. The clock is passed in (seconds
 on a monotonic clock whose zero is the common start), so this class never reads time and
-is testable without Locust. Outcomes go into a `replay.record.Recorder` (numpy columns)
+is testable without Locust. Outcomes go into a `traffic.record.Recorder` (numpy columns)
 and answered events into two interval HdrHistograms (from the intended time, and from the
 actual send). `drain` hands the master everything finished since the last drain: result
 rows as Arrow IPC bytes and the encoded interval histograms, which it then resets.
@@ -19,14 +19,14 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator.replay.record import (
+from simulator.traffic.outcomes import PENDING, Outcome
+from simulator.traffic.record import (
     HIST_HIGHEST_US,
     HIST_LOWEST_US,
     Recorder,
     new_histogram,
     results_table,
 )
-from simulator.replay.targets import PENDING, Outcome
 
 I64 = npt.NDArray[np.int64]
 US = 1_000_000

@@ -1,7 +1,7 @@
 """The SMTP storm's delivery: one event -> one SMTP transaction, reported to Locust.
 
 Theory of operation: the message (envelope and bytes) comes from
-`replay.payload.Payload.smtp_message`, the native engine's code. The transaction runs on
+`traffic.payload.Payload.smtp_message`, the native engine's code. The transaction runs on
 the standard library's `smtplib` over one kept-open connection per user; Locust
 monkey-patches sockets with gevent, so the blocking calls yield to other users. smtplib
 does not pipeline, so each RCPT costs a round trip (the native engine's client pipelines;
@@ -22,10 +22,9 @@ import smtplib
 import time
 from typing import Any
 
-from simulator.replay.payload import Payload
-from simulator.replay.smtp import HELO_NAME, classify
-from simulator.replay.targets import ERROR, OK, TIMEOUT, Outcome
 from simulator.tokens import mint_token
+from simulator.traffic.outcomes import ERROR, OK, TIMEOUT, Outcome, classify
+from simulator.traffic.payload import HELO_NAME, Payload
 
 
 class SmtpClient:
@@ -74,7 +73,7 @@ class SmtpClient:
             return classify(err.smtp_code, len(data), "MAIL")
         except smtplib.SMTPResponseException as err:
             self._reset()
-            return classify(err.smtp_code, len(data), "DATA")
+            return classify(err.smtp_code, len(data), "end of data")
         except TimeoutError:
             self.drop()
             return Outcome(0, TIMEOUT, len(data), "timeout")

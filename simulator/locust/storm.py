@@ -38,16 +38,15 @@ from simulator.locust.plan import (
     StormPlan,
     assign_shares,
     plan_storm,
-    read_schedule,
-    read_workforce,
     share_positions,
 )
 from simulator.locust.share import Pace, ShareRun
-from simulator.replay.payload import Payload
-from simulator.replay.targets import Outcome
 from simulator.safety import check_target
-from simulator.schedule.io import read_rendering
+from simulator.schedule.io import read_rendering, read_schedule
+from simulator.traffic.outcomes import Outcome
+from simulator.traffic.payload import Payload
 from simulator.validation import InputError
+from simulator.workforce.io import read_workforce
 
 log = logging.getLogger("pulsecheck.locust")
 
@@ -198,8 +197,8 @@ class Storm:
             events,
             workforce,
             self.collections,
-            seed=int(rendering.get("seed", 0)),
-            html_share=float(rendering.get("html_share", 0.0)),
+            seed=rendering.seed,
+            html_share=rendering.html_share,
         )
         opts = self.options_checked
         pace = Pace(opts.max_duration_s, opts.drop_after_s, opts.late_after_ms)

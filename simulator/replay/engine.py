@@ -35,10 +35,11 @@ import numpy.typing as npt
 import pyarrow as pa
 from hdrh.histogram import HdrHistogram
 
-from simulator.replay.pacer import intended_offsets_us, run_window
-from simulator.replay.payload import BROADCAST_SENDER, Payload
-from simulator.replay.record import Recorder, build_histograms, summarize
-from simulator.replay.targets import ERROR, TIMEOUT, Outcome, Session, Target
+from simulator.replay.targets import Session, Target
+from simulator.traffic.outcomes import ERROR, TIMEOUT, Outcome
+from simulator.traffic.pacer import intended_offsets_us, run_window
+from simulator.traffic.payload import BROADCAST_SENDER, Payload
+from simulator.traffic.record import Recorder, build_histograms, summarize
 
 I64 = npt.NDArray[np.int64]
 

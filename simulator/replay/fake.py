@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from simulator.replay.payload import Payload, SmtpMessage
-from simulator.replay.targets import OK, Follow, Outcome
+from simulator.replay.targets import Follow
+from simulator.traffic.outcomes import OK, Outcome
+from simulator.traffic.payload import Payload, SmtpMessage
 
 Responder = Callable[[int, int], Outcome]
 

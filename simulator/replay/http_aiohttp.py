@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import aiohttp
 
-from simulator.replay.payload import Payload
-from simulator.replay.targets import Follow, Outcome, Tokens, http_outcome
+from simulator.replay.targets import Follow, Tokens
+from simulator.traffic.outcomes import Outcome, http_outcome
+from simulator.traffic.payload import Payload
 
 _JSON = {"Content-Type": "application/json", "User-Agent": "pulsecheck-replay"}
 

@@ -16,8 +16,9 @@ from typing import cast
 
 import httptools
 
-from simulator.replay.payload import Payload
-from simulator.replay.targets import Follow, Outcome, Tokens, http_outcome
+from simulator.replay.targets import Follow, Tokens
+from simulator.traffic.outcomes import Outcome, http_outcome
+from simulator.traffic.payload import Payload
 
 
 class _ResponseProtocol(asyncio.Protocol):

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from simulator.replay.record import Recorder
+from simulator.traffic.record import Recorder
 
 I64 = npt.NDArray[np.int64]
 

@@ -31,12 +31,11 @@ import contextlib
 from collections import deque
 from typing import cast
 
-from simulator.replay.payload import Payload, SmtpMessage
-from simulator.replay.targets import ERROR, OK, REJECTED, Follow, Outcome, Tokens
+from simulator.replay.targets import Follow, Tokens
+from simulator.traffic.outcomes import OK, Outcome, classify
+from simulator.traffic.payload import HELO_NAME, Payload, SmtpMessage
 
 MAX_IDLE = 64  # parked connections of other principals, per target
-TEMPORARY_RETRY_S = 1.0  # delay before retrying a 4xx; SMTP carries no Retry-After
-HELO_NAME = b"pulsecheck.example"
 
 Reply = tuple[int, bytes]
 # MAIL/RCPT/DATA lines, RCPT count, dot-stuffed message, agency to authenticate as
@@ -142,15 +141,6 @@ class _ReplyProtocol(asyncio.Protocol):
 def _expire(waiter: asyncio.Future[None]) -> None:
     if not waiter.done():
         waiter.set_exception(TimeoutError())
-
-
-def classify(code: int, nbytes: int, what: str) -> Outcome:
-    """An SMTP reply code as an outcome (2xx/3xx ok, 4xx temporary, 5xx rejected)."""
-    if 200 <= code < 400:
-        return Outcome(code, OK, nbytes)
-    if 400 <= code < 500:
-        return Outcome(code, ERROR, nbytes, f"smtp {code} at {what}", TEMPORARY_RETRY_S)
-    return Outcome(code, REJECTED, nbytes, f"smtp {code} at {what}")
 
 
 class SmtpSession:

@@ -14,26 +14,12 @@ timeouts, so the engine's hot loop stays free of per-request timers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from simulator.columns import OUTCOMES
-from simulator.replay.payload import Payload
+from simulator.traffic.outcomes import Outcome
+from simulator.traffic.payload import Payload
 from simulator.validation import InputError
-
-OK, REJECTED, ERROR, TIMEOUT, LATE, DROPPED = (OUTCOMES.index(o) for o in OUTCOMES)
-PENDING = -1  # recorder state of an event not finished yet
-
-
-class Outcome(NamedTuple):
-    """What one delivery attempt came to."""
-
-    status: int  # HTTP status or final SMTP reply code; 0 when there was no answer
-    outcome: int  # index into columns.OUTCOMES
-    nbytes: int  # request bytes written
-    error: str = ""  # short reason; "" when ok
-    retry_after: float | None = None  # seconds, when the failure is temporary
-
 
 Follow = Callable[[], Any]  # the next message if one is due now, else None
 
@@ -92,29 +78,3 @@ def make_target(
     from simulator.replay.http_aiohttp import AiohttpTarget
 
     return AiohttpTarget(url, timeout_s, tokens)
-
-
-def retry_after_seconds(value: str | bytes | None) -> float | None:
-    """Parse an HTTP Retry-After given in seconds; dates and junk give None."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
-
-
-DEFAULT_RETRY_S = 0.5  # delay for a 429/503 that names none
-
-
-def http_outcome(status: int, retry_after: str | bytes | None, nbytes: int) -> Outcome:
-    """Classify an HTTP answer; 429 and 503 are temporary and worth a retry."""
-    if 200 <= status < 300:
-        return Outcome(status, OK, nbytes)
-    if status in (429, 503):
-        delay = retry_after_seconds(retry_after)
-        return Outcome(
-            status, REJECTED, nbytes, f"http {status}", DEFAULT_RETRY_S if delay is None else delay
-        )
-    return Outcome(status, REJECTED if status < 500 else ERROR, nbytes, f"http {status}")

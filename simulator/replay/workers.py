@@ -21,8 +21,10 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.pacer import run_window, split_for_workers
-from simulator.replay.record import (
+from simulator.replay.targets import Tokens, make_target
+from simulator.tables import read_stage
+from simulator.traffic.pacer import run_window, split_for_workers
+from simulator.traffic.record import (
     CORRECTED_FILE,
     SUMMARY_FILE,
     UNCORRECTED_FILE,
@@ -31,7 +33,6 @@ from simulator.replay.record import (
     read_results,
     write_run,
 )
-from simulator.replay.targets import Tokens, make_target
 
 START_DELAY_S = 1.0  # time for every process to import and open its files
 
@@ -72,8 +73,8 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 def run_job(job: WorkerJob) -> dict[str, Any]:
     """Replay one share in this process and write it to `job.out_dir`."""
-    events = pq.read_table(job.schedule_path)
-    workforce = pq.read_table(job.workforce_path)
+    events = read_stage(job.schedule_path, "schedule")
+    workforce = read_stage(job.workforce_path, "workforce")
     tokens = None if job.token_secret is None else secret_tokens(job.token_secret)
     target = make_target(job.target_url, job.timeout_s, job.fast_http, tokens)
 

@@ -10,46 +10,50 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from collections.abc import Mapping
+
 import numpy as np
 from matplotlib.figure import Figure
+from numpy.typing import NDArray
 
-from simulator.replyall.band import Band
 from simulator.replyall.compare import CompareRow
 from simulator.replyall.observed import DeliveryCurves
+
+F64 = NDArray[np.float64]
 
 
 def _hours(n: int) -> np.ndarray:
     return np.arange(n) / 60.0
 
 
-def storm_curve(b: Band) -> Figure:
+def storm_curve(curves: Mapping[str, F64], runs: int, name: str) -> Figure:
     """Posts per minute and deliveries per second, P50 with the P10-P90 band."""
     fig = Figure(figsize=(8, 5))
     ax1, ax2 = fig.subplots(2, 1, sharex=True)
-    posts = b.curves["posts"]
+    posts = curves["posts"]
     t = _hours(posts.shape[1])
     ax1.fill_between(t, posts[0], posts[2], alpha=0.3, label="P10-P90")
     ax1.plot(t, posts[1], label="P50")
     ax1.set_ylabel("reply-alls / minute")
     ax1.legend()
-    deliv = (b.curves["list_deliveries"] + b.curves["single_deliveries"]) / 60.0
+    deliv = (curves["list_deliveries"] + curves["single_deliveries"]) / 60.0
     ax2.fill_between(t, deliv[0], deliv[2], alpha=0.3)
     ax2.plot(t, deliv[1])
     ax2.set_ylabel("deliveries / s")
     ax2.set_xlabel("hours after the send")
-    fig.suptitle(f"Reply-all storm: {b.storm.scenario.name} ({b.runs} runs)")
+    fig.suptitle(f"Reply-all storm: {name} ({runs} runs)")
     return fig
 
 
-def backlog(b: Band) -> Figure:
+def backlog(curves: Mapping[str, F64], queue_limit: int) -> Figure:
     """Deliveries waiting at the MTA (queue plus deferred), P50 with the band."""
     fig = Figure(figsize=(8, 3.5))
     ax = fig.subplots()
-    q = b.curves["backlog"]
+    q = curves["backlog"]
     t = _hours(q.shape[1])
     ax.fill_between(t, np.maximum(q[0], 1), np.maximum(q[2], 1), alpha=0.3)
     ax.plot(t, np.maximum(q[1], 1))
-    ax.axhline(b.storm.scenario.mta.queue_limit, ls="--", color="grey", label="queue limit")
+    ax.axhline(queue_limit, ls="--", color="grey", label="queue limit")
     ax.set_yscale("log")
     ax.set_ylabel("deliveries waiting")
     ax.set_xlabel("hours after the send")

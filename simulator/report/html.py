@@ -25,6 +25,7 @@ body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 
 h1{margin-bottom:.2em}
 .verdict{font-size:1.3em;font-weight:bold;padding:.3em .6em;border-radius:4px}
 .pass{background:#d9f2d9;color:#135213} .fail{background:#f8d7d7;color:#7a1212}
+.none{background:#eeeeee;color:#444}
 table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
 th{background:#f3f3f3} td:first-child,th:first-child{text-align:left}
@@ -38,6 +39,19 @@ window.addEventListener('load', function () {
   document.body.setAttribute('data-figures-loaded', ok + '/' + imgs.length);
 });
 """
+
+
+VERDICT_TEXT = {
+    "pass": "thresholds: PASS",
+    "fail": "thresholds: FAIL",
+    "none": "no thresholds set: nothing was checked",
+}
+
+
+def _result(check: Mapping[str, Any]) -> str:
+    if not check.get("measured", True):
+        return "not measured"
+    return "pass" if check["passed"] else "FAIL"
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -97,7 +111,7 @@ def render_page(
     """The run page. `figures`: name -> (caption, PNG bytes); `sections`: (title, html)."""
     events = summary["events"]
     latency = summary["latency_ms"]
-    verdict = summary.get("verdict", "pass")
+    verdict = summary.get("verdict", "none")
     counts = (
         "scheduled",
         "sent",
@@ -114,12 +128,11 @@ def render_page(
     percentiles = [
         (p, latency["corrected"][p], latency["uncorrected"][p]) for p in latency["corrected"]
     ]
-    checks = [
-        (t["check"], t["value"], "pass" if t["passed"] else "FAIL")
-        for t in summary.get("thresholds", [])
-    ] or [("none set", None, "")]
+    checks = [(t["check"], t["value"], _result(t)) for t in summary.get("thresholds", [])] or [
+        ("none set", None, "")
+    ]
     parts = [
-        f"<p class='verdict {verdict}'>thresholds: {verdict.upper()}</p>",
+        f"<p class='verdict {verdict}'>{VERDICT_TEXT.get(verdict, verdict)}</p>",
         "<h2>Events</h2>",
         _table([(k, events.get(k)) for k in counts], ("count", "events")),
         _table(reasons, ("failed by reason", "events")),

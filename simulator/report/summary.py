@@ -11,7 +11,7 @@ flat metric names of `scenario.THRESHOLD_METRICS`. Everything here is pure.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ class Verdict:
     check: str
     value: float | None
     passed: bool
+    measured: bool = True  # False: the run could not measure it (`lost` without a store)
 
 
 def column(table: pa.Table, name: str) -> np.ndarray[Any, Any]:
@@ -122,10 +123,19 @@ def build_summary(
         },
     }
     summary.update(extra or {})
-    verdicts = evaluate(thresholds, metrics(summary))
+    unmeasured = {"lost"} if stored is None else set()
+    verdicts = evaluate(thresholds, metrics(summary), unmeasured)
     summary["thresholds"] = [v.__dict__ for v in verdicts]
-    summary["verdict"] = "pass" if all(v.passed for v in verdicts) else "fail"
+    summary["verdict"] = verdict_of(verdicts)
     return summary
+
+
+def verdict_of(verdicts: Sequence[Verdict]) -> str:
+    """ "pass", "fail", or "none" when no threshold was set: never a pass on nothing."""
+    measured = [v for v in verdicts if v.measured]
+    if not measured:
+        return "none"
+    return "pass" if all(v.passed for v in measured) else "fail"
 
 
 def metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
@@ -152,10 +162,21 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
     }
 
 
-def evaluate(thresholds: Sequence[Threshold], values: Mapping[str, float | None]) -> list[Verdict]:
-    """Each threshold against its metric; a metric with no value fails its check."""
+def evaluate(
+    thresholds: Sequence[Threshold],
+    values: Mapping[str, float | None],
+    unmeasured: Collection[str] = (),
+) -> list[Verdict]:
+    """Each threshold against its metric; a metric with no value fails its check.
+
+    A metric in `unmeasured` is one the run had no way to measure (`lost` when no store
+    was read back): its check is neither passed nor failed, and the page says so.
+    """
     verdicts = []
     for check in thresholds:
+        if check.metric in unmeasured:
+            verdicts.append(Verdict(str(check), None, False, measured=False))
+            continue
         value = values.get(check.metric)
         passed = value is not None and _OPS[check.op](float(value), check.value)
         verdicts.append(Verdict(str(check), None if value is None else float(value), passed))

@@ -13,20 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.columns import SCHEDULE
 from simulator.scenario import Scenario
 from simulator.schedule.people import NEEDED
+from simulator.tables import manifest_path, read_stage
 from simulator.validation import InputError
-
-
-def manifest_path(path: Path) -> Path:
-    return path.with_name(path.name + ".manifest.json")
 
 
 def file_sha256(path: Path) -> str | None:
@@ -36,71 +32,85 @@ def file_sha256(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_schedule(table: pa.Table, path: Path, manifest: dict[str, Any]) -> Path:
+@dataclass(frozen=True)
+class Rendering:
+    """What a replay needs to render the bodies the schedule sized: the content seed and
+    the share of replies written as HTML."""
+
+    seed: int = 0
+    html_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class ScheduleManifest:
+    """What a schedule file records about how it was made (`<file>.manifest.json`)."""
+
+    scenario: str
+    rendering: Rendering = field(default_factory=Rendering)
+    scenario_file: str | None = None
+    seed: int | None = None
+    workforce_file: str | None = None
+    workforce_manifest_sha256: str | None = None  # the workforce it was built from
+    workforce_rows_read: int | None = None
+    list_size: int | None = None  # a reply-all storm: the members of the list it went to
+
+
+def write_schedule(table: pa.Table, path: Path, manifest: ScheduleManifest) -> Path:
     """Write the Parquet file and its manifest; return the manifest's path."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
     target = manifest_path(path)
-    doc = {**manifest, "rows": table.num_rows, "file": path.name}
+    doc = {**asdict(manifest), "rows": table.num_rows, "file": path.name}
     target.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return target
 
 
-def rendering_of(scenario: Scenario, seed: int) -> dict[str, float | int]:
-    """What a replay needs to render the bodies the schedule sized: the content seed and
-    the share of replies written as HTML."""
+def rendering_of(scenario: Scenario, seed: int) -> Rendering:
+    """The rendering of a scenario's replies at a content seed."""
     from simulator.behaviour.params import ContentShares, defaults
 
     html = ContentShares.from_behaviour({**defaults(), **scenario.behaviour}).html
-    return {"seed": seed, "html_share": html}
+    return Rendering(seed, float(html))
 
 
-def read_rendering(path: Path) -> dict[str, float | int]:
-    """The `rendering_of` record in a schedule's manifest; {} when there is none."""
+def read_schedule_manifest(path: Path) -> ScheduleManifest | None:
+    """The manifest beside a schedule file, checked; None when there is none."""
     target = manifest_path(Path(path))
     if not target.exists():
-        return {}
+        return None
     try:
         doc = json.loads(target.read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise InputError(str(target), "(file)", str(target), f"must be JSON: {err}") from None
-    rendering = doc.get("rendering", {}) if isinstance(doc, dict) else {}
+    if not isinstance(doc, dict):
+        raise InputError(str(target), "(file)", type(doc).__name__, "must be a JSON object")
+    rendering = doc.get("rendering") or {}
     seed, share = rendering.get("seed", 0), rendering.get("html_share", 0.0)
     if not isinstance(seed, int) or not isinstance(share, int | float) or not 0 <= share <= 1:
         raise InputError(
             str(target), "rendering", rendering, "needs an integer seed and 0 <= html_share <= 1"
         )
-    return {"seed": seed, "html_share": float(share)}
+    known = {f.name for f in fields(ScheduleManifest)} - {"rendering"}
+    values = {k: v for k, v in doc.items() if k in known}
+    try:
+        return ScheduleManifest(**values, rendering=Rendering(seed, float(share)))
+    except TypeError as err:
+        raise InputError(str(target), "(fields)", str(err), "must be a schedule manifest") from None
+
+
+def read_rendering(path: Path) -> Rendering:
+    """The rendering a schedule's manifest records; the defaults when there is none."""
+    manifest = read_schedule_manifest(path)
+    return Rendering() if manifest is None else manifest.rendering
 
 
 def read_schedule(path: Path) -> pa.Table:
     """Read a schedule Parquet file; its columns must match SCHEDULE."""
-    try:
-        table = pq.read_table(Path(path))
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), "(file)", str(path), f"must be a schedule Parquet file: {err}"
-        ) from None
-    if table.schema.names != SCHEDULE.names:
-        raise InputError(
-            str(path), "(columns)", table.schema.names, f"must be {', '.join(SCHEDULE.names)}"
-        )
-    return table
+    return read_stage(path, "schedule")
 
 
 def read_workforce_columns(path: Path) -> pa.Table:
     """Only the workforce columns a schedule needs (names, flags, codes, managers)."""
-    try:
-        schema = pq.read_schema(Path(path))
-        missing = [c for c in NEEDED if c not in schema.names]
-        if missing:
-            raise InputError(
-                str(path), "(columns)", missing, "must be a workforce file with these columns"
-            )
-        return pq.read_table(Path(path), columns=list(NEEDED))
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), "(file)", str(path), f"must be a workforce Parquet file: {err}"
-        ) from None
+    return read_stage(path, "workforce", NEEDED)

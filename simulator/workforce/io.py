@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from simulator.columns import WORKFORCE
+from simulator.tables import manifest_path, read_stage
 from simulator.validation import InputError
 
 META_PREFIX = "pulsecheck."
@@ -38,10 +38,6 @@ def provenance(table: pa.Table) -> dict[str, Any]:
         raw = meta.get(f"{META_PREFIX}{key}".encode())
         out[key] = json.loads(raw) if raw is not None else None
     return out
-
-
-def manifest_path(path: Path) -> Path:
-    return path.with_name(path.name + ".manifest.json")
 
 
 def write_workforce(table: pa.Table, path: Path) -> Path:
@@ -69,19 +65,4 @@ def read_manifest(path: Path) -> dict[str, Any]:
 
 def read_workforce(path: Path) -> pa.Table:
     """Read a workforce Parquet file; its columns must match `WORKFORCE`."""
-    try:
-        table = pq.read_table(Path(path))
-    except (OSError, pa.ArrowInvalid) as err:
-        raise InputError(
-            str(path), "(file)", str(path), f"must be a workforce Parquet file: {err}"
-        ) from err
-    if table.schema.names != WORKFORCE.names:
-        raise InputError(
-            str(path), "(columns)", table.schema.names, f"must be {', '.join(WORKFORCE.names)}"
-        )
-    try:
-        return table.cast(WORKFORCE.with_metadata(table.schema.metadata))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise InputError(
-            str(path), "(column types)", str(table.schema), f"must match: {err}"
-        ) from err
+    return read_stage(path, "workforce")

@@ -125,7 +125,7 @@ class HttpSender:
             status = 0
         self.tally.answers[status] += 1
         if status == 201:
-            self.tally.acked.append(f"{self.sender}/{key}")
+            self.tally.acked.append(f"api:DHS:{self.sender}/{key}")  # the token is DHS's
         return status
 
 

@@ -41,7 +41,8 @@ def start(kind: str, tmp_path: Path) -> tuple[subprocess.Popen[str], int]:
     cmd = [
         sys.executable,
         "-m",
-        "simulator.collect",
+        "simulator",
+        "serve",
         kind,
         "--store",
         str(tmp_path / "db"),
@@ -101,7 +102,7 @@ async def api_worker(
             try:
                 async with http.post("/replies", json=payload, headers=headers) as r:
                     if r.status == 201:
-                        acked.append(f"{sender}/{key}")
+                        acked.append(f"api:DHS:{sender}/{key}")
             except (aiohttp.ClientError, OSError):
                 return
 
@@ -153,7 +154,7 @@ async def resend_after_restart(
             token = mint_token(load_or_create_secret(tmp_path / "secret"), "DHS")
             async with aiohttp.ClientSession(f"http://127.0.0.1:{port}") as http:
                 for key in acked[:200]:
-                    sender, idem = key.split("/", 1)
+                    sender, idem = key.removeprefix("api:DHS:").split("/", 1)
                     payload = {
                         "sender": sender,
                         "round": "r1",

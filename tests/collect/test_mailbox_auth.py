@@ -12,6 +12,7 @@ import asyncio
 import base64
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,9 +22,9 @@ from simulator.collect import store as store_mod
 from simulator.collect.directory import Directory
 from simulator.collect.servers import Running, running_mailbox
 from simulator.locust.smtp_client import SmtpClient as LocustSmtpClient
-from simulator.replay.payload import SmtpMessage
 from simulator.replay.smtp import SmtpTarget, wire
-from simulator.tokens import mint_token
+from simulator.tokens import kid_of, mint_token
+from simulator.traffic.payload import SmtpMessage
 
 from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient
 
@@ -146,7 +147,7 @@ async def test_auth_exchanges(
     assert noop[0].startswith("250")  # every step answered, the session goes on
     await smtp.close()
     token = mint_token(SECRET, "DHS")
-    assert token not in caplog.text and token.split(".")[1] not in caplog.text
+    assert token not in caplog.text and token.split(".")[-1] not in caplog.text
 
 
 async def test_auth_is_once_per_session_and_not_mid_transaction(server: Running) -> None:
@@ -275,3 +276,28 @@ async def test_locust_client_authenticates_per_agency(server: Running, tmp_path:
     )
     await asyncio.to_thread(anonymous.quit)
     assert status == 530
+
+
+async def test_expired_and_revoked_tokens_are_refused_naming_which(
+    tmp_path: Path, directory: Directory
+) -> None:
+    revoked_file = tmp_path / "revoked"
+    revoked = mint_token(SECRET, "DHS")
+    revoked_file.write_text(kid_of(revoked) + "\n")
+    expired = mint_token(SECRET, "DHS", ttl_s=60, now=time.time() - 3600)
+    async with running_mailbox(
+        tmp_path / "db",
+        directory,
+        ROUNDS,
+        collections=COLLECTIONS,
+        secret=SECRET,
+        revoked_path=str(revoked_file),
+    ) as srv:
+        smtp = await session(srv)
+        for token, why in ((expired, "token expired at"), (revoked, "token revoked")):
+            plain = b"AUTH PLAIN " + b64(f"\0DHS\0{token}") + b"\r\n"
+            answer = (await smtp.send(plain))[0]
+            assert answer.startswith(f"535 5.7.8 authentication credentials invalid: {why}")
+            assert token.split(".")[-1] not in answer
+        assert (await smtp.auth("DHS")).startswith("235")  # a fresh token still works
+        await smtp.close()

@@ -12,12 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from simulator.cli import build_parser, serve
-from simulator.runner import RunPlan, server_spec
-from simulator.scenario import load_scenario
 from simulator.tokens import load_or_create_secret
 from simulator.validation import InputError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def args(tmp_path: Path, *extra: str) -> list[str]:
@@ -81,11 +77,3 @@ def test_cli_exits_2_naming_the_flag(tmp_path: Path) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "--max-buffer-mb" in proc.stderr and "-5" in proc.stderr
-
-
-def test_run_gives_the_mailbox_the_secret_its_replay_logs_in_with(tmp_path: Path) -> None:
-    plan = RunPlan(
-        load_scenario(ROOT / "scenarios" / "ci-smoke.toml"), 0.001, 1.0, tmp_path, "smtp"
-    )
-    spec = server_spec(plan)
-    assert spec.kind == "mailbox" and len(spec.secret) >= 16

@@ -240,9 +240,9 @@ async def test_serve_mailbox_with_scenario_applies_its_rules(tmp_path: Path) -> 
 
 
 def test_run_passes_collection_rules(tmp_path: Path) -> None:
-    from simulator.runner import RunPlan, server_spec
+    from simulator.app.mass_reply import MassReplyPlan, server_spec
     from simulator.scenario import load_scenario
 
-    plan = RunPlan(load_scenario(WEEKLY), 0.001, 1000.0, tmp_path, "smtp")
-    spec = server_spec(plan)
+    plan = MassReplyPlan(load_scenario(WEEKLY), 0.001, 1000.0, tmp_path, "smtp", None, 1)
+    spec = server_spec(plan, b"0123456789abcdef0123456789abcdef")
     assert {c.id: c.rules for c in spec.collections}["hhs-leadership"] == HHS_RULES

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from simulator.cli import cost as cost_cli
 from simulator.cost.runfile import read_run
 from simulator.validation import InputError
+from simulator.workforce.io import stamp
 from tests.cost import tables
 
 
@@ -49,9 +51,12 @@ def test_json_output_has_rounds_year_tornado_and_capacity(
         "2000",
         "--plots",
         str(tmp_path / "plots"),
+        "--scale-up",
+        "1",
     )
     assert args.func(args) == 0
     doc = json.loads(capsys.readouterr().out)
+    assert doc["inputs"]["scale_up"] == 1.0
     r1 = doc["estimate"]["rounds"]["r1"]["total"]
     assert r1["p10"] <= r1["p50"] <= r1["p90"]
     assert doc["counts"]["r1"]["replies"] == 3
@@ -188,3 +193,54 @@ def test_rejections_are_answers_not_losses(tmp_path: Path) -> None:
     summary["outcomes"] = {"ok": 90, "rejected": 8, "error": 1, "timeout": 1, "dropped": 0}
     (folder / "replay.json").write_text(json.dumps(summary))
     assert read_run(folder, cores=1).lost == 2
+
+
+def _json_doc(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
+    args = _parse(*argv, "--json", "--draws", "500")
+    assert args.func(args) == 0
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return doc
+
+
+def test_costs_are_for_the_full_workforce_by_default(
+    tmp_path: Path, scenarios_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A workforce stamped as a 1% sample is priced x100, and the document says so.
+    wf, sched = tmp_path / "wf.parquet", tmp_path / "s.parquet"
+    pq.write_table(stamp(tables.workforce(), {"scale": 0.01}), wf)
+    schedule = tables.schedule()
+    pq.write_table(schedule.set_column(2, "round", schedule.column("round").cast("string")), sched)
+    scenario = str(scenarios_dir / "opm-round1.toml")
+    doc = _json_doc(capsys, scenario, "--workforce", str(wf), "--schedule", str(sched))
+    assert doc["inputs"]["scale_up"] == pytest.approx(100.0)
+    assert doc["inputs"]["priced_scale"] == pytest.approx(1.0)
+    assert doc["counts"]["r1"]["replies"] == 300
+    as_is = _json_doc(
+        capsys, scenario, "--workforce", str(wf), "--schedule", str(sched), "--scale-up", "1"
+    )
+    assert as_is["counts"]["r1"]["replies"] == 3
+    assert as_is["inputs"]["priced_scale"] == pytest.approx(0.01)
+
+
+def test_weeks_sets_how_often_the_rounds_repeat_in_the_year(
+    files: tuple[Path, Path], scenarios_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    wf, sched = files
+    scenario = str(scenarios_dir / "opm-round1.toml")
+    base = ("--workforce", str(wf), "--schedule", str(sched), "--scale-up", "1")
+    once = _json_doc(capsys, scenario, *base)
+    weekly = _json_doc(capsys, scenario, *base, "--weeks", "52")
+    round_total = once["estimate"]["rounds"]["r1"]["total"]["p50"]
+    assert once["estimate"]["year"]["total"]["p50"] == pytest.approx(round_total)
+    assert weekly["estimate"]["rounds_per_year"] == {"r1": 52}
+    assert weekly["estimate"]["year"]["total"]["p50"] == pytest.approx(52 * round_total, rel=0.05)
+
+
+def test_cost_builds_the_tables_from_the_scenario_alone(
+    scenarios_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # `pulsecheck cost SCENARIO`, as the README shows it: no files, full-scale prices.
+    doc = _json_doc(capsys, str(scenarios_dir / "ci-smoke.toml"))
+    assert doc["inputs"]["workforce"] == "built from the scenario"
+    assert doc["inputs"]["priced_scale"] == pytest.approx(1.0)
+    assert doc["counts"]

@@ -9,8 +9,8 @@ import numpy as np
 
 from simulator.locust.collector import NOT_REPORTED, RunCollector
 from simulator.locust.share import Pace, ShareRun
-from simulator.replay.targets import OK, Outcome
-from simulator.report.build import read_run
+from simulator.tables import read_stage
+from simulator.traffic.outcomes import OK, Outcome
 
 IDS = np.arange(100, 106, dtype=np.int64)
 OFFSETS = np.arange(6, dtype=np.int64) * 1000
@@ -37,7 +37,7 @@ def test_two_disjoint_workers_merge_into_the_whole_plan(tmp_path: Path) -> None:
     summary = collector.write(tmp_path, {"duration_s": 1.0})
     assert summary["acknowledged"] == 6
     assert summary["histogram_count_corrected"] == 6
-    table, _ = read_run(tmp_path)  # what `pulsecheck report` reads
+    table = read_stage(tmp_path / "results.parquet", "results")  # what `report` reads
     assert table.num_rows == 6
     assert json.loads((tmp_path / "replay.json").read_text())["events"] == 6
 

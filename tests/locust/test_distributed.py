@@ -11,7 +11,7 @@ import pytest
 from simulator.cli import main as report_main
 from simulator.collect import running_api
 from simulator.locust.http_reply import idempotency_key
-from simulator.replay.payload import Payload
+from simulator.traffic.payload import Payload
 from tests.locust.helpers import (
     RULES,
     directory_of,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from simulator.collect.api import parse_reply
-from simulator.locust.http_reply import Tokens, api_reply, idempotency_key, read_secret
-from simulator.replay.payload import Payload
+from simulator.locust.http_reply import AgencyTokens, api_reply, idempotency_key, read_secret
 from simulator.rules import ContentRules
 from simulator.tokens import agency_of
+from simulator.traffic.payload import Payload
 from simulator.validation import InputError
 from tests.locust.tables import SECRET, storm_schedule, workforce
 
@@ -36,7 +36,7 @@ def test_body_is_the_native_engines_and_names_its_key() -> None:
 
 def test_token_proves_the_senders_agency() -> None:
     agency = str(PAYLOAD.agency[REPLY])
-    header = Tokens(SECRET).headers(agency)["Authorization"]
+    header = AgencyTokens(SECRET).headers(agency)["Authorization"]
     assert agency_of(SECRET, header) == agency
 
 

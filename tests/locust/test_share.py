@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.locust.share import Pace, ShareRun, table_from_ipc
-from simulator.replay.record import new_histogram
-from simulator.replay.targets import OK, Outcome
+from simulator.traffic.outcomes import OK, Outcome
+from simulator.traffic.record import new_histogram
 
 IDS = np.array([10, 11, 12, 13], dtype=np.int64)
 OFFSETS = np.array([0, 1_000_000, 2_000_000, 9_000_000], dtype=np.int64)  # us

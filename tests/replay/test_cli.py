@@ -11,7 +11,7 @@ from aiosmtpd.controller import Controller
 
 from simulator.cli import main
 from simulator.columns import RESULTS
-from simulator.replay.record import CORRECTED_FILE, read_histogram
+from simulator.traffic.record import CORRECTED_FILE, read_histogram
 from tests.replay.tables import schedule, workforce
 
 
@@ -126,7 +126,10 @@ def test_ctrl_c_stops_cleanly_and_writes_what_it_has(tmp_path: Path, smtp_server
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "simulator", *_args(inputs, url, out)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)
+    deadline = time.monotonic() + 60.0  # the interpreter may start slowly on a busy machine
+    while handler.count < 50 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert handler.count >= 50, "the replay never started sending"
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
@@ -147,23 +150,23 @@ def _parsed(inputs: tuple[Path, Path], *extra: str) -> Any:
 
 def test_rendering_defaults_to_the_schedule_manifest(inputs: tuple[Path, Path]) -> None:
     from simulator.cli.replay import options_from
-    from simulator.schedule.io import manifest_path
+    from simulator.tables import manifest_path
 
-    options = options_from(_parsed(inputs), {})
+    options = options_from(_parsed(inputs), None)
     assert (options.seed, options.html_share) == (0, 0.0)  # no manifest: plain text, seed 0
     manifest_path(inputs[0]).write_text(json.dumps({"rendering": {"seed": 7, "html_share": 0.7}}))
-    options = options_from(_parsed(inputs), {})
+    options = options_from(_parsed(inputs), None)
     assert (options.seed, options.html_share) == (7, 0.7)
-    options = options_from(_parsed(inputs, "--seed", "3", "--html-share", "0"), {})
+    options = options_from(_parsed(inputs, "--seed", "3", "--html-share", "0"), None)
     assert (options.seed, options.html_share) == (3, 0.0)  # flags win
 
 
 def test_bad_rendering_in_manifest_names_the_field(inputs: tuple[Path, Path]) -> None:
     from simulator.cli.replay import options_from
-    from simulator.schedule.io import manifest_path
+    from simulator.tables import manifest_path
     from simulator.validation import InputError
 
     manifest_path(inputs[0]).write_text(json.dumps({"rendering": {"seed": 1, "html_share": 2}}))
     with pytest.raises(InputError) as err:
-        options_from(_parsed(inputs), {})
+        options_from(_parsed(inputs), None)
     assert err.value.field == "rendering" and "html_share" in str(err.value)

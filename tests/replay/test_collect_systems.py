@@ -45,12 +45,13 @@ async def test_replies_to_collection_api_are_stored(tmp_path: Path, fast: bool) 
     assert _stored_replies(store) == 60
 
 
-async def test_api_without_token_is_rejected_and_counted(tmp_path: Path) -> None:
+async def test_api_without_token_is_an_error_not_a_refusal(tmp_path: Path) -> None:
+    # 401 says the credentials are wrong, not that a content rule refused the reply.
     events = schedule(["reply"] * 5, collection="opm-hr")
     async with running_api(tmp_path / "s.sqlite", DIRECTORY, ROUNDS, secret=new_secret()) as srv:
         target = make_target(f"{srv.url}/replies", 10.0, True)
         result = await replay(events, WF, target, ReplayOptions(collections=COLLECTIONS))
-    assert result.results.column("outcome").to_pylist() == ["rejected"] * 5
+    assert result.results.column("outcome").to_pylist() == ["error"] * 5
     assert set(result.results.column("status").to_pylist()) == {401}
 
 

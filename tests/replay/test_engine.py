@@ -6,7 +6,7 @@ import numpy as np
 
 from simulator.replay import ReplayOptions, replay
 from simulator.replay.fake import FakeTarget
-from simulator.replay.targets import ERROR, OK, REJECTED, Outcome
+from simulator.traffic.outcomes import ERROR, OK, REJECTED, Outcome
 from tests.replay.tables import schedule, workforce
 
 WF = workforce(300)

@@ -1,8 +1,8 @@
 import numpy as np
 
 from simulator.replay.live import LiveFigures, render, snapshot
-from simulator.replay.record import Recorder
-from simulator.replay.targets import ERROR, OK, Outcome
+from simulator.traffic.outcomes import ERROR, OK, Outcome
+from simulator.traffic.record import Recorder
 
 
 def test_snapshot_reads_rate_p99_errors_and_lag() -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from simulator.replay.pacer import (
+from simulator.traffic.pacer import (
     beyond_deadline,
     intended_offsets_us,
     rate_per_s,

@@ -8,8 +8,8 @@ from simulator.behaviour.params import defaults
 from simulator.collect.message import parse_message
 from simulator.columns import CONTENTS, VIOLATIONS
 from simulator.content import grammar, render_reply
-from simulator.replay.payload import BROADCAST_TEXT, Payload, collection_address
 from simulator.schedule.build import build_schedule
+from simulator.traffic.payload import BROADCAST_TEXT, Payload, collection_address
 from tests.replay.tables import schedule, workforce
 from tests.schedule.fixtures import MANY_VIOLATIONS, ROUND1, STRICT, make_workforce, scenario
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from simulator.replay import ReplayOptions, replay
-from simulator.replay.payload import Payload
 from simulator.replay.smtp import SmtpTarget
+from simulator.traffic.payload import Payload
 from tests.replay.postfix_instance import PostfixInstance, unavailable
 from tests.replay.tables import schedule, workforce
 

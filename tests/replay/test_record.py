@@ -4,7 +4,8 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulator.replay.record import (
+from simulator.traffic.outcomes import OK, REJECTED, Outcome
+from simulator.traffic.record import (
     CORRECTED_FILE,
     Recorder,
     build_histograms,
@@ -17,7 +18,6 @@ from simulator.replay.record import (
     record_values,
     write_run,
 )
-from simulator.replay.targets import OK, REJECTED, Outcome
 
 
 @given(st.lists(st.integers(min_value=1, max_value=3_600_000_000), min_size=1, max_size=200))

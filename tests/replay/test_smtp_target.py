@@ -8,8 +8,8 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from simulator.replay import ReplayOptions, replay
-from simulator.replay.payload import SmtpMessage
 from simulator.replay.smtp import SmtpSession, SmtpTarget, dot_stuff, envelope
+from simulator.traffic.payload import SmtpMessage
 from tests.replay.tables import schedule, workforce
 
 

@@ -19,11 +19,11 @@ import pytest
 
 from simulator.collect import Directory, running_api, running_mailbox
 from simulator.replay import ReplayOptions, replay
-from simulator.replay.payload import Payload
 from simulator.replay.targets import make_target
 from simulator.rules import ContentRules
 from simulator.schedule.build import build_schedule
 from simulator.tokens import mint_token, new_secret
+from simulator.traffic.payload import Payload
 from tests.schedule.fixtures import ROUND1, make_workforce, scenario
 
 pytestmark = pytest.mark.integration
@@ -157,7 +157,7 @@ async def test_the_api_refuses_coworker_names_and_attachments(
         assert status[event_id] == (422 if violation else 201), (violation, status[event_id])
     assert _rules(store) == Counter(v for v in violations if v)
     clean = {
-        f"{payload.sender_address(i)}/{SEED}-{int(payload.event_id[i])}"
+        f"api:{payload.agency_of(i)}:{payload.sender_address(i)}/{SEED}-{int(payload.event_id[i])}"
         for i, violation in enumerate(violations)
         if not violation
     }

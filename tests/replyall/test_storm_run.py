@@ -14,12 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from simulator.app.reply_all import replay_storm
+from simulator.app.serving import stored_fanout
 from simulator.columns import RESULTS
-from simulator.replay.record import read_results
 from simulator.replyall.observed import delivery_curves
 from simulator.replyall.params import StormReplay, load_replyall
-from simulator.replyall.storm_run import replay_storm, stored_fanout
+from simulator.traffic.record import read_results
 from tests.report import browser
+from tests.report.rebuild import assert_report_rebuilds_the_same_page
 
 ROOT = Path(__file__).resolve().parents[2]
 CISCO = ROOT / "scenarios" / "replyall-cisco2013.toml"
@@ -108,10 +110,7 @@ def test_mailbox_receiving_limit_is_enforced_by_the_real_mailbox(tmp_path: Path)
 
 def test_run_on_a_replyall_scenario_writes_one_report(tmp_path: Path) -> None:
     scenario = tmp_path / "storm.toml"
-    scenario.write_text(
-        CISCO.read_text()
-        + '\n[replyall.replay]\nlist_size = 30\nspeedup = 2000\n\n[thresholds]\nlost = "== 0"\n'
-    )
+    scenario.write_text(CISCO.read_text() + "\n[replyall.replay]\nlist_size = 30\nspeedup = 2000\n")
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "simulator", "run", str(scenario), "--out", str(out)],
@@ -132,13 +131,16 @@ def test_run_on_a_replyall_scenario_writes_one_report(tmp_path: Path) -> None:
     for name in ("replyall-storm", "replyall-backlog", "replyall-defences", "replyall-replay"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 0
     meta = json.loads((out / "run.json").read_text())
-    assert meta["store_check"]["missing"] == 0 and meta["replyall"]["band"]["runs"] == 100
+    assert meta["store_check"]["missing"] == 0 and meta["replyall"]["model"]["band"]["runs"] == 100
     rows = sqlite3.connect(out / "store.db").execute("SELECT count(*) FROM deliveries")
     assert rows.fetchone()[0] == meta["store_check"]["acknowledged"]
     # the page loads in a real browser with every figure decoded
     figures = len(list((out / "figures").glob("*.png")))
     dom, log = browser.load(out / "report.html")
     assert f'data-figures-loaded="{figures}/{figures}"' in dom, log[-2000:]
+    record = assert_report_rebuilds_the_same_page(out)
+    assert "Reply-all storm replayed against the reference mailbox" in record["sections"]
+    assert "replyall-defences" in record["figures"]
 
 
 def test_run_refuses_scale_for_a_replyall_scenario() -> None:

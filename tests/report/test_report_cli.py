@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from simulator.app.record import RunInfo, RunRecord, StoreCheck, write_record
 from simulator.cli import main
+from simulator.scenario import Threshold
 from tests.report.helpers import results_table
 
 
@@ -15,8 +17,28 @@ def make_run(tmp_path: Path, thresholds: list[dict[str, object]]) -> Path:
     pq.write_table(
         results_table([1.0, 2.0, 900.0], ["ok", "ok", "ok"]), tmp_path / "results.parquet"
     )
-    meta = {"scenario_name": "unit", "stored": 3, "thresholds": thresholds}
-    (tmp_path / "run.json").write_text(json.dumps(meta))
+    info = RunInfo(
+        "mass-reply",
+        "unit.toml",
+        "embedded mailbox",
+        "smtp",
+        1.0,
+        1,
+        1,
+        0.001,
+        None,
+        "2025-02-22T21:30:00+00:00",
+        1.0,
+        "test",
+        "pulsecheck run unit.toml",
+    )
+    record = RunRecord(
+        scenario_name="unit",
+        run=info,
+        thresholds=tuple(Threshold(**t) for t in thresholds),  # type: ignore[arg-type]
+        store_check=StoreCheck(3, 3, 0, 0),
+    )
+    write_record(tmp_path, record)
     return tmp_path
 
 
@@ -36,4 +58,10 @@ def test_report_exits_99_on_failed_threshold(tmp_path: Path, capsys) -> None:  #
 
 
 def test_report_without_results_is_bad_input(tmp_path: Path) -> None:
+    assert main(["report", str(tmp_path)]) == 2
+
+
+def test_report_of_an_older_record_is_bad_input(tmp_path: Path) -> None:
+    pq.write_table(results_table([1.0], ["ok"]), tmp_path / "results.parquet")
+    (tmp_path / "run.json").write_text(json.dumps({"scenario_name": "old", "stored": 1}))
     assert main(["report", str(tmp_path)]) == 2

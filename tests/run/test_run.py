@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from simulator.cli import main
+from tests.report.rebuild import assert_report_rebuilds_the_same_page
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ROOT / "scenarios" / "ci-smoke.toml"
@@ -36,6 +37,9 @@ def test_smoke_run_stores_every_acknowledged_event(tmp_path: Path, protocol: str
     assert code == (0 if summary["verdict"] == "pass" else 99)
     if protocol == "smtp":
         assert_sent_bodies_are_the_sized_ones(out)
+    record = assert_report_rebuilds_the_same_page(out)
+    assert "Cost and capacity" in record["sections"]
+    assert {"cost_year", "tornado_year", "response_by_agency"} <= set(record["figures"])
 
 
 def assert_sent_bodies_are_the_sized_ones(out: Path) -> None:

@@ -32,12 +32,12 @@ def test_round_trip_keeps_every_column(
 def test_wrong_columns_are_rejected(tmp_path: Path) -> None:
     path = tmp_path / "other.parquet"
     pq.write_table(pa.table({"x": [1, 2]}), path)
-    with pytest.raises(InputError, match="must be employee_id"):
+    with pytest.raises(InputError, match="needs employee_id"):
         read_workforce(path)
 
 
 def test_not_parquet_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "junk.parquet"
     path.write_text("not parquet")
-    with pytest.raises(InputError, match="workforce Parquet file"):
+    with pytest.raises(InputError, match="not a readable Parquet file"):
         read_workforce(path)

@@ -30,7 +30,8 @@ from hdrh.histogram import HdrHistogram
 from hdrh.log import HistogramLogWriter
 
 from simulator.columns import OUTCOMES, RESULTS
-from simulator.replay.targets import DROPPED, LATE, OK, PENDING, TIMEOUT, Outcome
+from simulator.tables import read_stage
+from simulator.traffic.outcomes import DROPPED, LATE, OK, PENDING, TIMEOUT, Outcome
 
 I64 = npt.NDArray[np.int64]
 
@@ -38,6 +39,7 @@ RESULTS_FILE = "results.parquet"
 CORRECTED_FILE = "latency_corrected.hlog"
 UNCORRECTED_FILE = "latency_uncorrected.hlog"
 SUMMARY_FILE = "replay.json"
+RUN_FILE = "run.json"  # the run record `pulsecheck run` writes beside the results
 
 HIST_LOWEST_US = 1
 HIST_HIGHEST_US = 3_600_000_000  # one hour
@@ -237,7 +239,7 @@ def write_results(run_dir: Path, results: pa.Table) -> Path:
 
 
 def read_results(run_dir: Path) -> pa.Table:
-    return pq.read_table(run_dir / RESULTS_FILE, schema=RESULTS)
+    return read_stage(run_dir / RESULTS_FILE, "results")
 
 
 def merge_results(tables: Iterable[pa.Table]) -> pa.Table:

@@ -56,6 +56,7 @@ from simulator.content import (
     reply_is_html,
 )
 
+HELO_NAME = b"pulsecheck.example"  # the name the SMTP clients greet with
 BROADCAST_SENDER = "hr@opm.example"
 BROADCAST_SUBJECT = "What did you do last week?"
 # Wording as reported for the Feb 2025 message (facts.md §1).

@@ -1,0 +1,79 @@
+"""The workforce and schedule a stage works on: read from the user's files or built.
+
+Theory of operation: a stage that needs a workforce or a schedule takes a path or None.
+A path is read through the checked stage reader (`simulator.tables`); None builds the
+table from the scenario (its workforce spec and seed), in memory. `write_inputs` builds
+both and writes them with their manifests, the schedule's naming the workforce it was
+built from (the sha256 of the workforce manifest), so a later replay can refuse a
+workforce that does not match.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pyarrow as pa
+
+from simulator.scenario import Scenario
+from simulator.schedule.build import build_schedule
+from simulator.schedule.io import ScheduleManifest, file_sha256, rendering_of, write_schedule
+from simulator.tables import manifest_path, read_stage
+from simulator.workforce import build_workforce, load_tables, write_workforce
+
+Say = Callable[[str], None]
+
+
+def built_workforce(scenario: Scenario, scale: float | None = None) -> pa.Table:
+    spec = scenario.workforce
+    tables = load_tables(None if spec.tables == "builtin" else Path(spec.tables))
+    table: pa.Table = build_workforce(spec.scale if scale is None else scale, spec.seed, tables)
+    return table
+
+
+def workforce_for(
+    scenario: Scenario, path: Path | None, columns: Sequence[str] | None = None
+) -> pa.Table:
+    """The workforce at `path` (only `columns`, default all), or built from the scenario."""
+    return built_workforce(scenario) if path is None else read_stage(path, "workforce", columns)
+
+
+def schedule_for(scenario: Scenario, workforce: pa.Table, path: Path | None) -> pa.Table:
+    """The schedule at `path`, or every round built from the scenario and the workforce."""
+    if path is not None:
+        return read_stage(path, "schedule")
+    return build_schedule(scenario, workforce, scenario.workforce.seed)
+
+
+def schedule_manifest(
+    scenario: Scenario, seed: int, workforce_path: Path, rows: int
+) -> ScheduleManifest:
+    """What a schedule file records about how it was made."""
+    return ScheduleManifest(
+        scenario=scenario.name,
+        rendering=rendering_of(scenario, seed),
+        scenario_file=str(scenario.path),
+        seed=seed,
+        workforce_file=str(workforce_path),
+        workforce_manifest_sha256=file_sha256(manifest_path(workforce_path)),
+        workforce_rows_read=rows,
+    )
+
+
+def write_inputs(
+    scenario: Scenario, scale: float, out: Path, say: Say
+) -> tuple[pa.Table, pa.Table]:
+    """Build the workforce and every round's schedule; write both into `out`."""
+    import time
+
+    started = time.perf_counter()
+    workforce = built_workforce(scenario, scale)
+    write_workforce(workforce, out / "workforce.parquet")
+    say(f"workforce: {workforce.num_rows:,} employees ({time.perf_counter() - started:.1f} s)")
+    started = time.perf_counter()
+    schedule = build_schedule(scenario, workforce, scenario.workforce.seed)
+    seed = scenario.workforce.seed
+    manifest = schedule_manifest(scenario, seed, out / "workforce.parquet", workforce.num_rows)
+    write_schedule(schedule, out / "schedule.parquet", manifest)
+    say(f"schedule: {schedule.num_rows:,} events ({time.perf_counter() - started:.1f} s)")
+    return workforce, schedule

@@ -1,0 +1,151 @@
+"""The mass-reply kind: a broadcast and its reply storm, against any collection system.
+
+Theory of operation: the workforce and every round's schedule are built and written to
+the run directory. The target is the reference collection system the scenario names
+(`[target] kind = "embedded"`, started in a child process with a per-run token secret)
+or the user's own endpoint (`kind = "http"` or `"smtp"`, its URL checked for loopback by
+the caller). After the replay the reference store is read back (the user's own system
+has no store check: `lost` is then not known), the cost and capacity plan is priced for
+the full workforce with the capacity the run measured, and the record keeps all of it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from simulator.app.inputs import write_inputs
+from simulator.app.kinds import Executed, Figures, Say, Sections
+from simulator.app.record import RunRecord
+from simulator.app.replaying import ReplayRequest, replay_schedule
+from simulator.app.serving import check_store, serving
+from simulator.collect.servers import ServerSpec
+from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
+from simulator.cost.runfile import read_run
+from simulator.replay.engine import ReplayOptions
+from simulator.report.cost_section import cost_html
+from simulator.scenario import Scenario
+from simulator.schedule.io import rendering_of
+from simulator.tokens import new_secret
+from simulator.traffic.record import read_results
+
+
+@dataclass(frozen=True)
+class MassReplyPlan:
+    scenario: Scenario
+    scale: float
+    speedup: float
+    out: Path
+    protocol: str  # "smtp" or "http"
+    target_url: str | None  # None: the embedded reference system
+    workers: int
+
+
+def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
+    scenario = plan.scenario
+    return ServerSpec(
+        kind="mailbox" if plan.protocol == "smtp" else "api",
+        store_path=str(plan.out / "store.db"),
+        rules_by_round={r.id: r.rules for r in scenario.rounds},
+        workforce_path=str(plan.out / "workforce.parquet"),
+        collections=list(scenario.collections),
+        broadcast_sender=scenario.rounds[0].sender,
+        time_scale=plan.speedup,
+        secret=secret,
+    )
+
+
+def replay_options(plan: MassReplyPlan) -> ReplayOptions:
+    spec, seed = plan.scenario.replay, plan.scenario.workforce.seed
+    return ReplayOptions(
+        speedup=plan.speedup,
+        concurrency=spec.concurrency,
+        max_events=spec.max_events,
+        max_duration_s=spec.max_duration_s,
+        retries=spec.retries,
+        collections={c.id: c.address for c in plan.scenario.collections},
+        broadcast_sender=plan.scenario.rounds[0].sender,
+        seed=seed,
+        html_share=rendering_of(plan.scenario, seed).html_share,
+    )
+
+
+def agency_counts(workforce: pa.Table, schedule: pa.Table) -> dict[str, dict[str, int]]:
+    """Recipients and replies per department, for the response-rate figure."""
+    departments = workforce.column("department").cast(pa.string())
+    recipients = pc.value_counts(departments).to_pylist()
+    replies = schedule.filter(pc.equal(schedule.column("kind").cast(pa.string()), "reply"))
+    by_agency = pc.value_counts(replies.column("agency").cast(pa.string())).to_pylist()
+    return {
+        "recipients": {r["values"]: r["counts"] for r in recipients},
+        "replies": {r["values"]: r["counts"] for r in by_agency},
+    }
+
+
+def execute(plan: MassReplyPlan, say: Say) -> Executed:
+    out = plan.out
+    workforce, schedule = write_inputs(plan.scenario, plan.scale, out, say)
+    request = ReplayRequest(
+        schedule=out / "schedule.parquet",
+        workforce=out / "workforce.parquet",
+        target=plan.target_url or "",
+        out=out,
+        options=replay_options(plan),
+        workers=plan.workers,
+    )
+    check = None
+    if plan.target_url is None:
+        (out / "store.db").unlink(missing_ok=True)
+        secret = new_secret()
+        with tempfile.TemporaryDirectory(prefix="pulsecheck-run-") as tmp:
+            secret_file = Path(tmp) / "api.secret"
+            secret_file.touch(mode=0o600)
+            secret_file.write_bytes(secret)
+            with serving(server_spec(plan, secret), say) as url:
+                request = replace(request, target=url, token_secret=secret_file)
+                summary = replay_schedule(request).summary
+        target = f"embedded {'mailbox' if plan.protocol == 'smtp' else 'api'} ({url})"
+        check = check_store(read_results(out), out / "store.db")
+    else:
+        summary = replay_schedule(request).summary
+        target = plan.target_url
+    say(
+        f"replay: {summary['acknowledged']:,} of {summary['events']:,} acknowledged, "
+        f"p99 {_ms(summary['latency_corrected_ms']['p99'])} from intended time"
+    )
+    options = CostOptions(run=read_run(out, 1.0), run_label=str(out))
+    sources = {
+        "workforce": str(out / "workforce.parquet"),
+        "schedule": str(out / "schedule.parquet"),
+    }
+    doc = plan_cost(plan.scenario, workforce, schedule, options, sources).document
+    return Executed(
+        target=target,
+        protocol=plan.protocol,
+        store_check=check,
+        agencies=agency_counts(workforce, schedule),
+        cost=doc,
+    )
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f} ms"
+
+
+class MassReply:
+    name = "mass-reply"
+
+    def report_parts(
+        self, run_dir: Path, record: RunRecord, results: pa.Table
+    ) -> tuple[Figures, Sections]:
+        if record.cost is None:
+            return {}, []
+        plan = plan_of(record.cost)
+        return cost_figures(plan), [("Cost and capacity", cost_html(record.cost))]
+
+
+KIND = MassReply()

@@ -1,0 +1,135 @@
+"""`replay_schedule`: a schedule replayed open-loop against a target, into a run directory.
+
+Theory of operation: the one path from a schedule to a run directory, used by `pulsecheck
+replay` and by `pulsecheck run`. The request names the files, the target URL and the
+options; the workforce must be the one the schedule was built from (its manifest's sha256
+is compared with the one the schedule's manifest recorded). The replay runs in this
+process, or split over `workers` processes whose runs are merged; either way the run
+directory gets results.parquet, the two latency histograms and replay.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from simulator.replay.engine import ReplayOptions, replay
+from simulator.replay.targets import Tokens, make_target
+from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
+from simulator.schedule.io import file_sha256, read_schedule_manifest
+from simulator.tables import manifest_path, read_stage
+from simulator.traffic.record import Recorder, write_run
+from simulator.validation import InputError
+
+WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation")
+OnStart = Callable[[Recorder, float], None]
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    schedule: Path
+    workforce: Path
+    target: str  # checked URL (loopback unless the caller allowed otherwise)
+    out: Path
+    options: ReplayOptions = field(default_factory=ReplayOptions)
+    workers: int = 1
+    timeout_s: float = 30.0
+    fast_http: bool = True
+    token_secret: Path | None = None  # the collection API's secret: per-agency tokens
+
+
+@dataclass(frozen=True)
+class ReplayRun:
+    summary: dict[str, Any]  # replay.json
+    events: int  # events in the schedule
+
+
+def check_workforce_matches(schedule: Path, workforce: Path) -> None:
+    """Refuse a workforce other than the one the schedule was built from."""
+    manifest = read_schedule_manifest(schedule)
+    recorded = None if manifest is None else manifest.workforce_manifest_sha256
+    if recorded is None:
+        return  # a schedule from elsewhere: the id check still guards the rows
+    actual = file_sha256(manifest_path(workforce))
+    if actual != recorded:
+        raise InputError(
+            "command line",
+            "--workforce",
+            str(workforce),
+            f"is not the workforce {schedule} was built from (its manifest's sha256 "
+            f"{str(actual)[:12]}... differs from the schedule manifest's {recorded[:12]}...)",
+        )
+
+
+def check_ids(events: pa.Table, n_people: int, source: str) -> None:
+    """Every employee id the schedule names must be a row of the workforce."""
+    ends = {
+        "sender_id": events.column("sender_id").to_numpy(),
+        "cc_id": events.column("cc_id").to_numpy(),
+        "rcpt_first + rcpt_count - 1": events.column("rcpt_first").to_numpy()
+        + events.column("rcpt_count").to_numpy()
+        - 1,
+    }
+    for name, ids in ends.items():
+        if len(ids) and int(ids.max()) >= n_people:
+            raise InputError(source, name, int(ids.max()), f"must be < {n_people} (workforce rows)")
+
+
+def tokens_from(path: Path | None) -> Tokens | None:
+    """Bearer tokens minted from the collection API's secret file, if one is given."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise InputError("command line", "--token-secret", str(path), "file not found")
+    return secret_tokens(path)
+
+
+def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> ReplayRun:
+    """Replay the schedule against the target and write the run directory."""
+    check_workforce_matches(request.schedule, request.workforce)
+    events = read_stage(request.schedule, "schedule")
+    workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
+    check_ids(events, workforce.num_rows, str(request.schedule))
+    tokens = tokens_from(request.token_secret)
+    request.out.mkdir(parents=True, exist_ok=True)
+    if request.workers > 1:
+        summary = run_workers(
+            request.schedule,
+            request.workforce,
+            request.target,
+            request.options,
+            request.workers,
+            request.out,
+            request.fast_http,
+            request.timeout_s,
+            request.token_secret,
+        )
+    else:
+        target = make_target(request.target, request.timeout_s, request.fast_http, tokens)
+        summary = _run_single(events, workforce, target, request.options, request.out, on_start)
+    return ReplayRun(summary, events.num_rows)
+
+
+def _run_single(
+    events: pa.Table,
+    workforce: pa.Table,
+    target: Any,
+    options: ReplayOptions,
+    out: Path,
+    on_start: OnStart | None,
+) -> dict[str, Any]:
+    async def main() -> dict[str, Any]:
+        options.stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, options.stop.set)
+        options.on_start = on_start
+        result = await replay(events, workforce, target, options)
+        return write_run(out, result.results, result.summary, result.corrected, result.uncorrected)
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        return runner.run(main())

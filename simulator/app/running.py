@@ -1,0 +1,189 @@
+"""`run`: every stage end to end, for any scenario kind, then the record, page and verdict.
+
+Theory of operation: the request carries the scenario file and the flags that override
+it; `plan_run` checks them against the scenario's kind (a bad value is an `InputError`
+naming the flag) and the kind's `execute` does the work. The scenario is copied into the
+run directory, the record is written, and the page is built by `reporting.report` from
+the directory's files, the same function `pulsecheck report` calls. The verdict is the
+thresholds', but a run whose target acknowledged nothing, or whose store lost an
+acknowledged event, has failed whatever the thresholds say.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from simulator import __version__
+from simulator.app.kinds import Executed
+from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
+from simulator.app.reporting import ReportResult, report
+from simulator.app.scenarios import AnyScenario, load_any
+from simulator.replyall.params import ReplyAllScenario
+from simulator.safety import check_target
+from simulator.validation import Fields, InputError
+
+Say = Callable[[str], None]
+FLAGS = "command line"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    scenario: Path
+    out: Path | None = None  # default reports/<scenario name>
+    scale: float | None = None  # default the scenario's
+    speedup: float | None = None  # default the scenario's
+    protocol: str | None = None  # embedded system: "smtp" (mailbox) or "http" (API)
+    target: str | None = None  # the user's endpoint, overriding [target] url
+    allow_remote: bool = False  # allow a target outside loopback
+    workers: int | None = None  # default the scenario's [replay] workers
+
+
+@dataclass(frozen=True)
+class RunResult:
+    record: RunRecord
+    report: ReportResult
+    failure: str | None  # why the run failed regardless of thresholds, if it did
+
+    @property
+    def verdict(self) -> str:
+        """ "failed", or the thresholds' "pass", "fail" or "none" (no thresholds set)."""
+        return "failed" if self.failure else str(self.report.summary["verdict"])
+
+
+def _flags(request: RunRequest) -> Fields:
+    values = {k: v for k, v in dataclasses.asdict(request).items() if v is not None}
+    return Fields(values, FLAGS)
+
+
+def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
+    """The kind's plan: the scenario with the request's overrides, checked."""
+    flags = _flags(request)
+    if isinstance(scenario, ReplyAllScenario):
+        from simulator.app.reply_all import ReplyAllPlan
+
+        for name in ("scale", "target", "workers"):
+            if getattr(request, name) is not None:
+                raise InputError(
+                    FLAGS,
+                    f"--{name}",
+                    getattr(request, name),
+                    "a reply-all run is sized by [replyall] list_size and "
+                    "[replyall.replay] list_size",
+                )
+        if request.protocol not in (None, "smtp"):
+            raise InputError(
+                FLAGS, "--protocol", request.protocol, "a reply-all storm replays over smtp"
+            )
+        speedup = flags.float("speedup", scenario.replay.speedup, lo=0.0, hi=1e6, lo_open=True)
+        sc = dataclasses.replace(
+            scenario, replay=dataclasses.replace(scenario.replay, speedup=speedup)
+        )
+        return ReplyAllPlan(sc, out)
+    from simulator.app.mass_reply import MassReplyPlan
+
+    url = request.target or scenario.target.url
+    if url is not None:
+        check_target(url, request.allow_remote, "--target" if request.target else "[target] url")
+    if request.protocol is not None and url is not None:
+        raise InputError(
+            FLAGS,
+            "--protocol",
+            request.protocol,
+            "chooses the embedded system; the target's URL already says its protocol",
+        )
+    return MassReplyPlan(
+        scenario=scenario,
+        scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
+        speedup=flags.float("speedup", scenario.replay.speedup, lo=0.0, hi=1e7, lo_open=True),
+        out=out,
+        protocol=request.protocol or (scenario.target.protocol if url is None else _scheme(url)),
+        target_url=url,
+        workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
+    )
+
+
+def run(request: RunRequest, say: Say) -> RunResult:
+    scenario = load_any(request.scenario)
+    out = request.out or Path("reports") / scenario.name
+    plan = plan_run(request, scenario, out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / SCENARIO_COPY).write_bytes(Path(request.scenario).read_bytes())
+    started, started_at = time.perf_counter(), datetime.now(UTC)
+    executed = _execute(plan, say)
+    record = RunRecord(
+        scenario_name=scenario.name,
+        run=_info(request, scenario, plan, executed, started_at, time.perf_counter() - started),
+        thresholds=tuple(scenario.thresholds),
+        store_check=executed.store_check,
+        agencies=executed.agencies,
+        cost=executed.cost,
+        replyall=executed.replyall,
+    )
+    write_record(out, record)
+    page = report(out)
+    record = dataclasses.replace(record, sections=page.sections, figures=page.figures)
+    write_record(out, record)
+    return RunResult(record, page, _failure(record, page.summary))
+
+
+def _execute(plan: Any, say: Say) -> Executed:
+    from simulator.app import mass_reply, reply_all
+
+    if isinstance(plan, reply_all.ReplyAllPlan):
+        return reply_all.execute(plan, say)
+    return mass_reply.execute(plan, say)
+
+
+def _info(
+    request: RunRequest,
+    scenario: AnyScenario,
+    plan: Any,
+    executed: Executed,
+    started_at: datetime,
+    wall_s: float,
+) -> RunInfo:
+    reply_all = isinstance(scenario, ReplyAllScenario)
+    replay = plan.scenario.replay
+    return RunInfo(
+        kind="reply-all" if reply_all else "mass-reply",
+        scenario=str(request.scenario),
+        target=executed.target,
+        protocol=executed.protocol,
+        speedup=float(replay.speedup if reply_all else plan.speedup),
+        concurrency=int(replay.concurrency),
+        workers=1 if reply_all else int(plan.workers),
+        scale=None if reply_all else float(plan.scale),
+        list_size=int(replay.list_size) if reply_all else None,
+        started_at=started_at.isoformat(timespec="seconds"),
+        wall_s=round(wall_s, 1),
+        version=__version__,
+        command=shlex.join(["pulsecheck", *sys.argv[1:]]),
+    )
+
+
+def _failure(record: RunRecord, summary: dict[str, Any]) -> str | None:
+    events = summary["events"]
+    if events["scheduled"] and not events["acknowledged"]:
+        answered = events["rejected"] + events["by_outcome"].get("error", 0)
+        return (
+            "the target answered nothing"
+            if not answered
+            else f"the target acknowledged nothing ({answered:,} refused or failed)"
+        )
+    check = record.store_check
+    if check is not None and check.missing:
+        return f"{check.missing:,} acknowledged events are not in the store"
+    return None
+
+
+def _scheme(url: str) -> str:
+    """ "http" or "smtp": the protocol a target URL names."""
+    return url.split(":", 1)[0]

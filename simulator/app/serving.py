@@ -1,0 +1,81 @@
+"""The reference collection systems during a run, and the store check after it.
+
+Theory of operation: `serving` starts the server a `ServerSpec` describes in a child
+process (its own core), yields its URL and stops it with SIGTERM (drain, flush, close).
+`check_store` then reads the store back: every event the replay saw acknowledged must be
+in it, exactly once, or it counts as lost. The replay names each event in its store key
+(the SMTP Message-ID `<EVENT.SEED@pulsecheck.example>` or the API idempotency key
+`.../SEED-EVENT`), so the check needs nothing but the keys.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from simulator.app.record import StoreCheck
+from simulator.collect.servers import ServerProcess, ServerSpec
+from simulator.report.summary import ACKNOWLEDGED, column
+
+Say = Callable[[str], None]
+_EVENT_KEY = re.compile(r"<(\d+)\.\d+@pulsecheck\.example>|/\d+-(\d+)$")
+
+
+@contextmanager
+def serving(spec: ServerSpec, say: Say) -> Iterator[str]:
+    """Run the server `spec` describes in a child process; yield its URL; stop it."""
+    server = ServerProcess(spec)
+    host, port = server.start()
+    url = f"smtp://{host}:{port}" if spec.kind == "mailbox" else f"http://{host}:{port}/replies"
+    say(f"collection system: {url} (store {spec.store_path})")
+    try:
+        yield url
+    finally:
+        code = server.stop()
+        say(f"collection system stopped (exit {code})")
+
+
+def stored_event_ids(store: Path) -> tuple[np.ndarray[Any, Any], int]:
+    """Event ids found in the store's replies and deliveries, and the number of rows."""
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        keys = [
+            k
+            for (k,) in conn.execute(
+                "SELECT idem_key FROM replies UNION ALL SELECT idem_key FROM deliveries"
+            )
+        ]
+    finally:
+        conn.close()
+    ids = [int(m.group(1) or m.group(2)) for k in keys if (m := _EVENT_KEY.search(k))]
+    return np.unique(np.array(ids, dtype=np.int64)), len(keys)
+
+
+def check_store(results: pa.Table, store: Path) -> StoreCheck:
+    """Is every acknowledged event in the store?"""
+    acked = column(results, "event_id")[np.isin(column(results, "outcome"), ACKNOWLEDGED)]
+    stored_ids, rows = stored_event_ids(store)
+    found = np.isin(acked, stored_ids)
+    return StoreCheck(
+        acknowledged=int(acked.size),
+        stored=int(found.sum()),
+        missing=int((~found).sum()),
+        extra_rows=max(rows - int(found.sum()), 0),
+    )
+
+
+def stored_fanout(store: Path) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Recipients per stored delivery row, as the mailbox counted them."""
+    conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+    try:
+        rows = conn.execute("SELECT rcpt_count FROM deliveries").fetchall()
+    finally:
+        conn.close()
+    return np.array([r for (r,) in rows], dtype=np.int64)
