@@ -13,8 +13,8 @@ list instead; `simulator.app.scenarios.load_any` sends it to `simulator.replyall
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 from simulator.collections import Collection
 from simulator.parameters import read_behaviour, read_cost, read_data_file
 from simulator.rules import ContentRules
-from simulator.validation import Fields, InputError, Range
+from simulator.validation import Fields, InputError, Range, is_plain_address, load_toml
 
 ALL_AGENCIES = "*"  # a directive for every agency; a more specific one wins
 ACTIONS = ("comply", "required", "encouraged", "voluntary", "pause")
@@ -148,15 +148,9 @@ class Scenario:
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML file; a missing or malformed file is an InputError naming it."""
-    source = str(path)
-    try:
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise InputError(source, "(file)", source, "no such file") from None
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(source, "(syntax)", str(err), "must be valid TOML") from None
+    """Parse a TOML file; any unreadable file (missing, a directory, not UTF-8, bad syntax,
+    nested too deeply, nan or inf) is an InputError naming it (`validation.load_toml`)."""
+    return load_toml(path)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -167,17 +161,23 @@ def load_scenario(path: str | Path) -> Scenario:
 def parse_scenario(doc: dict[str, Any], source: str) -> Scenario:
     top = Fields(doc, source)
     meta = top.table("scenario", required=True)
-    name = meta.str("name")
+    name = meta.line("name")
     description = meta.str("description", "")
     meta.str("kind", "mass-reply", choices=("mass-reply", "reply-all"))
     meta.done()
-    collections = tuple(_collection(f) for f in top.tables("collections", required=True))
+    collection_tables = top.tables("collections", required=True)
+    collections = tuple(_collection(f) for f in collection_tables)
+    _unique(collection_tables, [c.id for c in collections], "id")
+    _unique(collection_tables, [c.address.lower() for c in collections], "address", "address")
+    round_tables = top.tables("rounds", required=True)
+    rounds = tuple(_round(f) for f in round_tables)
+    _unique(round_tables, [r.id for r in rounds], "id")
     scenario = Scenario(
         path=source,
         name=name,
         description=description,
         workforce=_workforce(top.table("workforce")),
-        rounds=tuple(_round(f) for f in top.tables("rounds", required=True)),
+        rounds=rounds,
         collections=collections,
         target=_target(top.table("target")),
         replay=_replay(top.table("replay")),
@@ -215,8 +215,8 @@ def _round(f: Fields) -> Round:
         if not isinstance(target, str):
             raise f.fail(f"routing.{agency}", target, "must be a collection id (string)")
     rnd = Round(
-        id=f.str("id"),
-        subject=f.str("subject", "What did you do last week?"),
+        id=f.ident("id"),
+        subject=f.line("subject", "What did you do last week?"),
         sender=_address(f, "sender", "hr@opm.example"),
         send_time=send_time,
         send_window_minutes=f.float("send_window_minutes", 18.0, lo=0.0, hi=7 * 24 * 60),
@@ -226,7 +226,7 @@ def _round(f: Fields) -> Round:
         recipients_per_message=f.int(
             "recipients_per_message", MAX_RECIPIENTS_PER_MESSAGE, 1, MAX_RECIPIENTS_PER_MESSAGE
         ),
-        collection=f.str("collection"),
+        collection=f.ident("collection"),
         routing=dict(routing),
         cc_manager=f.bool("cc_manager", True),
         default_action=f.str("default_action", "comply", choices=ACTIONS),
@@ -268,7 +268,7 @@ def _rules(f: Fields) -> ContentRules:
 
 def _collection(f: Fields) -> Collection:
     collection = Collection(
-        id=f.str("id"),
+        id=f.ident("id"),
         address=_address(f, "address"),
         kind=f.str("kind", "central", choices=COLLECTION_KINDS),
         internal_to=_agency(f, "internal_to", None),
@@ -318,7 +318,10 @@ def parse_thresholds(f: Fields) -> tuple[Threshold, ...]:
             raise f.fail(
                 metric, expr, f"must be '<op> <number>' with op one of {' '.join(THRESHOLD_OPS)}"
             )
-        checks.append(Threshold(metric, match.group(1), float(match.group(2))))
+        value = float(match.group(2))
+        if not math.isfinite(value):
+            raise f.fail(metric, expr, "the number must be finite")
+        checks.append(Threshold(metric, match.group(1), value))
     f.done()
     return tuple(checks)
 
@@ -328,11 +331,27 @@ def _address(f: Fields, key: str, default: Any = ...) -> str:
     local, _, domain = value.partition("@")
     if not local or not domain.endswith(RESERVED_SUFFIXES):
         raise f.fail(key, value, "must be an address on a reserved domain (.example or .test)")
+    if not is_plain_address(value):
+        raise f.fail(
+            key, value, "must be one plain address: no spaces, control characters, <, >, 2nd @"
+        )
     return value
 
 
+def _unique(tables: list[Fields], values: list[str], key: str, what: str = "id") -> None:
+    """Each value once; a repeat names the table that repeats it and the first one."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values):
+        if value in first:
+            f = tables[i]
+            raise f.fail(
+                key, f.peek(key), f"duplicate {what}: {tables[first[value]].where(key)} has it"
+            )
+        first[value] = i
+
+
 def _agency(f: Fields, key: str, default: Any = ..., wildcard: bool = False) -> Any:
-    value = f.str(key) if default is ... else f.str(key, default)
+    value = f.ident(key) if default is ... else f.ident(key, default)
     if wildcard and value == ALL_AGENCIES:
         return value
     if value is not None and value not in agency_codes():
@@ -344,6 +363,11 @@ def _check_references(scenario: Scenario, top: Fields) -> None:
     ids = [c.id for c in scenario.collections]
     for i, rnd in enumerate(scenario.rounds):
         where = f"rounds[{i}]"
+        for agency in rnd.routing:
+            if not agency or not agency.isprintable():
+                raise InputError(
+                    top.source, f"{where}.routing", agency, "agency codes must be printable"
+                )
         if rnd.collection not in ids:
             raise InputError(
                 top.source,
@@ -363,5 +387,3 @@ def _check_references(scenario: Scenario, top: Fields) -> None:
                     target,
                     f"must be one of: {', '.join(ids)}",
                 )
-    if len(set(ids)) != len(ids):
-        raise InputError(top.source, "collections", ids, "collection ids must be unique")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_OK
-from simulator.validation import InputError
+from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -56,7 +56,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--shape", choices=("pert", "triangular"), default="pert")
     parser.add_argument(
         "--scale-up",
-        type=float,
+        type=finite_float,
         default=None,
         help="multiply counts by this factor instead of pricing the full workforce "
         "(1 prices the tables as they are)",
@@ -65,9 +65,12 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--plots", type=Path, help="write the figures as PNG into this folder")
     parser.add_argument("--run", type=Path, help="replay run folder: size from its capacity")
     parser.add_argument(
-        "--run-cores", type=float, default=1.0, help="cores the system under test had in --run"
+        "--run-cores",
+        type=finite_float,
+        default=1.0,
+        help="cores the system under test had in --run",
     )
-    parser.add_argument("--slo-p99-ms", type=float, help="SLO (default: scenario's p99_ms)")
+    parser.add_argument("--slo-p99-ms", type=finite_float, help="SLO (default: scenario's p99_ms)")
     parser.add_argument("--cores-per-server", type=int, default=8)
     parser.add_argument(
         "--weeks",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
-from simulator.validation import InputError
+from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
     from simulator.replay.engine import ReplayOptions
@@ -47,15 +47,15 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "--target", required=True, help="http://127.0.0.1:PORT/PATH or smtp://127.0.0.1:PORT"
     )
     parser.add_argument("--out", type=Path, required=True, help="run directory to write")
-    parser.add_argument("--speedup", type=float, default=1.0, help="time compression (>0)")
+    parser.add_argument("--speedup", type=finite_float, default=1.0, help="time compression (>0)")
     parser.add_argument("--max-events", type=int, default=None, help="replay only the first N")
     parser.add_argument(
-        "--max-duration", type=float, default=600.0, help="seconds; later events are dropped"
+        "--max-duration", type=finite_float, default=600.0, help="seconds; later events are dropped"
     )
     parser.add_argument("--concurrency", type=int, default=64, help="open connections")
     parser.add_argument("--retries", type=int, default=3, help="retries of temporary failures")
     parser.add_argument("--workers", type=int, default=1, help="processes to split across")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--timeout", type=finite_float, default=30.0, help="seconds per request")
     parser.add_argument(
         "--seed",
         type=int,
@@ -64,7 +64,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--html-share",
-        type=float,
+        type=finite_float,
         default=None,
         help="share of replies sent as HTML (default: the schedule manifest's, else 0)",
     )

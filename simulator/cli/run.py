@@ -8,6 +8,7 @@ from typing import Any
 
 from simulator.cli import EXIT_FAILED
 from simulator.cli.report import print_verdict
+from simulator.validation import finite_float
 
 EPILOG = """\
 examples:
@@ -41,8 +42,10 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
-    parser.add_argument("--scale", type=float, help="share of the 2.3M workforce (0 < S <= 1)")
-    parser.add_argument("--speedup", type=float, help="time compression of the replay (> 0)")
+    parser.add_argument(
+        "--scale", type=finite_float, help="share of the 2.3M workforce (0 < S <= 1)"
+    )
+    parser.add_argument("--speedup", type=finite_float, help="time compression of the replay (> 0)")
     parser.add_argument("--out", type=Path, help="run directory (default reports/<scenario>)")
     parser.add_argument(
         "--protocol", choices=("smtp", "http"), help="embedded system: SMTP mailbox or HTTP API"

@@ -45,7 +45,7 @@ from simulator.tokens import (
     mint_token,
     revoke,
 )
-from simulator.validation import InputError
+from simulator.validation import InputError, finite_float
 
 POLICIES = ("none", "exchange")
 KINDS = ("api", "mailbox", "token", "revoke")
@@ -106,7 +106,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--quota-mb", type=int, help="override the mailbox quota (MB)")
     parser.add_argument(
         "--time-scale",
-        type=float,
+        type=finite_float,
         default=1.0,
         help="policy clock speed-up, to match a compressed replay",
     )
@@ -159,7 +159,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--read-timeout",
-        type=float,
+        type=finite_float,
         default=DEFAULT_READ_TIMEOUT_S,
         help="api: seconds a client has to send a request head (and, after it, the body); "
         f"slower connections are closed (default {DEFAULT_READ_TIMEOUT_S:g})",

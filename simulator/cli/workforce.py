@@ -23,7 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from simulator.cli import EXIT_OK
-from simulator.validation import InputError
+from simulator.validation import InputError, finite_float
 from simulator.workforce import (
     build_workforce,
     calibration_report,
@@ -54,7 +54,10 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--scale", type=float, default=1.0, help="fraction of the 2.31M workforce (0 < S <= 4)"
+        "--scale",
+        type=finite_float,
+        default=1.0,
+        help="fraction of the 2.31M workforce (0 < S <= 4)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (>= 0); default 0")
     parser.add_argument("--out", type=Path, help="Parquet file to write (required to build)")

@@ -5,14 +5,22 @@ Theory of operation: the body, its routing and its idempotency key come from
 module adds what Locust needs around it: a bearer token per sender department, minted
 from the API's secret (`simulator.tokens.mint_token`), and the POST through the user's
 Locust client, so Locust's stats show every request too.
+
+Connecting: for an http:// host the POST goes to the address the storm's loopback check
+resolved (`safety.pinned`), with the name in the Host header, so the client never looks
+the name up again (DNS rebinding); redirects are not followed. An https:// host is
+posted to by name, because the Locust client takes the TLS server name from the URL.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+from simulator.safety import pinned
 from simulator.tokens import mint_token
 from simulator.traffic.outcomes import ERROR, Outcome, http_outcome
 from simulator.traffic.payload import Payload
@@ -66,13 +74,26 @@ def http_delivery(
     client: Any, path: str, payload: Payload, tokens: AgencyTokens
 ) -> Callable[[int], Outcome]:
     """A `deliver(i) -> Outcome` posting through a Locust FastHttpUser client."""
+    url, host_header = pinned_url(str(client.base_url), path)
+    pinned_headers: dict[str, dict[str, str]] = {}
+
+    def headers_of(agency: str) -> dict[str, str]:
+        found = pinned_headers.get(agency)
+        if found is None:
+            found = pinned_headers[agency] = {**tokens.headers(agency), **host_header}
+        return found
 
     def deliver(i: int) -> Outcome:
         body = api_reply(payload, i)
-        headers = tokens.headers(payload.agency_of(i))
+        headers = headers_of(payload.agency_of(i))
         name = f"POST {path}"
         with client.post(
-            path, data=body, headers=headers, name=name, catch_response=True
+            url,
+            data=body,
+            headers=headers,
+            name=name,
+            catch_response=True,
+            allow_redirects=False,
         ) as response:
             status = int(response.status_code or 0)
             if status == 0:
@@ -87,3 +108,18 @@ def http_delivery(
             return out
 
     return deliver
+
+
+def pinned_url(base_url: str, path: str) -> tuple[str, dict[str, str]]:
+    """The URL to post `path` to and the Host header to send with it: for http://, the
+    checked address and the name; for https://, the name (TLS needs it in the URL)."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    checked = pinned(host, field="--host")
+    if parts.scheme != "http":
+        return path, {}
+    port = parts.port or 80
+    address = checked.addresses[0]
+    shown = f"[{address}]" if ipaddress.ip_address(address).version == 6 else address
+    name = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}{path}", {"Host": name if port == 80 else f"{name}:{port}"}

@@ -3,15 +3,30 @@
 Theory of operation: one shared `ClientSession` with a connection pool; every engine
 session is a thin handle on it. Slower per request than `http_fast`, but it speaks all of
 HTTP, so it is the one to use for anything beyond plain HTTP/1.1 on loopback.
+
+Connecting: the connector's resolver answers from the loopback check (`safety.pinned`),
+so a name is looked up once, by the check, and connections go to the checked addresses
+while the URL keeps the name (Host header, TLS SNI). A redirect to another name is
+checked the same way; its socket factory refuses any non-loopback address the resolver
+never saw (an IP literal in a redirect) unless remote hosts were allowed.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import socket
+from typing import Any
+from urllib.parse import urlsplit
+
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from simulator.replay.targets import Follow, Tokens
+from simulator.safety import CheckedHost, pinned
 from simulator.traffic.outcomes import Outcome, http_outcome
 from simulator.traffic.payload import Payload
+from simulator.validation import InputError
 
 _JSON = {"Content-Type": "application/json", "User-Agent": "pulsecheck-replay"}
 
@@ -36,9 +51,60 @@ class AiohttpSession:
         return None
 
 
+class PinnedResolver(AbstractResolver):
+    """Answers every lookup from the loopback check: the checked addresses, no new DNS."""
+
+    def __init__(self, remote_allowed: bool) -> None:
+        self.remote_allowed = remote_allowed
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        try:
+            checked = await asyncio.to_thread(pinned, host, self.remote_allowed)
+        except InputError as err:
+            raise OSError(str(err)) from None
+        return [_result(host, address, port) for address in checked.addresses]
+
+    async def close(self) -> None:
+        return None
+
+
+def _result(host: str, address: str, port: int) -> ResolveResult:
+    v6 = ipaddress.ip_address(address).version == 6
+    return {
+        "hostname": host,
+        "host": address,
+        "port": port,
+        "family": socket.AF_INET6 if v6 else socket.AF_INET,
+        "proto": 0,
+        "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+    }
+
+
+def guarded_socket_factory(checked: CheckedHost) -> Any:
+    """A socket factory that refuses a non-loopback peer unless remote hosts are allowed."""
+
+    def factory(addr_info: Any) -> socket.socket:
+        family, kind, proto, _, sockaddr = addr_info
+        peer = str(sockaddr[0])
+        if not checked.remote_allowed and not ipaddress.ip_address(peer).is_loopback:
+            raise OSError(f"refused to connect to {peer}: not a loopback address")
+        return socket.socket(family, kind, proto)
+
+    return factory
+
+
 class AiohttpTarget:
-    def __init__(self, url: str, timeout_s: float = 30.0, tokens: Tokens | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        timeout_s: float = 30.0,
+        tokens: Tokens | None = None,
+        allow_remote: bool = False,
+    ) -> None:
         self.url = url
+        self.checked = pinned(urlsplit(url).hostname or "", allow_remote)
         self.tokens = tokens
         self.headers: dict[str, dict[str, str]] = {}
         self.description = url
@@ -47,7 +113,12 @@ class AiohttpTarget:
 
     async def client(self) -> aiohttp.ClientSession:
         if self._client is None or self._client.closed:
-            connector = aiohttp.TCPConnector(limit=0)
+            connector = aiohttp.TCPConnector(
+                limit=0,
+                resolver=PinnedResolver(self.checked.remote_allowed),
+                use_dns_cache=False,
+                socket_factory=guarded_socket_factory(self.checked),
+            )
             self._client = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self._client
 

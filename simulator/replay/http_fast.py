@@ -5,7 +5,9 @@ keep-alive connection carrying one request at a time; the request head is prebui
 only Content-Length and the body change per event. Responses are parsed by httptools
 (the llhttp parser) straight from `data_received`, with no stream objects in between.
 `benchmarks/bench_replay_http.py` measures it beside aiohttp, Locust and wrk; use
-`http_aiohttp` for TLS, redirects or proxies.
+`http_aiohttp` for TLS, redirects or proxies. The host is resolved once, by the loopback
+check (`safety.pinned`); connections go to the checked address, and the name only into
+the Host header.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import cast
 import httptools
 
 from simulator.replay.targets import Follow, Tokens
+from simulator.safety import create_connection, pinned
 from simulator.traffic.outcomes import Outcome, http_outcome
 from simulator.traffic.payload import Payload
 
@@ -75,9 +78,8 @@ class FastHttpSession:
         self.proto: _ResponseProtocol | None = None
 
     async def _connect(self) -> _ResponseProtocol:
-        loop = asyncio.get_running_loop()
         _, proto = await asyncio.wait_for(
-            loop.create_connection(_ResponseProtocol, self.target.host, self.target.port),
+            create_connection(_ResponseProtocol, self.target.checked, self.target.port),
             self.target.timeout_s,
         )
         return proto
@@ -141,8 +143,10 @@ class FastHttpTarget:
         path: str,
         timeout_s: float = 30.0,
         tokens: Tokens | None = None,
+        allow_remote: bool = False,
     ) -> None:
         self.host, self.port, self.path = host, port, path
+        self.checked = pinned(host, allow_remote)  # the addresses connections go to
         self.auth = AuthHeaders(tokens)
         self.timeout_s = timeout_s
         self.description = f"http://{host}:{port}{path}"

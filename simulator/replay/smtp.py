@@ -9,10 +9,11 @@ its MAIL/RCPT/DATA follow the message's end-of-data dot in the same write (RFC 2
 allows commands after the dot), so under load each message costs one write and one
 round trip. Nothing is sent before it is due: the engine hands over only due events.
 Without PIPELINING the commands go one by one. Replies are parsed from `data_received`
-without stream objects. 4xx replies are temporary: the outcome carries a retry delay and
-the engine retries on the same connection (after RSET when the envelope failed; the
-reply to the end of data ends a transaction either way, RFC 5321 §4.1.1.4). 421 closes
-the connection.
+without stream objects. Connections go to the address the loopback check resolved
+(`safety.pinned`), never to the name again. 4xx replies are temporary: the outcome
+carries a retry delay and the engine retries on the same connection (after RSET when the
+envelope failed; the reply to the end of data ends a transaction either way, RFC 5321
+§4.1.1.4). 421 closes the connection.
 
 AUTH: given tokens (agency code -> `simulator.tokens.mint_token`), a reply from an
 employee goes over a connection authenticated as the sender's agency (AUTH PLAIN, user =
@@ -32,6 +33,7 @@ from collections import deque
 from typing import cast
 
 from simulator.replay.targets import Follow, Tokens
+from simulator.safety import create_connection, pinned
 from simulator.traffic.outcomes import OK, Outcome, classify
 from simulator.traffic.payload import HELO_NAME, Payload, SmtpMessage
 
@@ -153,10 +155,9 @@ class SmtpSession:
         self.principal: str | None = None  # the agency the connection is for
 
     async def _connect(self, principal: str | None = None) -> _ReplyProtocol:
-        loop = asyncio.get_running_loop()
         timeout = self.target.timeout_s
         _, proto = await asyncio.wait_for(
-            loop.create_connection(_ReplyProtocol, self.target.host, self.target.port), timeout
+            create_connection(_ReplyProtocol, self.target.checked, self.target.port), timeout
         )
         ((code, _),) = await proto.read(1, timeout)
         if code != 220:
@@ -288,9 +289,15 @@ class SmtpTarget:
     """Sends each event as one SMTP transaction to smtp://host:port."""
 
     def __init__(
-        self, host: str, port: int, timeout_s: float = 30.0, tokens: Tokens | None = None
+        self,
+        host: str,
+        port: int,
+        timeout_s: float = 30.0,
+        tokens: Tokens | None = None,
+        allow_remote: bool = False,
     ) -> None:
         self.host, self.port = host, port
+        self.checked = pinned(host, allow_remote)  # the addresses connections go to
         self.timeout_s = timeout_s
         self.tokens = tokens
         self.description = f"smtp://{host}:{port}"

@@ -14,7 +14,6 @@ come from `simulator/data/replyall_defences.csv` (facts.md §4).
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from simulator.replyall.defences import (
 )
 from simulator.replyall.mta import Mta
 from simulator.scenario import Threshold, parse_thresholds
-from simulator.validation import Fields, InputError
+from simulator.validation import Fields, is_plain_address, load_toml
 
 KIND = "reply-all"
 STEP_CHOICES = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)  # whole steps per minute
@@ -312,13 +311,17 @@ def _sender(f: Fields) -> str:
     domain = sender.rpartition("@")[2]
     if "@" not in sender or not domain.endswith(RESERVED_SUFFIXES):
         raise f.fail("sender", sender, "must be an address on a reserved domain (.example, .test)")
+    if not is_plain_address(sender):
+        raise f.fail(
+            "sender", sender, "must be one plain address: no spaces, control characters, <, >"
+        )
     return sender
 
 
 def _scenario_table(doc: Fields) -> tuple[str, int]:
     s = doc.table("scenario", required=True)
     s.str("kind", choices=(KIND,))
-    name: str = s.str("name")
+    name: str = s.line("name")
     s.str("description", "")
     seed: int = s.int("seed", 0, lo=0)
     s.done()
@@ -361,13 +364,6 @@ def _step(r: Fields) -> int:
 
 
 def load_replyall(path: str | Path) -> ReplyAllScenario:
-    """Read a reply-all scenario file (TOML); bad content raises `InputError`."""
-    source = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as err:
-        raise InputError(source, "(file)", source, f"cannot be read: {err.strerror}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise InputError(source, "(file)", source, f"is not valid TOML: {err}") from err
-    return parse_replyall(Fields(data, source))
+    """Read a reply-all scenario file (TOML); an unreadable file or bad content raises
+    `InputError` (`validation.load_toml` checks the file as a mass-reply one is checked)."""
+    return parse_replyall(Fields(load_toml(path), str(path)))

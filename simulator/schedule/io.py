@@ -45,7 +45,7 @@ class Rendering:
 class ScheduleManifest:
     """What a schedule file records about how it was made (`<file>.manifest.json`)."""
 
-    scenario: str
+    scenario: str = ""  # the scenario name; "" when a schedule came from elsewhere
     rendering: Rendering = field(default_factory=Rendering)
     scenario_file: str | None = None
     seed: int | None = None
