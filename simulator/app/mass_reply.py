@@ -43,6 +43,7 @@ class MassReplyPlan:
     protocol: str  # "smtp" or "http"
     target_url: str | None  # None: the embedded reference system
     workers: int
+    allow_remote: bool = False
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -96,6 +97,7 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         out=out,
         options=replay_options(plan),
         workers=plan.workers,
+        allow_remote=plan.allow_remote,
     )
     check = None
     if plan.target_url is None:

@@ -42,6 +42,7 @@ class ReplayRequest:
     timeout_s: float = 30.0
     fast_http: bool = True
     token_secret: Path | None = None  # the collection API's secret: per-agency tokens
+    allow_remote: bool = False  # the target was allowed off loopback (checked by the caller)
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
             request.fast_http,
             request.timeout_s,
             request.token_secret,
+            request.allow_remote,
         )
     else:
         target = make_target(request.target, request.timeout_s, request.fast_http, tokens)

@@ -12,6 +12,7 @@ acknowledged event, has failed whatever the thresholds say.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shlex
 import sys
 import time
@@ -107,12 +108,13 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         protocol=request.protocol or (scenario.target.protocol if url is None else _scheme(url)),
         target_url=url,
         workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
+        allow_remote=request.allow_remote,
     )
 
 
 def run(request: RunRequest, say: Say) -> RunResult:
     scenario = load_any(request.scenario)
-    out = request.out or Path("reports") / scenario.name
+    out = request.out or default_out(scenario.name, request.scenario)
     plan = plan_run(request, scenario, out)
     out.mkdir(parents=True, exist_ok=True)
     (out / SCENARIO_COPY).write_bytes(Path(request.scenario).read_bytes())
@@ -132,6 +134,17 @@ def run(request: RunRequest, say: Say) -> RunResult:
     record = dataclasses.replace(record, sections=page.sections, figures=page.figures)
     write_record(out, record)
     return RunResult(record, page, _failure(record, page.summary))
+
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def default_out(name: str, source: Path) -> Path:
+    """`reports/<scenario name>`, for a name that is one plain path segment."""
+    if not SAFE_NAME.fullmatch(name):
+        reason = "must be letters, digits, '.', '_' or '-' to name reports/<name>; or give --out"
+        raise InputError(str(source), "scenario.name", name, reason)
+    return Path("reports") / name
 
 
 def _execute(plan: Any, say: Say) -> Executed:

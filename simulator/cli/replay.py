@@ -177,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
         timeout_s=args.timeout,
         fast_http=args.http_client == "fast",
         token_secret=args.token_secret,
+        allow_remote=args.allow_remote,
     )
     live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()
     try:

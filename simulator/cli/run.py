@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
             f"P10 ${total['p10']:,.0f}, P50 ${total['p50']:,.0f}, P90 ${total['p90']:,.0f}"
         )
     console.print(f"report: {result.report.page} ({record.run.wall_s:.0f} s in all)")
+    code = print_verdict(summary)
     if result.failure:
         console.print(f"[red]run failed: {result.failure}[/]")
         return EXIT_FAILED
-    return print_verdict(summary)
+    return code

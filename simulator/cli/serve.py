@@ -153,7 +153,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument(
         "--retain-days",
-        type=float,
+        type=finite_float,
         help="purge reply subject, cc and body this many days after receipt (rows and "
         "counts stay; each purge is audited)",
     )

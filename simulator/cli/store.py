@@ -23,7 +23,7 @@ from typing import Any
 from simulator.cli import EXIT_OK
 from simulator.collect import store as store_mod
 from simulator.collect.vault import Vault, load_key
-from simulator.validation import InputError
+from simulator.validation import InputError, finite_float
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     purge.add_argument("db", help="store file written by `pulsecheck serve`")
     purge.add_argument(
-        "--older-than", type=float, required=True, metavar="DAYS", help="age in days, >= 0"
+        "--older-than", type=finite_float, required=True, metavar="DAYS", help="age in days, >= 0"
     )
     _principal(purge)
     purge.set_defaults(func=run_purge)

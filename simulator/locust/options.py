@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from simulator.validation import InputError
+from simulator.validation import InputError, finite_float
 
 DEFAULT_OUT = "reports/locust-run"
 
@@ -29,7 +29,7 @@ def add_options(parser: Any) -> None:
         help="workforce.parquet the schedule's ids refer to",
     )  # fmt: skip
     group.add_argument(
-        "--speedup", env_var="PULSECHECK_SPEEDUP", type=float, default=1.0,
+        "--speedup", env_var="PULSECHECK_SPEEDUP", type=finite_float, default=1.0,
         help="compress the schedule's intended times by this factor",
     )  # fmt: skip
     group.add_argument(
@@ -41,19 +41,19 @@ def add_options(parser: Any) -> None:
         help="send at most this many events (0: all)",
     )  # fmt: skip
     group.add_argument(
-        "--max-duration", env_var="PULSECHECK_MAX_DURATION", type=float, default=600.0,
+        "--max-duration", env_var="PULSECHECK_MAX_DURATION", type=finite_float, default=600.0,
         help="events due later than this many seconds after the start are dropped",
     )  # fmt: skip
     group.add_argument(
-        "--start-delay", env_var="PULSECHECK_START_DELAY", type=float, default=2.0,
+        "--start-delay", env_var="PULSECHECK_START_DELAY", type=finite_float, default=2.0,
         help="seconds between the test start and the first event (time to spawn users)",
     )  # fmt: skip
     group.add_argument(
-        "--drop-after", env_var="PULSECHECK_DROP_AFTER", type=float, default=10.0,
+        "--drop-after", env_var="PULSECHECK_DROP_AFTER", type=finite_float, default=10.0,
         help="an event this many seconds behind schedule is dropped, not sent",
     )  # fmt: skip
     group.add_argument(
-        "--late-after-ms", env_var="PULSECHECK_LATE_AFTER_MS", type=float, default=10.0,
+        "--late-after-ms", env_var="PULSECHECK_LATE_AFTER_MS", type=finite_float, default=10.0,
         help="an ok event sent this many ms behind schedule counts as late",
     )  # fmt: skip
     group.add_argument(

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.targets import Tokens, make_target
+from simulator.safety import check_target
 from simulator.tables import read_stage
 from simulator.traffic.pacer import run_window, split_for_workers
 from simulator.traffic.record import (
@@ -47,6 +48,7 @@ class WorkerJob:
     options: ReplayOptions
     out_dir: Path
     token_secret: Path | None = None
+    allow_remote: bool = False  # the parent's --allow-remote: the child checks the target too
 
 
 def secret_tokens(path: Path) -> Tokens:
@@ -76,6 +78,7 @@ def run_job(job: WorkerJob) -> dict[str, Any]:
     events = read_stage(job.schedule_path, "schedule")
     workforce = read_stage(job.workforce_path, "workforce")
     tokens = None if job.token_secret is None else secret_tokens(job.token_secret)
+    check_target(job.target_url, job.allow_remote, "--target")  # this process's own check
     target = make_target(job.target_url, job.timeout_s, job.fast_http, tokens)
 
     async def main() -> dict[str, Any]:
@@ -125,6 +128,7 @@ def run_workers(
     fast_http: bool = True,
     timeout_s: float = 30.0,
     token_secret: Path | None = None,
+    allow_remote: bool = False,
 ) -> dict[str, Any]:
     """Replay with `workers` processes and merge their runs into `run_dir`."""
     n = run_window(pq.read_metadata(schedule_path).num_rows, options.max_events)
@@ -142,6 +146,7 @@ def run_workers(
             ),
             run_dir / f"worker-{k}",
             token_secret,
+            allow_remote,
         )
         for k, share in enumerate(split_for_workers(n, workers))
     ]

@@ -134,3 +134,15 @@ def test_run_against_the_users_endpoint_checks_its_thresholds(
     assert checks["lost == 0"]["measured"] is False
     assert checks["error_rate < 0.01"]["passed"] is True
     assert "not measured here: lost == 0" in output
+
+
+def test_a_scenario_name_that_is_a_path_cannot_choose_the_run_directory(
+    tmp_path: Path,
+) -> None:
+    from simulator.app.running import default_out
+    from simulator.validation import InputError
+
+    assert default_out("opm-round1", tmp_path / "s.toml") == Path("reports/opm-round1")
+    for name in ("../outside", "/etc", ".hidden", "a/b"):
+        with pytest.raises(InputError, match=r"scenario\.name"):
+            default_out(name, tmp_path / "s.toml")

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from simulator.collect.directory import Directory
+from simulator.collect.servers import Running
 from simulator.collections import Collection
 from simulator.rules import ContentRules
 from simulator.tokens import mint_token
@@ -86,3 +90,34 @@ class SmtpClient:
         self.writer.close()
         with contextlib.suppress(ConnectionError, OSError):
             await self.writer.wait_closed()
+
+
+def body(**over: Any) -> dict[str, Any]:
+    """A valid API reply from a DHS sender to the central mailbox, with fields overridden."""
+    base = {
+        "sender": "ann.lee@dhs.example",
+        "round": "r1",
+        "to": "hr@opm.example",
+        "cc": ["bo.chan@dhs.example"],
+        "subject": "Re: week",
+        "bullets": ["did a", "did b"],
+        "idempotency_key": "k-1",
+    }
+    base.update(over)
+    return base
+
+
+@pytest.fixture
+async def api(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Running, Any]]:
+    """The reference API on loopback with the test collections, and a client session."""
+    import aiohttp
+
+    from simulator.collect.servers import running_api
+
+    async with (
+        running_api(
+            tmp_path / "db", directory, ROUNDS, secret=SECRET, collections=COLLECTIONS
+        ) as srv,
+        aiohttp.ClientSession(srv.url) as http,
+    ):
+        yield srv, http

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -14,39 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.collect.directory import Directory
-from simulator.collect.servers import Running, running_api
+from simulator.collect.servers import running_api
 from simulator.tokens import mint_token
 
-from .conftest import COLLECTIONS, ROUNDS, SECRET
+from .conftest import COLLECTIONS, ROUNDS, SECRET, body
 
 pytestmark = pytest.mark.integration
 DHS = {"Authorization": f"Bearer {mint_token(SECRET, 'DHS')}"}
 DOD = {"Authorization": f"Bearer {mint_token(SECRET, 'DOD')}"}
-
-
-def body(**over: Any) -> dict[str, Any]:
-    base = {
-        "sender": "ann.lee@dhs.example",
-        "round": "r1",
-        "to": "hr@opm.example",
-        "cc": ["bo.chan@dhs.example"],
-        "subject": "Re: week",
-        "bullets": ["did a", "did b"],
-        "idempotency_key": "k-1",
-    }
-    base.update(over)
-    return base
-
-
-@pytest.fixture
-async def api(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Running, Any]]:
-    async with (
-        running_api(
-            tmp_path / "db", directory, ROUNDS, secret=SECRET, collections=COLLECTIONS
-        ) as srv,
-        aiohttp.ClientSession(srv.url) as http,
-    ):
-        yield srv, http
 
 
 async def post(http: Any, payload: Any, headers: Any = DHS) -> tuple[int, Any, Any]:

@@ -23,37 +23,12 @@ from simulator.collect.store import NullStore
 from simulator.collections import CollectionIndex
 from simulator.tokens import mint_token
 
-from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient
+from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient, body
 
 pytestmark = pytest.mark.integration
 TOKEN = mint_token(SECRET, "DHS")
 RUN_STORE_CHECK = r"<(\d+)\.\d+@pulsecheck\.example>|/\d+-(\d+)$"  # `pulsecheck run`'s key regex
 DHS = {"Authorization": f"Bearer {TOKEN}"}
-
-
-def body(**over: Any) -> dict[str, Any]:
-    base = {
-        "sender": "ann.lee@dhs.example",
-        "round": "r1",
-        "to": "hr@opm.example",
-        "cc": ["bo.chan@dhs.example"],
-        "subject": "Re: week",
-        "bullets": ["did a", "did b"],
-        "idempotency_key": "k-1",
-    }
-    base.update(over)
-    return base
-
-
-@pytest.fixture
-async def api(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Running, Any]]:
-    async with (
-        running_api(
-            tmp_path / "db", directory, ROUNDS, secret=SECRET, collections=COLLECTIONS
-        ) as srv,
-        aiohttp.ClientSession(srv.url) as http,
-    ):
-        yield srv, http
 
 
 async def post(http: Any, payload: Any, headers: Any = DHS) -> tuple[int, Any]:
