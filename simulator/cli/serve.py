@@ -7,6 +7,9 @@ With `--scenario S.toml` the collections (ids, addresses, internal_to), the roun
 the content rules (each round's, and each collection's own on top) come from the
 scenario, as `pulsecheck run` sets them; without it, the default collections and
 default rules for the `--rounds` given.
+Both servers read `--secret-file` and `--revoked-file`: the API's bearer tokens and the
+mailbox's SMTP AUTH passwords are the same tokens. The mailbox's time limits,
+per-address session cap and input buffer budget have flags of their own.
 
 `serve token` mints an API bearer token (agency, fresh key id, expiry `--ttl`) from the
 secret file and prints it; `serve revoke` adds a token's key id to the revocation file
@@ -110,7 +113,32 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--secret-file",
         default=".pulsecheck-secret",
-        help="API token secret; created (0600) if missing",
+        help="token secret (API tokens, mailbox AUTH passwords); created (0600) if missing",
+    )
+    limits = parser.add_argument_group("mailbox limits")
+    limits.add_argument(
+        "--command-timeout",
+        type=float,
+        default=ServerSpec.command_timeout,
+        help="seconds a client has to send each command line (default %(default)s)",
+    )
+    limits.add_argument(
+        "--data-timeout",
+        type=float,
+        default=ServerSpec.data_timeout,
+        help="seconds a client has for the whole of one DATA (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-sessions-per-client",
+        type=int,
+        default=ServerSpec.max_sessions_per_client,
+        help="open SMTP sessions per client IP address (default %(default)s)",
+    )
+    limits.add_argument(
+        "--max-buffer-mb",
+        type=float,
+        default=ServerSpec.max_buffered_bytes / 2**20,
+        help="MiB of input all SMTP sessions may hold together (default %(default)s)",
     )
     parser.add_argument(
         "--sync",
@@ -139,8 +167,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--revoked-file",
         default=DEFAULT_REVOKED_FILE,
-        help="api, revoke: revoked token key ids, one per line; the API re-reads it when it "
-        f"changes; missing = none revoked (default {DEFAULT_REVOKED_FILE})",
+        help="api, mailbox, revoke: revoked token key ids, one per line; the servers re-read "
+        f"it when it changes; missing = none revoked (default {DEFAULT_REVOKED_FILE})",
     )
     tokens = parser.add_argument_group("token and revoke")
     tokens.add_argument("--agency", help="token: the agency (department code) it speaks for")
@@ -168,8 +196,12 @@ def build_spec(args: argparse.Namespace) -> ServerSpec:
     else:
         rules = {r: ContentRules() for r in _round_ids(args.rounds or "r1")}
         collections, sender = default_collections(), ServerSpec.broadcast_sender
-    secret = load_or_create_secret(args.secret_file) if args.kind == "api" else b""
-    revoked = _revoked_file(args.revoked_file) if args.kind == "api" else None
+    secret = load_or_create_secret(args.secret_file)  # API tokens, mailbox AUTH passwords
+    revoked = _revoked_file(args.revoked_file)
+    if args.max_sessions_per_client < 1:
+        raise InputError(
+            "--max-sessions-per-client", "sessions", args.max_sessions_per_client, "must be >= 1"
+        )
     return ServerSpec(
         kind=args.kind,
         store_path=args.store,
@@ -184,6 +216,10 @@ def build_spec(args: argparse.Namespace) -> ServerSpec:
         time_scale=_positive(args.time_scale, "--time-scale"),
         broadcast_sender=sender,
         sync=args.sync,
+        command_timeout=_positive(args.command_timeout, "--command-timeout"),
+        data_timeout=_positive(args.data_timeout, "--data-timeout"),
+        max_sessions_per_client=args.max_sessions_per_client,
+        max_buffered_bytes=_buffer_bytes(args.max_buffer_mb),
         read_timeout_s=_positive(args.read_timeout, "--read-timeout"),
         revoked_path=revoked,
         store_key=None if args.key_file is None else load_or_create_key(args.key_file),
@@ -293,6 +329,12 @@ def _positive(value: float, flag: str) -> float:
     return value
 
 
+def _buffer_bytes(megabytes: float) -> int:
+    if not 0 < megabytes < 2**30:  # also refuses NaN and infinity
+        raise InputError("--max-buffer-mb", "max-buffer-mb", megabytes, "must be > 0 (MiB)")
+    return int(megabytes * 2**20)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.kind == "token":
         return run_token(args)
@@ -304,12 +346,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"pulsecheck serve {running.kind}: listening on {running.url}", flush=True)
         if args.scenario is not None:
             print(f"  {describe(spec)}", flush=True)
-        if running.kind == "api":
-            print(
-                f"  tokens: pulsecheck serve token --agency CODE --secret-file {args.secret_file}"
-                f"; revoked key ids: {args.revoked_file}",
-                flush=True,
-            )
+        what = "tokens" if running.kind == "api" else "AUTH: user = agency code, password"
+        print(
+            f"  {what}: pulsecheck serve token --agency CODE --secret-file {args.secret_file}"
+            f"; revoked key ids: {args.revoked_file}",
+            flush=True,
+        )
         print(f"  {protection(spec, args.key_file)}", flush=True)
         if spec.store_key is None:
             print(

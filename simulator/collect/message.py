@@ -6,6 +6,15 @@ printable, a non-UTF-8 charset) goes to the standard `email` parser, whose struc
 defects (no boundary, missing start or end boundary, bad base64) make the message
 malformed. Every problem raises `MessageError` with a reason that names the problem but
 never quotes the message text.
+
+Limits: before the `email` parser runs, the number of Content-Type header lines bounds
+the parts and the nesting (each nested container declares its type), so a message with
+more than `MAX_PARTS` is refused unparsed; after parsing, nesting deeper than
+`MAX_DEPTH` is refused. Both keep the recursive parser far from Python's recursion limit;
+a header the `email` package cannot parse without hitting it (thousands of nested
+comments, folded over many lines) is malformed too.
+Decoded text is always storable: a charset such as UTF-7 can decode to lone UTF-16
+surrogates (`+2AA-`), which no UTF-8 encoder accepts; they become U+FFFD.
 """
 
 from __future__ import annotations
@@ -14,10 +23,15 @@ import email.errors
 import email.header
 import email.parser
 import email.policy
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage
 
 ROUND_HEADER = "x-pulsecheck-round"
+MAX_PARTS = 100  # MIME parts (containers and leaves) in one message
+MAX_DEPTH = 10  # MIME containers nested in each other
+_CONTENT_TYPE_LINE = re.compile(rb"(?im)^content-type[ \t]*:")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _FATAL_DEFECTS = (
     email.errors.NoBoundaryInMultipartDefect,
@@ -45,6 +59,12 @@ class Message:
     subject: str
     text: str
     attachments: int
+    is_report: bool = False  # multipart/report: a delivery status notification (RFC 6522)
+
+
+def storable(text: str) -> str:
+    """`text` with lone surrogates replaced by U+FFFD, so it always encodes as UTF-8."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
 
 
 def parse_message(data: bytes) -> Message:
@@ -62,9 +82,10 @@ def parse_message(data: bytes) -> Message:
     return Message(
         message_id=headers.get("message-id", "").strip(),
         round=headers.get(ROUND_HEADER, "").strip(),
-        subject=_decoded(headers.get("subject", "")),
-        text=text,
+        subject=storable(_decoded(headers.get("subject", ""))),
+        text=storable(text),
         attachments=attachments,
+        is_report=mime_type == "multipart/report",
     )
 
 
@@ -130,11 +151,23 @@ def _decoded(subject: str) -> str:
 
 
 def _mime_content(data: bytes) -> tuple[str, int]:
+    try:
+        return _read_mime(data)
+    except RecursionError:  # e.g. a header with thousands of nested comments, folded
+        raise MessageError("header or MIME structure nested too deep") from None
+
+
+def _read_mime(data: bytes) -> tuple[str, int]:
+    if len(_CONTENT_TYPE_LINE.findall(data)) > MAX_PARTS:
+        raise MessageError(f"too many MIME parts (limit {MAX_PARTS})")
     parser = email.parser.BytesParser(_class=EmailMessage, policy=email.policy.default)
     message = parser.parsebytes(data)
+    parts = _parts(message)
+    if len(parts) > MAX_PARTS:
+        raise MessageError(f"too many MIME parts (limit {MAX_PARTS})")
     attachments = 0
     texts: dict[str, str] = {}  # the first plain and the first HTML part
-    for part in message.walk():
+    for part in parts:
         for defect in part.defects:
             if isinstance(defect, _FATAL_DEFECTS):
                 raise MessageError(f"malformed MIME: {type(defect).__name__}")
@@ -146,6 +179,23 @@ def _mime_content(data: bytes) -> tuple[str, int]:
         elif subtype in ("plain", "html") and subtype not in texts:
             texts[subtype] = _part_text(part)
     return texts.get("plain", texts.get("html", "")), attachments
+
+
+def _parts(message: EmailMessage) -> list[EmailMessage]:
+    """Every part, depth first, without recursion; refuses nesting over `MAX_DEPTH`."""
+    out: list[EmailMessage] = []
+    stack: list[tuple[EmailMessage, int]] = [(message, 0)]
+    while stack:
+        part, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise MessageError(f"MIME nested too deep (limit {MAX_DEPTH} levels)")
+        out.append(part)
+        if len(out) > MAX_PARTS:
+            raise MessageError(f"too many MIME parts (limit {MAX_PARTS})")
+        children = part.get_payload() if part.is_multipart() else []
+        if isinstance(children, list):
+            stack.extend((child, depth + 1) for child in reversed(children))
+    return out
 
 
 def _part_text(part: EmailMessage) -> str:

@@ -91,11 +91,16 @@ class ServerSpec:
     max_pending: int = 20_000
     max_batch: int = 2_000
     max_message_bytes: int = 1_000_000
+    # mailbox only: time limits, session caps and the input buffer budget (MailboxConfig)
+    command_timeout: float = 300.0
+    data_timeout: float = 600.0
+    max_sessions_per_client: int = 500
+    max_buffered_bytes: int = 64 * 2**20
     sync: str = "full"
     commit_delay_s: float = 0.0  # tests only: a slow disk of known speed
     use_uvloop: bool = True
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S  # API: request head, and body, within this
-    revoked_path: str | None = None  # API: file of revoked token key ids, re-read on change
+    revoked_path: str | None = None  # file of revoked token key ids, re-read on change
     store_key: bytes | None = None  # master key: seal reply contents per agency; None: plaintext
     retain_days: float | None = None  # purge reply contents older than this; None: keep
 
@@ -121,6 +126,7 @@ class Running:
     host: str
     port: int
     store: AnyStore
+    mailbox: Mailbox | None = None  # the mailbox's shared state (its own accounting)
 
     @property
     def url(self) -> str:
@@ -234,8 +240,17 @@ async def running_mailbox(
     sync: str = "full",
     store_key: bytes | None = None,
     retain_days: float | None = None,
+    secret: bytes = b"",
+    revoked_path: str | None = None,
+    command_timeout: float = 300.0,
+    data_timeout: float = 600.0,
+    max_sessions_per_client: int = 500,
+    max_buffered_bytes: int = 64 * 2**20,
 ) -> AsyncIterator[Running]:
-    """Run the SMTP mailbox inside the current loop for the block's duration."""
+    """Run the SMTP mailbox inside the current loop for the block's duration.
+
+    With a `secret` it offers AUTH (user = agency code, password = its token); without
+    one, collections internal to an agency cannot be written to."""
     spec = ServerSpec(
         "mailbox",
         None if store_path is None else str(store_path),
@@ -253,6 +268,12 @@ async def running_mailbox(
         sync=sync,
         store_key=store_key,
         retain_days=retain_days,
+        secret=secret,
+        revoked_path=revoked_path,
+        command_timeout=command_timeout,
+        data_timeout=data_timeout,
+        max_sessions_per_client=max_sessions_per_client,
+        max_buffered_bytes=max_buffered_bytes,
     )
     async with _mailbox(spec) as running:
         yield running
@@ -308,6 +329,12 @@ async def _mailbox(spec: ServerSpec) -> AsyncIterator[Running]:
         max_message_bytes=spec.max_message_bytes,
         policy=spec.policy,
         time_scale=spec.time_scale,
+        max_sessions_per_client=spec.max_sessions_per_client,
+        command_timeout=spec.command_timeout,
+        data_timeout=spec.data_timeout,
+        max_buffered_bytes=spec.max_buffered_bytes,
+        secret=spec.secret,
+        revoked=None if spec.revoked_path is None else RevocationList(spec.revoked_path),
     )
     mailbox = Mailbox(config, store)
     loop = asyncio.get_running_loop()
@@ -316,7 +343,7 @@ async def _mailbox(spec: ServerSpec) -> AsyncIterator[Running]:
     try:
         async with _retention(store, spec.retain_days):
             host, port = _bound(server.sockets[0].getsockname())
-            yield Running("mailbox", host, port, store)
+            yield Running("mailbox", host, port, store, mailbox)
     finally:
         sweeper.cancel()
         await _drain_mailbox(mailbox, server)

@@ -11,6 +11,11 @@ stats. 4xx answers are temporary (retried by the caller after `TEMPORARY_RETRY_S
 are rejections, and a dropped connection is reopened on the next event. The connection
 goes to the address the storm's loopback check resolved (`safety.pinned`), never to the
 name again, so a resolver that changes its answer cannot move the load off loopback.
+
+AUTH: given the collection systems' secret, an employee's message goes over a connection
+logged in (smtplib's AUTH PLAIN, when the server advertises AUTH) as the sender's agency
+with `simulator.tokens.mint_token(secret, agency)`; the broadcast and bounces go
+unauthenticated. When the next event is another agency's, the connection is reopened.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import time
 from typing import Any
 
 from simulator.safety import CheckedHost, pinned
+from simulator.tokens import mint_token
 from simulator.traffic.outcomes import ERROR, OK, TIMEOUT, Outcome, classify
 from simulator.traffic.payload import HELO_NAME, Payload
 from simulator.validation import InputError
@@ -45,16 +51,25 @@ class PinnedSMTP(smtplib.SMTP):
 
 
 class SmtpClient:
-    """One SMTP connection of one Locust user."""
+    """One SMTP connection of one Locust user (AUTH as an agency when given the secret)."""
 
     def __init__(
-        self, host: str, port: int, timeout_s: float = 30.0, allow_remote: bool = False
+        self,
+        host: str,
+        port: int,
+        timeout_s: float = 30.0,
+        allow_remote: bool = False,
+        secret: bytes | None = None,
     ) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self.allow_remote = allow_remote
+        self.secret = secret
         self.conn: smtplib.SMTP | None = None
+        self.principal: str | None = None  # the agency the connection logged in as
 
-    def _connection(self) -> smtplib.SMTP:
+    def _connection(self, principal: str | None) -> smtplib.SMTP:
+        if self.conn is not None and principal != self.principal:
+            self.quit()  # another agency's connection
         if self.conn is None:
             checked = pinned(self.host, self.allow_remote, "--host")
             conn = PinnedSMTP(checked, HELO_NAME.decode(), self.timeout_s)
@@ -63,20 +78,29 @@ class SmtpClient:
                 if code != 220:
                     raise smtplib.SMTPConnectError(code, text)
                 conn.ehlo(HELO_NAME.decode())
+                if principal is not None and self.secret and conn.has_extn("auth"):
+                    conn.login(principal, mint_token(self.secret, principal))
             except BaseException:
                 conn.close()
                 raise
-            self.conn = conn
+            self.conn, self.principal = conn, principal
         return self.conn
 
-    def send(self, mail_from: str, rcpts: list[str], data: bytes) -> Outcome:
-        """One transaction; never raises for SMTP or socket failures."""
+    def send(
+        self, mail_from: str, rcpts: list[str], data: bytes, agency: str | None = None
+    ) -> Outcome:
+        """One transaction (as `agency` when given the secret); never raises for SMTP or
+        socket failures."""
+        principal = agency if self.secret else None
         try:
-            refused = self._connection().sendmail(mail_from, rcpts, data)
+            refused = self._connection(principal).sendmail(mail_from, rcpts, data)
         except smtplib.SMTPRecipientsRefused as err:
             self._reset()
             codes = [code for code, _ in err.recipients.values()]
             return classify(min(codes) if codes else 550, len(data), "RCPT")
+        except smtplib.SMTPAuthenticationError as err:
+            self.drop()
+            return classify(err.smtp_code, len(data), "AUTH")
         except smtplib.SMTPSenderRefused as err:
             self._reset()
             return classify(err.smtp_code, len(data), "MAIL")
@@ -125,8 +149,10 @@ def smtp_delivery(client: SmtpClient, payload: Payload, events: Any) -> Any:
 
     def deliver(i: int) -> Outcome:
         message = payload.smtp_message(i)
+        employee = message.mail_from not in ("", payload.broadcast_sender)
+        agency = payload.agency_of(i) if employee else None
         started = time.perf_counter()
-        out = client.send(message.mail_from, message.rcpts, message.data)
+        out = client.send(message.mail_from, message.rcpts, message.data, agency)
         elapsed_ms = (time.perf_counter() - started) * 1000
         events.request.fire(
             request_type="SMTP",

@@ -14,22 +14,34 @@ without stream objects. Connections go to the address the loopback check resolve
 carries a retry delay and the engine retries on the same connection (after RSET when the
 envelope failed; the reply to the end of data ends a transaction either way, RFC 5321
 §4.1.1.4). 421 closes the connection.
+
+AUTH: given tokens (agency code -> `simulator.tokens.mint_token`), a reply from an
+employee goes over a connection authenticated as the sender's agency (AUTH PLAIN, user =
+agency code, password = token) when the server advertises AUTH; the broadcast and
+bounces go unauthenticated. A connection carries one principal, so when the next message
+needs another one the session parks its connection in the target's small idle pool
+(`MAX_IDLE`, shared by all sessions; the oldest is QUIT when it is full) and takes one
+of that principal from the pool, or opens one; it sends nothing ahead for it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections import deque
 from typing import cast
 
-from simulator.replay.targets import Follow
+from simulator.replay.targets import Follow, Tokens
 from simulator.safety import create_connection, pinned
 from simulator.traffic.outcomes import OK, Outcome, classify
 from simulator.traffic.payload import HELO_NAME, Payload, SmtpMessage
 
+MAX_IDLE = 64  # parked connections of other principals, per target
+
 Reply = tuple[int, bytes]
-Wire = tuple[bytes, int, bytes]  # MAIL/RCPT/DATA lines, RCPT count, dot-stuffed message
+# MAIL/RCPT/DATA lines, RCPT count, dot-stuffed message, agency to authenticate as
+Wire = tuple[bytes, int, bytes, str | None]
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -48,10 +60,16 @@ def envelope(message: SmtpMessage) -> tuple[bytes, int]:
     return commands.encode(), len(message.rcpts)
 
 
-def wire(message: SmtpMessage) -> Wire:
-    """A message as the session sends it: envelope commands, RCPT count, DATA bytes."""
+def wire(message: SmtpMessage, principal: str | None = None) -> Wire:
+    """A message as the session sends it: envelope commands, RCPT count, DATA bytes, and
+    the agency its connection authenticates as (None: unauthenticated)."""
     commands, n_rcpt = envelope(message)
-    return commands, n_rcpt, dot_stuff(message.data)
+    return commands, n_rcpt, dot_stuff(message.data), principal
+
+
+def auth_plain(agency: str, token: str) -> bytes:
+    """The AUTH PLAIN command with its initial response (RFC 4616)."""
+    return b"AUTH PLAIN " + base64.b64encode(f"\0{agency}\0{token}".encode()) + b"\r\n"
 
 
 class _ReplyProtocol(asyncio.Protocol):
@@ -134,8 +152,9 @@ class SmtpSession:
         self.pipelining = False
         self.dirty = False  # a failed envelope needs RSET before the next one
         self.ahead: Wire | None = None  # a message whose commands are on the wire already
+        self.principal: str | None = None  # the agency the connection is for
 
-    async def _connect(self) -> _ReplyProtocol:
+    async def _connect(self, principal: str | None = None) -> _ReplyProtocol:
         timeout = self.target.timeout_s
         _, proto = await asyncio.wait_for(
             create_connection(_ReplyProtocol, self.target.checked, self.target.port), timeout
@@ -147,15 +166,28 @@ class SmtpSession:
         ((code, text),) = await proto.read(1, timeout)
         if code != 250:
             raise ConnectionError(f"SMTP EHLO {code}")
-        self.pipelining = b"PIPELINING" in text.upper().split(b"\n")
+        words = text.upper().split(b"\n")
+        self.pipelining = b"PIPELINING" in words
         self.dirty = False
         self.ahead = None
+        self.principal = principal
+        token = self.target.token(principal)
+        if token is not None and any(w.startswith(b"AUTH ") and b"PLAIN" in w for w in words):
+            assert principal is not None
+            proto.write(auth_plain(principal, token))
+            ((code, _),) = await proto.read(1, timeout)
+            if code != 235:
+                proto.write(b"QUIT\r\n")
+                raise ConnectionError(f"SMTP AUTH {code}")
         return proto
 
     async def deliver(self, message: Wire, follow: Follow | None = None) -> Outcome:
         proto = self.proto
+        if proto is not None and proto.transport is not None and message[3] != self.principal:
+            self._park()  # this connection is another agency's
+            proto = self._unpark(message[3])
         if proto is None or proto.transport is None:
-            proto = self.proto = await self._connect()
+            proto = self.proto = await self._connect(message[3])
         try:
             out = await self._transaction(proto, message, follow if self.pipelining else None)
         except BaseException:
@@ -167,7 +199,7 @@ class SmtpSession:
 
     async def _envelope(self, proto: _ReplyProtocol, message: Wire) -> tuple[list[Reply], int]:
         """Replies to MAIL, each RCPT and DATA (sending them unless already sent ahead)."""
-        commands, n_rcpt, _ = message
+        commands, n_rcpt, _, _ = message
         if self.ahead is message:  # they went out behind the previous message's dot
             self.ahead = None
             return await proto.read(n_rcpt + 2, self.target.timeout_s), len(commands)
@@ -203,8 +235,8 @@ class SmtpSession:
         data = message[2]
         nbytes += len(data)
         following: Wire | None = follow() if follow is not None else None
-        if following is None:
-            proto.write(data)
+        if following is None or following[3] != self.principal:
+            proto.write(data)  # a message for another principal goes on another connection
         else:  # the next due transaction rides behind the dot
             proto.write(data + following[0])
             self.ahead = following
@@ -214,6 +246,25 @@ class SmtpSession:
         if out.outcome == OK and refused:
             return out._replace(error=f"{len(refused)} of {message[1]} rcpt refused")
         return out
+
+    def _park(self) -> None:
+        """Hand the connection to the target's idle pool (a clean one; else QUIT it)."""
+        proto, self.proto, self.ahead = self.proto, None, None
+        if proto is None or proto.transport is None:
+            return
+        if self.dirty or proto.replies:
+            _quit(proto)
+        else:
+            self.target.park(self.principal, proto, self.pipelining)
+
+    def _unpark(self, principal: str | None) -> _ReplyProtocol | None:
+        """A live idle connection of `principal` from the pool, made this session's."""
+        taken = self.target.unpark(principal)
+        if taken is None:
+            return None
+        self.proto, self.pipelining = taken
+        self.principal, self.dirty = principal, False
+        return self.proto
 
     def _drop(self) -> None:
         if self.proto is not None and self.proto.transport is not None:
@@ -238,15 +289,35 @@ class SmtpTarget:
     """Sends each event as one SMTP transaction to smtp://host:port."""
 
     def __init__(
-        self, host: str, port: int, timeout_s: float = 30.0, allow_remote: bool = False
+        self,
+        host: str,
+        port: int,
+        timeout_s: float = 30.0,
+        tokens: Tokens | None = None,
+        allow_remote: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.checked = pinned(host, allow_remote)  # the addresses connections go to
         self.timeout_s = timeout_s
+        self.tokens = tokens
         self.description = f"smtp://{host}:{port}"
+        self._idle: deque[tuple[str | None, _ReplyProtocol, bool]] = deque()
+
+    def token(self, principal: str | None) -> str | None:
+        """The AUTH password of `principal`, or None (no tokens, or no principal)."""
+        if principal is None or self.tokens is None:
+            return None
+        return self.tokens(principal)
 
     def prepare(self, payload: Payload, start: int, stop: int) -> list[Wire]:
-        return [wire(message) for message in payload.smtp_messages(start, stop)]
+        messages = payload.smtp_messages(start, stop)
+        if self.tokens is None:
+            return [wire(message) for message in messages]
+        own = ("", payload.broadcast_sender)  # the broadcast and bounces: no agency's
+        return [
+            wire(message, None if message.mail_from in own else agency)
+            for message, agency in zip(messages, payload.agencies(start, stop), strict=True)
+        ]
 
     async def open(self) -> SmtpSession:
         """A session, connected now if possible (else at its first delivery)."""
@@ -255,5 +326,27 @@ class SmtpTarget:
             session.proto = await session._connect()
         return session
 
-    async def aclose(self) -> None:
+    def park(self, principal: str | None, proto: _ReplyProtocol, pipelining: bool) -> None:
+        self._idle.append((principal, proto, pipelining))
+        while len(self._idle) > MAX_IDLE:
+            _quit(self._idle.popleft()[1])
+
+    def unpark(self, principal: str | None) -> tuple[_ReplyProtocol, bool] | None:
+        for entry in self._idle:
+            if entry[0] == principal:
+                self._idle.remove(entry)
+                if entry[1].transport is not None:  # the server may have closed it
+                    return entry[1], entry[2]
+                return self.unpark(principal)
         return None
+
+    async def aclose(self) -> None:
+        while self._idle:
+            _quit(self._idle.popleft()[1])
+
+
+def _quit(proto: _ReplyProtocol) -> None:
+    """QUIT and close without waiting for the 221."""
+    if proto.transport is not None:
+        proto.transport.write(b"QUIT\r\n")
+        proto.transport.close()

@@ -70,7 +70,7 @@ def make_target(
     if scheme == "smtp":
         from simulator.replay.smtp import SmtpTarget
 
-        return SmtpTarget(host, port, timeout_s)
+        return SmtpTarget(host, port, timeout_s, tokens)
     if fast_http:
         from simulator.replay.http_fast import FastHttpTarget
 

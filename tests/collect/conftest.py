@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from simulator.collect.directory import Directory
 from simulator.collect.servers import Running
 from simulator.collections import Collection
 from simulator.rules import ContentRules
+from simulator.tokens import mint_token
 
 SECRET = b"test-secret-of-enough-length"
 COLLECTIONS = [
@@ -46,8 +48,10 @@ class SmtpClient:
         self.reader, self.writer = reader, writer
 
     @classmethod
-    async def connect(cls, host: str, port: int) -> SmtpClient:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def connect(cls, host: str, port: int, local: str | None = None) -> SmtpClient:
+        """Connect (from the loopback address `local` if given) and read the greeting."""
+        bind = None if local is None else (local, 0)
+        reader, writer = await asyncio.open_connection(host, port, local_addr=bind)
         client = cls(reader, writer)
         greeting = await client.reply()
         assert greeting.startswith("220"), greeting
@@ -65,6 +69,11 @@ class SmtpClient:
         self.writer.write(raw)
         await self.writer.drain()
         return [await self.reply() for _ in range(replies)]
+
+    async def auth(self, agency: str, secret: bytes = SECRET) -> str:
+        """AUTH PLAIN as `agency` with its token; the server's reply."""
+        plain = f"\0{agency}\0{mint_token(secret, agency)}".encode()
+        return (await self.send(b"AUTH PLAIN " + base64.b64encode(plain) + b"\r\n"))[0]
 
     async def mail(
         self, sender: str, rcpts: list[str], body: bytes, headers: bytes = b""

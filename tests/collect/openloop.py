@@ -138,6 +138,7 @@ class SmtpSender:
         self.rcpts = rcpts
         self.text = text.replace("\n", "\r\n").encode()
         self.prefix = "p"
+        self.collection = "opm-hr"  # the collection id of the first recipient
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
         self.opened: list[asyncio.StreamWriter] = []
         self.tally = Tally()
@@ -162,8 +163,8 @@ class SmtpSender:
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
             code = 0
         self.tally.answers[code] += 1
-        if code == 250:
-            self.tally.acked.append(f"{self.sender}/{message_id}")
+        if code == 250:  # the mailbox's key: channel, principal, Message-ID, collection
+            self.tally.acked.append(f"smtp:anon/{message_id}#{self.collection}")
         return code
 
     async def _transaction(self, message_id: str) -> int:

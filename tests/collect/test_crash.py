@@ -77,7 +77,7 @@ async def smtp_worker(port: int, worker: int, acked: list[str], stop: asyncio.Ev
                 sender, ["hr@opm.example"], b"- worked", f"Message-ID: {mid}\r\n".encode()
             )
             if answers[-1].startswith("250"):
-                acked.append(f"{sender}/{mid}")
+                acked.append(f"smtp:anon/{mid}#opm-hr")
     except (TimeoutError, ConnectionError, OSError, asyncio.IncompleteReadError):
         return
 
@@ -144,9 +144,9 @@ async def resend_after_restart(
             smtp = await SmtpClient.connect("127.0.0.1", port)
             await smtp.send(b"EHLO again\r\n")
             for key in acked[:200]:
-                sender, mid = key.split("/", 1)
+                mid = key.split("/", 1)[1].rsplit("#", 1)[0]
                 answers = await smtp.mail(
-                    sender, ["hr@opm.example"], b"- worked", f"Message-ID: {mid}\r\n".encode()
+                    SENDERS[0], ["hr@opm.example"], b"- worked", f"Message-ID: {mid}\r\n".encode()
                 )
                 assert answers[-1].startswith("250")
             await smtp.close()

@@ -14,7 +14,7 @@ from simulator.collect.directory import Directory
 from simulator.collect.policy import Policy
 from simulator.collect.servers import Running, running_mailbox
 
-from .conftest import COLLECTIONS, ROUNDS, SmtpClient
+from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient
 
 pytestmark = pytest.mark.integration
 ANN, BO, CY = "ann.lee@dhs.example", "bo.chan@dhs.example", "cy.diaz@dod.example"
@@ -23,7 +23,12 @@ ANN, BO, CY = "ann.lee@dhs.example", "bo.chan@dhs.example", "cy.diaz@dod.example
 @pytest.fixture
 async def box(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Running, SmtpClient]]:
     async with running_mailbox(
-        tmp_path / "db", directory, ROUNDS, collections=COLLECTIONS, max_message_bytes=50_000
+        tmp_path / "db",
+        directory,
+        ROUNDS,
+        collections=COLLECTIONS,
+        max_message_bytes=50_000,
+        secret=SECRET,
     ) as srv:
         client = await SmtpClient.connect(srv.host, srv.port)
         await client.send(b"EHLO test\r\n")
@@ -61,11 +66,22 @@ async def test_null_sender_delivery_reports_are_accepted(box: tuple[Running, Smt
     assert answers[0].startswith("250") and answers[1].startswith("250")
 
 
+async def test_internal_collection_of_another_agency_is_refused(
+    box: tuple[Running, SmtpClient],
+) -> None:
+    _, smtp = box
+    assert (await smtp.auth("DOD")).startswith("235")
+    answers = await smtp.send(
+        f"MAIL FROM:<{CY}>\r\nRCPT TO:<accountability@hq.dhs.example>\r\n".encode(), 2
+    )
+    assert answers[1].startswith("550 5.7.1 collection is internal to DHS")
+
+
 @pytest.mark.parametrize(
     ("sender", "rcpt", "code"),
     [
         ("stranger@x.example", "hr@opm.example", "550 5.7.1"),  # sender not in directory
-        (CY, "accountability@hq.dhs.example", "550 5.7.1"),  # DHS-internal collection
+        (CY, "accountability@hq.dhs.example", "530 5.7.0"),  # DHS-internal: AUTH required
         (ANN, "nobody@opm.example", "550 5.1.1"),  # unknown recipient
         ("hr@opm.example", "hr@opm.example", "550 5.7.1"),  # broadcast sender cannot reply
     ],

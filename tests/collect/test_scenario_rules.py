@@ -103,9 +103,12 @@ async def test_api_applies_the_collections_own_rules(tmp_path: Path) -> None:
 
 @pytest.mark.integration
 async def test_mailbox_applies_the_collections_own_rules(tmp_path: Path) -> None:
-    async with running_mailbox(tmp_path / "db", directory(), ROUND, collections=COLLECTIONS) as s:
+    async with running_mailbox(
+        tmp_path / "db", directory(), ROUND, collections=COLLECTIONS, secret=SECRET
+    ) as s:
         smtp = await SmtpClient.connect(s.host, s.port)
         await smtp.send(b"EHLO t\r\n")
+        assert (await smtp.auth("HHS")).startswith("235")  # leadership@hhs is HHS-internal
         body = NAMES_COWORKER.replace("\n", "\r\n").encode()
         central = await smtp.mail(EVE, ["hr@opm.example"], body, b"Message-ID: <1@t>\r\n")
         assert central[-1].startswith("250")
@@ -221,6 +224,8 @@ async def test_serve_mailbox_with_scenario_applies_its_rules(tmp_path: Path) -> 
     try:
         smtp = await SmtpClient.connect("127.0.0.1", port)
         await smtp.send(b"EHLO t\r\n")
+        secret = load_or_create_secret(tmp_path / "secret")  # the server's AUTH secret
+        assert (await smtp.auth("HHS", secret)).startswith("235")
         body = NAMES_COWORKER.replace("\n", "\r\n").encode()
         head = b"X-Pulsecheck-Round: r2\r\nMessage-ID: <1@t>\r\n"
         answers = await smtp.mail(EVE, ["leadership@hhs.example"], body, head)

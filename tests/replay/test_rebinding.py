@@ -154,7 +154,12 @@ def smtp_server() -> Iterator[Any]:
         thread.join(5)
 
 
-WIRE = (b"MAIL FROM:<a@opm.example>\r\nRCPT TO:<b@opm.example>\r\nDATA\r\n", 1, b"hi\r\n.\r\n")
+WIRE = (
+    b"MAIL FROM:<a@opm.example>\r\nRCPT TO:<b@opm.example>\r\nDATA\r\n",
+    1,
+    b"hi\r\n.\r\n",
+    None,
+)
 
 
 # -- the check --------------------------------------------------------------------------

@@ -126,7 +126,7 @@ async def test_the_mailbox_refuses_coworker_names_and_attachments(
             expected_rules[violation] += 1
         else:
             assert status[event_id] == 250
-            clean.add(f"{payload.sender_address(i)}/<{event_id}.{SEED}@pulsecheck.example>")
+            clean.add(f"smtp:anon/<{event_id}.{SEED}@pulsecheck.example>#opm-hr")
     assert expected_rules["attachment"] > 0 and expected_rules["coworker_name"] > 0
     assert _rules(store) == expected_rules
     assert _stored(store) == clean
