@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 
 from locust import User, constant, events, task
 
+from simulator.locust.http_reply import read_secret
+from simulator.locust.options import read_options
 from simulator.locust.smtp_client import SmtpClient, smtp_delivery
 from simulator.locust.storm import install_storm
 from simulator.traffic.payload import Payload
@@ -33,7 +35,10 @@ class SmtpStormUser(User):
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         parts = urlsplit(self.host or "")  # checked when the storm started
-        self.smtp = SmtpClient(parts.hostname or "127.0.0.1", parts.port or 25)
+        options = read_options(environment.parsed_options)
+        secret = None if options.api_secret_file is None else read_secret(options.api_secret_file)
+        # with the collection system's token secret, the user logs in as each agency
+        self.smtp = SmtpClient(parts.hostname or "127.0.0.1", parts.port or 25, secret=secret)
 
     @task
     def storm(self) -> None:

@@ -57,6 +57,8 @@ def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
         broadcast_sender=served.broadcast_sender,
         time_scale=plan.speedup,
         secret=secret,
+        # the replay opens up to `concurrency` sessions plus a pool of idle ones per agency
+        max_sessions_per_client=max(500, plan.scenario.replay.concurrency + 64),
     )
 
 

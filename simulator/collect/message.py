@@ -194,7 +194,8 @@ def _parts(message: EmailMessage) -> list[EmailMessage]:
             raise MessageError(f"too many MIME parts (limit {MAX_PARTS})")
         children = part.get_payload() if part.is_multipart() else []
         if isinstance(children, list):
-            stack.extend((child, depth + 1) for child in reversed(children))
+            parts = [c for c in reversed(children) if isinstance(c, EmailMessage)]
+            stack.extend((child, depth + 1) for child in parts)
     return out
 
 

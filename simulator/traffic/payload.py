@@ -45,9 +45,11 @@ import pyarrow as pa
 
 from simulator.behaviour.writing import (
     MIXED_PREFIX,
+    REPORT_PREFIX,
     attachment_index,
     attachment_mime,
     coworker_ids,
+    delivery_status,
     family_codes,
     html_mask,
     render_replies,
@@ -383,6 +385,8 @@ class Payload:
             )
             if violation == "attachment" and kind != "broadcast":
                 data = (text + MIXED_PREFIX + part).encode() + self._attachment(sender, event_id)
+            elif kind == "bounce":
+                data = (text + REPORT_PREFIX + part + delivery_status(sender_address)).encode()
             else:
                 data = (text + part).encode()
             mail_from = "" if kind == "bounce" else sender_address

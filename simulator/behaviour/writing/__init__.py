@@ -23,10 +23,12 @@ from simulator.behaviour.writing.digits import html_mask, reply_is_html
 from simulator.behaviour.writing.mime import (
     BOUNDARY,
     MIXED_PREFIX,
+    REPORT_PREFIX,
     attachment_bytes,
     attachment_index,
     attachment_mime,
     attachment_sizes,
+    delivery_status,
 )
 from simulator.behaviour.writing.names import coworker_ids, name_lengths
 from simulator.behaviour.writing.phrases import family_code, family_codes, grammar
@@ -36,11 +38,13 @@ from simulator.behaviour.writing.sizing import reply_sizes
 __all__ = [
     "BOUNDARY",
     "MIXED_PREFIX",
+    "REPORT_PREFIX",
     "attachment_bytes",
     "attachment_index",
     "attachment_mime",
     "attachment_sizes",
     "coworker_ids",
+    "delivery_status",
     "family_code",
     "family_codes",
     "grammar",

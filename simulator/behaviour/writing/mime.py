@@ -100,3 +100,26 @@ def attachment_sizes(seed: int, event_ids: I64, violation: I64, family: I64) -> 
     detail = draw_np(keys_np(seed, event_ids), family, _DETAIL)["detail"]
     size = np.array(attachment_bytes(), dtype=np.int64)[detail % len(attachment_bytes())]
     return np.where(violation == VIOLATIONS.index("attachment"), size, 0).astype(np.int64)
+
+
+# A bounce goes out as a delivery report (RFC 3464, January 2003): multipart/report with
+# the human-readable text first and a message/delivery-status part naming the address
+# that failed. Collection systems file only such reports from the null sender.
+REPORT_BOUNDARY = "=_pulsecheck_report"
+REPORT_PREFIX = (
+    "Content-Type: multipart/report; report-type=delivery-status; "
+    f'boundary="{REPORT_BOUNDARY}"' + CRLF + CRLF + f"--{REPORT_BOUNDARY}" + CRLF
+)
+
+
+def delivery_status(failed: str) -> str:
+    """The delivery-status part and closing delimiter that follow a bounce's text part."""
+    return (
+        f"{CRLF}--{REPORT_BOUNDARY}{CRLF}"
+        f"Content-Type: message/delivery-status{CRLF}{CRLF}"
+        f"Reporting-MTA: dns; pulsecheck.example{CRLF}{CRLF}"
+        f"Final-Recipient: rfc822; {failed}{CRLF}"
+        f"Action: failed{CRLF}"
+        f"Status: 5.1.1{CRLF}"
+        f"{CRLF}--{REPORT_BOUNDARY}--{CRLF}"
+    )
