@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from itertools import chain
 from pathlib import Path
 
-from simulator.validation import InputError
-
 
 class Directory:
     """Known addresses -> department code, plus optional full names for the name rule."""
@@ -53,17 +51,10 @@ class Directory:
     @classmethod
     def from_parquet(cls, path: str | Path, with_names: bool = False) -> Directory:
         """Load `email` and `department` (and names if asked) from a workforce Parquet."""
-        import pyarrow.parquet as pq
+        from simulator.tables import read_stage
 
         wanted = ["email", "department"] + (["first_name", "last_name"] if with_names else [])
-        try:
-            table = pq.read_table(str(path), columns=wanted)
-        except FileNotFoundError:
-            raise InputError(str(path), "workforce", str(path), "file not found") from None
-        except (OSError, ValueError, KeyError) as err:
-            raise InputError(
-                str(path), "columns", wanted, f"must be a workforce Parquet file ({err})"
-            ) from None
+        table = read_stage(Path(path), "workforce", wanted)
         emails = table.column("email").to_pylist()
         departments = table.column("department").cast("string").to_pylist()
         names: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,27 +41,43 @@ def provenance(table: pa.Table) -> dict[str, Any]:
     return out
 
 
+@dataclass(frozen=True)
+class WorkforceManifest:
+    """What a workforce file records about how it was made (`<file>.manifest.json`)."""
+
+    rows: int
+    file: str
+    seed: int | None = None
+    scale: float | None = None
+    version: str | None = None
+    tables_sha256: str | None = None
+    faker_version: str | None = None
+
+
 def write_workforce(table: pa.Table, path: Path) -> Path:
     """Write the Parquet file and its manifest; return the manifest's path."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="snappy")  # 2x faster to write than zstd
     os.replace(tmp, path)
-    manifest = {**provenance(table), "rows": table.num_rows, "file": path.name}
+    manifest = WorkforceManifest(rows=table.num_rows, file=path.name, **provenance(table))
     target = manifest_path(path)
-    target.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    doc = json.dumps(asdict(manifest), indent=2, sort_keys=True) + "\n"
+    target.write_text(doc, encoding="utf-8")
     return target
 
 
-def read_manifest(path: Path) -> dict[str, Any]:
+def read_manifest(path: Path) -> WorkforceManifest:
+    """The manifest beside a workforce file, checked."""
     target = manifest_path(Path(path))
     try:
-        data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
+        data = json.loads(target.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(WorkforceManifest)}
+        return WorkforceManifest(**{k: v for k, v in data.items() if k in known})
+    except (OSError, ValueError, TypeError, AttributeError) as err:
         raise InputError(
             str(target), "(file)", str(target), f"must be a readable manifest: {err}"
         ) from err
-    return data
 
 
 def read_workforce(path: Path) -> pa.Table:
