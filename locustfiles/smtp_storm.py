@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 from locust import User, constant, events, task
 
 from simulator.locust.http_reply import read_secret
-from simulator.locust.options import read_options
 from simulator.locust.smtp_client import SmtpClient, smtp_delivery
 from simulator.locust.storm import install_storm
 from simulator.traffic.payload import Payload
@@ -34,11 +33,18 @@ class SmtpStormUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        parts = urlsplit(self.host or "")  # checked when the storm started
-        options = read_options(environment.parsed_options)
-        secret = None if options.api_secret_file is None else read_secret(options.api_secret_file)
-        # with the collection system's token secret, the user logs in as each agency
-        self.smtp = SmtpClient(parts.hostname or "127.0.0.1", parts.port or 25, secret=secret)
+        self._smtp: SmtpClient | None = None
+
+    @property
+    def smtp(self) -> SmtpClient:
+        """The user's connection, made on first use, once the storm's options are checked;
+        with the collection system's token secret it logs in as each sender's agency."""
+        if self._smtp is None:
+            parts = urlsplit(self.host or "")  # checked when the storm started
+            secret_file = STORM.options_checked.api_secret_file
+            secret = None if secret_file is None else read_secret(secret_file)
+            self._smtp = SmtpClient(parts.hostname or "127.0.0.1", parts.port or 25, secret=secret)
+        return self._smtp
 
     @task
     def storm(self) -> None:
@@ -48,4 +54,5 @@ class SmtpStormUser(User):
         return smtp_delivery(self.smtp, payload, self.environment.events)
 
     def on_stop(self) -> None:
-        self.smtp.quit()
+        if self._smtp is not None:
+            self._smtp.quit()

@@ -118,13 +118,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     limits = parser.add_argument_group("mailbox limits")
     limits.add_argument(
         "--command-timeout",
-        type=float,
+        type=finite_float,
         default=ServerSpec.command_timeout,
         help="seconds a client has to send each command line (default %(default)s)",
     )
     limits.add_argument(
         "--data-timeout",
-        type=float,
+        type=finite_float,
         default=ServerSpec.data_timeout,
         help="seconds a client has for the whole of one DATA (default %(default)s)",
     )
@@ -136,7 +136,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     limits.add_argument(
         "--max-buffer-mb",
-        type=float,
+        type=finite_float,
         default=ServerSpec.max_buffered_bytes / 2**20,
         help="MiB of input all SMTP sessions may hold together (default %(default)s)",
     )

@@ -56,9 +56,9 @@ def test_deeply_nested_tables(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 def test_invalid_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "latin1.toml"
-    path.write_bytes(ROUND1.encode("latin-1"))  # its "§" becomes the lone byte 0xa7
+    path.write_bytes(ROUND1.encode() + "# café\n".encode("latin-1"))  # a lone byte 0xe9
     line = validate(path, capsys)
-    assert "(encoding) = 'byte 0xa7 at offset" in line and "UTF-8" in line
+    assert "(encoding) = 'byte 0xe9 at offset" in line and "UTF-8" in line
 
 
 def test_binary_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
