@@ -48,7 +48,7 @@ def read_stage(path: Path, stage: Stage, columns: Sequence[str] | None = None) -
                 str(path), name, "(missing)", f"column required: a {stage} table needs {name}"
             )
         want, got = schema.field(name).type, present.field(name).type
-        if got != want and not (pa.types.is_dictionary(want) and got == pa.string()):
+        if got != want and not _same_strings(want, got):
             raise InputError(str(path), name, str(got), f"column must be of type {want}")
     try:
         table = pq.read_table(path, columns=names)
@@ -56,6 +56,16 @@ def read_stage(path: Path, stage: Stage, columns: Sequence[str] | None = None) -
         return table.cast(want)
     except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
         raise InputError(str(path), stage, str(path), f"cannot be read as {stage}: {err}") from None
+
+
+def _same_strings(want: pa.DataType, got: pa.DataType) -> bool:
+    """A dictionary column may arrive as plain strings or with other index widths."""
+    if not pa.types.is_dictionary(want):
+        return False
+    return bool(
+        got == want.value_type
+        or (pa.types.is_dictionary(got) and got.value_type == want.value_type)
+    )
 
 
 def manifest_path(path: Path) -> Path:

@@ -34,7 +34,7 @@ def test_from_parquet(tmp_path: Path) -> None:
     assert d.department("a@dhs.example") == "DHS" and "Ann Lee" in d.names
     assert d.name("A@dhs.example") == "Ann Lee"  # her own name, for her signature
     assert Directory.from_parquet(tmp_path / "wf.parquet").name("a@dhs.example") == ""
-    with pytest.raises(InputError, match="not found"):
+    with pytest.raises(InputError, match="no such file"):
         Directory.from_parquet(tmp_path / "missing.parquet")
 
 

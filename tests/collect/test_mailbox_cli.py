@@ -61,15 +61,20 @@ def test_mailbox_gets_the_secret_and_the_limits(tmp_path: Path) -> None:
     [
         ("--command-timeout", "0"),
         ("--data-timeout", "-1"),
-        ("--data-timeout", "nan"),
         ("--max-sessions-per-client", "0"),
         ("--max-buffer-mb", "0"),
-        ("--max-buffer-mb", "inf"),
     ],
 )
 def test_bad_limits_are_named(tmp_path: Path, flag: str, value: str) -> None:
     with pytest.raises(InputError, match=re.escape(flag)):
         build(tmp_path, flag, value)
+
+
+@pytest.mark.parametrize(("flag", "value"), [("--data-timeout", "nan"), ("--max-buffer-mb", "inf")])
+def test_non_finite_limits_are_refused_while_parsing(tmp_path: Path, flag: str, value: str) -> None:
+    with pytest.raises(SystemExit) as stop:  # argparse: finite_float refuses nan and inf
+        build(tmp_path, flag, value)
+    assert stop.value.code == 2
 
 
 def test_cli_exits_2_naming_the_flag(tmp_path: Path) -> None:
