@@ -55,7 +55,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("replay", "Replay a schedule open-loop against a collection system.", "replay"),
     ("report", "Rebuild summary.json and report.html from a run directory.", "report"),
     ("cost", "Estimate the cost of a round and a year, with P10/P50/P90 ranges.", "cost"),
-    ("run", "Run every stage end to end against the embedded collection systems.", "run"),
+    ("run", "Run every stage end to end against a collection system.", "run"),
     (
         "replyall",
         "Simulate a reply-all storm on an open distribution list and its defences.",

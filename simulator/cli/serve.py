@@ -48,6 +48,17 @@ if TYPE_CHECKING:  # the servers (aiohttp, cryptography) load on use: `--help` s
     from simulator.collect.servers import Running, ServerSpec
 
 DEFAULT_READ_TIMEOUT_S = 30.0  # as simulator.collect.api.DEFAULT_READ_TIMEOUT_S (tests/cli)
+
+
+class SpecDefaults:
+    """ServerSpec's defaults for the flags, here so `--help` needs no aiohttp (tests/cli)."""
+
+    command_timeout = 300.0
+    data_timeout = 600.0
+    max_sessions_per_client = 500
+    max_buffered_bytes = 64 * 2**20
+
+
 POLICIES = ("none", "exchange")
 KINDS = ("api", "mailbox", "token", "revoke")
 DEFAULT_REVOKED_FILE = ".pulsecheck-revoked"
@@ -120,25 +131,25 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     limits.add_argument(
         "--command-timeout",
         type=float,
-        default=ServerSpec.command_timeout,
+        default=SpecDefaults.command_timeout,
         help="seconds a client has to send each command line (default %(default)s)",
     )
     limits.add_argument(
         "--data-timeout",
         type=float,
-        default=ServerSpec.data_timeout,
+        default=SpecDefaults.data_timeout,
         help="seconds a client has for the whole of one DATA (default %(default)s)",
     )
     limits.add_argument(
         "--max-sessions-per-client",
         type=int,
-        default=ServerSpec.max_sessions_per_client,
+        default=SpecDefaults.max_sessions_per_client,
         help="open SMTP sessions per client IP address (default %(default)s)",
     )
     limits.add_argument(
         "--max-buffer-mb",
         type=float,
-        default=ServerSpec.max_buffered_bytes / 2**20,
+        default=SpecDefaults.max_buffered_bytes / 2**20,
         help="MiB of input all SMTP sessions may hold together (default %(default)s)",
     )
     parser.add_argument(

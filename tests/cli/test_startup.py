@@ -79,3 +79,13 @@ def test_the_probe_sees_heavy_imports() -> None:
 def test_unknown_command_is_bad_input() -> None:
     code, _, modules = loaded("no-such-command")
     assert code == 2 and not modules & set(HEAVY)
+
+
+def test_serve_keeps_the_servers_defaults() -> None:
+    """`serve` copies ServerSpec's flag defaults so its parser needs no aiohttp."""
+    from simulator.cli import serve
+    from simulator.collect.servers import ServerSpec
+
+    for name in ("command_timeout", "data_timeout", "max_sessions_per_client"):
+        assert getattr(serve.SpecDefaults, name) == getattr(ServerSpec, name), name
+    assert serve.SpecDefaults.max_buffered_bytes == ServerSpec.max_buffered_bytes
