@@ -81,7 +81,9 @@ def parse_error(line: str) -> str | None:
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             args = build_parser().parse_args(words[1:])
     except SystemExit as stop:
-        return f"exit {stop.code}: {err.getvalue().strip().splitlines()[-1]}"
+        if stop.code == 0:  # --help or --version: printed, nothing to run
+            return None
+        return f"exit {stop.code}: {err.getvalue().strip()[-300:]}"
     if getattr(args, "func", None) is None:
         return "names no command to run"
     missing = [w for w in words if w.startswith("scenarios/") and not glob.glob(str(ROOT / w))]
@@ -132,6 +134,7 @@ def test_the_checks_find_what_they_check() -> None:
     assert parse_error("pulsecheck workforce calibrate wf.parquet [--json]") is not None
     assert parse_error("pulsecheck validate scenarios/no-such.toml") is not None
     assert parse_error("pulsecheck store") is not None
+    assert parse_error("pulsecheck cost --help") is None
 
 
 def test_top_level_listing_matches_each_modules_help() -> None:
