@@ -1,4 +1,4 @@
-"""`pulsecheck --version` and `--help` load no stage module and no heavy library.
+"""`pulsecheck --version`, `--help` and every `COMMAND --help` load no heavy library.
 
 Each runs the real entry point in a fresh interpreter and reports which modules it
 loaded (`sys.modules` at exit), so the check is exact: it does not depend on timing.
@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from simulator.cli import STAGES
 
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("numpy", "pyarrow", "aiohttp", "matplotlib", "rich", "pandas", "faker", "hdrh")
@@ -61,10 +63,8 @@ def test_a_command_loads_its_own_module_only() -> None:
     assert {m for m in modules if m.startswith("simulator.cli.")} == {"simulator.cli.validate"}
 
 
-@pytest.mark.parametrize(
-    "command", ["validate", "workforce", "schedule", "serve", "store", "replyall"]
-)
-def test_light_command_help_imports_nothing_heavy(command: str) -> None:
+@pytest.mark.parametrize("command", STAGES)
+def test_command_help_imports_nothing_heavy(command: str) -> None:
     code, out, modules = loaded(command, "--help")
     assert code == 0 and "examples:" in out
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
