@@ -51,7 +51,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "Run a reference collection system (HTTP API or SMTP mailbox) on loopback.",
         "serve",
     ),
-    ("store", "Inspect a collection store (SQLite).", "store"),
+    ("store", "Inspect a collection store (SQLite), read it as an agency, purge it.", "store"),
     ("replay", "Replay a schedule open-loop against a collection system.", "replay"),
     ("report", "Rebuild summary.json and report.html from a run directory.", "report"),
     ("cost", "Estimate the cost of a round and a year, with P10/P50/P90 ranges.", "cost"),

@@ -24,6 +24,7 @@ import pytest
 from simulator.cli import STAGES, build_parser
 
 ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = re.compile(r"^examples( \(.*\))?:$", re.M)  # the heading, with an optional note
 README = ROOT / "README.md"
 
 
@@ -73,8 +74,11 @@ def readme_lines(text: str) -> list[str]:
 
 
 def parse_error(line: str) -> str | None:
-    """argparse's complaint about `line`, or None when it parses to a runnable command."""
+    """argparse's complaint about `line`, or None when it parses to a runnable command.
+    A trailing `&` (run in the background) is the shell's, not the command's."""
     words = shlex.split(line, comments=True)
+    if words[-1] == "&":
+        words.pop()
     assert words[0] == "pulsecheck", line
     err = io.StringIO()
     try:
@@ -99,11 +103,9 @@ README_EXAMPLES = readme_lines(README.read_text(encoding="utf-8"))
 
 @pytest.mark.parametrize("path", sorted(HELP))
 def test_every_help_ends_with_examples_of_its_own_command(path: str) -> None:
-    text = HELP[path]
-    assert "\nexamples:\n" in text, f"`{path} --help` has no examples: section"
-    own = [
-        line for line in command_lines(text.split("\nexamples:\n", 1)[1]) if line.startswith(path)
-    ]
+    heading = EXAMPLES.search(HELP[path])
+    assert heading, f"`{path} --help` has no examples: section"
+    own = [line for line in command_lines(HELP[path][heading.end() :]) if line.startswith(path)]
     assert own, f"`{path} --help` shows no example of `{path}`"
 
 
@@ -130,7 +132,8 @@ def test_the_checks_find_what_they_check() -> None:
     assert command_lines("x\n  pulsecheck report \\\n      RUN  # note\n") == [
         "pulsecheck report RUN  # note"
     ]
-    assert parse_error("pulsecheck serve api") is not None
+    assert parse_error("pulsecheck serve web") is not None
+    assert parse_error("pulsecheck serve api --store s.db &") is None
     assert parse_error("pulsecheck workforce calibrate wf.parquet [--json]") is not None
     assert parse_error("pulsecheck validate scenarios/no-such.toml") is not None
     assert parse_error("pulsecheck store") is not None
