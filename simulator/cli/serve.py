@@ -65,7 +65,12 @@ DEFAULT_REVOKED_FILE = ".pulsecheck-revoked"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 EPILOG = """\
-examples (a server, a token for DHS, a read with it, then that token revoked):
+examples:
+  pulsecheck serve mailbox --store store.db --workforce wf.parquet --port 2525
+  pulsecheck serve mailbox --store store.db --workforce wf.parquet --port 2525 \\
+      --key-file store.key --scenario scenarios/opm-weekly.toml
+
+A server, a token for DHS, a read with it, then that token revoked:
   pulsecheck serve api --store replies.db --workforce wf.parquet --port 8080 &
   TOKEN=$(pulsecheck serve token --agency DHS --ttl 8h)
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/counts

@@ -44,17 +44,19 @@ def help_texts() -> dict[str, str]:
 
 
 def command_lines(text: str) -> list[str]:
-    """Lines starting with `pulsecheck ` (after indentation), joined across `\\`."""
+    """Lines starting with `pulsecheck ` (after indentation), joined across `\\`, and
+    `$(pulsecheck ...)` substitutions."""
     found: list[str] = []
     lines = text.splitlines()
     i = 0
     while i < len(lines):
         line = lines[i].strip()
+        while line.endswith("\\") and i + 1 < len(lines):
+            i += 1
+            line = line[:-1].rstrip() + " " + lines[i].strip()
         if line.startswith("pulsecheck "):
-            while line.endswith("\\") and i + 1 < len(lines):
-                i += 1
-                line = line[:-1].rstrip() + " " + lines[i].strip()
             found.append(line)
+        found += re.findall(r"\$\((pulsecheck [^)]*)\)", line)  # VAR=$(pulsecheck ...)
         i += 1
     return found
 
@@ -133,6 +135,9 @@ def test_the_checks_find_what_they_check() -> None:
         "pulsecheck report RUN  # note"
     ]
     assert parse_error("pulsecheck serve web") is not None
+    assert command_lines("  T=$(pulsecheck serve token --agency DHS)\n") == [
+        "pulsecheck serve token --agency DHS"
+    ]
     assert parse_error("pulsecheck serve api --store s.db &") is None
     assert parse_error("pulsecheck workforce calibrate wf.parquet [--json]") is not None
     assert parse_error("pulsecheck validate scenarios/no-such.toml") is not None
