@@ -22,9 +22,15 @@ if TYPE_CHECKING:
 EPILOG = """\
 examples:
   pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
-      --speedup 600 --out reports/run1
+      --speedup 2000 --out reports/run1
   pulsecheck replay s.parquet --workforce wf.parquet --scenario scenarios/opm-weekly.toml \\
-      --target http://127.0.0.1:8080/replies --token-secret api.secret --out reports/run2
+      --target http://127.0.0.1:8080/replies --token-secret api.secret --speedup 2000 \\
+      --out reports/run2
+
+The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
+--port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
+--secret-file api.secret --scenario scenarios/opm-weekly.toml`, whose secret gives each
+request its agency's bearer token. --speedup 2000 plays a 55-hour window in 99 s.
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.

@@ -12,23 +12,31 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_OK
-from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_storms
-from simulator.replyall.compare import COLUMNS, CompareRow
-from simulator.replyall.data import storms_on_record
-from simulator.replyall.params import load_replyall
-from simulator.replyall.section import (
-    StormModel,
-)
-from simulator.replyall.summary import Outcome
 from simulator.validation import InputError
 
+if TYPE_CHECKING:  # the model and rich load on use, so `--help` stays light
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.replyall.compare import CompareRow
+    from simulator.replyall.section import StormModel
+    from simulator.replyall.summary import Outcome
+
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+EXAMPLES = """\
+examples:
+  pulsecheck replyall scenarios/replyall-1m.toml --runs 20
+  pulsecheck replyall scenarios/replyall-cisco2013.toml --defence exchange --runs 20 --json
+  pulsecheck replyall scenarios/replyall-bedlam1997.toml --runs 20 --out reports/bedlam
+  pulsecheck replyall calibrate --runs 10
+
+--defence takes one case of the comparison: none, a defence (or the start of its name,
+such as exchange), "as written" (the scenario's own defences) or all.
+"""
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -38,6 +46,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         description="Simulate a reply-all storm on an open distribution list and its "
         "defences. SCENARIO is a reply-all scenario file, or 'calibrate' to fit the model "
         "to Bedlam DL3 (1997) and Cisco (2013).",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("scenario", metavar="SCENARIO|calibrate")
     parser.add_argument("--runs", type=int, default=100, help="seeded runs in the band")
@@ -74,6 +84,8 @@ def _fmt(value: float) -> str:
 
 
 def _outcome_table(o: Outcome) -> Table:
+    from rich.table import Table
+
     t = Table(title="One seeded run")
     t.add_column("figure")
     t.add_column("value", justify="right")
@@ -84,6 +96,10 @@ def _outcome_table(o: Outcome) -> Table:
 
 
 def _compare_table(rows: list[CompareRow]) -> Table:
+    from rich.table import Table
+
+    from simulator.replyall.compare import COLUMNS
+
     t = Table(title="The same storm under each defence (medians)")
     t.add_column("case")
     for col in COLUMNS:
@@ -96,6 +112,8 @@ def _compare_table(rows: list[CompareRow]) -> Table:
 
 
 def _storm(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from simulator.app.stages import ReplyAllRequest, replyall
 
     defence = None if args.defence == "all" else args.defence
@@ -112,6 +130,8 @@ def _storm(args: argparse.Namespace) -> int:
 
 def show_model(m: StormModel, console: Console) -> None:
     """The model's tables for the terminal: one run, the defences, the band."""
+    from rich.table import Table
+
     b = m.band
     console.print(_outcome_table(m.one))
     console.print(_compare_table(m.rows))
@@ -128,6 +148,13 @@ def show_model(m: StormModel, console: Console) -> None:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_storms
+    from simulator.replyall.data import storms_on_record
+    from simulator.replyall.params import load_replyall
+
     bedlam, cisco = load_replyall(args.bedlam), load_replyall(args.cisco)
     records = storms_on_record()
     fit = fit_storms(bedlam, cisco, records)

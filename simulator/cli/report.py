@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "or a Locust run) and RUN_DIR/run.json when present, and write summary.json, "
         "report.html (one self-contained page) and figures/*.png: the same page `run` "
         "wrote. Exits 99 when a threshold recorded for the run fails.",
-        epilog="example:\n  pulsecheck report reports/opm-round1",
+        epilog="examples:\n  pulsecheck report reports/opm-round1\n"
+        "  pulsecheck report reports/run1   # a `pulsecheck replay --out reports/run1` folder\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR")

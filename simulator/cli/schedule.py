@@ -15,16 +15,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
 from simulator.cli import EXIT_OK
-from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.validation import InputError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the work's modules load on use, so `--help` stays light
+    from rich.console import Console
+    from rich.progress import Progress
+
     from simulator.app.stages import ScheduleRequest
+    from simulator.schedule.summary import ArrivalCurve
 
 CLI = "command line"
 SPARK = " ▁▂▃▄▅▆▇█"
@@ -94,7 +93,10 @@ def request_from(args: argparse.Namespace) -> ScheduleRequest:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
     from simulator.app.stages import schedule
+    from simulator.schedule.summary import round_curves
 
     request = request_from(args)
     err = Console(stderr=True)
@@ -116,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _progress(console: Console) -> Progress:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     return Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -127,6 +131,8 @@ def _progress(console: Console) -> Progress:
 
 
 def print_curves(curves: list[ArrivalCurve], console: Console) -> None:
+    from rich.table import Table
+
     for curve in curves:
         table = Table(title=f"round {curve.round}: arrival curve")
         table.add_column("figure")

@@ -27,13 +27,9 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED, EXIT_OK
-from simulator.collect.api import DEFAULT_READ_TIMEOUT_S
-from simulator.collect.policy import Policy
-from simulator.collect.servers import Running, ServerSpec, check_bind, run_blocking
-from simulator.collect.vault import Vault, load_or_create_key
 from simulator.collections import Collection, default_collections
 from simulator.rules import ContentRules
 from simulator.tokens import (
@@ -47,13 +43,34 @@ from simulator.tokens import (
 )
 from simulator.validation import InputError, finite_float
 
+if TYPE_CHECKING:  # the servers (aiohttp, cryptography) load on use: `--help` stays light
+    from simulator.collect.policy import Policy
+    from simulator.collect.servers import Running, ServerSpec
+
+DEFAULT_READ_TIMEOUT_S = 30.0  # as simulator.collect.api.DEFAULT_READ_TIMEOUT_S (tests/cli)
+
+
+class SpecDefaults:
+    """ServerSpec's defaults for the flags, here so `--help` needs no aiohttp (tests/cli)."""
+
+    command_timeout = 300.0
+    data_timeout = 600.0
+    max_sessions_per_client = 500
+    max_buffered_bytes = 64 * 2**20
+
+
 POLICIES = ("none", "exchange")
 KINDS = ("api", "mailbox", "token", "revoke")
 DEFAULT_REVOKED_FILE = ".pulsecheck-revoked"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 EPILOG = """\
-example (a server, a token for DHS, a read with it, then that token revoked):
+examples:
+  pulsecheck serve mailbox --store store.db --workforce wf.parquet --port 2525
+  pulsecheck serve mailbox --store store.db --workforce wf.parquet --port 2525 \\
+      --key-file store.key --scenario scenarios/opm-weekly.toml
+
+A server, a token for DHS, a read with it, then that token revoked:
   pulsecheck serve api --store replies.db --workforce wf.parquet --port 8080 &
   TOKEN=$(pulsecheck serve token --agency DHS --ttl 8h)
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/counts
@@ -119,25 +136,25 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     limits.add_argument(
         "--command-timeout",
         type=finite_float,
-        default=ServerSpec.command_timeout,
+        default=SpecDefaults.command_timeout,
         help="seconds a client has to send each command line (default %(default)s)",
     )
     limits.add_argument(
         "--data-timeout",
         type=finite_float,
-        default=ServerSpec.data_timeout,
+        default=SpecDefaults.data_timeout,
         help="seconds a client has for the whole of one DATA (default %(default)s)",
     )
     limits.add_argument(
         "--max-sessions-per-client",
         type=int,
-        default=ServerSpec.max_sessions_per_client,
+        default=SpecDefaults.max_sessions_per_client,
         help="open SMTP sessions per client IP address (default %(default)s)",
     )
     limits.add_argument(
         "--max-buffer-mb",
         type=finite_float,
-        default=ServerSpec.max_buffered_bytes / 2**20,
+        default=SpecDefaults.max_buffered_bytes / 2**20,
         help="MiB of input all SMTP sessions may hold together (default %(default)s)",
     )
     parser.add_argument(
@@ -183,6 +200,9 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
 
 
 def build_spec(args: argparse.Namespace) -> ServerSpec:
+    from simulator.collect.servers import ServerSpec, check_bind
+    from simulator.collect.vault import load_or_create_key
+
     for flag, value in (("--store", args.store), ("--workforce", args.workforce)):
         if value is None:
             raise InputError(flag, flag.lstrip("-"), None, f"is required for serve {args.kind}")
@@ -313,6 +333,8 @@ def from_scenario(
 
 
 def _policy(args: argparse.Namespace) -> Policy:
+    from simulator.collect.policy import Policy
+
     base = Policy.exchange() if args.policy == "exchange" else Policy()
     per_hour = base.per_hour if args.rate_per_hour is None else args.rate_per_hour
     quota = base.quota_bytes if args.quota_mb is None else args.quota_mb * 10**6
@@ -340,6 +362,8 @@ def run(args: argparse.Namespace) -> int:
         return run_token(args)
     if args.kind == "revoke":
         return run_revoke(args)
+    from simulator.collect.servers import run_blocking
+
     spec = build_spec(args)
 
     def ready(running: Running) -> None:
@@ -371,6 +395,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def protection(spec: ServerSpec, key_file: str | None) -> str:
+    from simulator.collect.vault import Vault
+
     """One line: how the store holds reply contents."""
     if spec.store_key is None:
         at_rest = "replies in plaintext"

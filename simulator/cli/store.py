@@ -21,9 +21,22 @@ import time
 from typing import Any
 
 from simulator.cli import EXIT_OK
-from simulator.collect import store as store_mod
-from simulator.collect.vault import Vault, load_key
 from simulator.validation import InputError, finite_float
+
+EXAMPLES = {
+    "stats": ("store stats store.db", "store stats reports/ci-smoke/store.db --json"),
+    "replies": (
+        "store replies store.db --agency DHS --limit 10",
+        "store replies store.db --agency DHS --key-file store.key --json",
+    ),
+    "audit": ("store audit store.db --limit 20",),
+    "purge": ("store purge store.db --older-than 30",),
+}
+
+
+def _examples(*actions: str) -> str:
+    lines = [f"  pulsecheck {line}" for action in actions for line in EXAMPLES[action]]
+    return "examples:\n" + "\n".join(lines) + "\n"
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -31,15 +44,28 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "store",
         help="Inspect a collection store (SQLite), read it as an agency, purge it.",
         description="Inspect a collection store (SQLite), read it as an agency, purge it.",
+        epilog=_examples(*EXAMPLES),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    stats = actions.add_parser("stats", help="counts by agency, round and status")
+    stats = actions.add_parser(
+        "stats",
+        help="counts by agency, round and status",
+        description="Count accepted replies and rejections by agency, round and status, "
+        "and the non-reply deliveries (broadcast batches and their recipients).",
+        epilog=_examples("stats"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     stats.add_argument("db", help="store file written by `pulsecheck serve`")
     stats.add_argument("--json", action="store_true", help="print JSON")
     stats.set_defaults(func=run)
 
     replies = actions.add_parser(
-        "replies", help="one page of an agency's replies (audited)", description=_doc_of("replies")
+        "replies",
+        help="one page of an agency's replies (audited)",
+        description=_doc_of("replies"),
+        epilog=_examples("replies"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     replies.add_argument("db", help="store file written by `pulsecheck serve`")
     replies.add_argument("--agency", required=True, help="department code, e.g. DHS")
@@ -50,14 +76,23 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     replies.add_argument("--json", action="store_true", help="print JSON")
     replies.set_defaults(func=run_replies)
 
-    audit = actions.add_parser("audit", help="print the audit log: reads and purges")
+    audit = actions.add_parser(
+        "audit",
+        help="print the audit log: reads and purges",
+        epilog=_examples("audit"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     audit.add_argument("db", help="store file written by `pulsecheck serve`")
     audit.add_argument("--limit", type=int, help="only the last N rows")
     audit.add_argument("--json", action="store_true", help="print JSON")
     audit.set_defaults(func=run_audit)
 
     purge = actions.add_parser(
-        "purge", help="remove contents of old replies (audited)", description=_doc_of("purge")
+        "purge",
+        help="remove contents of old replies (audited)",
+        description=_doc_of("purge"),
+        epilog=_examples("purge"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     purge.add_argument("db", help="store file written by `pulsecheck serve`")
     purge.add_argument(
@@ -88,6 +123,8 @@ def _who(args: argparse.Namespace) -> str:
 
 
 def _reader(db: str) -> sqlite3.Connection:
+    from simulator.collect import store as store_mod  # on use: keeps `--help` light
+
     try:
         conn = store_mod.open_reader(db)
         conn.execute("SELECT id FROM replies LIMIT 1").fetchall()
@@ -100,11 +137,15 @@ def _reader(db: str) -> sqlite3.Connection:
 
 def _writer(db: str) -> sqlite3.Connection:
     """A connection that may append audit rows: only to an existing pulsecheck store."""
+    from simulator.collect import store as store_mod
+
     _reader(db).close()
     return store_mod.connect(db)
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.collect import store as store_mod
+
     conn = _reader(args.db)
     try:
         rows = store_mod.stats(conn)
@@ -121,6 +162,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def run_replies(args: argparse.Namespace) -> int:
+    from simulator.collect import store as store_mod
+    from simulator.collect.vault import Vault, load_key
+
     if not 1 <= args.limit <= 1000:
         raise InputError("--limit", "limit", args.limit, "must be between 1 and 1000")
     vault = None if args.key_file is None else Vault(load_key(args.key_file))
@@ -162,6 +206,8 @@ def run_replies(args: argparse.Namespace) -> int:
 
 
 def run_audit(args: argparse.Namespace) -> int:
+    from simulator.collect import store as store_mod
+
     if args.limit is not None and args.limit < 1:
         raise InputError("--limit", "limit", args.limit, "must be >= 1")
     conn = _reader(args.db)
@@ -185,6 +231,8 @@ def run_audit(args: argparse.Namespace) -> int:
 
 
 def run_purge(args: argparse.Namespace) -> int:
+    from simulator.collect import store as store_mod
+
     days = args.older_than
     if not days >= 0:
         raise InputError("--older-than", "days", days, "must be a number of days >= 0")

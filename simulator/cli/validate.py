@@ -6,9 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from simulator.app.scenarios import load_any
 from simulator.cli import EXIT_BAD_INPUT, EXIT_OK
-from simulator.validation import InputError
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -18,13 +16,18 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         description="Check scenario TOML files: unknown keys, types, ranges, agency codes, "
         "and cross-field rules such as a deadline after the send time. Every bad file is "
         "reported with the field path, the bad value and what is allowed.",
-        epilog="example: pulsecheck validate scenarios/*.toml",
+        epilog="examples:\n  pulsecheck validate scenarios/*.toml\n"
+        "  pulsecheck validate scenarios/opm-round1.toml scenarios/replyall-1m.toml\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML files")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from simulator.app.scenarios import load_any  # on use: keeps `--help` light
+    from simulator.validation import InputError
+
     failed = 0
     for path in args.files:
         try:

@@ -18,17 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
 from simulator.cli import EXIT_OK
 from simulator.validation import InputError, finite_float
-from simulator.workforce import (
-    calibration_report,
-    load_tables,
-    read_workforce,
-)
 
 MAX_SCALE = 4.0  # bounds memory: about 9M rows
 PROGRESS_FROM_ROWS = 200_000  # draw a progress bar for runs at least this big (scale ~0.09)
@@ -37,8 +28,18 @@ FULL_HEADCOUNT = 2_313_216  # FedScope Sep 2024, for the size estimate only
 BUILD_EXAMPLES = """\
 examples:
   pulsecheck workforce --scale 0.01 --seed 1 --out wf.parquet
-  pulsecheck workforce --scale 1 --out full.parquet --tables my-calibration/
-  pulsecheck workforce calibrate wf.parquet [--json]
+  pulsecheck workforce --scale 0.1 --out big.parquet --tables simulator/data
+  pulsecheck workforce calibrate wf.parquet
+  pulsecheck workforce calibrate wf.parquet --json
+
+--tables takes a directory holding the calibration CSV files of simulator/data
+(agencies.csv, pay_grades.csv, ...) with your own numbers.
+"""
+
+CALIBRATE_EXAMPLES = """\
+examples:
+  pulsecheck workforce calibrate wf.parquet
+  pulsecheck workforce calibrate wf.parquet --json --tables simulator/data
 """
 
 
@@ -69,6 +70,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         description="Read a workforce Parquet file and compare it with the calibration "
         "tables: total variation for categories, Kolmogorov-Smirnov for pay, relative gap "
         "for single figures. The worst gaps are listed last.",
+        epilog=CALIBRATE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     calibrate.add_argument("path", type=Path, metavar="PATH", help="workforce Parquet file")
     calibrate.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -117,6 +120,9 @@ def check_out(out: Path | None) -> Path:
 
 
 def run_build(args: argparse.Namespace) -> int:
+    from rich.console import Console  # the work loads on use, so `--help` stays light
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     from simulator.app.stages import WorkforceRequest, workforce
 
     scale, seed, out = check_scale(args.scale), check_seed(args.seed), check_out(args.out)
@@ -140,6 +146,8 @@ def run_build(args: argparse.Namespace) -> int:
 
 
 def run_calibrate(args: argparse.Namespace) -> int:
+    from simulator.workforce import calibration_report, load_tables, read_workforce
+
     if not args.path.is_file():
         raise InputError("command line", "PATH", str(args.path), "must be a workforce file")
     report = calibration_report(read_workforce(args.path), load_tables(args.tables))
@@ -162,6 +170,9 @@ def _shown(value: Any) -> str:
 
 
 def _print_report(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     console = Console()
     prov = report["provenance"]
     console.print(
