@@ -35,12 +35,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import safety
-from simulator.app.running import RunRequest, plan_run
+from simulator.app.running import plan_run
 from simulator.app.scenarios import load_any
 from simulator.app.stages import plan_schedule
 from simulator.cli import build_parser, main
 from simulator.cli import cost as cost_cli
 from simulator.cli import replay as replay_cli
+from simulator.cli import run as run_cli
 from simulator.cli import schedule as schedule_cli
 from simulator.scenario import load_scenario
 from simulator.validation import InputError, finite_float
@@ -319,16 +320,7 @@ def _check_schedule(args: argparse.Namespace) -> None:
 
 def _check_run(args: argparse.Namespace) -> None:
     """What `pulsecheck run` checks before it starts anything: the file and the plan."""
-    request = RunRequest(
-        scenario=args.scenario,
-        out=args.out,
-        scale=args.scale,
-        speedup=args.speedup,
-        protocol=args.protocol,
-        target=args.target,
-        allow_remote=args.allow_remote,
-        workers=args.workers,
-    )
+    request = run_cli.request_from(args)
     plan_run(request, load_any(request.scenario), SCRATCH / "run")
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED
 from simulator.cli.report import print_verdict
+
+if TYPE_CHECKING:
+    from simulator.app.running import RunRequest
 from simulator.validation import finite_float
 
 EPILOG = """\
@@ -56,14 +59,10 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+def request_from(args: argparse.Namespace) -> RunRequest:
     from simulator.app.running import RunRequest
-    from simulator.app.running import run as run_all
 
-    console = Console(stderr=True)
-    request = RunRequest(
+    return RunRequest(
         scenario=args.scenario,
         out=args.out,
         scale=args.scale,
@@ -73,6 +72,15 @@ def run(args: argparse.Namespace) -> int:
         allow_remote=args.allow_remote,
         workers=args.workers,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from simulator.app.running import run as run_all
+
+    console = Console(stderr=True)
+    request = request_from(args)
     console.print(f"[bold]pulsecheck run[/] {args.scenario}")
     result = run_all(request, console.print)
     summary, record = result.report.summary, result.record
