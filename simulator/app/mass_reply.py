@@ -62,6 +62,19 @@ def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
     )
 
 
+def run_secret(folder: Path) -> tuple[bytes, Path]:
+    """A fresh token secret for one run, and the private file the replay mints tokens from.
+
+    The secret is hex text, as `pulsecheck serve` keeps one: a secret file is read back
+    stripped, so raw random bytes that begin or end with white space would mint tokens the
+    server refuses."""
+    secret = new_secret().hex().encode("ascii")
+    path = folder / "api.secret"
+    path.touch(mode=0o600)
+    path.write_bytes(secret)
+    return secret, path
+
+
 def replay_options(plan: MassReplyPlan) -> ReplayOptions:
     spec, seed = plan.scenario.replay, plan.scenario.workforce.seed
     return ReplayOptions(
@@ -104,11 +117,8 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
     check = None
     if plan.target_url is None:
         (out / "store.db").unlink(missing_ok=True)
-        secret = new_secret()
         with tempfile.TemporaryDirectory(prefix="pulsecheck-run-") as tmp:
-            secret_file = Path(tmp) / "api.secret"
-            secret_file.touch(mode=0o600)
-            secret_file.write_bytes(secret)
+            secret, secret_file = run_secret(Path(tmp))
             with serving(server_spec(plan, secret), say) as url:
                 request = replace(request, target=url, token_secret=secret_file)
                 summary = replay_schedule(request).summary

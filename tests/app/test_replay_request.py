@@ -59,3 +59,18 @@ def test_a_workforce_the_schedule_was_not_built_from_is_refused(
         replay_schedule(request)
     assert err.value.field == "--workforce" and "not the workforce" in str(err.value)
     assert not (tmp_path / "run").exists()  # refused before anything was sent or written
+
+
+def test_the_runs_secret_file_mints_tokens_its_server_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Random bytes may begin or end with white space, which reading a secret file strips.
+    from simulator.app import mass_reply
+    from simulator.replay.workers import secret_tokens
+    from simulator.tokens import agency_of
+
+    monkeypatch.setattr(mass_reply, "new_secret", lambda: b"\n" + bytes(range(1, 31)) + b" ")
+    secret, path = mass_reply.run_secret(tmp_path)
+    token = secret_tokens(path)("DHS")
+    assert agency_of(secret, f"Bearer {token}") == "DHS"
+    assert path.stat().st_mode & 0o077 == 0  # private to its owner
