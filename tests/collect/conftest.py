@@ -107,17 +107,27 @@ def body(**over: Any) -> dict[str, Any]:
     return base
 
 
-@pytest.fixture
-async def api(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Running, Any]]:
-    """The reference API on loopback with the test collections, and a client session."""
+@contextlib.asynccontextmanager
+async def api_session(
+    tmp_path: Path, directory: Directory, **options: Any
+) -> AsyncIterator[tuple[Running, Any]]:
+    """The reference API on loopback with the test collections (and `options`), and a
+    client session on it."""
     import aiohttp
 
     from simulator.collect.servers import running_api
 
     async with (
         running_api(
-            tmp_path / "db", directory, ROUNDS, secret=SECRET, collections=COLLECTIONS
+            tmp_path / "db", directory, ROUNDS, secret=SECRET, collections=COLLECTIONS, **options
         ) as srv,
         aiohttp.ClientSession(srv.url) as http,
     ):
         yield srv, http
+
+
+@pytest.fixture
+async def api(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Running, Any]]:
+    """The reference API on loopback with the test collections, and a client session."""
+    async with api_session(tmp_path, directory) as pair:
+        yield pair

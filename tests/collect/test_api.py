@@ -7,16 +7,14 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator.collect.directory import Directory
-from simulator.collect.servers import running_api
 from simulator.tokens import mint_token
 
-from .conftest import COLLECTIONS, ROUNDS, SECRET, body
+from .conftest import SECRET, api_session, body
 
 pytestmark = pytest.mark.integration
 DHS = {"Authorization": f"Bearer {mint_token(SECRET, 'DHS')}"}
@@ -115,15 +113,7 @@ async def test_logs_never_hold_reply_text(api: Any, caplog: pytest.LogCaptureFix
 
 async def test_overload_answers_503_with_retry_after(tmp_path: Path, directory: Directory) -> None:
     async with (
-        running_api(
-            tmp_path / "db",
-            directory,
-            ROUNDS,
-            secret=SECRET,
-            collections=COLLECTIONS,
-            max_pending=0,
-        ) as srv,
-        aiohttp.ClientSession(srv.url) as http,
+        api_session(tmp_path, directory, max_pending=0) as (_srv, http),
     ):
         code, answer, headers = await post(http, body())
     assert code == 503 and headers["Retry-After"] == "1" and answer["error"] == "overloaded"

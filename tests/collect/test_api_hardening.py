@@ -23,7 +23,7 @@ from simulator.collect.store import NullStore
 from simulator.collections import CollectionIndex
 from simulator.tokens import mint_token
 
-from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient, body
+from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient, api_session, body
 
 pytestmark = pytest.mark.integration
 TOKEN = mint_token(SECRET, "DHS")
@@ -169,15 +169,7 @@ async def trickle(port: int, head: bytes, drip: bytes) -> tuple[int, bytes]:
 @pytest.fixture
 async def quick_timeout(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Running, Any]]:
     async with (
-        running_api(
-            tmp_path / "db",
-            directory,
-            ROUNDS,
-            secret=SECRET,
-            collections=COLLECTIONS,
-            read_timeout_s=0.5,
-        ) as srv,
-        aiohttp.ClientSession(srv.url) as http,
+        api_session(tmp_path, directory, read_timeout_s=0.5) as (srv, http),
     ):
         yield srv, http
 

@@ -31,10 +31,10 @@ from hypothesis import strategies as st
 
 from simulator.collect.api import api_key
 from simulator.collect.directory import Directory
-from simulator.collect.servers import Running, running_api
+from simulator.collect.servers import Running
 from simulator.tokens import mint_token
 
-from .conftest import COLLECTIONS, ROUNDS, SECRET
+from .conftest import SECRET, api_session
 
 pytestmark = pytest.mark.integration
 TOKEN = mint_token(SECRET, "DHS")
@@ -148,15 +148,7 @@ class Fuzzed:
 @pytest.fixture
 async def fuzzed(tmp_path: Path, directory: Directory) -> AsyncIterator[Fuzzed]:
     async with (
-        running_api(
-            tmp_path / "db",
-            directory,
-            ROUNDS,
-            secret=SECRET,
-            collections=COLLECTIONS,
-            read_timeout_s=5.0,
-        ) as srv,
-        aiohttp.ClientSession(srv.url) as http,
+        api_session(tmp_path, directory, read_timeout_s=5.0) as (srv, http),
     ):
         state = Fuzzed(srv, http)
         yield state

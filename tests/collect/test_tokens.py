@@ -11,11 +11,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from simulator.collect.directory import Directory
-from simulator.collect.servers import running_api
 from simulator.tokens import (
     RevocationList,
     TokenRejected,
@@ -26,7 +24,7 @@ from simulator.tokens import (
     revoke,
 )
 
-from .conftest import COLLECTIONS, ROUNDS, SECRET
+from .conftest import SECRET, api_session
 
 S = b"s" * 32
 NOW = 1_800_000_000.0
@@ -125,15 +123,7 @@ def test_serve_token_and_revoke(tmp_path: Path) -> None:
 async def api(tmp_path: Path, directory: Directory) -> AsyncIterator[tuple[Any, Path]]:
     revoked = tmp_path / "revoked"
     async with (
-        running_api(
-            tmp_path / "db",
-            directory,
-            ROUNDS,
-            secret=SECRET,
-            collections=COLLECTIONS,
-            revoked_path=revoked,
-        ) as srv,
-        aiohttp.ClientSession(srv.url) as http,
+        api_session(tmp_path, directory, revoked_path=revoked) as (_srv, http),
     ):
         yield http, revoked
 

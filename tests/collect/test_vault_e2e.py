@@ -21,7 +21,7 @@ from simulator.collect.vault import Vault, load_or_create_key
 from simulator.tokens import mint_token
 from simulator.validation import InputError
 
-from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient
+from .conftest import COLLECTIONS, ROUNDS, SECRET, SmtpClient, api_session
 
 pytestmark = pytest.mark.integration
 DHS = {"Authorization": f"Bearer {mint_token(SECRET, 'DHS')}"}
@@ -244,15 +244,7 @@ def test_serve_flags(tmp_path: Path) -> None:
 
 async def test_no_contents_without_an_audit_row(tmp_path: Path, directory: Directory) -> None:
     async with (
-        running_api(
-            tmp_path / "db",
-            directory,
-            ROUNDS,
-            secret=SECRET,
-            collections=COLLECTIONS,
-            max_pending=0,
-        ) as a,  # fmt: skip
-        aiohttp.ClientSession(a.url) as http,
+        api_session(tmp_path, directory, max_pending=0) as (_a, http),
         http.get("/agencies/DHS/replies", headers=DHS) as r,
     ):
         assert r.status == 503 and r.headers["Retry-After"] == "1"
