@@ -48,7 +48,7 @@ from simulator.replay import ReplayOptions, replay
 from simulator.replay.engine import BATCH
 from simulator.replay.http_fast import FastHttpTarget
 from simulator.replay.live import LiveDisplay, LiveFigures
-from simulator.replay.targets import make_target
+from simulator.replay.targets import TargetOptions, make_target
 from simulator.replay.workers import new_event_loop
 from simulator.traffic.outcomes import OK
 from simulator.traffic.payload import Payload
@@ -136,7 +136,7 @@ def run_replay(port: int, seconds: float, client: str, body: bytes) -> tuple[flo
     target = (
         FixedBodyTarget(port, body)
         if client == "fixed"
-        else make_target(url, 10.0, client == "fast")
+        else make_target(url, TargetOptions(timeout_s=10.0, fast_http=client == "fast"))
     )
     options = ReplayOptions(concurrency=CONNECTIONS, max_duration_s=seconds * 3, drop_after_s=1e9)
     cpu0 = time.process_time()
@@ -183,7 +183,9 @@ def run_wrk(port: int, seconds: float, workdir: Path) -> tuple[float, float]:
 def run_accuracy(port: int, rate: int, seconds: float) -> dict[str, float]:
     n = int(rate * seconds)
     events = schedule(["reply"] * n, gap_us=1_000_000 // rate)
-    target = make_target(f"http://127.0.0.1:{port}/replies", 10.0, True)
+    target = make_target(
+        f"http://127.0.0.1:{port}/replies", TargetOptions(timeout_s=10.0, fast_http=True)
+    )
     display = LiveDisplay(Console(file=open(os.devnull, "w")))  # noqa: SIM115
     options = ReplayOptions(
         concurrency=CONNECTIONS, max_duration_s=seconds * 2, on_start=display.attach

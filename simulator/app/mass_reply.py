@@ -27,6 +27,7 @@ from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
+from simulator.replay.targets import TargetOptions
 from simulator.report.cost_section import cost_html
 from simulator.scenario import Scenario
 from simulator.schedule.io import rendering_of
@@ -112,7 +113,7 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         out=out,
         options=replay_options(plan),
         workers=plan.workers,
-        allow_remote=plan.allow_remote,
+        connection=TargetOptions(allow_remote=plan.allow_remote),
     )
     check = None
     if plan.target_url is None:
@@ -120,7 +121,8 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         with tempfile.TemporaryDirectory(prefix="pulsecheck-run-") as tmp:
             secret, secret_file = run_secret(Path(tmp))
             with serving(server_spec(plan, secret), say) as url:
-                request = replace(request, target=url, token_secret=secret_file)
+                connection = replace(request.connection, token_secret=secret_file)
+                request = replace(request, target=url, connection=connection)
                 summary = replay_schedule(request).summary
         target = f"embedded {'mailbox' if plan.protocol == 'smtp' else 'api'} ({url})"
         check = check_store(read_results(out), out / "store.db")

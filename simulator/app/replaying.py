@@ -20,8 +20,8 @@ from typing import Any
 import pyarrow as pa
 
 from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.targets import Tokens, make_target
-from simulator.replay.workers import new_event_loop, run_workers, secret_tokens
+from simulator.replay.targets import TargetOptions, make_target
+from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.tables import manifest_path, read_stage
 from simulator.traffic.record import Recorder, write_run
@@ -39,10 +39,7 @@ class ReplayRequest:
     out: Path
     options: ReplayOptions = field(default_factory=ReplayOptions)
     workers: int = 1
-    timeout_s: float = 30.0
-    fast_http: bool = True
-    token_secret: Path | None = None  # the collection API's secret: per-agency tokens
-    allow_remote: bool = False  # the target was allowed off loopback (checked by the caller)
+    connection: TargetOptions = field(default_factory=TargetOptions)  # TLS, auth, timeout
 
 
 @dataclass(frozen=True)
@@ -82,13 +79,11 @@ def check_ids(events: pa.Table, n_people: int, source: str) -> None:
             raise InputError(source, name, int(ids.max()), f"must be < {n_people} (workforce rows)")
 
 
-def tokens_from(path: Path | None) -> Tokens | None:
-    """Bearer tokens minted from the collection API's secret file, if one is given."""
-    if path is None:
-        return None
-    if not path.is_file():
+def check_connection(connection: TargetOptions) -> None:
+    """Files the connection names must exist before any load is sent."""
+    path = connection.token_secret
+    if path is not None and not path.is_file():
         raise InputError("command line", "--token-secret", str(path), "file not found")
-    return secret_tokens(path)
 
 
 def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> ReplayRun:
@@ -97,7 +92,7 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
     events = read_stage(request.schedule, "schedule")
     workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
     check_ids(events, workforce.num_rows, str(request.schedule))
-    tokens = tokens_from(request.token_secret)
+    check_connection(request.connection)
     request.out.mkdir(parents=True, exist_ok=True)
     if request.workers > 1:
         summary = run_workers(
@@ -107,13 +102,10 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
             request.options,
             request.workers,
             request.out,
-            request.fast_http,
-            request.timeout_s,
-            request.token_secret,
-            request.allow_remote,
+            request.connection,
         )
     else:
-        target = make_target(request.target, request.timeout_s, request.fast_http, tokens)
+        target = make_target(request.target, request.connection)
         summary = _run_single(events, workforce, target, request.options, request.out, on_start)
     return ReplayRun(summary, events.num_rows)
 

@@ -169,6 +169,7 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
 def run(args: argparse.Namespace) -> int:
     from simulator.app.replaying import ReplayRequest, replay_schedule
     from simulator.replay.live import LiveDisplay
+    from simulator.replay.targets import TargetOptions
     from simulator.scenario import load_scenario
 
     check_args(args)
@@ -180,10 +181,12 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         options=options_from(args, scenario),
         workers=args.workers,
-        timeout_s=args.timeout,
-        fast_http=args.http_client == "fast",
-        token_secret=args.token_secret,
-        allow_remote=args.allow_remote,
+        connection=TargetOptions(
+            timeout_s=args.timeout,
+            fast_http=args.http_client == "fast",
+            token_secret=args.token_secret,
+            allow_remote=args.allow_remote,
+        ),
     )
     live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()
     try:

@@ -14,9 +14,12 @@ timeouts, so the engine's hot loop stays free of per-request timers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from simulator.replay.tls import TlsOptions
 from simulator.traffic.outcomes import Outcome
 from simulator.traffic.payload import Payload
 from simulator.validation import InputError
@@ -44,16 +47,21 @@ class Target(Protocol):
     async def aclose(self) -> None: ...
 
 
+SCHEMES = {"http": 80, "https": 443, "smtp": 25, "smtps": 465}  # and their default ports
+
+
 def parse_target(url: str) -> tuple[str, str, int, str]:
     """Split a target URL into (scheme, host, port, path); reject unknown schemes."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "smtp") or not parts.hostname:
+    if parts.scheme not in SCHEMES or not parts.hostname:
         raise InputError(
-            "command line", "--target", url, "must be http://HOST:PORT/PATH or smtp://HOST:PORT"
+            "command line",
+            "--target",
+            url,
+            "must be http(s)://HOST:PORT/PATH or smtp(s)://HOST:PORT",
         )
-    default_port = 80 if parts.scheme == "http" else 25
     try:
-        port = parts.port or default_port
+        port = parts.port or SCHEMES[parts.scheme]
     except ValueError:
         raise InputError("command line", "--target", url, "port must be 1..65535") from None
     return parts.scheme, parts.hostname, port, parts.path or "/"
@@ -62,19 +70,48 @@ def parse_target(url: str) -> tuple[str, str, int, str]:
 Tokens = Callable[[str], str | None]  # agency code -> bearer token, or None for no header
 
 
+@dataclass(frozen=True)
+class TargetOptions:
+    """How to reach a collection system beyond its URL. Plain data (paths, not secrets
+    or callables), so a worker process receives it pickled and opens the files itself."""
+
+    timeout_s: float = 30.0  # per request or SMTP reply
+    fast_http: bool = True  # the lean HTTP/1.1 client, else aiohttp
+    token_secret: Path | None = None  # the reference API's secret: per-agency tokens
+    allow_remote: bool = False  # the target was allowed off loopback (checked by the caller)
+    tls: TlsOptions = field(default_factory=TlsOptions)  # for https, smtps and STARTTLS
+
+
+def secret_tokens(path: Path) -> Tokens:
+    """Bearer tokens of the reference collection API (`simulator.tokens`) from its secret."""
+    from simulator.tokens import mint_token
+
+    secret = path.read_bytes().strip()
+
+    def token(agency: str) -> str:
+        return mint_token(secret, agency)
+
+    return token
+
+
 def make_target(
-    url: str, timeout_s: float = 30.0, fast_http: bool = True, tokens: Tokens | None = None
+    url: str, options: TargetOptions | None = None, tokens: Tokens | None = None
 ) -> Target:
-    """The adapter for a target URL: lean HTTP/1.1 client, aiohttp, or SMTP."""
+    """The adapter for a target URL: lean HTTP/1.1 client, aiohttp, or SMTP. Tokens come
+    from `tokens` if given, else from the options' token secret."""
+    options = options or TargetOptions()
     scheme, host, port, path = parse_target(url)
-    if scheme == "smtp":
+    if tokens is None and options.token_secret is not None:
+        tokens = secret_tokens(options.token_secret)
+    timeout_s, allow_remote = options.timeout_s, options.allow_remote
+    if scheme in ("smtp", "smtps"):
         from simulator.replay.smtp import SmtpTarget
 
-        return SmtpTarget(host, port, timeout_s, tokens)
-    if fast_http:
+        return SmtpTarget(host, port, timeout_s, tokens, allow_remote)
+    if options.fast_http:
         from simulator.replay.http_fast import FastHttpTarget
 
-        return FastHttpTarget(host, port, path, timeout_s, tokens)
+        return FastHttpTarget(host, port, path, timeout_s, tokens, allow_remote)
     from simulator.replay.http_aiohttp import AiohttpTarget
 
-    return AiohttpTarget(url, timeout_s, tokens)
+    return AiohttpTarget(url, timeout_s, tokens, allow_remote)

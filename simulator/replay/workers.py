@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.targets import Tokens, make_target
+from simulator.replay.targets import TargetOptions, make_target
 from simulator.safety import check_target
 from simulator.tables import read_stage
 from simulator.traffic.pacer import run_window, split_for_workers
@@ -43,24 +43,9 @@ class WorkerJob:
     schedule_path: Path
     workforce_path: Path
     target_url: str
-    fast_http: bool
-    timeout_s: float
+    connection: TargetOptions  # allow_remote: the parent's; the child checks the target too
     options: ReplayOptions
     out_dir: Path
-    token_secret: Path | None = None
-    allow_remote: bool = False  # the parent's --allow-remote: the child checks the target too
-
-
-def secret_tokens(path: Path) -> Tokens:
-    """Bearer tokens of the collection API (`simulator.tokens`) from its secret file."""
-    from simulator.tokens import mint_token
-
-    secret = path.read_bytes().strip()
-
-    def token(agency: str) -> str:
-        return mint_token(secret, agency)
-
-    return token
 
 
 def new_event_loop() -> asyncio.AbstractEventLoop:
@@ -77,9 +62,8 @@ def run_job(job: WorkerJob) -> dict[str, Any]:
     """Replay one share in this process and write it to `job.out_dir`."""
     events = read_stage(job.schedule_path, "schedule")
     workforce = read_stage(job.workforce_path, "workforce")
-    tokens = None if job.token_secret is None else secret_tokens(job.token_secret)
-    check_target(job.target_url, job.allow_remote, "--target")  # this process's own check
-    target = make_target(job.target_url, job.timeout_s, job.fast_http, tokens)
+    check_target(job.target_url, job.connection.allow_remote, "--target")  # its own check
+    target = make_target(job.target_url, job.connection)
 
     async def main() -> dict[str, Any]:
         stop = asyncio.Event()
@@ -125,10 +109,7 @@ def run_workers(
     options: ReplayOptions,
     workers: int,
     run_dir: Path,
-    fast_http: bool = True,
-    timeout_s: float = 30.0,
-    token_secret: Path | None = None,
-    allow_remote: bool = False,
+    connection: TargetOptions | None = None,
 ) -> dict[str, Any]:
     """Replay with `workers` processes and merge their runs into `run_dir`."""
     n = run_window(pq.read_metadata(schedule_path).num_rows, options.max_events)
@@ -139,14 +120,11 @@ def run_workers(
             schedule_path,
             workforce_path,
             target_url,
-            fast_http,
-            timeout_s,
+            connection or TargetOptions(),
             dataclasses.replace(
                 options, positions=share, start_at_epoch=start_at, concurrency=per_worker
             ),
             run_dir / f"worker-{k}",
-            token_secret,
-            allow_remote,
         )
         for k, share in enumerate(split_for_workers(n, workers))
     ]

@@ -66,7 +66,7 @@ def test_the_runs_secret_file_mints_tokens_its_server_accepts(
 ) -> None:
     # Random bytes may begin or end with white space, which reading a secret file strips.
     from simulator.app import mass_reply
-    from simulator.replay.workers import secret_tokens
+    from simulator.replay.targets import secret_tokens
     from simulator.tokens import agency_of
 
     monkeypatch.setattr(mass_reply, "new_secret", lambda: b"\n" + bytes(range(1, 31)) + b" ")

@@ -11,7 +11,7 @@ import pytest
 
 from simulator.collect import Directory, running_api, running_mailbox
 from simulator.replay import ReplayOptions, replay
-from simulator.replay.targets import make_target
+from simulator.replay.targets import TargetOptions, make_target
 from simulator.rules import ContentRules
 from simulator.tokens import mint_token, new_secret
 from tests.replay.tables import schedule, workforce
@@ -36,7 +36,9 @@ async def test_replies_to_collection_api_are_stored(tmp_path: Path, fast: bool) 
     events = schedule(["reply"] * 60, gap_us=1000, collection="opm-hr")
     async with running_api(store, DIRECTORY, ROUNDS, secret=secret) as server:
         target = make_target(
-            f"{server.url}/replies", 10.0, fast, lambda agency: mint_token(secret, agency)
+            f"{server.url}/replies",
+            TargetOptions(timeout_s=10.0, fast_http=fast),
+            lambda agency: mint_token(secret, agency),
         )
         options = ReplayOptions(concurrency=8, collections=COLLECTIONS)
         result = await replay(events, WF, target, options)
@@ -49,7 +51,7 @@ async def test_api_without_token_is_an_error_not_a_refusal(tmp_path: Path) -> No
     # 401 says the credentials are wrong, not that a content rule refused the reply.
     events = schedule(["reply"] * 5, collection="opm-hr")
     async with running_api(tmp_path / "s.sqlite", DIRECTORY, ROUNDS, secret=new_secret()) as srv:
-        target = make_target(f"{srv.url}/replies", 10.0, True)
+        target = make_target(f"{srv.url}/replies", TargetOptions(timeout_s=10.0, fast_http=True))
         result = await replay(events, WF, target, ReplayOptions(collections=COLLECTIONS))
     assert result.results.column("outcome").to_pylist() == ["error"] * 5
     assert set(result.results.column("status").to_pylist()) == {401}
@@ -59,7 +61,7 @@ async def test_replies_to_smtp_mailbox_are_stored(tmp_path: Path) -> None:
     store = tmp_path / "mail.sqlite"
     events = schedule(["reply"] * 60, gap_us=1000, collection="opm-hr")
     async with running_mailbox(store, DIRECTORY, ROUNDS) as server:
-        target = make_target(server.url, 10.0)
+        target = make_target(server.url, TargetOptions(timeout_s=10.0))
         options = ReplayOptions(concurrency=8, collections=COLLECTIONS)
         result = await replay(events, WF, target, options)
     assert result.summary["acknowledged"] == 60, result.summary

@@ -6,7 +6,7 @@ import pytest
 from aiohttp import web
 
 from simulator.replay import ReplayOptions, replay
-from simulator.replay.targets import make_target
+from simulator.replay.targets import TargetOptions, make_target
 from tests.replay.tables import schedule, workforce
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,11 @@ async def test_every_event_posted_once(fast: bool) -> None:
     sink = Sink()
     runner, port = await _serve(sink)
     try:
-        target = make_target(f"http://127.0.0.1:{port}/replies", 5.0, fast, lambda a: f"{a}.tok")
+        target = make_target(
+            f"http://127.0.0.1:{port}/replies",
+            TargetOptions(timeout_s=5.0, fast_http=fast),
+            lambda a: f"{a}.tok",
+        )
         events = schedule(["reply"] * 40, gap_us=2000)
         result = await replay(events, workforce(60), target, ReplayOptions(concurrency=8))
     finally:
@@ -64,7 +68,9 @@ async def test_retry_after_is_honoured_and_counted(fast: bool) -> None:
     sink = Sink(busy=3)
     runner, port = await _serve(sink)
     try:
-        target = make_target(f"http://127.0.0.1:{port}/replies", 5.0, fast)
+        target = make_target(
+            f"http://127.0.0.1:{port}/replies", TargetOptions(timeout_s=5.0, fast_http=fast)
+        )
         options = ReplayOptions(concurrency=1, retries=5)
         result = await replay(schedule(["reply"] * 2), workforce(10), target, options)
     finally:
@@ -80,7 +86,9 @@ async def test_client_errors_are_rejected_not_retried() -> None:
     sink = Sink(status=422)
     runner, port = await _serve(sink)
     try:
-        target = make_target(f"http://127.0.0.1:{port}/replies", 5.0, True)
+        target = make_target(
+            f"http://127.0.0.1:{port}/replies", TargetOptions(timeout_s=5.0, fast_http=True)
+        )
         result = await replay(schedule(["reply"] * 3), workforce(10), target, ReplayOptions())
     finally:
         await runner.cleanup()
@@ -95,6 +103,8 @@ async def test_refused_connection_is_an_error_per_event() -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once closed
-    target = make_target(f"http://127.0.0.1:{port}/replies", 1.0, True)
+    target = make_target(
+        f"http://127.0.0.1:{port}/replies", TargetOptions(timeout_s=1.0, fast_http=True)
+    )
     result = await replay(schedule(["reply"] * 3), workforce(10), target, ReplayOptions())
     assert result.results.column("outcome").to_pylist() == ["error"] * 3

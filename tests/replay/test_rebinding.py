@@ -24,7 +24,7 @@ import pytest
 from simulator import safety
 from simulator.locust.http_reply import AgencyTokens, http_delivery, pinned_url
 from simulator.locust.smtp_client import SmtpClient
-from simulator.replay.targets import make_target
+from simulator.replay.targets import TargetOptions, make_target
 from simulator.safety import check_host, check_target, pinned
 from simulator.traffic.payload import Payload
 from simulator.validation import InputError
@@ -175,9 +175,9 @@ def test_check_records_what_it_saw_and_clients_reuse_it(rebind: Rebinding) -> No
 def test_second_answer_off_loopback_is_refused_when_nobody_checked(rebind: Rebinding) -> None:
     rebind.answers = ["192.0.2.1"]
     with pytest.raises(InputError, match=r"resolves to 192\.0\.2\.1"):
-        make_target(f"http://{NAME}:8080/replies", 5.0, True)
+        make_target(f"http://{NAME}:8080/replies", TargetOptions(timeout_s=5.0, fast_http=True))
     with pytest.raises(InputError, match="loopback"):
-        make_target(f"smtp://{NAME}:2525", 5.0)
+        make_target(f"smtp://{NAME}:2525", TargetOptions(timeout_s=5.0))
     assert rebind.outside == []
 
 
@@ -201,7 +201,7 @@ async def test_lean_http_client(rebind: Rebinding) -> None:
         port = server.server_address[1]
         url = f"http://{NAME}:{port}/replies"
         check_target(url, field="--target")  # as `pulsecheck replay` does first
-        target = make_target(url, 5.0, True)
+        target = make_target(url, TargetOptions(timeout_s=5.0, fast_http=True))
         session = await target.open()
         try:
             out = await session.deliver((target.auth.line("DOD"), b"{}"))  # type: ignore[attr-defined]
@@ -218,7 +218,7 @@ async def test_aiohttp_client(rebind: Rebinding) -> None:
         port = server.server_address[1]
         url = f"http://{NAME}:{port}/replies"
         check_target(url, field="--target")
-        target = make_target(url, 5.0, False)
+        target = make_target(url, TargetOptions(timeout_s=5.0, fast_http=False))
         session = await target.open()
         try:
             out = await session.deliver((target._headers("DOD"), b"{}"))  # type: ignore[attr-defined]
@@ -233,7 +233,9 @@ async def test_aiohttp_client(rebind: Rebinding) -> None:
 async def test_aiohttp_redirect_off_loopback_is_not_followed(rebind: Rebinding) -> None:
     with http_server(redirect="http://192.0.2.1:8080/elsewhere") as server:
         port = server.server_address[1]
-        target = make_target(f"http://127.0.0.1:{port}/replies", 5.0, False)
+        target = make_target(
+            f"http://127.0.0.1:{port}/replies", TargetOptions(timeout_s=5.0, fast_http=False)
+        )
         session = await target.open()
         try:
             with pytest.raises(ConnectionError, match=r"192\.0\.2\.1"):
@@ -249,7 +251,7 @@ async def test_smtp_client(rebind: Rebinding) -> None:
         port = server.server_address[1]
         url = f"smtp://{NAME}:{port}"
         check_target(url, field="--target")
-        target = make_target(url, 5.0)
+        target = make_target(url, TargetOptions(timeout_s=5.0))
         session = await target.open()
         try:
             out = await session.deliver(WIRE)

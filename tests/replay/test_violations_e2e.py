@@ -19,7 +19,7 @@ import pytest
 
 from simulator.collect import Directory, running_api, running_mailbox
 from simulator.replay import ReplayOptions, replay
-from simulator.replay.targets import make_target
+from simulator.replay.targets import TargetOptions, make_target
 from simulator.rules import ContentRules
 from simulator.schedule.build import build_schedule
 from simulator.tokens import mint_token, new_secret
@@ -104,7 +104,9 @@ async def test_the_mailbox_refuses_coworker_names_and_attachments(
     store = tmp_path / "mail.sqlite"
     options = ReplayOptions(concurrency=4, collections=COLLECTIONS, seed=SEED, html_share=0.5)
     async with running_mailbox(store, _directory(wf), ROUND_RULES) as server:
-        result = await replay(events, wf, make_target(server.url, 10.0), options)
+        result = await replay(
+            events, wf, make_target(server.url, TargetOptions(timeout_s=10.0)), options
+        )
     payload = Payload(events, wf, COLLECTIONS, seed=SEED, html_share=0.5)
     assert any(payload.is_html(i) for i in range(len(payload)))
     messages = payload.smtp_messages(0, len(payload))
@@ -140,7 +142,9 @@ async def test_the_api_refuses_coworker_names_and_attachments(
     options = ReplayOptions(concurrency=4, collections=COLLECTIONS, seed=SEED, html_share=0.5)
     async with running_api(store, _directory(wf), ROUND_RULES, secret=secret) as server:
         target = make_target(
-            f"{server.url}/replies", 10.0, True, lambda agency: mint_token(secret, agency)
+            f"{server.url}/replies",
+            TargetOptions(timeout_s=10.0),
+            lambda agency: mint_token(secret, agency),
         )
         result = await replay(events, wf, target, options)
     payload = Payload(events, wf, COLLECTIONS, seed=SEED, html_share=0.5)
