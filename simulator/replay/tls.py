@@ -11,10 +11,12 @@ Before any load is sent, a TLS target opens one probe connection (`probe`, calle
 targets' `preflight`): the handshake checks the server's certificate and name, then one
 harmless request (`OPTIONS *` for HTTP) is sent and the first answer read, because under
 TLS 1.3 a server refuses a client certificate only after the client's side of the
-handshake has finished. A TLS failure becomes an `InputError` naming the option to blame
+handshake has finished: with an alert (OpenSSL servers) or by closing the connection
+unanswered (asyncio's). A TLS failure becomes an `InputError` naming the option to blame
 (`--ca-file` for an unknown issuer, `--target` or `--tls-server-name` for a wrong name,
 `--client-cert` for a refused or missing client certificate) and OpenSSL's reason. A
-server that does not answer at all is left to the replay, which counts its errors.
+server that cannot be reached, or stays silent, is left to the replay, which counts its
+errors per event.
 """
 
 from __future__ import annotations
@@ -78,10 +80,15 @@ def handshake_error(err: ssl.SSLError, tls: TlsOptions, url: str) -> InputError:
     reason = str(err.reason or err)
     why = f"TLS handshake with {url} failed: {reason}"
     if "CERTIFICATE" in reason.upper():  # the server's alert about the client's certificate
-        if tls.cert_file is None:
-            return InputError("command line", "--client-cert", None, f"{why} (none was given)")
-        return InputError("command line", "--client-cert", str(tls.cert_file), why)
+        return client_cert_error(tls, why)
     return InputError("command line", "--target", url, why)
+
+
+def client_cert_error(tls: TlsOptions, why: str) -> InputError:
+    """The server refused the client certificate, or wanted one and got none."""
+    if tls.cert_file is None:
+        return InputError("command line", "--client-cert", "(none given)", why)
+    return InputError("command line", "--client-cert", str(tls.cert_file), why)
 
 
 async def probe(
@@ -94,9 +101,11 @@ async def probe(
     timeout_s: float = 30.0,
 ) -> None:
     """One TLS connection to the checked address: handshake, send `hello`, read the first
-    answer (or the end of the connection). A TLS failure is an InputError; a connection
-    refused or a server that stays silent is not (the replay reports it per event)."""
+    answer. A TLS failure, or a connection closed unanswered after the handshake, is an
+    InputError; a connection refused or a server that stays silent is not (the replay
+    reports those per event)."""
     reader = asyncio.StreamReader()
+    answer = b"-"
     try:
         async with asyncio.timeout(timeout_s):
             transport, _ = await create_connection(
@@ -109,13 +118,19 @@ async def probe(
             try:
                 if hello:
                     transport.write(hello)  # type: ignore[attr-defined]
-                await reader.read(1)
+                answer = await reader.read(1)
             finally:
                 transport.close()
     except ssl.SSLError as err:
         raise handshake_error(err, tls, url) from None
     except (OSError, TimeoutError):
         return
+    if not answer:
+        why = (
+            f"the TLS handshake with {url} succeeded but the server closed the connection "
+            "without answering: it wants a client certificate, or refused this one"
+        )
+        raise client_cert_error(tls, why)
 
 
 def _why(err: Exception) -> str:
