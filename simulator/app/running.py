@@ -25,7 +25,7 @@ from typing import Any
 from simulator import __version__
 from simulator.app.kinds import Executed
 from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
-from simulator.app.replaying import check_connection
+from simulator.app.replaying import check_connection, preflight
 from simulator.app.reporting import ReportResult, report
 from simulator.app.scenarios import AnyScenario, load_any
 from simulator.replay.targets import TargetOptions
@@ -114,7 +114,9 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         _no_tls_flags(request, "the embedded reference systems speak plain http and smtp")
     else:
         field = "--target" if request.target else "[target] url"
-        check_connection(TargetOptions(tls=tls), url, field)
+        connection = TargetOptions(allow_remote=request.allow_remote, tls=tls)
+        check_connection(connection, url, field)
+        preflight(url, connection)  # a certificate problem stops the run before it builds
     return MassReplyPlan(
         scenario=scenario,
         scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
