@@ -59,10 +59,15 @@ class TlsSink:
             pki.ca.configure_trust(self.context)
             self.context.verify_mode = ssl.CERT_REQUIRED
         self.posts: list[dict[str, object]] = []
+        self.sni: list[str | None] = []  # the name each handshake sent (None: an IP)
+        self.context.sni_callback = self._record_sni
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.port = 0
+
+    def _record_sni(self, sock: ssl.SSLObject, name: str | None, context: ssl.SSLContext) -> None:
+        self.sni.append(name)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.posts.append(json.loads(await request.read()))
@@ -122,6 +127,7 @@ async def test_both_clients_deliver_every_event_over_tls(
         f"0-{i}" for i in range(30)
     )
     assert summary["target"] == url
+    assert set(server.sni) == {None if host == "127.0.0.1" else host}  # no SNI for an IP
 
 
 @pytest.mark.parametrize("fast", [True, False])
@@ -158,6 +164,20 @@ async def test_a_host_the_certificate_does_not_name_fails_naming_target(pki: Pki
     assert err.value.field == "--target"
     assert "IP address mismatch" in str(err.value)
     assert only_localhost.posts == []
+
+
+@pytest.mark.parametrize("fast", [True, False])
+async def test_the_server_name_is_sent_and_verified_in_place_of_the_host(
+    pki: Pki, fast: bool
+) -> None:
+    """The socket goes to 127.0.0.1 (the pinned address); the handshake names and checks
+    collect.pulsecheck.test, the only name on the certificate."""
+    with TlsSink(pki, ("collect.pulsecheck.test",), require_client_cert=False) as named:
+        url = f"https://127.0.0.1:{named.port}/replies"
+        tls = TlsOptions(ca_file=pki.ca_file, server_name="collect.pulsecheck.test")
+        summary = await _replay(url, fast, tls, n=10)
+    assert summary["acknowledged"] == 10 == len(named.posts)
+    assert set(named.sni) == {"collect.pulsecheck.test"}
 
 
 @pytest.mark.parametrize("fast", [True, False])
