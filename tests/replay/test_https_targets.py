@@ -219,13 +219,20 @@ def _args(inputs: tuple[Path, Path], target: str, out: Path, *extra: str) -> lis
             "--no-live", "--speedup", "10", *extra]  # fmt: skip
 
 
-@pytest.mark.parametrize("client", ["fast", "aiohttp"])
+@pytest.mark.parametrize(("client", "workers"), [("fast", 1), ("aiohttp", 1), ("fast", 2)])
 def test_replay_over_tls_from_the_command_line(
-    inputs: tuple[Path, Path], tmp_path: Path, mtls_server: TlsSink, pki: Pki, client: str
+    inputs: tuple[Path, Path],
+    tmp_path: Path,
+    mtls_server: TlsSink,
+    pki: Pki,
+    client: str,
+    workers: int,
 ) -> None:
+    """Worker processes get the TLS options pickled and open the files themselves."""
     url = f"https://localhost:{mtls_server.port}/replies"
     tls = ["--ca-file", str(pki.ca_file), "--client-cert", str(pki.client_cert),
-           "--client-key", str(pki.client_key), "--http-client", client]  # fmt: skip
+           "--client-key", str(pki.client_key), "--http-client", client,
+           "--workers", str(workers)]  # fmt: skip
     assert main(_args(inputs, url, tmp_path / "run", *tls)) == 0
     summary = json.loads((tmp_path / "run" / "replay.json").read_text())
     assert summary["acknowledged"] == 20 == len(mtls_server.posts)
