@@ -9,6 +9,9 @@ so a name is looked up once, by the check, and connections go to the checked add
 while the URL keeps the name (Host header, TLS SNI). A redirect to another name is
 checked the same way; its socket factory refuses any non-loopback address the resolver
 never saw (an IP literal in a redirect) unless remote hosts were allowed.
+
+A request template (`targets.HttpShape`) gives each event's method, path, headers and
+body, and its response rules classify the answers, as in `http_fast`.
 """
 
 from __future__ import annotations
@@ -22,9 +25,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from simulator.replay.targets import Follow, Tokens
+from simulator.replay.targets import Follow, HttpShape, Tokens, bearer
 from simulator.safety import CheckedHost, pinned
-from simulator.traffic.outcomes import Outcome, http_outcome
+from simulator.traffic.outcomes import Outcome
 from simulator.traffic.payload import Payload
 from simulator.validation import InputError
 
@@ -36,19 +39,27 @@ class AiohttpSession:
         self.target = target
 
     async def deliver(
-        self, message: tuple[dict[str, str], bytes], follow: Follow | None = None
+        self, message: tuple[str, dict[str, str], bytes], follow: Follow | None = None
     ) -> Outcome:
-        headers, body = message
-        client = await self.target.client()
+        url, headers, body = message
+        target = self.target
+        client = await target.client()
         try:
-            async with client.post(self.target.url, data=body, headers=headers) as response:
-                await response.read()
-                return http_outcome(response.status, response.headers.get("Retry-After"), len(body))
+            async with client.request(target.method, url, data=body, headers=headers) as answer:
+                text = await answer.read()
+                retry_after = answer.headers.get("Retry-After")
+                return target.rules.outcome(answer.status, retry_after, len(body), text)
         except aiohttp.ClientConnectionError as err:
             raise ConnectionError(str(err)) from err
 
     async def close(self) -> None:
         return None
+
+
+def _header_dict(lines: bytes) -> dict[str, str]:
+    """Header lines "Name: value\r\n" as a dict."""
+    pairs = (line.split(": ", 1) for line in lines.decode().split("\r\n") if line)
+    return {name: value for name, value in pairs}
 
 
 class PinnedResolver(AbstractResolver):
@@ -102,10 +113,18 @@ class AiohttpTarget:
         timeout_s: float = 30.0,
         tokens: Tokens | None = None,
         allow_remote: bool = False,
+        shape: HttpShape | None = None,
     ) -> None:
+        shape = shape or HttpShape()
         self.url = url
-        self.checked = pinned(urlsplit(url).hostname or "", allow_remote)
-        self.tokens = tokens
+        parts = urlsplit(url)
+        self.origin, self.path = f"{parts.scheme}://{parts.netloc}", parts.path or "/"
+        self.checked = pinned(parts.hostname or "", allow_remote)
+        self.header = shape.auth if shape.auth is not None else bearer(tokens)
+        self.template, self.rules = shape.request, shape.rules
+        self.method = "POST" if self.template is None else self.template.method
+        content_type = "application/json" if self.template is None else self.template.content_type
+        self.fixed = {**_JSON, "Content-Type": content_type}
         self.headers: dict[str, dict[str, str]] = {}
         self.description = url
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -124,17 +143,29 @@ class AiohttpTarget:
 
     def prepare(
         self, payload: Payload, start: int, stop: int
-    ) -> list[tuple[dict[str, str], bytes]]:
-        bodies = payload.http_jsons(start, stop)
+    ) -> list[tuple[str, dict[str, str], bytes]]:
         agencies = payload.agencies(start, stop)
-        return [(self._headers(a), body) for a, body in zip(agencies, bodies, strict=True)]
+        if self.template is None:
+            bodies = payload.http_jsons(start, stop)
+            rows = zip(agencies, bodies, strict=True)
+            return [(self.url, self._headers(a), body) for a, body in rows]
+        rendered = self.template.render(payload, start, stop, self.path)
+        out = []
+        for path, lines, agency, body in zip(
+            rendered.paths, rendered.headers, agencies, rendered.bodies, strict=True
+        ):
+            headers = self._headers(agency)
+            if lines:
+                headers = {**headers, **_header_dict(lines)}
+            out.append((self.origin + path.decode(), headers, body))
+        return out
 
     def _headers(self, agency: str) -> dict[str, str]:
         headers = self.headers.get(agency)
         if headers is None:
-            token = self.tokens(agency) if self.tokens else None
-            auth = {} if token is None else {"Authorization": f"Bearer {token}"}
-            headers = self.headers[agency] = {**_JSON, **auth}
+            header = self.header(agency)
+            auth = {} if header is None else {header[0]: header[1]}
+            headers = self.headers[agency] = {**self.fixed, **auth}
         return headers
 
     async def open(self) -> AiohttpSession:

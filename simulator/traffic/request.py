@@ -272,6 +272,7 @@ class Template:
     rules: ResponseRules
     auth: AuthSpec | None
     source: str
+    prefix: str = ""  # where the tables sit in their file ("target." in a scenario)
 
 
 def compile_template(
@@ -286,7 +287,7 @@ def compile_template(
     for key in top.keys():
         if key not in TOP_TABLES:
             raise top.fail(key, top.peek(key), f"unknown table; known: {', '.join(TOP_TABLES)}")
-    return Template(request, rules, auth, source)
+    return Template(request, rules, auth, source, prefix)
 
 
 def _request(f: Fields) -> RequestTemplate:
