@@ -31,6 +31,7 @@ CADENCES = ("once", "weekly")
 COLLECTION_KINDS = ("central", "agency", "consolidation", "leadership")
 TARGET_KINDS = ("embedded", "http", "smtp")
 EMBEDDED_PROTOCOLS = ("smtp", "http")
+TEMPLATE_TABLES = ("request", "response", "auth")  # of [target], for kind = "http"
 RESERVED_SUFFIXES = (".example", ".test")
 MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online limits (2025): 500 recipients per message
 
@@ -107,6 +108,10 @@ class TargetSpec:
     kind: str = "embedded"
     url: str | None = None
     protocol: str = "smtp"  # for "embedded": which reference system receives replies
+    # [target.request], [target.response], [target.auth] of an external HTTP endpoint:
+    # kept as tables here, compiled by `simulator.traffic.request` (checked on load by
+    # `simulator.app.scenarios.load_any`)
+    template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -285,7 +290,12 @@ def _target(f: Fields) -> TargetSpec:
         raise f.fail("url", None, f"is required when kind = '{kind}'")
     if url is not None and not url.startswith(f"{kind}://"):
         raise f.fail("url", url, f"must start with {kind}:// when kind = '{kind}'")
-    target = TargetSpec(kind=kind, url=url, protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS))
+    tables = {key: f.mapping(key) for key in TEMPLATE_TABLES if f.has(key)}
+    if tables and kind != "http":
+        key = next(iter(tables))
+        raise f.fail(key, tables[key], "applies only to an external target with kind = 'http'")
+    protocol = f.str("protocol", "smtp", EMBEDDED_PROTOCOLS)
+    target = TargetSpec(kind=kind, url=url, protocol=protocol, template=tables or None)
     f.done()
     return target
 

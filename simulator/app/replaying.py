@@ -20,14 +20,14 @@ from typing import Any
 import pyarrow as pa
 
 from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.targets import TargetOptions, make_target
+from simulator.replay.targets import TargetOptions, auth_header, load_template, make_target
 from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.tables import manifest_path, read_stage
 from simulator.traffic.record import Recorder, write_run
 from simulator.validation import InputError
 
-WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation")
+WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
 OnStart = Callable[[Recorder, float], None]
 
 
@@ -80,10 +80,14 @@ def check_ids(events: pa.Table, n_people: int, source: str) -> None:
 
 
 def check_connection(connection: TargetOptions) -> None:
-    """Files the connection names must exist before any load is sent."""
+    """Files the connection names must exist, and its request template compile with its
+    credentials readable, before any load is sent."""
     path = connection.token_secret
     if path is not None and not path.is_file():
         raise InputError("command line", "--token-secret", str(path), "file not found")
+    template = load_template(connection)
+    if template is not None:
+        auth_header(template)
 
 
 def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> ReplayRun:

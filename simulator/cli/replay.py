@@ -26,11 +26,18 @@ examples:
   pulsecheck replay s.parquet --workforce wf.parquet --scenario scenarios/opm-weekly.toml \\
       --target http://127.0.0.1:8080/replies --token-secret api.secret --speedup 2000 \\
       --out reports/run2
+  pulsecheck replay s.parquet --workforce wf.parquet --target http://127.0.0.1:9000/ \
+      --request scenarios/templates/hr-intake.toml --speedup 2000 --out reports/run3
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
 --secret-file api.secret --scenario scenarios/opm-weekly.toml`, whose secret gives each
 request its agency's bearer token. --speedup 2000 plays a 55-hour window in 99 s.
+
+--request FILE shapes each request for your own endpoint: a TOML file with [request]
+(method, path, headers, a json, form or multipart body with {placeholders}), [response]
+(which statuses acknowledge, mean duplicate, refuse or are retried) and [auth] (bearer,
+agency_tokens, basic or header, each secret from a file or an environment variable).
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.
@@ -93,6 +100,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="scenario the schedule was built from: its collection addresses and thresholds",
     )
+    parser.add_argument(
+        "--request",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="request template TOML ([request], [response], [auth]) for your own endpoint",
+    )
     parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
     parser.add_argument("--no-live", action="store_true", help="no live display")
@@ -127,6 +141,20 @@ def check_args(args: argparse.Namespace) -> None:
         raise InputError("command line", "--html-share", args.html_share, "must be 0..1")
     if args.seed is not None and args.seed < 0:
         raise InputError("command line", "--seed", args.seed, "must be >= 0")
+
+
+def template_from(args: argparse.Namespace) -> dict[str, Any]:
+    """TargetOptions fields of a --request file: its tables, checked now."""
+    if args.request is None:
+        return {}
+    from simulator.traffic.request import compile_template
+    from simulator.validation import load_toml
+
+    if not args.target.startswith(("http://", "https://")):
+        raise InputError("command line", "--request", str(args.request), "needs an http(s) target")
+    tables = load_toml(args.request)
+    compile_template(tables, str(args.request), "", args.request.parent)
+    return {"template": tables, "template_source": str(args.request)}
 
 
 def collections_from(args: argparse.Namespace, scenario: Any) -> dict[str, str]:
@@ -186,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
             fast_http=args.http_client == "fast",
             token_secret=args.token_secret,
             allow_remote=args.allow_remote,
+            **template_from(args),
         ),
     )
     live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()

@@ -49,7 +49,7 @@ CONTENT_TYPES = {
     "json": "application/json",
     "form": "application/x-www-form-urlencoded",
 }
-BOUNDARY = "=_pulsecheck_form"  # "=_" occurs neither in base64, addresses nor the grammar
+BOUNDARY = "pulsecheck-form-boundary-7MA4YWxkTrZu0gW"  # in no address, grammar or base64 line
 MULTILINE = ("body", "bullets")  # placeholders that may not go into a header
 FIXED_HEADERS = ("host", "content-length", "transfer-encoding", "connection")
 TOP_TABLES = ("request", "response", "auth")
@@ -93,8 +93,8 @@ def _path(name: str) -> Encoder:
 
 
 def _parse(
-    f: Fields,
-    key: str,
+    source: str,
+    where: str,
     text: str,
     literal: Callable[[str], bytes],
     slot: Callable[[str], Encoder],
@@ -113,9 +113,10 @@ def _parse(
             continue
         name = match.group(1)
         if name is None:
-            raise f.fail(key, text, "a lone '{' or '}' (write {{ or }} for a literal brace)")
+            raise InputError(source, where, text, "a lone '{' or '}' (write {{ or }} for a brace)")
         if name not in allowed:
-            raise f.fail(key, text, f"unknown placeholder {{{name}}}; known: {', '.join(allowed)}")
+            known = ", ".join(allowed)
+            raise InputError(source, where, text, f"unknown placeholder {{{name}}}; known: {known}")
         if chunk:
             pieces.append(literal("".join(chunk)))
             chunk = []
@@ -143,31 +144,28 @@ def _join(pieces: Sequence[Piece]) -> Pieces:
     return tuple(out)
 
 
-def _json_value(f: Fields, key: str, value: Any) -> list[Piece]:
-    """A TOML value under `key` of table `f` as JSON pieces."""
-    where = f.where(key)
+def _json_value(source: str, where: str, value: Any) -> list[Piece]:
+    """A TOML value at `where` as JSON pieces."""
     if isinstance(value, Mapping):
-        sub = Fields(value, f.source, where)
         pieces: list[Piece] = [b"{"]
         for i, name in enumerate(value):
             pieces += [b"," if i else b"", f"{json_string(str(name))}:".encode()]
-            pieces += _json_value(sub, name, value[name])
+            pieces += _json_value(source, f"{where}.{name}", value[name])
         return [*pieces, b"}"]
     if isinstance(value, list):
-        sub = Fields({str(i): v for i, v in enumerate(value)}, f.source, where)
         pieces = [b"["]
         for i, item in enumerate(value):
-            pieces += [b"," if i else b"", *_json_value(sub, str(i), item)]
+            pieces += [b"," if i else b"", *_json_value(source, f"{where}[{i}]", item)]
         return [*pieces, b"]"]
     if isinstance(value, str):
         name = _whole(value)
         if name is not None and name in FIELDS:
             return [(name, _json_whole(name))]
         literal: Callable[[str], bytes] = lambda s: json_string(s)[1:-1].encode()  # noqa: E731
-        return [b'"', *_parse(f, key, value, literal, _json_text), b'"']
+        return [b'"', *_parse(source, where, value, literal, _json_text), b'"']
     if isinstance(value, bool | int | float):
         return [dumps(value).encode()]
-    raise f.fail(key, value, "must be a string, number, boolean, table or array")
+    raise InputError(source, where, value, "must be a string, number, boolean, table or array")
 
 
 def _fields_table(f: Fields, body: Mapping[str, Any], key: str) -> list[tuple[str, str]]:
@@ -298,7 +296,7 @@ def _request(f: Fields) -> RequestTemplate:
         text = f.line("path")
         if not text.startswith("/") or " " in text:
             raise f.fail("path", text, "must start with / and hold no spaces")
-        path = _join(_parse(f, "path", text, str.encode, _path))
+        path = _join(_parse(f.source, f.where("path"), text, str.encode, _path))
     headers: list[Piece] = []
     content_type = CONTENT_TYPES.get(fmt, f"multipart/form-data; boundary={BOUNDARY}")
     table = f.table("headers")
@@ -311,7 +309,10 @@ def _request(f: Fields) -> RequestTemplate:
         if name.lower() == "content-type":
             content_type = value
             continue
-        headers += [f"{name}: ".encode(), *_parse(table, name, value, str.encode, _raw, MULTILINE)]
+        headers += [
+            f"{name}: ".encode(),
+            *_parse(table.source, table.where(name), value, str.encode, _raw, MULTILINE),
+        ]
         headers.append(b"\r\n")
     table.done()
     if not f.has("body"):
@@ -323,7 +324,7 @@ def _request(f: Fields) -> RequestTemplate:
     if fmt == "json":
         if not isinstance(body, Mapping | list):
             raise f.fail("body", body, "must be a table or an array (the JSON document)")
-        pieces = _json_value(f, "body", body)
+        pieces = _json_value(f.source, f.where("body"), body)
     else:
         if not isinstance(body, Mapping):
             raise f.fail("body", body, "must be a table of field = text")
@@ -340,7 +341,9 @@ def _form_pieces(f: Fields, fields: list[tuple[str, str]]) -> list[Piece]:
     sub = Fields(dict(fields), f.source, f.where("body"))
     for i, (name, value) in enumerate(fields):
         pieces.append(f"{'&' if i else ''}{quote_plus(name)}=".encode())
-        pieces += _parse(sub, name, value, lambda s: quote_plus(s).encode(), _form)
+        pieces += _parse(
+            sub.source, sub.where(name), value, lambda s: quote_plus(s).encode(), _form
+        )
     return pieces
 
 
@@ -351,7 +354,11 @@ def _multipart_pieces(f: Fields, fields: list[tuple[str, str]]) -> list[Piece]:
         if '"' in name:
             raise sub.fail(name, value, 'a multipart field name may not hold a "')
         head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-        pieces += [head.encode(), *_parse(sub, name, value, str.encode, _raw), b"\r\n"]
+        pieces += [
+            head.encode(),
+            *_parse(sub.source, sub.where(name), value, str.encode, _raw),
+            b"\r\n",
+        ]
     return pieces
 
 
