@@ -96,7 +96,7 @@ def openapi_document(rounds: list[str]) -> dict[str, Any]:
         "required": ["status", "key"],
         "properties": {"status": {"enum": ["stored", "duplicate"]}, "key": {"type": "string"}},
     }
-    bearer = [{"agencyToken": []}]
+    bearer: list[dict[str, list[str]]] = [{"agencyToken": []}]
     errors = {
         "400": _answer(
             "a field is missing, of the wrong type, too long or not valid text",
