@@ -316,3 +316,15 @@ def test_missing_secrets_are_input_errors(tmp_path: Path, monkeypatch: pytest.Mo
         with pytest.raises(InputError) as err:
             _header(text, tmp_path)
         assert err.value.field == "auth" and err.value.value == value
+
+
+def test_readme_template_is_the_shipped_file_and_compiles() -> None:
+    root = Path(__file__).resolve().parents[2]
+    shipped = root / "scenarios" / "templates" / "hr-intake.toml"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Building a compatible endpoint") :]
+    snippet = section[section.index("```toml\n") + 8 :]
+    assert snippet[: snippet.index("```")] == shipped.read_text(encoding="utf-8")
+    template = compile_template(tomllib.loads(shipped.read_text()), str(shipped))
+    assert template.request is not None and template.auth is not None
+    assert template.auth.kind == "basic" and template.rules.reason_field == ("error", "code")
