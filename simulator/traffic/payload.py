@@ -30,8 +30,9 @@ already escaped, so no document goes through `json.dumps`.
 The native engine and the Locust users both call this module, so both send the same bytes.
 
 `values(start, stop, names)` gives a run of events' fields as plain lists, one per
-placeholder name in `FIELDS`, for request templates (`simulator.traffic.request`) that
-shape a user's own HTTP body; only the names asked for are computed.
+placeholder name in `FIELDS` (and `JSON_BODY`: the texts JSON-escaped, as `http_jsons`
+spells them), for request templates (`simulator.traffic.request`) that shape a user's own
+HTTP body; only the names asked for are computed.
 """
 
 from __future__ import annotations
@@ -98,6 +99,7 @@ FIELDS = {
     "size": "number",
     "attachments": "number",
 }
+JSON_BODY = "body/json"  # `values` key of the bodies' text JSON-escaped (no quotes)
 BULLET = "- "  # how a reply's accomplishment lines begin (the phrase grammar's)
 
 
@@ -347,10 +349,13 @@ class Payload:
         if "body" in names or "bullets" in names:
             texts, _ = self.bodies(start, stop)
             out["body"] = texts
+        if "bullets" in names:
             out["bullets"] = [
                 [line[len(BULLET) :] for line in text.split("\r\n") if line.startswith(BULLET)]
-                for text in texts
+                for text in out["body"]
             ]
+        if JSON_BODY in names:  # the text JSON-escaped already, as `http_jsons` uses it
+            out[JSON_BODY], _ = self.bodies(start, stop, json=True)
         if "idempotency_key" in names:
             out["idempotency_key"] = [f"{self.seed}-{e}" for e in event_id]
         if "agency" in names:

@@ -39,7 +39,7 @@ from urllib.parse import quote, quote_plus
 
 from simulator.behaviour.writing import attachment_file
 from simulator.traffic.outcomes import HTTP_REFUSALS, HTTP_TEMPORARY, ResponseRules
-from simulator.traffic.payload import FIELDS, Payload
+from simulator.traffic.payload import FIELDS, JSON_BODY, Payload
 from simulator.validation import Fields, InputError
 
 METHODS = ("POST", "PUT", "PATCH")
@@ -120,7 +120,10 @@ def _parse(
         if chunk:
             pieces.append(literal("".join(chunk)))
             chunk = []
-        pieces.append((name, slot(name)))
+        if name == "body" and slot is _json_text:
+            pieces.append((JSON_BODY, str.encode))
+        else:
+            pieces.append((name, slot(name)))
     chunk.append(text[at:])
     if "".join(chunk):
         pieces.append(literal("".join(chunk)))
@@ -159,6 +162,8 @@ def _json_value(source: str, where: str, value: Any) -> list[Piece]:
         return [*pieces, b"]"]
     if isinstance(value, str):
         name = _whole(value)
+        if name == "body":  # the text comes JSON-escaped from the batch renderer
+            return [b'"', (JSON_BODY, str.encode), b'"']
         if name is not None and name in FIELDS:
             return [(name, _json_whole(name))]
         literal: Callable[[str], bytes] = lambda s: json_string(s)[1:-1].encode()  # noqa: E731
