@@ -100,7 +100,13 @@ FIELDS = {
     "attachments": "number",
 }
 JSON_BODY = "body/json"  # `values` key of the bodies' text JSON-escaped (no quotes)
+JSON_BULLETS = "bullets/json"  # and of their bullets as JSON arrays
 BULLET = "- "  # how a reply's accomplishment lines begin (the phrase grammar's)
+
+
+def _bullets(text: str, newline: str) -> list[str]:
+    """The accomplishment lines of a reply's text, without their "- "."""
+    return [line[len(BULLET) :] for line in text.split(newline) if line.startswith(BULLET)]
 
 
 def collection_address(collection: str, addresses: Mapping[str, str]) -> str:
@@ -350,12 +356,14 @@ class Payload:
             texts, _ = self.bodies(start, stop)
             out["body"] = texts
         if "bullets" in names:
-            out["bullets"] = [
-                [line[len(BULLET) :] for line in text.split("\r\n") if line.startswith(BULLET)]
-                for text in out["body"]
-            ]
-        if JSON_BODY in names:  # the text JSON-escaped already, as `http_jsons` uses it
+            out["bullets"] = [_bullets(text, "\r\n") for text in out["body"]]
+        if JSON_BODY in names or JSON_BULLETS in names:  # JSON-escaped, as `http_jsons` has it
             out[JSON_BODY], _ = self.bodies(start, stop, json=True)
+        if JSON_BULLETS in names:  # a JSON array, from the escaped lines
+            out[JSON_BULLETS] = [
+                "[" + ",".join(f'"{b}"' for b in _bullets(text, "\\r\\n")) + "]"
+                for text in out[JSON_BODY]
+            ]
         if "idempotency_key" in names:
             out["idempotency_key"] = [f"{self.seed}-{e}" for e in event_id]
         if "agency" in names:

@@ -39,7 +39,7 @@ from urllib.parse import quote, quote_plus
 
 from simulator.behaviour.writing import attachment_file
 from simulator.traffic.outcomes import HTTP_REFUSALS, HTTP_TEMPORARY, ResponseRules
-from simulator.traffic.payload import FIELDS, JSON_BODY, Payload
+from simulator.traffic.payload import FIELDS, JSON_BODY, JSON_BULLETS, Payload
 from simulator.validation import Fields, InputError
 
 METHODS = ("POST", "PUT", "PATCH")
@@ -164,6 +164,8 @@ def _json_value(source: str, where: str, value: Any) -> list[Piece]:
         name = _whole(value)
         if name == "body":  # the text comes JSON-escaped from the batch renderer
             return [b'"', (JSON_BODY, str.encode), b'"']
+        if name == "bullets":
+            return [(JSON_BULLETS, str.encode)]
         if name is not None and name in FIELDS:
             return [(name, _json_whole(name))]
         literal: Callable[[str], bytes] = lambda s: json_string(s)[1:-1].encode()  # noqa: E731

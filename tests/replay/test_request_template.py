@@ -328,3 +328,13 @@ def test_readme_template_is_the_shipped_file_and_compiles() -> None:
     template = compile_template(tomllib.loads(shipped.read_text()), str(shipped))
     assert template.request is not None and template.auth is not None
     assert template.auth.kind == "basic" and template.rules.reason_field == ("error", "code")
+
+
+def test_bullets_of_html_and_broadcast_bodies_are_empty_arrays() -> None:
+    t = compiled('[request.body]\nb = "{bullets}"\nt = "x {bullets}"')
+    assert t.request is not None
+    docs = [json.loads(b) for b in t.request.render(PAYLOAD, 0, len(KINDS), "/").bodies]
+    values = PAYLOAD.values(0, len(KINDS), FIELDS)
+    assert [d["b"] for d in docs] == values["bullets"]
+    assert [d["t"] for d in docs] == ["x " + "\r\n".join(b) for b in values["bullets"]]
+    assert [] in values["bullets"] and any(values["bullets"])
