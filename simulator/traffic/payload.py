@@ -38,6 +38,7 @@ HTTP body; only the names asked for are computed.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime
@@ -104,9 +105,13 @@ JSON_BULLETS = "bullets/json"  # and of their bullets as JSON arrays
 BULLET = "- "  # how a reply's accomplishment lines begin (the phrase grammar's)
 
 
-def _bullets(text: str, newline: str) -> list[str]:
+_BULLETS = re.compile(r"(?:^|\r\n)- (.*?)(?=\r\n|$)")
+_JSON_BULLETS = re.compile(r"(?:^|\\r\\n)- (.*?)(?=\\r\\n|$)")  # in JSON-escaped text
+
+
+def _bullets(text: str, escaped: bool = False) -> list[str]:
     """The accomplishment lines of a reply's text, without their "- "."""
-    return [line[len(BULLET) :] for line in text.split(newline) if line.startswith(BULLET)]
+    return (_JSON_BULLETS if escaped else _BULLETS).findall(text)
 
 
 def collection_address(collection: str, addresses: Mapping[str, str]) -> str:
@@ -356,12 +361,12 @@ class Payload:
             texts, _ = self.bodies(start, stop)
             out["body"] = texts
         if "bullets" in names:
-            out["bullets"] = [_bullets(text, "\r\n") for text in out["body"]]
+            out["bullets"] = [_bullets(text) for text in out["body"]]
         if JSON_BODY in names or JSON_BULLETS in names:  # JSON-escaped, as `http_jsons` has it
             out[JSON_BODY], _ = self.bodies(start, stop, json=True)
         if JSON_BULLETS in names:  # a JSON array, from the escaped lines
             out[JSON_BULLETS] = [
-                "[" + ",".join(f'"{b}"' for b in _bullets(text, "\\r\\n")) + "]"
+                "[" + ",".join(f'"{b}"' for b in _bullets(text, escaped=True)) + "]"
                 for text in out[JSON_BODY]
             ]
         if "idempotency_key" in names:
