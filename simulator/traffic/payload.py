@@ -105,13 +105,13 @@ JSON_BULLETS = "bullets/json"  # and of their bullets as JSON arrays
 BULLET = "- "  # how a reply's accomplishment lines begin (the phrase grammar's)
 
 
-_BULLETS = re.compile(r"(?:^|\r\n)- (.*?)(?=\r\n|$)")
-_JSON_BULLETS = re.compile(r"(?:^|\\r\\n)- (.*?)(?=\\r\\n|$)")  # in JSON-escaped text
+_BULLETS = re.compile(r"\n- ([^\r\n]*)")  # a line is "- text" after a CRLF
+_JSON_BULLETS = re.compile(r"\\n- ([^\\]*(?:\\[^rn][^\\]*)*)")  # the same in JSON-escaped text
 
 
 def _bullets(text: str, escaped: bool = False) -> list[str]:
     """The accomplishment lines of a reply's text, without their "- "."""
-    return (_JSON_BULLETS if escaped else _BULLETS).findall(text)
+    return (_JSON_BULLETS if escaped else _BULLETS).findall(("\\n" if escaped else "\n") + text)
 
 
 def collection_address(collection: str, addresses: Mapping[str, str]) -> str:
