@@ -38,11 +38,11 @@ class AiohttpSession:
     def __init__(self, target: AiohttpTarget) -> None:
         self.target = target
 
-    async def deliver(
-        self, message: tuple[str, dict[str, str], bytes], follow: Follow | None = None
-    ) -> Outcome:
-        url, headers, body = message
+    async def deliver(self, message: tuple[Any, ...], follow: Follow | None = None) -> Outcome:
+        """Send (headers, body), or (headers, body, url) for a templated request."""
         target = self.target
+        headers, body = message[0], message[1]
+        url = message[2] if len(message) > 2 else target.url
         client = await target.client()
         try:
             async with client.request(target.method, url, data=body, headers=headers) as answer:
@@ -141,14 +141,11 @@ class AiohttpTarget:
             self._client = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self._client
 
-    def prepare(
-        self, payload: Payload, start: int, stop: int
-    ) -> list[tuple[str, dict[str, str], bytes]]:
+    def prepare(self, payload: Payload, start: int, stop: int) -> list[tuple[Any, ...]]:
         agencies = payload.agencies(start, stop)
         if self.template is None:
             bodies = payload.http_jsons(start, stop)
-            rows = zip(agencies, bodies, strict=True)
-            return [(self.url, self._headers(a), body) for a, body in rows]
+            return [(self._headers(a), body) for a, body in zip(agencies, bodies, strict=True)]
         rendered = self.template.render(payload, start, stop, self.path)
         out = []
         for path, lines, agency, body in zip(
@@ -157,7 +154,7 @@ class AiohttpTarget:
             headers = self._headers(agency)
             if lines:
                 headers = {**headers, **_header_dict(lines)}
-            out.append((self.origin + path.decode(), headers, body))
+            out.append((headers, body, self.origin + path.decode()))
         return out
 
     def _headers(self, agency: str) -> dict[str, str]:
