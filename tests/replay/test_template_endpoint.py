@@ -225,3 +225,37 @@ def test_cli_refuses_a_bad_template_before_sending(
     err = capsys.readouterr().err
     assert "bad.toml" in err and "request.body.who" in err and "sender_name" in err
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_run_with_a_scenario_template_reaches_the_endpoint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pulsecheck run` of a scenario whose [target] carries the template's tables."""
+    monkeypatch.delenv("HR_INTAKE_PASSWORD", raising=False)
+    root = TEMPLATE.parents[2]
+    smoke = (root / "scenarios" / "ci-smoke.toml").read_text()
+    embedded = '[target]\nkind = "embedded"\nprotocol = "smtp"\n'
+    tables = TEMPLATE.read_text().replace("[request", "[target.request")
+    tables = tables.replace("[response]", "[target.response]").replace("[auth]", "[target.auth]")
+    tables = tables.replace('password_env = "HR_INTAKE_PASSWORD"', 'password_file = "pw.txt"')
+    (tmp_path / "pw.txt").write_text(PASSWORD)
+    out = tmp_path / "run"
+    intake = Intake()
+    with Serving(intake) as server:
+        target = f'[target]\nkind = "http"\nurl = "http://127.0.0.1:{server.port}/"\n'
+        scenario = tmp_path / "intake.toml"
+        scenario.write_text(smoke.replace(embedded, target + tables))
+        code = main(["run", str(scenario), "--speedup", "50000", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.out + captured.err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["events"]["acknowledged"] == summary["events"]["scheduled"] == len(intake.docs)
+    assert all(set(d["employee"]) == {"email", "name", "agency", "office"} for d in intake.docs)
+    assert {p.rpartition("/")[2] for p in intake.paths} == {d["employee"]["agency"]
+                                                             for d in intake.docs}  # fmt: skip
+    encoded = base64.b64encode(f"{USER}:{PASSWORD}".encode())
+    for blob in [captured.out.encode(), captured.err.encode()] + [
+        p.read_bytes() for p in out.rglob("*") if p.is_file()
+    ]:
+        assert PASSWORD.encode() not in blob and encoded not in blob
