@@ -338,3 +338,46 @@ def test_bullets_of_html_and_broadcast_bodies_are_empty_arrays() -> None:
     assert [d["b"] for d in docs] == values["bullets"]
     assert [d["t"] for d in docs] == ["x " + "\r\n".join(b) for b in values["bullets"]]
     assert [] in values["bullets"] and any(values["bullets"])
+
+
+def test_without_a_template_the_wire_bytes_are_pulsecheck_s_own() -> None:
+    from simulator.replay.targets import TargetOptions, make_target
+
+    target = make_target("http://127.0.0.1:8080/replies", TargetOptions(), lambda a: f"{a}.t")
+    messages = target.prepare(PAYLOAD, 0, 3)
+    head = (
+        b"POST /replies HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
+        b"User-Agent: pulsecheck-replay\r\n"
+    )
+    assert target.head == head  # type: ignore[attr-defined]
+    assert messages == [
+        (b"Authorization: Bearer DHS.t\r\nContent-Length: ", body)
+        for body in PAYLOAD.http_jsons(0, 3)
+    ]
+
+
+def test_auth_alone_keeps_the_default_body(tmp_path: Path) -> None:
+    from simulator.replay.targets import TargetOptions, make_target
+
+    (tmp_path / "key").write_text("k-1\n")
+    options = TargetOptions(
+        template={"auth": {"type": "header", "name": "X-Api-Key", "value_file": "key"}},
+        template_source=str(tmp_path / "t.toml"),
+    )
+    target = make_target("http://127.0.0.1:8080/replies", options)
+    assert target.prepare(PAYLOAD, 0, 2) == [
+        (b"X-Api-Key: k-1\r\nContent-Length: ", body) for body in PAYLOAD.http_jsons(0, 2)
+    ]
+    templated = make_target(
+        "http://127.0.0.1:8080/replies",
+        TargetOptions(
+            template={"request": {"method": "PATCH", "body": {"k": "{idempotency_key}"}}},
+            template_source="t.toml",
+        ),
+    )
+    (head, body), *_ = templated.prepare(PAYLOAD, 0, 1)
+    assert head == (
+        b"PATCH /replies HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Type: application/json\r\n"
+        b"User-Agent: pulsecheck-replay\r\nContent-Length: "
+    )
+    assert body == b'{"k":"5-0"}'
