@@ -31,6 +31,7 @@ CADENCES = ("once", "weekly")
 COLLECTION_KINDS = ("central", "agency", "consolidation", "leadership")
 TARGET_KINDS = ("embedded", "http", "smtp")
 EMBEDDED_PROTOCOLS = ("smtp", "http")
+TEMPLATE_TABLES = ("request", "response", "auth")  # of [target], for kind = "http"
 RESERVED_SUFFIXES = (".example", ".test")
 MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online limits (2025): 500 recipients per message
 
@@ -119,6 +120,10 @@ class TargetSpec:
     url: str | None = None
     protocol: str = "smtp"  # for "embedded": which reference system receives replies
     tls: TargetTls = field(default_factory=TargetTls)
+    # [target.request], [target.response], [target.auth] of an external HTTP endpoint:
+    # kept as tables here, compiled by `simulator.traffic.request` (checked on load by
+    # `simulator.app.scenarios.load_any`)
+    template: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -300,11 +305,16 @@ def _target(f: Fields, folder: Path) -> TargetSpec:
     tls = _tls(f.table("tls"), folder) if f.has("tls") else TargetTls()
     if f.has("tls") and (url is None or url.startswith("http://")):
         raise f.fail("tls", f.peek("tls"), "needs an https:// url (the target's own endpoint)")
+    tables = {key: f.mapping(key) for key in TEMPLATE_TABLES if f.has(key)}
+    if tables and kind != "http":
+        key = next(iter(tables))
+        raise f.fail(key, tables[key], "applies only to an external target with kind = 'http'")
     target = TargetSpec(
         kind=kind,
         url=url,
         protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS),
         tls=tls,
+        template=tables or None,
     )
     f.done()
     return target

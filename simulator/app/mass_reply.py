@@ -115,7 +115,13 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         out=out,
         options=replay_options(plan),
         workers=plan.workers,
-        connection=TargetOptions(allow_remote=plan.allow_remote, tls=plan.tls),
+        connection=TargetOptions(
+            allow_remote=plan.allow_remote,
+            tls=plan.tls,
+            template=plan.scenario.target.template if plan.target_url else None,
+            template_source=plan.scenario.path,
+            template_prefix="target.",
+        ),
     )
     check = None
     if plan.target_url is None:

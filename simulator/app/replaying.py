@@ -24,14 +24,14 @@ from typing import Any
 import pyarrow as pa
 
 from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.targets import TargetOptions, make_target
+from simulator.replay.targets import TargetOptions, auth_header, load_template, make_target
 from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.tables import manifest_path, read_stage
 from simulator.traffic.record import Recorder, write_run
 from simulator.validation import InputError
 
-WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation")
+WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
 OnStart = Callable[[Recorder, float], None]
 
 
@@ -92,8 +92,9 @@ TLS_FLAGS = {
 
 
 def check_connection(connection: TargetOptions, url: str, field: str = "--target") -> None:
-    """Files the connection names must exist, and TLS options need a target that speaks
-    TLS (https; smtp for STARTTLS, smtps), before any load is sent."""
+    """Files the connection names must exist, TLS options need a target that speaks TLS
+    (https; smtp for STARTTLS, smtps), and a request template must compile with its
+    credentials readable, before any load is sent."""
     path = connection.token_secret
     if path is not None and not path.is_file():
         raise InputError("command line", "--token-secret", str(path), "file not found")
@@ -107,6 +108,9 @@ def check_connection(connection: TargetOptions, url: str, field: str = "--target
         file = getattr(tls, name)
         if file is not None and not file.is_file():
             raise InputError("command line", TLS_FLAGS[name], str(file), "file not found")
+    template = load_template(connection)
+    if template is not None:
+        auth_header(template)
 
 
 def preflight(url: str, connection: TargetOptions) -> None:

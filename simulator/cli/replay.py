@@ -29,6 +29,8 @@ examples:
       --out reports/run2
   pulsecheck replay s.parquet --workforce wf.parquet --target https://localhost:8443/replies \
       --ca-file ca.pem --client-cert client.pem --client-key client.key --out reports/run3
+  pulsecheck replay s.parquet --workforce wf.parquet --target http://127.0.0.1:9000/ \
+      --request scenarios/templates/hr-intake.toml --speedup 2000 --out reports/run4
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
@@ -39,6 +41,11 @@ An https:// target is verified against the system's trust store, or --ca-file; i
 certificate must name the URL's host (or --tls-server-name). One probe connection checks
 the handshake before any load is sent. --client-cert (and --client-key) is for servers
 that require mutual TLS.
+
+--request FILE shapes each request for your own endpoint: a TOML file with [request]
+(method, path, headers, a json, form or multipart body with {placeholders}), [response]
+(which statuses acknowledge, mean duplicate, refuse or are retried) and [auth] (bearer,
+agency_tokens, basic or header, each secret from a file or an environment variable).
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.
@@ -102,6 +109,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         type=Path,
         default=None,
         help="scenario the schedule was built from: its collection addresses and thresholds",
+    )
+    parser.add_argument(
+        "--request",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="request template TOML ([request], [response], [auth]) for your own endpoint",
     )
     parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
     add_tls_flags(parser)
@@ -167,6 +181,20 @@ def check_args(args: argparse.Namespace) -> None:
         raise InputError("command line", "--seed", args.seed, "must be >= 0")
 
 
+def template_from(args: argparse.Namespace) -> dict[str, Any]:
+    """TargetOptions fields of a --request file: its tables, checked now."""
+    if args.request is None:
+        return {}
+    from simulator.traffic.request import compile_template
+    from simulator.validation import load_toml
+
+    if not args.target.startswith(("http://", "https://")):
+        raise InputError("command line", "--request", str(args.request), "needs an http(s) target")
+    tables = load_toml(args.request)
+    compile_template(tables, str(args.request), "", args.request.parent)
+    return {"template": tables, "template_source": str(args.request)}
+
+
 def collections_from(args: argparse.Namespace, scenario: Any) -> dict[str, str]:
     """Collection id -> address: the scenario's (or the defaults), then each --collection."""
     from simulator.collections import default_collections
@@ -225,6 +253,7 @@ def run(args: argparse.Namespace) -> int:
             token_secret=args.token_secret,
             allow_remote=args.allow_remote,
             tls=tls_from(args),
+            **template_from(args),
         ),
     )
     live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()

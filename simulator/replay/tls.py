@@ -119,6 +119,8 @@ async def probe(
                 if hello:
                     transport.write(hello)  # type: ignore[attr-defined]
                 answer = await reader.read(1)
+            except ConnectionError:
+                answer = b""  # reset after the handshake: the same as closed unanswered
             finally:
                 transport.close()
     except ssl.SSLError as err:

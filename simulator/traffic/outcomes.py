@@ -7,10 +7,18 @@ reply (a content rule, a size limit, "mailbox full") is REJECTED; an answer that
 target is misconfigured or broken (404, 401, 403, 5xx, an SMTP refusal before the
 message was read) is an ERROR and counts against the run's error rate. 429/503 and SMTP
 4xx are temporary and carry the delay before a retry.
+
+`ResponseRules` is the same classification with the statuses named by the user (a
+`[response]` table, `simulator.traffic.request`): which acknowledge, which say "stored
+earlier" (acknowledged, the detail kept as "duplicate"), which refuse (with a reason read
+from a JSON field of the answer when one is named), which are retried. `REFERENCE_RULES`
+classifies every status exactly as `http_outcome` does.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from simulator.columns import OUTCOMES
@@ -61,6 +69,64 @@ def http_outcome(status: int, retry_after: str | bytes | None, nbytes: int) -> O
             status, ERROR, nbytes, f"http {status}", DEFAULT_RETRY_S if delay is None else delay
         )
     return Outcome(status, REJECTED if status in HTTP_REFUSALS else ERROR, nbytes, f"http {status}")
+
+
+MAX_REASON_CHARS = 60  # a reason from an answer's body, as the outcome's error text
+
+
+@dataclass(frozen=True)
+class ResponseRules:
+    """Which HTTP statuses acknowledge, mean duplicate, refuse or are retried."""
+
+    ok: tuple[tuple[int, int], ...] = ((200, 299),)  # inclusive ranges
+    duplicate: tuple[int, ...] = (409,)
+    refused: tuple[int, ...] = HTTP_REFUSALS
+    retry: tuple[int, ...] = HTTP_TEMPORARY
+    max_retry_s: float = 5.0  # longest Retry-After honoured (the engine caps it too)
+    reason_field: tuple[str, ...] = ()  # dotted path into a JSON answer, e.g. error.code
+
+    @property
+    def reads_body(self) -> bool:
+        """Whether an answer's body is needed (only when a reason field is named)."""
+        return bool(self.reason_field)
+
+    def outcome(
+        self, status: int, retry_after: str | bytes | None, nbytes: int, body: bytes = b""
+    ) -> Outcome:
+        """Classify an answer; `body` is read only when `reads_body`."""
+        for lo, hi in self.ok:
+            if lo <= status <= hi:
+                return Outcome(status, OK, nbytes)
+        if status in self.duplicate:
+            return Outcome(status, OK, nbytes, "duplicate")
+        error = f"http {status}"
+        if self.reason_field:
+            reason = json_reason(body, self.reason_field)
+            error = f"{error} {reason}" if reason else error
+        if status in self.retry:
+            delay = retry_after_seconds(retry_after)
+            delay = DEFAULT_RETRY_S if delay is None else min(delay, self.max_retry_s)
+            return Outcome(status, ERROR, nbytes, error, delay)
+        return Outcome(status, REJECTED if status in self.refused else ERROR, nbytes, error)
+
+
+REFERENCE_RULES = ResponseRules(duplicate=(), max_retry_s=float("inf"))  # = http_outcome
+
+
+def json_reason(body: bytes, path: tuple[str, ...]) -> str:
+    """The text at `path` in a JSON answer, one short printable line; "" if absent."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return ""
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return ""
+        value = value[key]
+    if isinstance(value, dict | list) or value is None:
+        return ""
+    text = "".join(c for c in str(value) if c.isprintable())
+    return text[:MAX_REASON_CHARS]
 
 
 SMTP_STORAGE = 552  # message too big for the system, or mailbox full (RFC 5321 4.2.3)
