@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl as ssl_
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,14 +121,23 @@ def pinned(host: str, allow_remote: bool = False, field: str = "target") -> Chec
 
 
 async def create_connection(
-    factory: Callable[[], P], checked: CheckedHost, port: int
+    factory: Callable[[], P],
+    checked: CheckedHost,
+    port: int,
+    ssl: ssl_.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> tuple[asyncio.BaseTransport, P]:
-    """Connect to the first of the checked addresses that answers, never to the name."""
+    """Connect to the first of the checked addresses that answers, never to the name;
+    with `ssl`, TLS from the first byte, verifying `server_hostname` (also sent as SNI)."""
     loop = asyncio.get_running_loop()
     error: OSError = OSError(f"{checked.host} has no address")
     for address in checked.addresses:
         try:
-            return await loop.create_connection(factory, address, port)
+            if ssl is None:
+                return await loop.create_connection(factory, address, port)
+            return await loop.create_connection(
+                factory, address, port, ssl=ssl, server_hostname=server_hostname
+            )
         except OSError as err:
             error = err
     raise error

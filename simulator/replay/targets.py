@@ -8,7 +8,10 @@ that can pipeline one message's last write with the next message's first (SMTP) 
 `follow()` once, just before that write: it returns the next message if one is already
 due (the engine then delivers it next on the same session), else None.
 Adapters (fast HTTP, aiohttp, SMTP, in-memory fake) each implement this and own their
-timeouts, so the engine's hot loop stays free of per-request timers.
+timeouts, so the engine's hot loop stays free of per-request timers. A target that can
+tell before any load whether the run can work at all (a TLS handshake, STARTTLS, a
+login) has an async `preflight()` raising an InputError; `preflight(target)` calls it
+where there is one.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.tls import TlsOptions
 from simulator.traffic.outcomes import Outcome
 from simulator.traffic.payload import Payload
@@ -80,6 +84,16 @@ class TargetOptions:
     token_secret: Path | None = None  # the reference API's secret: per-agency tokens
     allow_remote: bool = False  # the target was allowed off loopback (checked by the caller)
     tls: TlsOptions = field(default_factory=TlsOptions)  # for https, smtps and STARTTLS
+    smtp_tls: str = "none"  # "none", "starttls" or "implicit" (smtps:// is implicit)
+    smtp_auth: SmtpAuth | None = None  # submission accounts (user/password or per sender)
+    source: str = "command line"  # where these were given (or the scenario), for errors
+
+
+async def preflight(target: Target) -> None:
+    """The target's check before any load is sent, if it has one (`preflight()`)."""
+    check = getattr(target, "preflight", None)
+    if check is not None:
+        await check()
 
 
 def secret_tokens(path: Path) -> Tokens:
@@ -105,9 +119,15 @@ def make_target(
         tokens = secret_tokens(options.token_secret)
     timeout_s, allow_remote = options.timeout_s, options.allow_remote
     if scheme in ("smtp", "smtps"):
+        from simulator.replay import smtp_auth
         from simulator.replay.smtp import SmtpTarget
 
-        return SmtpTarget(host, port, timeout_s, tokens, allow_remote)
+        auth = options.smtp_auth
+        accounts = smtp_auth.load(auth) if auth is not None and auth.given else None
+        mode = "implicit" if scheme == "smtps" else options.smtp_tls
+        return SmtpTarget(
+            host, port, timeout_s, tokens, allow_remote, mode, options.tls, accounts, options.source
+        )
     if options.fast_http:
         from simulator.replay.http_fast import FastHttpTarget
 
