@@ -46,7 +46,7 @@ from typing import cast
 
 from simulator.replay import smtp_auth
 from simulator.replay.smtp_auth import Accounts
-from simulator.replay.targets import Follow, Tokens
+from simulator.replay.targets import SMTP_TLS_MODES, Follow, Tokens
 from simulator.replay.tls import TlsOptions
 from simulator.safety import create_connection, pinned
 from simulator.traffic.outcomes import OK, Outcome, classify
@@ -54,7 +54,6 @@ from simulator.traffic.payload import HELO_NAME, Payload, SmtpMessage
 from simulator.validation import InputError
 
 MAX_IDLE = 64  # parked connections of other principals, per target
-TLS_MODES = ("none", "starttls", "implicit")
 
 Reply = tuple[int, bytes]
 # MAIL/RCPT/DATA lines, RCPT count, dot-stuffed message, agency to authenticate as
@@ -393,8 +392,8 @@ class SmtpTarget:
         accounts: Accounts | None = None,
         source: str = "command line",  # where the options were given, for preflight errors
     ) -> None:
-        if tls_mode not in TLS_MODES:
-            raise ValueError(f"tls_mode must be one of {TLS_MODES}")
+        if tls_mode not in SMTP_TLS_MODES:
+            raise ValueError(f"tls_mode must be one of {SMTP_TLS_MODES}")
         self.host, self.port = host, port
         self.checked = pinned(host, allow_remote)  # the addresses connections go to
         self.timeout_s = timeout_s
@@ -430,7 +429,10 @@ class SmtpTarget:
 
     async def preflight(self) -> None:
         """One probe connection (greet, EHLO, STARTTLS, AUTH, QUIT) before any load: a
-        server that cannot take the run as configured is an InputError naming the flag."""
+        server that cannot take the run as configured is an InputError naming the flag.
+        Plain SMTP without accounts has nothing to check: no probe."""
+        if self.tls_mode == "none" and self.accounts is None:
+            return
         session = SmtpSession(self)
         principal = self.first
         if principal is None and self.accounts is not None and self.accounts.senders:

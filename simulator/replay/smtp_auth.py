@@ -52,7 +52,8 @@ class SmtpAuth:
 
     @property
     def given(self) -> bool:
-        return any(v is not None for v in (self.user, self.credentials))
+        fields = (self.user, self.password_file, self.password_env, self.credentials)
+        return any(v is not None for v in fields)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class Target(Protocol):
     async def aclose(self) -> None: ...
 
 
+SMTP_TLS_MODES = ("none", "starttls", "implicit")
 SCHEMES = {"http": 80, "https": 443, "smtp": 25, "smtps": 465}  # and their default ports
 
 
