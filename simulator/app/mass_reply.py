@@ -27,6 +27,7 @@ from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
+from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.report.cost_section import cost_html
 from simulator.scenario import Scenario
@@ -45,6 +46,9 @@ class MassReplyPlan:
     target_url: str | None  # None: the embedded reference system
     workers: int
     allow_remote: bool = False
+    smtp_tls: str = "none"  # your own SMTP server: STARTTLS or implicit TLS
+    smtp_auth: SmtpAuth | None = None  # its submission account(s)
+    source: str = "command line"  # where smtp_tls was given, for errors
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -113,7 +117,12 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         out=out,
         options=replay_options(plan),
         workers=plan.workers,
-        connection=TargetOptions(allow_remote=plan.allow_remote),
+        connection=TargetOptions(
+            allow_remote=plan.allow_remote,
+            smtp_tls=plan.smtp_tls,
+            smtp_auth=plan.smtp_auth,
+            source=plan.source,
+        ),
     )
     check = None
     if plan.target_url is None:

@@ -27,6 +27,7 @@ from simulator.app.kinds import Executed
 from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
 from simulator.app.reporting import ReportResult, report
 from simulator.app.scenarios import AnyScenario, load_any
+from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replyall.params import ReplyAllScenario
 from simulator.safety import check_target
 from simulator.validation import Fields, InputError
@@ -45,6 +46,8 @@ class RunRequest:
     target: str | None = None  # the user's endpoint, overriding [target] url
     allow_remote: bool = False  # allow a target outside loopback
     workers: int | None = None  # default the scenario's [replay] workers
+    smtp_tls: str | None = None  # your SMTP target's TLS, overriding [target] smtp_tls
+    smtp_auth: SmtpAuth | None = None  # its accounts, overriding [target.smtp_auth]
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,12 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
             request.protocol,
             "chooses the embedded system; the target's URL already says its protocol",
         )
+    tls, auth, source = _smtp_connection(request, scenario)
+    if url is None and (tls != "none" or auth is not None):
+        field = "--smtp-tls" if request.smtp_tls else "--smtp-user"
+        raise InputError(
+            FLAGS, field, "(given)", "is for your own SMTP server (--target smtp://...)"
+        )
     return MassReplyPlan(
         scenario=scenario,
         scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
@@ -109,7 +118,22 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         target_url=url,
         workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
         allow_remote=request.allow_remote,
+        smtp_tls=tls,
+        smtp_auth=auth,
+        source=source,
     )
+
+
+def _smtp_connection(request: RunRequest, scenario: Any) -> tuple[str, SmtpAuth | None, str]:
+    """TLS mode, accounts and where the mode was given: the flags, else the scenario's."""
+    target, path = scenario.target, str(request.scenario)
+    tls, source = target.smtp_tls, path if target.smtp_tls != "none" else FLAGS
+    if request.smtp_tls is not None:
+        tls, source = request.smtp_tls, FLAGS
+    auth = request.smtp_auth
+    if auth is None and target.smtp_auth is not None:
+        auth = SmtpAuth(**dataclasses.asdict(target.smtp_auth), source=path)
+    return tls, auth, source
 
 
 def run(request: RunRequest, say: Say) -> RunResult:

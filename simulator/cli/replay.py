@@ -26,11 +26,18 @@ examples:
   pulsecheck replay s.parquet --workforce wf.parquet --scenario scenarios/opm-weekly.toml \\
       --target http://127.0.0.1:8080/replies --token-secret api.secret --speedup 2000 \\
       --out reports/run2
+  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:587 \\
+      --smtp-tls starttls --smtp-user loadtest --smtp-password-file smtp.pw --out reports/run3
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
 --secret-file api.secret --scenario scenarios/opm-weekly.toml`, whose secret gives each
 request its agency's bearer token. --speedup 2000 plays a 55-hour window in 99 s.
+
+Against your own submission server, --smtp-tls starttls upgrades each connection and
+--smtp-user with --smtp-password-file (or --smtp-password-env) logs in (AUTH PLAIN, else
+LOGIN); --smtp-credentials FILE gives senders their own accounts. One probe connection
+checks TLS and the login before any load is sent.
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.
@@ -94,9 +101,45 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="scenario the schedule was built from: its collection addresses and thresholds",
     )
     parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
+    add_smtp_arguments(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
     parser.add_argument("--no-live", action="store_true", help="no live display")
     parser.set_defaults(func=run)
+
+
+def add_smtp_arguments(parser: argparse.ArgumentParser, default_tls: str | None = "none") -> None:
+    """The flags of an SMTP submission target: TLS and accounts (passwords from files or
+    environment variables only, never from the command line)."""
+    group = parser.add_argument_group("SMTP submission (smtp:// or smtps:// targets)")
+    group.add_argument(
+        "--smtp-tls",
+        choices=("none", "starttls", "implicit"),
+        default=default_tls,
+        help="STARTTLS on smtp://, or TLS from the first byte (smtps:// always is)",
+    )
+    group.add_argument("--smtp-user", help="the submission account every message logs in as")
+    group.add_argument("--smtp-password-file", type=Path, help="file holding its password")
+    group.add_argument("--smtp-password-env", metavar="NAME", help="variable holding it")
+    group.add_argument(
+        "--smtp-credentials",
+        type=Path,
+        metavar="FILE",
+        help="per-sender accounts (CSV sender,user,password or TOML); senders it does not "
+        "name log in as --smtp-user, and without --smtp-user they are refused before load",
+    )
+
+
+def smtp_auth_from(args: argparse.Namespace) -> Any:
+    """The accounts the SMTP flags name (an `SmtpAuth`), or None."""
+    from simulator.replay.smtp_auth import SmtpAuth
+
+    auth = SmtpAuth(
+        user=args.smtp_user,
+        password_file=args.smtp_password_file,
+        password_env=args.smtp_password_env,
+        credentials=args.smtp_credentials,
+    )
+    return auth if auth.given else None
 
 
 def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
@@ -186,6 +229,8 @@ def run(args: argparse.Namespace) -> int:
             fast_http=args.http_client == "fast",
             token_secret=args.token_secret,
             allow_remote=args.allow_remote,
+            smtp_tls=args.smtp_tls,
+            smtp_auth=smtp_auth_from(args),
         ),
     )
     live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED
+from simulator.cli.replay import add_smtp_arguments, smtp_auth_from
 from simulator.cli.report import print_verdict
 
 if TYPE_CHECKING:
@@ -19,12 +20,16 @@ examples:
   pulsecheck run scenarios/ci-smoke.toml --protocol http --out /tmp/smoke
   pulsecheck run scenarios/ci-smoke.toml --target http://127.0.0.1:8080/replies
   pulsecheck run scenarios/replyall-1m.toml --out reports/replyall-1m
+  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:587 --smtp-tls starttls \\
+      --smtp-user loadtest --smtp-password-env SMTP_PASSWORD
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
 endpoint ([target] kind = "http" or "smtp", or --target URL; loopback unless
---allow-remote) there is no store check. A reply-all scenario runs the storm model on the
-full list, then replays a scaled-down storm against the reference SMTP mailbox.
+--allow-remote) there is no store check. An SMTP server's TLS and submission account
+come from --smtp-tls and --smtp-user (or [target] smtp_tls and [target.smtp_auth]).
+A reply-all scenario runs the storm model on the full list, then replays a scaled-down
+storm against the reference SMTP mailbox.
 
 The run directory holds every stage's file: workforce.parquet, schedule.parquet,
 results.parquet, latency histograms, run.json, summary.json and report.html.
@@ -56,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--target", help="your endpoint: http://HOST:PORT/PATH or smtp://HOST:PORT")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback target")
     parser.add_argument("--workers", type=int, help="replay processes (default [replay] workers)")
+    add_smtp_arguments(parser, default_tls=None)
     parser.set_defaults(func=run)
 
 
@@ -71,6 +77,8 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         target=args.target,
         allow_remote=args.allow_remote,
         workers=args.workers,
+        smtp_tls=args.smtp_tls,
+        smtp_auth=smtp_auth_from(args),
     )
 
 
