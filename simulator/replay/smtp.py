@@ -83,9 +83,6 @@ def wire(message: SmtpMessage, principal: str | None = None) -> Wire:
     return commands, n_rcpt, dot_stuff(message.data), principal
 
 
-auth_plain = smtp_auth.plain  # (agency, token) in the reference mailbox's terms
-
-
 class Unusable(ConnectionError):
     """The server cannot take the session as configured (no STARTTLS, no mechanism)."""
 
@@ -212,7 +209,7 @@ class SmtpSession:
         self.pipelining = False
         self.dirty = False  # a failed envelope needs RSET before the next one
         self.ahead: Wire | None = None  # a message whose commands are on the wire already
-        self.principal: str | None = None  # the agency the connection is for
+        self.principal: str | None = None  # the agency (or account) the connection is for
 
     async def _connect(self, principal: str | None = None) -> _ReplyProtocol:
         target, timeout = self.target, self.target.timeout_s
