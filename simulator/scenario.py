@@ -32,6 +32,7 @@ COLLECTION_KINDS = ("central", "agency", "consolidation", "leadership")
 TARGET_KINDS = ("embedded", "http", "smtp")
 EMBEDDED_PROTOCOLS = ("smtp", "http")
 TEMPLATE_TABLES = ("request", "response", "auth")  # of [target], for kind = "http"
+SMTP_TLS = ("none", "starttls", "implicit")
 RESERVED_SUFFIXES = (".example", ".test")
 MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online limits (2025): 500 recipients per message
 
@@ -115,6 +116,17 @@ class TargetTls:
 
 
 @dataclass(frozen=True)
+class SmtpAuthSpec:
+    """`[target.smtp_auth]`: the submission account(s) of an smtp target (paths are
+    relative to the scenario file; the passwords stay in their files or variables)."""
+
+    user: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+    credentials: Path | None = None  # CSV or TOML: sender -> user, password
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     kind: str = "embedded"
     url: str | None = None
@@ -124,6 +136,8 @@ class TargetSpec:
     # kept as tables here, compiled by `simulator.traffic.request` (checked on load by
     # `simulator.app.scenarios.load_any`)
     template: dict[str, Any] | None = None
+    smtp_tls: str = "none"  # for kind = "smtp": "none", "starttls" or "implicit"
+    smtp_auth: SmtpAuthSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -309,12 +323,21 @@ def _target(f: Fields, folder: Path) -> TargetSpec:
     if tables and kind != "http":
         key = next(iter(tables))
         raise f.fail(key, tables[key], "applies only to an external target with kind = 'http'")
+    smtp_tls = f.str("smtp_tls", "none", choices=SMTP_TLS)
+    auth = _smtp_auth(f.table("smtp_auth")) if f.has("smtp_auth") else None
+    if kind != "smtp" and (smtp_tls != "none" or auth is not None):
+        key = "smtp_tls" if smtp_tls != "none" else "smtp_auth"
+        raise f.fail(key, f.peek(key), "is for kind = 'smtp' (your own SMTP server)")
+    if url is not None and url.startswith("smtps://") and smtp_tls == "starttls":
+        raise f.fail("smtp_tls", smtp_tls, "smtps:// is TLS from the first byte")
     target = TargetSpec(
         kind=kind,
         url=url,
         protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS),
         tls=tls,
         template=tables or None,
+        smtp_tls=smtp_tls,
+        smtp_auth=auth,
     )
     f.done()
     return target
@@ -340,6 +363,27 @@ def _tls(f: Fields, folder: Path) -> TargetTls:
         raise f.fail("key_file", str(tls.key_file), "needs cert_file as well")
     f.done()
     return tls
+
+
+def _smtp_auth(f: Fields) -> SmtpAuthSpec:
+    here = Path(f.source).parent
+
+    def path(key: str) -> Path | None:
+        value = f.line(key, None)
+        return None if value is None else here / value
+
+    spec = SmtpAuthSpec(
+        user=f.line("user", None),
+        password_file=path("password_file"),
+        password_env=f.ident("password_env", None),
+        credentials=path("credentials"),
+    )
+    f.done()
+    if spec.user is None and spec.credentials is None:
+        raise f.fail("user", None, "is required unless credentials names a file")
+    if spec.user is not None and (spec.password_file is None) == (spec.password_env is None):
+        raise f.fail("password_file", None, "give one of password_file and password_env")
+    return spec
 
 
 def _replay(f: Fields) -> ReplaySpec:

@@ -27,6 +27,7 @@ from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
+from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
 from simulator.report.cost_section import cost_html
@@ -47,6 +48,9 @@ class MassReplyPlan:
     workers: int
     allow_remote: bool = False
     tls: TlsOptions = field(default_factory=TlsOptions)  # for an https target_url
+    smtp_tls: str = "none"  # your own SMTP server: STARTTLS or implicit TLS
+    smtp_auth: SmtpAuth | None = None  # its submission account(s)
+    source: str = "command line"  # where smtp_tls was given, for errors
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -121,6 +125,9 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
             template=plan.scenario.target.template if plan.target_url else None,
             template_source=plan.scenario.path,
             template_prefix="target.",
+            smtp_tls=plan.smtp_tls,
+            smtp_auth=plan.smtp_auth,
+            source=plan.source,
         ),
     )
     check = None

@@ -28,6 +28,7 @@ from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
 from simulator.app.replaying import check_connection, preflight
 from simulator.app.reporting import ReportResult, report
 from simulator.app.scenarios import AnyScenario, load_any
+from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
 from simulator.replyall.params import ReplyAllScenario
@@ -53,6 +54,8 @@ class RunRequest:
     client_cert: Path | None = None  # the scenario's [target.tls] field of that name
     client_key: Path | None = None
     tls_server_name: str | None = None
+    smtp_tls: str | None = None  # your SMTP target's TLS, overriding [target] smtp_tls
+    smtp_auth: SmtpAuth | None = None  # its accounts, overriding [target.smtp_auth]
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
                 FLAGS, "--protocol", request.protocol, "a reply-all storm replays over smtp"
             )
         _no_tls_flags(request, "a reply-all storm replays over plain smtp to the mailbox")
+        _no_smtp_flags(request, request.smtp_tls or "none", request.smtp_auth)
         speedup = flags.float("speedup", scenario.replay.speedup, lo=0.0, hi=1e6, lo_open=True)
         sc = dataclasses.replace(
             scenario, replay=dataclasses.replace(scenario.replay, speedup=speedup)
@@ -110,13 +114,21 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
             "chooses the embedded system; the target's URL already says its protocol",
         )
     tls = tls_options(request, scenario.target.tls)
+    smtp_tls, auth, source = _smtp_connection(request, scenario)
     if url is None:
         _no_tls_flags(request, "the embedded reference systems speak plain http and smtp")
+        _no_smtp_flags(request, smtp_tls, auth)
     else:
         field = "--target" if request.target else "[target] url"
-        connection = TargetOptions(allow_remote=request.allow_remote, tls=tls)
+        connection = TargetOptions(
+            allow_remote=request.allow_remote,
+            tls=tls,
+            smtp_tls=smtp_tls,
+            smtp_auth=auth,
+            source=source,
+        )
         check_connection(connection, url, field)
-        preflight(url, connection)  # a certificate problem stops the run before it builds
+        preflight(url, connection)  # a certificate or login problem stops the run here
     return MassReplyPlan(
         scenario=scenario,
         scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
@@ -127,6 +139,9 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
         allow_remote=request.allow_remote,
         tls=tls,
+        smtp_tls=smtp_tls,
+        smtp_auth=auth,
+        source=source,
     )
 
 
@@ -141,6 +156,15 @@ def _no_tls_flags(request: RunRequest, why: str) -> None:
             raise InputError(FLAGS, flag, str(value), f"{why}; it needs an https:// --target")
 
 
+def _no_smtp_flags(request: RunRequest, smtp_tls: str, auth: SmtpAuth | None) -> None:
+    """SMTP TLS and accounts are for the user's own SMTP server, not the embedded ones."""
+    if smtp_tls != "none" or auth is not None:
+        field = "--smtp-tls" if smtp_tls != "none" else "--smtp-user"
+        raise InputError(
+            FLAGS, field, "(given)", "is for your own SMTP server (--target smtp://...)"
+        )
+
+
 def tls_options(request: RunRequest, scenario: TargetTls) -> TlsOptions:
     """The scenario's [target.tls], each field overridden by its flag when given."""
     return TlsOptions(
@@ -149,6 +173,18 @@ def tls_options(request: RunRequest, scenario: TargetTls) -> TlsOptions:
         key_file=request.client_key or scenario.key_file,
         server_name=request.tls_server_name or scenario.server_name,
     )
+
+
+def _smtp_connection(request: RunRequest, scenario: Any) -> tuple[str, SmtpAuth | None, str]:
+    """TLS mode, accounts and where the mode was given: the flags, else the scenario's."""
+    target, path = scenario.target, str(request.scenario)
+    tls, source = target.smtp_tls, path if target.smtp_tls != "none" else FLAGS
+    if request.smtp_tls is not None:
+        tls, source = request.smtp_tls, FLAGS
+    auth = request.smtp_auth
+    if auth is None and target.smtp_auth is not None:
+        auth = SmtpAuth(**dataclasses.asdict(target.smtp_auth), source=path)
+    return tls, auth, source
 
 
 def run(request: RunRequest, say: Say) -> RunResult:

@@ -31,6 +31,9 @@ examples:
       --ca-file ca.pem --client-cert client.pem --client-key client.key --out reports/run3
   pulsecheck replay s.parquet --workforce wf.parquet --target http://127.0.0.1:9000/ \
       --request scenarios/templates/hr-intake.toml --speedup 2000 --out reports/run4
+  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:587 \
+      --smtp-tls starttls --ca-file ca.pem --smtp-user loadtest \
+      --smtp-password-file smtp.pw --out reports/run5
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
@@ -46,6 +49,12 @@ that require mutual TLS.
 (method, path, headers, a json, form or multipart body with {placeholders}), [response]
 (which statuses acknowledge, mean duplicate, refuse or are retried) and [auth] (bearer,
 agency_tokens, basic or header, each secret from a file or an environment variable).
+
+Against your own submission server, --smtp-tls starttls upgrades each connection (its
+certificate verified as for https, --ca-file included) and --smtp-user with
+--smtp-password-file (or --smtp-password-env) logs in (AUTH PLAIN, else LOGIN);
+--smtp-credentials FILE gives senders their own accounts. One probe connection checks
+TLS and the login before any load is sent.
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.
@@ -119,6 +128,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
     add_tls_flags(parser)
+    add_smtp_arguments(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
     parser.add_argument("--no-live", action="store_true", help="no live display")
     parser.set_defaults(func=run)
@@ -126,7 +136,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
 
 def add_tls_flags(parser: argparse.ArgumentParser) -> None:
     """The TLS flags of every command that sends load to a target URL."""
-    group = parser.add_argument_group("TLS (https:// targets)")
+    group = parser.add_argument_group("TLS (https://, smtps:// and STARTTLS targets)")
     group.add_argument(
         "--ca-file", type=Path, help="PEM file of the CA(s) to trust instead of the system's"
     )
@@ -149,6 +159,41 @@ def tls_from(args: argparse.Namespace) -> TlsOptions:
         key_file=args.client_key,
         server_name=args.tls_server_name,
     )
+
+
+def add_smtp_arguments(parser: argparse.ArgumentParser, default_tls: str | None = "none") -> None:
+    """The flags of an SMTP submission target: TLS and accounts (passwords from files or
+    environment variables only, never from the command line)."""
+    group = parser.add_argument_group("SMTP submission (smtp:// or smtps:// targets)")
+    group.add_argument(
+        "--smtp-tls",
+        choices=("none", "starttls", "implicit"),
+        default=default_tls,
+        help="STARTTLS on smtp://, or TLS from the first byte (smtps:// always is)",
+    )
+    group.add_argument("--smtp-user", help="the submission account every message logs in as")
+    group.add_argument("--smtp-password-file", type=Path, help="file holding its password")
+    group.add_argument("--smtp-password-env", metavar="NAME", help="variable holding it")
+    group.add_argument(
+        "--smtp-credentials",
+        type=Path,
+        metavar="FILE",
+        help="per-sender accounts (CSV sender,user,password or TOML); senders it does not "
+        "name log in as --smtp-user, and without --smtp-user they are refused before load",
+    )
+
+
+def smtp_auth_from(args: argparse.Namespace) -> Any:
+    """The accounts the SMTP flags name (an `SmtpAuth`), or None."""
+    from simulator.replay.smtp_auth import SmtpAuth
+
+    auth = SmtpAuth(
+        user=args.smtp_user,
+        password_file=args.smtp_password_file,
+        password_env=args.smtp_password_env,
+        credentials=args.smtp_credentials,
+    )
+    return auth if auth.given else None
 
 
 def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
@@ -254,6 +299,8 @@ def run(args: argparse.Namespace) -> int:
             allow_remote=args.allow_remote,
             tls=tls_from(args),
             **template_from(args),
+            smtp_tls=args.smtp_tls,
+            smtp_auth=smtp_auth_from(args),
         ),
     )
     live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()

@@ -15,6 +15,10 @@ scenario's `[target]`) is compiled here by `simulator.traffic.request`, and its 
 credentials are read here, from their files or environment variables, when the target
 is made: `auth_header` gives each agency's header (name, value), cached by the clients.
 No secret is kept in the options, so none reaches a worker's pickle, a log or a record.
+timeouts, so the engine's hot loop stays free of per-request timers. A target that can
+tell before any load whether the run can work at all (a TLS handshake, STARTTLS, a
+login) has an async `preflight()` raising an InputError; `preflight(target)` calls it
+where there is one.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.tls import TlsOptions
 from simulator.traffic.outcomes import REFERENCE_RULES, Outcome, ResponseRules
 from simulator.traffic.payload import Payload
@@ -65,6 +70,7 @@ class Target(Protocol):
     async def aclose(self) -> None: ...
 
 
+SMTP_TLS_MODES = ("none", "starttls", "implicit")
 SCHEMES = {"http": 80, "https": 443, "smtp": 25, "smtps": 465}  # and their default ports
 
 
@@ -102,6 +108,9 @@ class TargetOptions:
     template: Mapping[str, Any] | None = None  # [request], [response], [auth] tables
     template_source: str = ""  # the file they came from: errors and relative paths
     template_prefix: str = ""  # where they sit in it ("target." in a scenario)
+    smtp_tls: str = "none"  # "none", "starttls" or "implicit" (smtps:// is implicit)
+    smtp_auth: SmtpAuth | None = None  # submission accounts (user/password or per sender)
+    source: str = "command line"  # where these were given (or the scenario), for errors
 
 
 def load_template(options: TargetOptions) -> Template | None:
@@ -212,9 +221,15 @@ def make_target(
         tokens = secret_tokens(options.token_secret)
     timeout_s, allow_remote = options.timeout_s, options.allow_remote
     if scheme in ("smtp", "smtps"):
+        from simulator.replay import smtp_auth
         from simulator.replay.smtp import SmtpTarget
 
-        return SmtpTarget(host, port, timeout_s, tokens, allow_remote)
+        auth = options.smtp_auth
+        accounts = smtp_auth.load(auth) if auth is not None and auth.given else None
+        mode = "implicit" if scheme == "smtps" else options.smtp_tls
+        return SmtpTarget(
+            host, port, timeout_s, tokens, allow_remote, mode, options.tls, accounts, options.source
+        )
     tls = options.tls if scheme == "https" else None
     template = load_template(options)
     shape = (

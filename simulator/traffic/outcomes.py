@@ -130,19 +130,55 @@ def json_reason(body: bytes, path: tuple[str, ...]) -> str:
 
 
 SMTP_STORAGE = 552  # message too big for the system, or mailbox full (RFC 5321 4.2.3)
+SMTP_AUTH_REFUSED = 535  # authentication credentials invalid (RFC 4954)
+MAILBOX_FULL = "mailbox full"
+# 552/452 with the enhanced status code "mailbox full" (RFC 3463 X.2.2), or saying so
+_FULL_CODES = (b"5.2.2", b"4.2.2")
+_FULL_WORDS = (b"mailbox full", b"mailbox is full", b"over quota", b"quota exceeded")
+MAX_REASON = 120  # characters of the server's text kept in a reason
 
 
-def classify(code: int, nbytes: int, what: str) -> Outcome:
-    """An SMTP reply code as an outcome.
+def mailbox_full(code: int, text: bytes) -> bool:
+    """Whether a 552 or 452 reply says the recipient's mailbox is full."""
+    if code not in (SMTP_STORAGE, 452):
+        return False
+    lower = text.lower()
+    return any(c in lower for c in _FULL_CODES) or any(w in lower for w in _FULL_WORDS)
+
+
+def classify(code: int, nbytes: int, what: str, text: bytes = b"") -> Outcome:
+    """An SMTP reply code (and its text) as an outcome.
 
     2xx/3xx ok; 4xx temporary (retried); a 5xx at the end of DATA, after the system read
     the message (a content rule, a malformed message), or a 552 (too big, mailbox full),
     is the system refusing the reply on purpose; any other 5xx (unknown recipient, sender
-    refused, a command refused) is an error of the target or the route.
+    refused, a command refused) is an error of the target or the route. A 552/452 saying
+    the mailbox is full has the reason "mailbox full" (and is refused for good when its
+    retries run out, `settled`); a 535 to AUTH is a refused login, with the server's text.
     """
     if 200 <= code < 400:
         return Outcome(code, OK, nbytes)
+    full = mailbox_full(code, text)
+    if what == "auth":
+        reason = f"smtp {code} at auth: {_trimmed(text)}"
+    else:
+        reason = MAILBOX_FULL if full else f"smtp {code} at {what}"
     if 400 <= code < 500:
-        return Outcome(code, ERROR, nbytes, f"smtp {code} at {what}", TEMPORARY_RETRY_S)
-    refused = what == "end of data" or code == SMTP_STORAGE
-    return Outcome(code, REJECTED if refused else ERROR, nbytes, f"smtp {code} at {what}")
+        return Outcome(code, ERROR, nbytes, reason, TEMPORARY_RETRY_S)
+    refused = what == "end of data" or code in (SMTP_STORAGE, SMTP_AUTH_REFUSED) or full
+    return Outcome(code, REJECTED if refused else ERROR, nbytes, reason)
+
+
+def settled(out: Outcome) -> Outcome:
+    """A temporary outcome whose retries ran out, as recorded: a mailbox still full is
+    refused for good ("mailbox full"); anything else stays what it was."""
+    if out.retry_after is not None and out.error == MAILBOX_FULL:
+        return out._replace(outcome=REJECTED, retry_after=None)
+    return out
+
+
+def _trimmed(text: bytes) -> str:
+    """The server's reply text for a reason: one line, printable, bounded."""
+    line = " ".join(text.decode("utf-8", "replace").split())
+    line = "".join(c if c.isprintable() else "?" for c in line)
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
