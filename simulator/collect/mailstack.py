@@ -144,6 +144,17 @@ def read_users(path: Path) -> dict[str, str | None]:
     return users
 
 
+def check_directory(directory: Path) -> None:
+    """The stack's directory must be short enough for its sockets' paths, and every
+    existing parent searchable by other users (postfix, dovecot and mail reach into it)."""
+    if len(str(directory / "dovecot" / "run" / "quota-status")) > MAX_SOCKET_PATH:
+        raise InputError("command line", "--dir", str(directory), "a shorter path (sockets)")
+    for parent in directory.parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            allowed = f"a directory whose parents others may enter ({parent} is private)"
+            raise InputError("command line", "--dir", str(directory), allowed)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -393,6 +404,7 @@ class MailStack:
         quota_messages: int | None = None,
         tls: tuple[Path | str, Path | str, Path | str] | None = None,
         users: Mapping[str, str | None] | Iterable[str] | None = None,
+        ports: tuple[int, int, int] = (0, 0, 0),
     ) -> None:
         self.dir = Path(directory or tempfile.mkdtemp(prefix="pulsecheck-mailstack-")).resolve()
         self.quota = check_quota(quota)
@@ -412,11 +424,10 @@ class MailStack:
         for address, password in [*wanted.items(), (CATCH_ALL, None)]:
             checked = check_address(address)
             self.users[checked] = password or self.users.get(checked) or secrets.token_urlsafe(18)
+        self.ports = ports  # smtp, submission, imap; 0 picks a free one at start
         self.smtp_port = self.submission_port = self.imap_port = 0
         self.credentials_file = self.dir / CREDENTIALS_FILE
-        run = self.dir / "dovecot" / "run"
-        if len(str(run / "quota-status")) > MAX_SOCKET_PATH:
-            raise InputError("command line", "--dir", str(self.dir), "a shorter path (sockets)")
+        check_directory(self.dir)
 
     @property
     def ca_file(self) -> Path:
@@ -482,7 +493,7 @@ class MailStack:
         if self.tls is None:
             self.tls = make_certificates(d / "tls")
         _, cert, key = self.tls
-        self.smtp_port, self.submission_port, self.imap_port = _distinct_ports(3)
+        self.smtp_port, self.submission_port, self.imap_port = _ports(self.ports)
         ports = {"smtp_port": self.smtp_port, "submission_port": self.submission_port}
         (p / "master.cf").write_text(MASTER_CF.format(run=run, **ports))
         (p / "main.cf").write_text(
@@ -569,12 +580,25 @@ def _accepts(port: int) -> bool:
     return True
 
 
-def _distinct_ports(n: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < n:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ports(wanted: tuple[int, int, int]) -> list[int]:
+    """The ports asked for, with every 0 replaced by a free port none of the others use."""
+    ports = list(wanted)
+    for port in ports:
+        if port and not _bindable(port):
+            raise MailStackError(f"127.0.0.1:{port} is in use")
+    for i, port in enumerate(ports):
+        while port == 0 or port in ports[:i]:
+            port = free_port()
+        ports[i] = port
     return ports
 
 
