@@ -29,6 +29,8 @@ mailbox is refused in the SMTP dialogue with `552 5.2.2 Mailbox is full` (a clie
 sends SIZE= is refused as soon as its message would not fit). What slips through (a
 message accepted while earlier ones were still queued, mail for the catch-all, which
 quota-status does not know) is refused by Dovecot's LMTP with 552 and bounced by Postfix.
+Postfix's error tarpit is off (a stock smtpd sleeps and then disconnects a client after
+10 and 20 refused commands), so a replay's refusals cost no extra time.
 
 Layout under `dir`: `postfix/` (main.cf, master.cf, maps, queue, data, maillog),
 `dovecot/` (dovecot.conf, users, `run/` = base_dir with its sockets, `state/`,
@@ -305,6 +307,9 @@ smtpd_tls_security_level = may
 smtpd_tls_loglevel = 0
 smtpd_client_connection_count_limit = 0
 smtpd_client_message_rate_limit = 0
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 1000
+smtpd_hard_error_limit = 1000
 smtpd_policy_service_timeout = 30s
 smtputf8_enable = no
 maillog_file = {p}/maillog

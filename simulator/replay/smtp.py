@@ -224,14 +224,14 @@ class SmtpSession:
     ) -> Outcome:
         replies, nbytes = await self._envelope(proto, message)
         self.dirty = True
-        mail_code = replies[0][0]
+        mail_code, mail_text = replies[0]
         if mail_code >= 400:
-            return classify(mail_code, nbytes, "MAIL")
-        refused = [code for code, _ in replies[1:-1] if code >= 400]
-        data_code = replies[-1][0]
+            return classify(mail_code, nbytes, "MAIL", mail_text)
+        refused = [reply for reply in replies[1:-1] if reply[0] >= 400]
+        data_code, data_text = replies[-1]
         if data_code != 354:
-            worst = min(refused) if refused else data_code  # 4xx before 5xx: retry
-            return classify(worst, nbytes, "RCPT" if refused else "DATA")
+            code, text = min(refused) if refused else (data_code, data_text)  # 4xx: retry
+            return classify(code, nbytes, "RCPT" if refused else "DATA", text)
         data = message[2]
         nbytes += len(data)
         following: Wire | None = follow() if follow is not None else None
@@ -240,9 +240,9 @@ class SmtpSession:
         else:  # the next due transaction rides behind the dot
             proto.write(data + following[0])
             self.ahead = following
-        ((code, _),) = await proto.read(1, self.target.timeout_s)
+        ((code, text),) = await proto.read(1, self.target.timeout_s)
         self.dirty = False  # the reply to the dot ends the transaction, whatever it says
-        out = classify(code, nbytes, "end of data")
+        out = classify(code, nbytes, "end of data", text)
         if out.outcome == OK and refused:
             return out._replace(error=f"{len(refused)} of {message[1]} rcpt refused")
         return out

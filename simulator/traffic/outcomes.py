@@ -64,19 +64,34 @@ def http_outcome(status: int, retry_after: str | bytes | None, nbytes: int) -> O
 
 
 SMTP_STORAGE = 552  # message too big for the system, or mailbox full (RFC 5321 4.2.3)
+SMTP_STORAGE_TEMPORARY = 452  # insufficient storage, for now
+MAILBOX_FULL = "mailbox full"
+# What a full mailbox says after the code: RFC 3463 X.2.2 or the words of common servers
+# (Postfix + Dovecot quota-status "Mailbox is full", Exchange "mailbox full", "over quota").
+_FULL_WORDS = ("5.2.2", "4.2.2", "mailbox full", "mailbox is full", "over quota", "quota exceeded")
 
 
-def classify(code: int, nbytes: int, what: str) -> Outcome:
-    """An SMTP reply code as an outcome.
+def mailbox_full(code: int, text: str | bytes) -> bool:
+    """True for a 552/452 answer whose text says the mailbox is full (5.2.2, 4.2.2, quota)."""
+    if code not in (SMTP_STORAGE, SMTP_STORAGE_TEMPORARY):
+        return False
+    said = (text.decode("utf-8", "replace") if isinstance(text, bytes) else text).lower()
+    return any(words in said for words in _FULL_WORDS)
+
+
+def classify(code: int, nbytes: int, what: str, text: str | bytes = "") -> Outcome:
+    """An SMTP reply code (and its text, when known) as an outcome.
 
     2xx/3xx ok; 4xx temporary (retried); a 5xx at the end of DATA, after the system read
     the message (a content rule, a malformed message), or a 552 (too big, mailbox full),
     is the system refusing the reply on purpose; any other 5xx (unknown recipient, sender
-    refused, a command refused) is an error of the target or the route.
+    refused, a command refused) is an error of the target or the route. A 552 or 452 whose
+    text says the mailbox is full has the reason "mailbox full" (the 452 is still retried).
     """
     if 200 <= code < 400:
         return Outcome(code, OK, nbytes)
+    reason = MAILBOX_FULL if mailbox_full(code, text) else f"smtp {code} at {what}"
     if 400 <= code < 500:
-        return Outcome(code, ERROR, nbytes, f"smtp {code} at {what}", TEMPORARY_RETRY_S)
+        return Outcome(code, ERROR, nbytes, reason, TEMPORARY_RETRY_S)
     refused = what == "end of data" or code == SMTP_STORAGE
-    return Outcome(code, REJECTED if refused else ERROR, nbytes, f"smtp {code} at {what}")
+    return Outcome(code, REJECTED if refused else ERROR, nbytes, reason)
