@@ -20,15 +20,17 @@ each known address to itself and everything else to the catch-all (`virtual_alia
 Passwords are generated unless given, and written with the address to `credentials`
 (mode 0600, "address password" per line); they are never printed or logged.
 
-Every mailbox has the quota `quota` (Dovecot `quota = maildir:User quota`, `quota_rule =
-*:storage=QUOTA`, optionally `:messages=N` with `quota_messages`) and Dovecot's usual
-10% grace: the last message may take a mailbox over its limit, so it ends up plainly
-full rather than refusing large messages while small ones still fit. Postfix asks
-Dovecot's quota-status service for every recipient at RCPT time, so mail to a full
-mailbox is refused in the SMTP dialogue with `552 5.2.2 Mailbox is full` (a client that
-sends SIZE= is refused as soon as its message would not fit). What slips through (a
-message accepted while earlier ones were still queued, mail for the catch-all, which
-quota-status does not know) is refused by Dovecot's LMTP with 552 and bounced by Postfix.
+Every mailbox but the catch-all has the quota `quota` (Dovecot `quota = maildir:User
+quota`, `quota_rule = *:storage=QUOTA`, optionally `:messages=N` with `quota_messages`)
+and Dovecot's usual 10% grace: the last message may take a mailbox over its limit, so
+it ends up plainly full rather than refusing large messages while small ones still
+fit. Postfix asks Dovecot's quota-status service for every recipient at RCPT time, so
+mail to a full mailbox is refused in the SMTP dialogue with `552 5.2.2 Mailbox is full`
+(a client that sends SIZE= is refused as soon as its message would not fit). What slips
+through (a message accepted while earlier ones were still queued) is refused by
+Dovecot's LMTP with 552 5.2.2 and bounced by Postfix to its sender.
+Quota checks are not atomic across Postfix's parallel LMTP deliveries, so a mailbox
+filled by a burst may end a message or two over its limit, as a production one would.
 Postfix's error tarpit is off (a stock smtpd sleeps and then disconnects a client after
 10 and 20 refused commands), so a replay's refusals cost no extra time.
 
@@ -85,6 +87,7 @@ _MODULES = {
     "/usr/lib/dovecot/lmtp": "dovecot-lmtpd",
     "/usr/lib/dovecot/quota-status": "dovecot-core",
 }
+UNLIMITED = "userdb_quota_rule=*:storage=0"  # the catch-all's own rule: no limit
 MAIL_USER = "mail"  # owns the Maildirs (Debian's uid 8)
 
 
@@ -508,7 +511,11 @@ class MailStack:
         (p / "mailboxes").write_text("".join(f"{a} {a}\n" for a in self.users))
         (p / "catchall").write_text(f"/@/ {CATCH_ALL}\n")
         _write_private(
-            dv / "users", "".join(f"{a}:{ssha512(pw)}::::::\n" for a, pw in self.users.items())
+            dv / "users",
+            "".join(
+                f"{a}:{ssha512(pw)}::::::{UNLIMITED if a == CATCH_ALL else ''}\n"
+                for a, pw in self.users.items()
+            ),
         )
         os.chown(dv / "users", 0, grp.getgrnam("dovecot").gr_gid)  # dovecot's auth reads it
         (dv / "users").chmod(0o640)

@@ -76,11 +76,14 @@ def test_a_full_mailbox_is_counted_as_mailbox_full(
     assert f"mailbox full {full}" in printed
 
     _settle(stack, COLLECTION, replayed["acknowledged"])
-    stored = stack.messages(COLLECTION)
-    assert len(stored) == replayed["acknowledged"], stack.log()  # none bounced after RCPT
-    assert sum(p.stat().st_size for p in stored) > 16 * 1024  # it really is full
     log = (stack.dir / "postfix" / "maillog").read_text()
-    assert log.count("552 5.2.2") == full
+    assert log.count("NOQUEUE: reject: RCPT") == log.count("rejected: Mailbox is full") == full
+    # Rarely, under load, a message is accepted before the one before it was stored; then
+    # LMTP refuses it after the fact (bounced), and the replay could not have known.
+    late_refusals = log.count("said: 552 5.2.2")
+    stored = stack.messages(COLLECTION)
+    assert len(stored) + late_refusals == replayed["acknowledged"], stack.log()
+    assert sum(p.stat().st_size for p in stored) > 16 * 1024  # it really is full
 
     assert main(["report", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
