@@ -103,10 +103,22 @@ class Round:
 
 
 @dataclass(frozen=True)
+class TargetTls:
+    """[target.tls]: how to verify an https target (and be verified by it). Paths are
+    resolved against the scenario file's folder and must exist."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     kind: str = "embedded"
     url: str | None = None
     protocol: str = "smtp"  # for "embedded": which reference system receives replies
+    tls: TargetTls = field(default_factory=TargetTls)
 
 
 @dataclass(frozen=True)
@@ -179,7 +191,7 @@ def parse_scenario(doc: dict[str, Any], source: str) -> Scenario:
         workforce=_workforce(top.table("workforce")),
         rounds=rounds,
         collections=collections,
-        target=_target(top.table("target")),
+        target=_target(top.table("target"), Path(source).parent),
         replay=_replay(top.table("replay")),
         behaviour=read_behaviour(top.table("behaviour")),
         thresholds=parse_thresholds(top.table("thresholds")),
@@ -278,16 +290,46 @@ def _collection(f: Fields) -> Collection:
     return collection
 
 
-def _target(f: Fields) -> TargetSpec:
+def _target(f: Fields, folder: Path) -> TargetSpec:
     kind = f.str("kind", "embedded", choices=TARGET_KINDS)
     url = f.str("url", None)
     if kind != "embedded" and url is None:
         raise f.fail("url", None, f"is required when kind = '{kind}'")
-    if url is not None and not url.startswith(f"{kind}://"):
-        raise f.fail("url", url, f"must start with {kind}:// when kind = '{kind}'")
-    target = TargetSpec(kind=kind, url=url, protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS))
+    if url is not None and not url.startswith((f"{kind}://", f"{kind}s://")):
+        raise f.fail("url", url, f"must start with {kind}:// or {kind}s:// when kind = '{kind}'")
+    tls = _tls(f.table("tls"), folder) if f.has("tls") else TargetTls()
+    if f.has("tls") and (url is None or url.startswith("http://")):
+        raise f.fail("tls", f.peek("tls"), "needs an https:// url (the target's own endpoint)")
+    target = TargetSpec(
+        kind=kind,
+        url=url,
+        protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS),
+        tls=tls,
+    )
     f.done()
     return target
+
+
+def _tls(f: Fields, folder: Path) -> TargetTls:
+    def file(key: str) -> Path | None:
+        name: str | None = f.str(key, None)
+        if name is None:
+            return None
+        path = folder / name
+        if not path.is_file():
+            raise f.fail(key, name, f"file not found ({path})")
+        return path
+
+    tls = TargetTls(
+        ca_file=file("ca_file"),
+        cert_file=file("cert_file"),
+        key_file=file("key_file"),
+        server_name=f.line("server_name", None),
+    )
+    if tls.key_file is not None and tls.cert_file is None:
+        raise f.fail("key_file", str(tls.key_file), "needs cert_file as well")
+    f.done()
+    return tls
 
 
 def _replay(f: Fields) -> ReplaySpec:

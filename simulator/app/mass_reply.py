@@ -12,7 +12,7 @@ the full workforce with the capacity the run measured, and the record keeps all 
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -28,6 +28,7 @@ from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
 from simulator.replay.targets import TargetOptions
+from simulator.replay.tls import TlsOptions
 from simulator.report.cost_section import cost_html
 from simulator.scenario import Scenario
 from simulator.schedule.io import rendering_of
@@ -45,6 +46,7 @@ class MassReplyPlan:
     target_url: str | None  # None: the embedded reference system
     workers: int
     allow_remote: bool = False
+    tls: TlsOptions = field(default_factory=TlsOptions)  # for an https target_url
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -113,7 +115,7 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         out=out,
         options=replay_options(plan),
         workers=plan.workers,
-        connection=TargetOptions(allow_remote=plan.allow_remote),
+        connection=TargetOptions(allow_remote=plan.allow_remote, tls=plan.tls),
     )
     check = None
     if plan.target_url is None:

@@ -6,6 +6,10 @@ options; the workforce must be the one the schedule was built from (its manifest
 is compared with the one the schedule's manifest recorded). The replay runs in this
 process, or split over `workers` processes whose runs are merged; either way the run
 directory gets results.parquet, the two latency histograms and replay.json.
+
+Before any load: the connection's files must exist, TLS options need a TLS target, and
+the target's `preflight` opens one probe connection (for https: the handshake), so a
+certificate problem is one `InputError` rather than every event failing.
 """
 
 from __future__ import annotations
@@ -79,11 +83,44 @@ def check_ids(events: pa.Table, n_people: int, source: str) -> None:
             raise InputError(source, name, int(ids.max()), f"must be < {n_people} (workforce rows)")
 
 
-def check_connection(connection: TargetOptions) -> None:
-    """Files the connection names must exist before any load is sent."""
+TLS_FLAGS = {
+    "ca_file": "--ca-file",
+    "cert_file": "--client-cert",
+    "key_file": "--client-key",
+    "server_name": "--tls-server-name",
+}
+
+
+def check_connection(connection: TargetOptions, url: str, field: str = "--target") -> None:
+    """Files the connection names must exist, and TLS options need a target that speaks
+    TLS (https; smtp for STARTTLS, smtps), before any load is sent."""
     path = connection.token_secret
     if path is not None and not path.is_file():
         raise InputError("command line", "--token-secret", str(path), "file not found")
+    tls = connection.tls
+    given = [flag for name, flag in TLS_FLAGS.items() if getattr(tls, name) is not None]
+    if given and url.split(":", 1)[0] == "http":
+        raise InputError(
+            "command line", field, url, f"is plain http; {', '.join(given)} need an https:// target"
+        )
+    for name in ("ca_file", "cert_file", "key_file"):
+        file = getattr(tls, name)
+        if file is not None and not file.is_file():
+            raise InputError("command line", TLS_FLAGS[name], str(file), "file not found")
+
+
+def preflight(url: str, connection: TargetOptions) -> None:
+    """The target's own check before any load (`Target.preflight`), on a loop of its own."""
+
+    async def check() -> None:
+        target = make_target(url, connection)
+        try:
+            await target.preflight()
+        finally:
+            await target.aclose()
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(check())
 
 
 def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> ReplayRun:
@@ -92,7 +129,8 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
     events = read_stage(request.schedule, "schedule")
     workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
     check_ids(events, workforce.num_rows, str(request.schedule))
-    check_connection(request.connection)
+    check_connection(request.connection, request.target)
+    preflight(request.target, request.connection)
     request.out.mkdir(parents=True, exist_ok=True)
     if request.workers > 1:
         summary = run_workers(

@@ -25,10 +25,14 @@ from typing import Any
 from simulator import __version__
 from simulator.app.kinds import Executed
 from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
+from simulator.app.replaying import check_connection, preflight
 from simulator.app.reporting import ReportResult, report
 from simulator.app.scenarios import AnyScenario, load_any
+from simulator.replay.targets import TargetOptions
+from simulator.replay.tls import TlsOptions
 from simulator.replyall.params import ReplyAllScenario
 from simulator.safety import check_target
+from simulator.scenario import TargetTls
 from simulator.validation import Fields, InputError
 
 Say = Callable[[str], None]
@@ -45,6 +49,10 @@ class RunRequest:
     target: str | None = None  # the user's endpoint, overriding [target] url
     allow_remote: bool = False  # allow a target outside loopback
     workers: int | None = None  # default the scenario's [replay] workers
+    ca_file: Path | None = None  # TLS options for an https target, each overriding
+    client_cert: Path | None = None  # the scenario's [target.tls] field of that name
+    client_key: Path | None = None
+    tls_server_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,7 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
             raise InputError(
                 FLAGS, "--protocol", request.protocol, "a reply-all storm replays over smtp"
             )
+        _no_tls_flags(request, "a reply-all storm replays over plain smtp to the mailbox")
         speedup = flags.float("speedup", scenario.replay.speedup, lo=0.0, hi=1e6, lo_open=True)
         sc = dataclasses.replace(
             scenario, replay=dataclasses.replace(scenario.replay, speedup=speedup)
@@ -100,6 +109,14 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
             request.protocol,
             "chooses the embedded system; the target's URL already says its protocol",
         )
+    tls = tls_options(request, scenario.target.tls)
+    if url is None:
+        _no_tls_flags(request, "the embedded reference systems speak plain http and smtp")
+    else:
+        field = "--target" if request.target else "[target] url"
+        connection = TargetOptions(allow_remote=request.allow_remote, tls=tls)
+        check_connection(connection, url, field)
+        preflight(url, connection)  # a certificate problem stops the run before it builds
     return MassReplyPlan(
         scenario=scenario,
         scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
@@ -109,6 +126,28 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         target_url=url,
         workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
         allow_remote=request.allow_remote,
+        tls=tls,
+    )
+
+
+TLS_FIELDS = ("ca_file", "client_cert", "client_key", "tls_server_name")
+
+
+def _no_tls_flags(request: RunRequest, why: str) -> None:
+    for name in TLS_FIELDS:
+        value = getattr(request, name)
+        if value is not None:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(FLAGS, flag, str(value), f"{why}; it needs an https:// --target")
+
+
+def tls_options(request: RunRequest, scenario: TargetTls) -> TlsOptions:
+    """The scenario's [target.tls], each field overridden by its flag when given."""
+    return TlsOptions(
+        ca_file=request.ca_file or scenario.ca_file,
+        cert_file=request.client_cert or scenario.cert_file,
+        key_file=request.client_key or scenario.key_file,
+        server_name=request.tls_server_name or scenario.server_name,
     )
 
 

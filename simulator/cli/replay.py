@@ -18,6 +18,7 @@ from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
     from simulator.replay.engine import ReplayOptions
+    from simulator.replay.tls import TlsOptions
 
 EPILOG = """\
 examples:
@@ -26,11 +27,18 @@ examples:
   pulsecheck replay s.parquet --workforce wf.parquet --scenario scenarios/opm-weekly.toml \\
       --target http://127.0.0.1:8080/replies --token-secret api.secret --speedup 2000 \\
       --out reports/run2
+  pulsecheck replay s.parquet --workforce wf.parquet --target https://localhost:8443/replies \
+      --ca-file ca.pem --client-cert client.pem --client-key client.key --out reports/run3
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
 --secret-file api.secret --scenario scenarios/opm-weekly.toml`, whose secret gives each
 request its agency's bearer token. --speedup 2000 plays a 55-hour window in 99 s.
+
+An https:// target is verified against the system's trust store, or --ca-file; its
+certificate must name the URL's host (or --tls-server-name). One probe connection checks
+the handshake before any load is sent. --client-cert (and --client-key) is for servers
+that require mutual TLS.
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.
@@ -50,7 +58,9 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("schedule", type=Path, help="schedule Parquet (pulsecheck schedule)")
     parser.add_argument("--workforce", type=Path, required=True, help="workforce Parquet")
     parser.add_argument(
-        "--target", required=True, help="http://127.0.0.1:PORT/PATH or smtp://127.0.0.1:PORT"
+        "--target",
+        required=True,
+        help="http(s)://127.0.0.1:PORT/PATH or smtp://127.0.0.1:PORT",
     )
     parser.add_argument("--out", type=Path, required=True, help="run directory to write")
     parser.add_argument("--speedup", type=finite_float, default=1.0, help="time compression (>0)")
@@ -94,9 +104,37 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="scenario the schedule was built from: its collection addresses and thresholds",
     )
     parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
+    add_tls_flags(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
     parser.add_argument("--no-live", action="store_true", help="no live display")
     parser.set_defaults(func=run)
+
+
+def add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    """The TLS flags of every command that sends load to a target URL."""
+    group = parser.add_argument_group("TLS (https:// targets)")
+    group.add_argument(
+        "--ca-file", type=Path, help="PEM file of the CA(s) to trust instead of the system's"
+    )
+    group.add_argument("--client-cert", type=Path, help="client certificate (PEM) for mutual TLS")
+    group.add_argument(
+        "--client-key", type=Path, help="its private key (PEM), unless in --client-cert"
+    )
+    group.add_argument(
+        "--tls-server-name", help="name to send as SNI and verify (default: the URL's host)"
+    )
+
+
+def tls_from(args: argparse.Namespace) -> TlsOptions:
+    """The TLS flags as `TlsOptions` (checked where the target is: `check_connection`)."""
+    from simulator.replay.tls import TlsOptions
+
+    return TlsOptions(
+        ca_file=args.ca_file,
+        cert_file=args.client_cert,
+        key_file=args.client_key,
+        server_name=args.tls_server_name,
+    )
 
 
 def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
@@ -186,6 +224,7 @@ def run(args: argparse.Namespace) -> int:
             fast_http=args.http_client == "fast",
             token_secret=args.token_secret,
             allow_remote=args.allow_remote,
+            tls=tls_from(args),
         ),
     )
     live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED
+from simulator.cli.replay import add_tls_flags
 from simulator.cli.report import print_verdict
 
 if TYPE_CHECKING:
@@ -18,13 +19,18 @@ examples:
   pulsecheck run scenarios/opm-round1.toml --out reports/opm-round1
   pulsecheck run scenarios/ci-smoke.toml --protocol http --out /tmp/smoke
   pulsecheck run scenarios/ci-smoke.toml --target http://127.0.0.1:8080/replies
+  pulsecheck run scenarios/ci-smoke.toml --target https://localhost:8443/replies \
+      --ca-file ca.pem
   pulsecheck run scenarios/replyall-1m.toml --out reports/replyall-1m
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
 endpoint ([target] kind = "http" or "smtp", or --target URL; loopback unless
---allow-remote) there is no store check. A reply-all scenario runs the storm model on the
-full list, then replays a scaled-down storm against the reference SMTP mailbox.
+--allow-remote) there is no store check. An https endpoint is verified with --ca-file
+(else the system's trust store), --client-cert/--client-key for mutual TLS, or the
+scenario's [target.tls] table (ca_file, cert_file, key_file, server_name). A reply-all
+scenario runs the storm model on the full list, then replays a scaled-down storm against
+the reference SMTP mailbox.
 
 The run directory holds every stage's file: workforce.parquet, schedule.parquet,
 results.parquet, latency histograms, run.json, summary.json and report.html.
@@ -56,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--target", help="your endpoint: http://HOST:PORT/PATH or smtp://HOST:PORT")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback target")
     parser.add_argument("--workers", type=int, help="replay processes (default [replay] workers)")
+    add_tls_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -71,6 +78,10 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         target=args.target,
         allow_remote=args.allow_remote,
         workers=args.workers,
+        ca_file=args.ca_file,
+        client_cert=args.client_cert,
+        client_key=args.client_key,
+        tls_server_name=args.tls_server_name,
     )
 
 

@@ -9,6 +9,11 @@ so a name is looked up once, by the check, and connections go to the checked add
 while the URL keeps the name (Host header, TLS SNI). A redirect to another name is
 checked the same way; its socket factory refuses any non-loopback address the resolver
 never saw (an IP literal in a redirect) unless remote hosts were allowed.
+
+TLS: for https:// the connector takes the verifying context of `TlsOptions`; the URL
+keeps the name, so aiohttp sends it as SNI and checks the certificate against it (or
+against `--tls-server-name`, passed as the request's `server_hostname`). `preflight` is
+the lean client's probe connection (`http_fast.https_preflight`).
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import asyncio
 import ipaddress
 import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from simulator.replay.targets import Follow, Tokens
+from simulator.replay.http_fast import https_preflight
+from simulator.replay.targets import Follow, Tokens, parse_target
+from simulator.replay.tls import TlsOptions
 from simulator.safety import CheckedHost, pinned
 from simulator.traffic.outcomes import Outcome, http_outcome
 from simulator.traffic.payload import Payload
@@ -41,7 +47,12 @@ class AiohttpSession:
         headers, body = message
         client = await self.target.client()
         try:
-            async with client.post(self.target.url, data=body, headers=headers) as response:
+            async with client.post(
+                self.target.url,
+                data=body,
+                headers=headers,
+                server_hostname=self.target.server_name,
+            ) as response:
                 await response.read()
                 return http_outcome(response.status, response.headers.get("Retry-After"), len(body))
         except aiohttp.ClientConnectionError as err:
@@ -102,12 +113,18 @@ class AiohttpTarget:
         timeout_s: float = 30.0,
         tokens: Tokens | None = None,
         allow_remote: bool = False,
+        tls: TlsOptions | None = None,
     ) -> None:
         self.url = url
-        self.checked = pinned(urlsplit(url).hostname or "", allow_remote)
+        _, host, self.port, _ = parse_target(url)
+        self.checked = pinned(host, allow_remote)
+        self.tls = tls
+        self.ssl = None if tls is None else tls.context()  # None: aiohttp's own for https
+        self.server_name = None if tls is None else tls.server_name
         self.tokens = tokens
         self.headers: dict[str, dict[str, str]] = {}
         self.description = url
+        self.timeout_s = timeout_s
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self._client: aiohttp.ClientSession | None = None
 
@@ -118,6 +135,7 @@ class AiohttpTarget:
                 resolver=PinnedResolver(self.checked.remote_allowed),
                 use_dns_cache=False,
                 socket_factory=guarded_socket_factory(self.checked),
+                ssl=True if self.ssl is None else self.ssl,
             )
             self._client = aiohttp.ClientSession(connector=connector, timeout=self.timeout)
         return self._client
@@ -136,6 +154,11 @@ class AiohttpTarget:
             auth = {} if token is None else {"Authorization": f"Bearer {token}"}
             headers = self.headers[agency] = {**_JSON, **auth}
         return headers
+
+    async def preflight(self) -> None:
+        """For https: one probe connection before any load (see `http_fast`)."""
+        if self.tls is not None:
+            await https_preflight(self.url, self.checked, self.port, self.tls, self.timeout_s)
 
     async def open(self) -> AiohttpSession:
         return AiohttpSession(self)

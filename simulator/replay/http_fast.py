@@ -1,25 +1,30 @@
 """A lean HTTP/1.1 keep-alive POST client on asyncio protocols and httptools.
 
-Theory of operation: the replay's hot path for plain-HTTP targets. Each session is one
+Theory of operation: the replay's hot path for HTTP and HTTPS targets. Each session is one
 keep-alive connection carrying one request at a time; the request head is prebuilt and
 only Content-Length and the body change per event. Responses are parsed by httptools
 (the llhttp parser) straight from `data_received`, with no stream objects in between.
 `benchmarks/bench_replay_http.py` measures it beside aiohttp, Locust and wrk; use
-`http_aiohttp` for TLS, redirects or proxies. The host is resolved once, by the loopback
+`http_aiohttp` for redirects or proxies. The host is resolved once, by the loopback
 check (`safety.pinned`); connections go to the checked address, and the name only into
-the Host header.
+the Host header and, for https://, the TLS handshake (SNI and the certificate check,
+with the context of `TlsOptions`). TLS changes only how a connection is opened: the
+asyncio transport encrypts, the protocol above it is the same. `preflight` opens one
+probe connection before any load, so a certificate problem is one clear error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from typing import cast
 
 import httptools
 
 from simulator.replay.targets import Follow, Tokens
-from simulator.safety import create_connection, pinned
+from simulator.replay.tls import TlsOptions, probe
+from simulator.safety import CheckedHost, create_connection, pinned
 from simulator.traffic.outcomes import Outcome, http_outcome
 from simulator.traffic.payload import Payload
 
@@ -79,7 +84,13 @@ class FastHttpSession:
 
     async def _connect(self) -> _ResponseProtocol:
         _, proto = await asyncio.wait_for(
-            create_connection(_ResponseProtocol, self.target.checked, self.target.port),
+            create_connection(
+                _ResponseProtocol,
+                self.target.checked,
+                self.target.port,
+                self.target.ssl,
+                self.target.server_name,
+            ),
             self.target.timeout_s,
         )
         return proto
@@ -133,8 +144,19 @@ class AuthHeaders:
         return self.lines[agency]
 
 
+async def https_preflight(
+    url: str, checked: CheckedHost, port: int, tls: TlsOptions, timeout_s: float
+) -> None:
+    """One TLS probe connection (`tls.probe`) carrying `OPTIONS *`, a request for the
+    server itself rather than for any resource, so no event is sent."""
+    host = checked.host if ":" not in checked.host else f"[{checked.host}]"
+    hello = f"OPTIONS * HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n"
+    await probe(checked, port, tls, tls.context(), url, hello.encode(), timeout_s)
+
+
 class FastHttpTarget:
-    """POSTs each event's JSON to http://host:port/path over keep-alive connections."""
+    """POSTs each event's JSON to http(s)://host:port/path over keep-alive connections.
+    `tls` (given for https) makes every connection a verified TLS one."""
 
     def __init__(
         self,
@@ -144,12 +166,16 @@ class FastHttpTarget:
         timeout_s: float = 30.0,
         tokens: Tokens | None = None,
         allow_remote: bool = False,
+        tls: TlsOptions | None = None,
     ) -> None:
         self.host, self.port, self.path = host, port, path
         self.checked = pinned(host, allow_remote)  # the addresses connections go to
         self.auth = AuthHeaders(tokens)
         self.timeout_s = timeout_s
-        self.description = f"http://{host}:{port}{path}"
+        self.tls = tls
+        self.ssl: ssl.SSLContext | None = None if tls is None else tls.context()
+        self.server_name = None if tls is None else tls.sni(host)
+        self.description = f"{'http' if tls is None else 'https'}://{host}:{port}{path}"
         self.head = (
             f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
             "Content-Type: application/json\r\nUser-Agent: pulsecheck-replay\r\n"
@@ -160,6 +186,14 @@ class FastHttpTarget:
         bodies = payload.http_jsons(start, stop)
         agencies = payload.agencies(start, stop)
         return [(self.auth.line(a), body) for a, body in zip(agencies, bodies, strict=True)]
+
+    async def preflight(self) -> None:
+        """For https: one probe connection, so a TLS failure is an InputError before any
+        load is sent. Nothing to check for plain http."""
+        if self.tls is not None:
+            await https_preflight(
+                self.description, self.checked, self.port, self.tls, self.timeout_s
+            )
 
     async def open(self) -> FastHttpSession:
         """A session, connected now if possible (else at its first delivery)."""

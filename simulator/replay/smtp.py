@@ -319,6 +319,10 @@ class SmtpTarget:
             for message, agency in zip(messages, payload.agencies(start, stop), strict=True)
         ]
 
+    async def preflight(self) -> None:
+        """Nothing to check before the replay over plain SMTP."""
+        return None
+
     async def open(self) -> SmtpSession:
         """A session, connected now if possible (else at its first delivery)."""
         session = SmtpSession(self)

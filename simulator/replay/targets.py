@@ -42,6 +42,13 @@ class Target(Protocol):
 
     def prepare(self, payload: Payload, start: int, stop: int) -> Sequence[Any]: ...
 
+    async def preflight(self) -> None:
+        """Called once before the replay sends anything: check what would make every
+        delivery fail the same way (a TLS certificate the client cannot verify, or a
+        client certificate the server refuses) and raise an InputError naming the option
+        to fix. A no-op for targets with nothing to check (plain HTTP, the fake)."""
+        ...
+
     async def open(self) -> Session: ...
 
     async def aclose(self) -> None: ...
@@ -108,10 +115,11 @@ def make_target(
         from simulator.replay.smtp import SmtpTarget
 
         return SmtpTarget(host, port, timeout_s, tokens, allow_remote)
+    tls = options.tls if scheme == "https" else None
     if options.fast_http:
         from simulator.replay.http_fast import FastHttpTarget
 
-        return FastHttpTarget(host, port, path, timeout_s, tokens, allow_remote)
+        return FastHttpTarget(host, port, path, timeout_s, tokens, allow_remote, tls)
     from simulator.replay.http_aiohttp import AiohttpTarget
 
-    return AiohttpTarget(url, timeout_s, tokens, allow_remote)
+    return AiohttpTarget(url, timeout_s, tokens, allow_remote, tls)
