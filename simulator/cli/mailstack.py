@@ -33,7 +33,8 @@ EPILOG = """\
 Mailboxes: one per default collection address (hr@opm.example, ...), or per address in
 --users files ("address [password]" per line), plus catchall@mailstack.test for every
 other .example/.test address. Passwords are generated unless given and written to
-DIR/credentials (0600). A full mailbox is refused at RCPT: 552 5.2.2 Mailbox is full.
+DIR/credentials (0600). A full mailbox (the catch-all has no quota) is refused at
+RCPT: 552 5.2.2 Mailbox is full.
 Needs root and Debian's postfix, dovecot-core, dovecot-imapd and dovecot-lmtpd.
 
 examples:
@@ -61,10 +62,11 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--quota",
         default=DEFAULT_QUOTA,
+        metavar="SIZE",
         help="up: storage quota per mailbox, e.g. 512k, 10M, 1G (default %(default)s)",
     )
     parser.add_argument(
-        "--quota-messages", type=int, help="up: also limit each mailbox to N messages"
+        "--quota-messages", type=int, metavar="N", help="up: also limit each mailbox to N messages"
     )
     parser.add_argument(
         "--users",
@@ -74,13 +76,21 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "the default collection addresses)",
     )
     parser.add_argument(
-        "--ca-file", help="up: the CA that signed --cert-file (default: make a new CA in DIR/tls)"
+        "--ca-file",
+        metavar="FILE",
+        help="up: the CA that signed --cert-file (default: make a new CA in DIR/tls)",
     )
-    parser.add_argument("--cert-file", help="up: server certificate (PEM) for STARTTLS")
-    parser.add_argument("--key-file", help="up: its private key (PEM)")
+    parser.add_argument(
+        "--cert-file", metavar="FILE", help="up: server certificate (PEM) for STARTTLS"
+    )
+    parser.add_argument("--key-file", metavar="FILE", help="up: its private key (PEM)")
     for name in ("smtp", "submission", "imap"):
         parser.add_argument(
-            f"--{name}-port", type=int, default=0, help=f"up: {name} port (default: a free one)"
+            f"--{name}-port",
+            type=int,
+            default=0,
+            metavar="PORT",
+            help=f"up: {name} port (default: a free one)",
         )
     parser.add_argument(
         "--detach", action="store_true", help="up: return once it is running (stop with down)"
