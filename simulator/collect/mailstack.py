@@ -77,7 +77,8 @@ STATE_FILE = "mailstack.json"
 CREDENTIALS_FILE = "credentials"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
-MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 108 bytes on Linux
+MAX_SOCKET_PATH = 107  # AF_UNIX paths are limited to 108 bytes on Linux
+LONGEST_SOCKET = "imap-urlauth-worker"  # of the sockets Dovecot makes in its base_dir
 # Lowercase, safe in a passwd-file, a Postfix map and a directory name; reserved domains.
 _ADDRESS = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}@(?:[a-z0-9-]+\.)+(?:example|test)$")
 _QUOTA = re.compile(r"^[1-9][0-9]{0,8}[kKmMgG]?$")
@@ -152,7 +153,7 @@ def read_users(path: Path) -> dict[str, str | None]:
 def check_directory(directory: Path) -> None:
     """The stack's directory must be short enough for its sockets' paths, and every
     existing parent searchable by other users (postfix, dovecot and mail reach into it)."""
-    if len(str(directory / "dovecot" / "run" / "quota-status")) > MAX_SOCKET_PATH:
+    if len(str(directory / "dovecot" / "run" / LONGEST_SOCKET).encode()) > MAX_SOCKET_PATH:
         raise InputError("command line", "--dir", str(directory), "a shorter path (sockets)")
     for parent in directory.parents:
         if parent.exists() and not parent.stat().st_mode & 0o001:

@@ -60,13 +60,18 @@ def test_bad_users_file_exit_2(
     assert not stack_dir.exists()
 
 
-def test_private_parent_directory_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    private = tmp_path / "private"
-    private.mkdir(mode=0o700)
-    assert main(["mailstack", "up", "--dir", str(private / "stack")]) == 2
-    assert "others may enter" in capsys.readouterr().err
+def test_private_parent_directory_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    private = Path(tempfile.mkdtemp(prefix="pulsecheck-private-"))  # 0700
+    try:
+        assert main(["mailstack", "up", "--dir", str(private / "stack")]) == 2
+        assert "others may enter" in capsys.readouterr().err
+    finally:
+        private.rmdir()
+
+
+def test_too_long_a_directory_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["mailstack", "up", "--dir", "/tmp/" + "d" * 100]) == 2
+    assert "a shorter path" in capsys.readouterr().err
 
 
 def test_missing_packages_exit_2(
