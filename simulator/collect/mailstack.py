@@ -18,7 +18,8 @@ hashes): one per address in `users` (default: every default collection address, 
 reserved domain (`.example`, `.test`: employees, managers in cc, bounces). Postfix maps
 each known address to itself and everything else to the catch-all (`virtual_alias_maps`).
 Passwords are generated unless given, and written with the address to `credentials`
-(mode 0600, "address password" per line); they are never printed or logged.
+(mode 0600, "address password" per line); they are never printed or logged. Started
+again in the same directory, the stack keeps those passwords, its CA and its mail.
 
 Every mailbox but the catch-all has the quota `quota` (Dovecot `quota = maildir:User
 quota`, `quota_rule = *:storage=QUOTA`, optionally `:messages=N` with `quota_messages`)
@@ -235,6 +236,16 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     return paths
 
 
+def _read_credentials(path: Path) -> dict[str, str]:
+    """address -> password from a credentials file this module wrote; {} if none."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    pairs = (line.split(" ", 1) for line in lines)
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
+
+
 def _write_private(path: Path, text: str) -> None:
     path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -429,13 +440,15 @@ class MailStack:
             wanted = users
         else:
             wanted = dict.fromkeys(users)
+        self.credentials_file = self.dir / CREDENTIALS_FILE
+        earlier = _read_credentials(self.credentials_file)  # a restart keeps the passwords
         self.users: dict[str, str] = {}
         for address, password in [*wanted.items(), (CATCH_ALL, None)]:
             checked = check_address(address)
-            self.users[checked] = password or self.users.get(checked) or secrets.token_urlsafe(18)
+            given = password or self.users.get(checked) or earlier.get(checked)
+            self.users[checked] = given or secrets.token_urlsafe(18)
         self.ports = ports  # smtp, submission, imap; 0 picks a free one at start
         self.smtp_port = self.submission_port = self.imap_port = 0
-        self.credentials_file = self.dir / CREDENTIALS_FILE
         check_directory(self.dir)
 
     @property
@@ -499,8 +512,9 @@ class MailStack:
         d.chmod(0o755)  # postfix, dovecot and mail must reach their parts
         os.chown(p / "data", postfix_user.pw_uid, postfix_user.pw_gid)
         os.chown(mail, mail_user.pw_uid, mail_user.pw_gid)
-        if self.tls is None:
-            self.tls = make_certificates(d / "tls")
+        made = (d / "tls" / "ca.pem", d / "tls" / "cert.pem", d / "tls" / "key.pem")
+        if self.tls is None:  # a restart keeps the CA clients were told to trust
+            self.tls = made if all(p.is_file() for p in made) else make_certificates(d / "tls")
         _, cert, key = self.tls
         self.smtp_port, self.submission_port, self.imap_port = _ports(self.ports)
         ports = {"smtp_port": self.smtp_port, "submission_port": self.submission_port}

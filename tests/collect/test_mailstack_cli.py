@@ -115,3 +115,13 @@ def test_up_detached_then_down(
     assert running_pids(stack_dir)
     assert main(["mailstack", "down", "--dir", str(stack_dir)]) == 0
     assert running_pids(stack_dir) == set()
+    # Up again in the same directory: the same passwords, CA and mail.
+    credentials, ca = (
+        (stack_dir / "credentials").read_text(),
+        (stack_dir / "tls/ca.pem").read_text(),
+    )
+    assert main([*argv, "--quota", "1M"]) == 0
+    assert (stack_dir / "credentials").read_text() == credentials
+    assert (stack_dir / "tls" / "ca.pem").read_text() == ca
+    assert main(["mailstack", "down", "--dir", str(stack_dir)]) == 0
+    assert running_pids(stack_dir) == set()
