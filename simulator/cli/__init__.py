@@ -52,6 +52,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "serve",
     ),
     ("store", "Inspect a collection store (SQLite), read it as an agency, purge it.", "store"),
+    (
+        "mailstack",
+        "Run a real mail stack (Postfix -> LMTP -> Dovecot Maildir, IMAP) on loopback.",
+        "mailstack",
+    ),
     ("replay", "Replay a schedule open-loop against a collection system.", "replay"),
     ("report", "Rebuild summary.json and report.html from a run directory.", "report"),
     ("cost", "Estimate the cost of a round and a year, with P10/P50/P90 ranges.", "cost"),

@@ -343,4 +343,8 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
         f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
         + ("; INTERRUPTED" if summary.get("interrupted") else "")
     )
+    reasons = summary.get("errors_by_reason") or {}
+    if reasons:
+        top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
+        print("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top))
     print(f"wrote {out}/results.parquet, latency_*.hlog, replay.json")

@@ -3,7 +3,8 @@
 Public entry points (see README.md for the store schema and the API):
 `running_api`, `running_mailbox` (in-process, async context managers), `ServerSpec` and
 `ServerProcess` (child process), `Directory`, `Policy`. Tokens live in `simulator.tokens`,
-collections in `simulator.collections`.
+collections in `simulator.collections`. `simulator.collect.mailstack` runs a real mail
+stack instead (Debian's Postfix and Dovecot on loopback, `pulsecheck mailstack`).
 """
 
 from simulator.collect.directory import Directory

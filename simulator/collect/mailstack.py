@@ -18,17 +18,22 @@ hashes): one per address in `users` (default: every default collection address, 
 reserved domain (`.example`, `.test`: employees, managers in cc, bounces). Postfix maps
 each known address to itself and everything else to the catch-all (`virtual_alias_maps`).
 Passwords are generated unless given, and written with the address to `credentials`
-(mode 0600, "address password" per line); they are never printed or logged.
+(mode 0600, "address password" per line); they are never printed or logged. Started
+again in the same directory, the stack keeps those passwords, its CA and its mail.
 
-Every mailbox has the quota `quota` (Dovecot `quota = maildir:User quota`, `quota_rule =
-*:storage=QUOTA`, optionally `:messages=N` with `quota_messages`) and Dovecot's usual
-10% grace: the last message may take a mailbox over its limit, so it ends up plainly
-full rather than refusing large messages while small ones still fit. Postfix asks
-Dovecot's quota-status service for every recipient at RCPT time, so mail to a full
-mailbox is refused in the SMTP dialogue with `552 5.2.2 Mailbox is full` (a client that
-sends SIZE= is refused as soon as its message would not fit). What slips through (a
-message accepted while earlier ones were still queued, mail for the catch-all, which
-quota-status does not know) is refused by Dovecot's LMTP with 552 and bounced by Postfix.
+Every mailbox but the catch-all has the quota `quota` (Dovecot `quota = maildir:User
+quota`, `quota_rule = *:storage=QUOTA`, optionally `:messages=N` with `quota_messages`)
+and Dovecot's usual 10% grace: the last message may take a mailbox over its limit, so
+it ends up plainly full rather than refusing large messages while small ones still
+fit. Postfix asks Dovecot's quota-status service for every recipient at RCPT time, so
+mail to a full mailbox is refused in the SMTP dialogue with `552 5.2.2 Mailbox is full`
+(a client that sends SIZE= is refused as soon as its message would not fit). What slips
+through (a message accepted while earlier ones were still queued) is refused by
+Dovecot's LMTP with 552 5.2.2 and bounced by Postfix to its sender.
+Quota checks are not atomic across Postfix's parallel LMTP deliveries, so a mailbox
+filled by a burst may end a message or two over its limit, as a production one would.
+Postfix's error tarpit is off (a stock smtpd sleeps and then disconnects a client after
+10 and 20 refused commands), so a replay's refusals cost no extra time.
 
 Layout under `dir`: `postfix/` (main.cf, master.cf, maps, queue, data, maillog),
 `dovecot/` (dovecot.conf, users, `run/` = base_dir with its sockets, `state/`,
@@ -73,7 +78,8 @@ STATE_FILE = "mailstack.json"
 CREDENTIALS_FILE = "credentials"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
-MAX_SOCKET_PATH = 100  # AF_UNIX paths are limited to 108 bytes on Linux
+MAX_SOCKET_PATH = 107  # AF_UNIX paths are limited to 108 bytes on Linux
+LONGEST_SOCKET = "imap-urlauth-worker"  # of the sockets Dovecot makes in its base_dir
 # Lowercase, safe in a passwd-file, a Postfix map and a directory name; reserved domains.
 _ADDRESS = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,63}@(?:[a-z0-9-]+\.)+(?:example|test)$")
 _QUOTA = re.compile(r"^[1-9][0-9]{0,8}[kKmMgG]?$")
@@ -83,6 +89,7 @@ _MODULES = {
     "/usr/lib/dovecot/lmtp": "dovecot-lmtpd",
     "/usr/lib/dovecot/quota-status": "dovecot-core",
 }
+UNLIMITED = "userdb_quota_rule=*:storage=0"  # the catch-all's own rule: no limit
 MAIL_USER = "mail"  # owns the Maildirs (Debian's uid 8)
 
 
@@ -142,6 +149,17 @@ def read_users(path: Path) -> dict[str, str | None]:
         address = check_address(words[0], str(path), f"line {number}")
         users[address] = words[1] if len(words) == 2 else None
     return users
+
+
+def check_directory(directory: Path) -> None:
+    """The stack's directory must be short enough for its sockets' paths, and every
+    existing parent searchable by other users (postfix, dovecot and mail reach into it)."""
+    if len(str(directory / "dovecot" / "run" / LONGEST_SOCKET).encode()) > MAX_SOCKET_PATH:
+        raise InputError("command line", "--dir", str(directory), "a shorter path (sockets)")
+    for parent in directory.parents:
+        if parent.exists() and not parent.stat().st_mode & 0o001:
+            allowed = f"a directory whose parents others may enter ({parent} is private)"
+            raise InputError("command line", "--dir", str(directory), allowed)
 
 
 def free_port() -> int:
@@ -216,6 +234,16 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
         ).decode(),
     )
     return paths
+
+
+def _read_credentials(path: Path) -> dict[str, str]:
+    """address -> password from a credentials file this module wrote; {} if none."""
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    pairs = (line.split(" ", 1) for line in lines)
+    return {pair[0]: pair[1] for pair in pairs if len(pair) == 2}
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -294,6 +322,9 @@ smtpd_tls_security_level = may
 smtpd_tls_loglevel = 0
 smtpd_client_connection_count_limit = 0
 smtpd_client_message_rate_limit = 0
+smtpd_error_sleep_time = 0
+smtpd_soft_error_limit = 1000
+smtpd_hard_error_limit = 1000
 smtpd_policy_service_timeout = 30s
 smtputf8_enable = no
 maillog_file = {p}/maillog
@@ -393,6 +424,7 @@ class MailStack:
         quota_messages: int | None = None,
         tls: tuple[Path | str, Path | str, Path | str] | None = None,
         users: Mapping[str, str | None] | Iterable[str] | None = None,
+        ports: tuple[int, int, int] = (0, 0, 0),
     ) -> None:
         self.dir = Path(directory or tempfile.mkdtemp(prefix="pulsecheck-mailstack-")).resolve()
         self.quota = check_quota(quota)
@@ -408,15 +440,16 @@ class MailStack:
             wanted = users
         else:
             wanted = dict.fromkeys(users)
+        self.credentials_file = self.dir / CREDENTIALS_FILE
+        earlier = _read_credentials(self.credentials_file)  # a restart keeps the passwords
         self.users: dict[str, str] = {}
         for address, password in [*wanted.items(), (CATCH_ALL, None)]:
             checked = check_address(address)
-            self.users[checked] = password or self.users.get(checked) or secrets.token_urlsafe(18)
+            given = password or self.users.get(checked) or earlier.get(checked)
+            self.users[checked] = given or secrets.token_urlsafe(18)
+        self.ports = ports  # smtp, submission, imap; 0 picks a free one at start
         self.smtp_port = self.submission_port = self.imap_port = 0
-        self.credentials_file = self.dir / CREDENTIALS_FILE
-        run = self.dir / "dovecot" / "run"
-        if len(str(run / "quota-status")) > MAX_SOCKET_PATH:
-            raise InputError("command line", "--dir", str(self.dir), "a shorter path (sockets)")
+        check_directory(self.dir)
 
     @property
     def ca_file(self) -> Path:
@@ -479,10 +512,11 @@ class MailStack:
         d.chmod(0o755)  # postfix, dovecot and mail must reach their parts
         os.chown(p / "data", postfix_user.pw_uid, postfix_user.pw_gid)
         os.chown(mail, mail_user.pw_uid, mail_user.pw_gid)
-        if self.tls is None:
-            self.tls = make_certificates(d / "tls")
+        made = (d / "tls" / "ca.pem", d / "tls" / "cert.pem", d / "tls" / "key.pem")
+        if self.tls is None:  # a restart keeps the CA clients were told to trust
+            self.tls = made if all(p.is_file() for p in made) else make_certificates(d / "tls")
         _, cert, key = self.tls
-        self.smtp_port, self.submission_port, self.imap_port = _distinct_ports(3)
+        self.smtp_port, self.submission_port, self.imap_port = _ports(self.ports)
         ports = {"smtp_port": self.smtp_port, "submission_port": self.submission_port}
         (p / "master.cf").write_text(MASTER_CF.format(run=run, **ports))
         (p / "main.cf").write_text(
@@ -492,7 +526,11 @@ class MailStack:
         (p / "mailboxes").write_text("".join(f"{a} {a}\n" for a in self.users))
         (p / "catchall").write_text(f"/@/ {CATCH_ALL}\n")
         _write_private(
-            dv / "users", "".join(f"{a}:{ssha512(pw)}::::::\n" for a, pw in self.users.items())
+            dv / "users",
+            "".join(
+                f"{a}:{ssha512(pw)}::::::{UNLIMITED if a == CATCH_ALL else ''}\n"
+                for a, pw in self.users.items()
+            ),
         )
         os.chown(dv / "users", 0, grp.getgrnam("dovecot").gr_gid)  # dovecot's auth reads it
         (dv / "users").chmod(0o640)
@@ -569,12 +607,25 @@ def _accepts(port: int) -> bool:
     return True
 
 
-def _distinct_ports(n: int) -> list[int]:
-    ports: list[int] = []
-    while len(ports) < n:
-        port = free_port()
-        if port not in ports:
-            ports.append(port)
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ports(wanted: tuple[int, int, int]) -> list[int]:
+    """The ports asked for, with every 0 replaced by a free port none of the others use."""
+    ports = list(wanted)
+    for port in ports:
+        if port and not _bindable(port):
+            raise MailStackError(f"127.0.0.1:{port} is in use")
+    for i, port in enumerate(ports):
+        while port == 0 or port in ports[:i]:
+            port = free_port()
+        ports[i] = port
     return ports
 
 

@@ -96,17 +96,17 @@ class SmtpClient:
             refused = self._connection(principal).sendmail(mail_from, rcpts, data)
         except smtplib.SMTPRecipientsRefused as err:
             self._reset()
-            codes = [code for code, _ in err.recipients.values()]
-            return classify(min(codes) if codes else 550, len(data), "RCPT")
+            code, text = min(err.recipients.values(), default=(550, b""))
+            return classify(code, len(data), "RCPT", text)
         except smtplib.SMTPAuthenticationError as err:
             self.drop()
-            return classify(err.smtp_code, len(data), "AUTH")
+            return classify(err.smtp_code, len(data), "auth", err.smtp_error)
         except smtplib.SMTPSenderRefused as err:
             self._reset()
-            return classify(err.smtp_code, len(data), "MAIL")
+            return classify(err.smtp_code, len(data), "MAIL", err.smtp_error)
         except smtplib.SMTPResponseException as err:
             self._reset()
-            return classify(err.smtp_code, len(data), "end of data")
+            return classify(err.smtp_code, len(data), "end of data", err.smtp_error)
         except TimeoutError:
             self.drop()
             return Outcome(0, TIMEOUT, len(data), "timeout")

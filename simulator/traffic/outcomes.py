@@ -146,7 +146,7 @@ def mailbox_full(code: int, text: bytes) -> bool:
     return any(c in lower for c in _FULL_CODES) or any(w in lower for w in _FULL_WORDS)
 
 
-def classify(code: int, nbytes: int, what: str, text: bytes = b"") -> Outcome:
+def classify(code: int, nbytes: int, what: str, text: str | bytes = b"") -> Outcome:
     """An SMTP reply code (and its text) as an outcome.
 
     2xx/3xx ok; 4xx temporary (retried); a 5xx at the end of DATA, after the system read
@@ -158,6 +158,8 @@ def classify(code: int, nbytes: int, what: str, text: bytes = b"") -> Outcome:
     """
     if 200 <= code < 400:
         return Outcome(code, OK, nbytes)
+    if isinstance(text, str):
+        text = text.encode("utf-8", "replace")
     full = mailbox_full(code, text)
     if what == "auth":
         reason = f"smtp {code} at auth: {_trimmed(text)}"

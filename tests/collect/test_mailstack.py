@@ -12,6 +12,7 @@ from __future__ import annotations
 import imaplib
 import smtplib
 import ssl
+import subprocess
 import time
 
 import pytest
@@ -113,9 +114,62 @@ def test_stop_leaves_nothing_running(mailstack_factory: StackFactory) -> None:
     assert alive == []
 
 
+def _postfix(stack: MailStack, command: str, *args: str) -> None:
+    subprocess.run([command, "-c", str(stack.dir / "postfix"), *args], check=True, timeout=30)
+
+
+def _last_of_five(stack: MailStack) -> str:
+    """Postfix's log lines saying what became of the five messages, once all five did."""
+    log = (stack.dir / "postfix" / "maillog").read_text()
+    done = [
+        line
+        for line in log.splitlines()
+        if f"to=<{BOX}>" in line and ("status=sent" in line or "status=bounced" in line)
+    ]
+    return "\n".join(done) if len(done) >= 5 else ""
+
+
 def _exists(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_what_slips_past_rcpt_is_refused_by_lmtp_and_bounced(
+    mailstack_factory: StackFactory,
+) -> None:
+    stack = mailstack_factory(users=[BOX], quota_messages=2)
+    # Five messages accepted while Postfix holds back LMTP deliveries: quota-status at
+    # RCPT sees an empty mailbox each time. Once released, Dovecot's LMTP refuses what
+    # does not fit.
+    _postfix(stack, "postconf", "-e", "defer_transports = lmtp")
+    _postfix(stack, "postfix", "reload")
+    with smtplib.SMTP("127.0.0.1", stack.smtp_port, timeout=10) as client:
+        for n in range(5):
+            assert client.sendmail("a@dhs.example", [BOX], _message(f"q{n}")) == {}
+    assert stack.messages(BOX) == []
+    _postfix(stack, "postconf", "-e", "defer_transports =")
+    _postfix(stack, "postfix", "reload")
+    _postfix(stack, "postqueue", "-f")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and "status=" not in _last_of_five(stack):
+        time.sleep(0.1)
+    stored = len(stack.messages(BOX))
+    assert 2 <= stored < 5  # parallel LMTP deliveries may each pass the check
+    bounced = 5 - stored
+    # The bounces go back to the sender, held by the catch-all (which has no quota).
+    assert _wait_for(stack, CATCH_ALL, bounced) == bounced
+    log = (stack.dir / "postfix" / "maillog").read_text()
+    assert log.count("said: 552 5.2.2") == bounced, stack.log()  # lmtp_rcpt_check_quota
+    # Now the mailbox is full, and the next message is refused in the SMTP dialogue.
+    with (
+        smtplib.SMTP("127.0.0.1", stack.smtp_port, timeout=10) as client,
+        pytest.raises(smtplib.SMTPRecipientsRefused) as refused,
+    ):
+        client.sendmail("a@dhs.example", [BOX], _message("late"))
+    assert refused.value.recipients[BOX] == (
+        552,
+        b"5.2.2 <hr@opm.example>: Recipient address rejected: Mailbox is full",
+    )

@@ -1,51 +1,51 @@
-"""Replay against a real MTA: Debian's Postfix on a loopback port, delivering to a Maildir.
+"""Replay against a real MTA: the mail stack's Postfix on a loopback port, delivering over
+LMTP into a Dovecot Maildir per address (tests/mailstack.py).
 
-Every recipient Postfix acknowledged must turn up as one delivered file, and every
-acknowledged transaction must have been recorded as acknowledged by the replay.
+Every recipient of every message Postfix acknowledged must turn up exactly once in that
+recipient's own mailbox (found by the replay's Message-ID), and every acknowledged
+transaction must have been recorded as acknowledged by the replay.
 """
 
 import asyncio
-import tempfile
+import re
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections import Counter
 
 import pytest
 
+from simulator.collect.mailstack import MailStack
 from simulator.replay import ReplayOptions, replay
 from simulator.replay.smtp import SmtpTarget
 from simulator.traffic.payload import Payload
-from tests.replay.postfix_instance import PostfixInstance, unavailable
+from tests.mailstack import StackFactory
 from tests.replay.tables import schedule, workforce
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-REASON = unavailable()
+_MESSAGE_ID = re.compile(rb"^Message-ID: <(\d+)\.\d+@pulsecheck\.example>", re.M | re.I)
 
 
-@pytest.fixture
-def postfix() -> Iterator[PostfixInstance]:
-    if REASON:
-        pytest.skip(REASON)
-    # Not under pytest's tmp_path: its parents are private to root and the postfix
-    # user must reach the Maildir.
-    instance = PostfixInstance(Path(tempfile.mkdtemp(prefix="pulsecheck-postfix-")))
-    instance.start()
-    try:
-        yield instance
-    finally:
-        instance.stop()
+def _stored(stack: MailStack) -> Counter[tuple[str, int]]:
+    """(mailbox, event id) -> copies stored, over every mailbox of the stack."""
+    found: Counter[tuple[str, int]] = Counter()
+    for address in stack.users:
+        for path in stack.messages(address):
+            match = _MESSAGE_ID.search(path.read_bytes())
+            found[address, int(match.group(1)) if match else -1] += 1
+    return found
 
 
-def _wait_for_deliveries(instance: PostfixInstance, expected: int, limit_s: float) -> int:
+def _wait_for_deliveries(
+    stack: MailStack, expected: int, limit_s: float
+) -> Counter[tuple[str, int]]:
     deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline and instance.delivered() < expected:
+    while time.monotonic() < deadline and sum(_stored(stack).values()) < expected:
         time.sleep(0.2)
     time.sleep(1.0)  # anything extra would show up now
-    return instance.delivered()
+    return _stored(stack)
 
 
-async def test_acknowledged_equals_delivered(postfix: PostfixInstance) -> None:
+async def test_acknowledged_equals_delivered(mailstack_factory: StackFactory) -> None:
     kinds = ["broadcast"] * 5 + ["reply"] * 150 + ["auto_reply"] * 3 + ["bounce"] * 2
     n_other = len(kinds) - 5
     events = schedule(
@@ -56,15 +56,20 @@ async def test_acknowledged_equals_delivered(postfix: PostfixInstance) -> None:
     )
     wf = workforce(300)
     options = ReplayOptions(concurrency=10, speedup=2.0, collections={"opm": "hr@opm.example"})
-    target = SmtpTarget("127.0.0.1", postfix.port, 10.0)
+    addresses = wf.column("email").to_pylist()
+    stack = mailstack_factory(users=[*addresses, "hr@opm.example", options.broadcast_sender])
+    target = SmtpTarget("127.0.0.1", stack.smtp_port, 10.0)
     result = await asyncio.wait_for(replay(events, wf, target, options), 60)
 
     outcomes = result.results.column("outcome").to_pylist()
     payload = Payload(events, wf, options.collections)
-    acknowledged_rcpts = sum(
-        len(payload.smtp_message(i).rcpts) for i, o in enumerate(outcomes) if o in ("ok", "late")
+    expected = Counter(
+        (rcpt, i)
+        for i, o in enumerate(outcomes)
+        if o in ("ok", "late")
+        for rcpt in payload.smtp_message(i).rcpts
     )
     assert result.summary["acknowledged"] == len(kinds), result.summary["outcomes"]
-    assert acknowledged_rcpts == 5 * 40 + 150 * 2 + 5
-    delivered = await asyncio.to_thread(_wait_for_deliveries, postfix, acknowledged_rcpts, 60)
-    assert delivered == acknowledged_rcpts, postfix.log()
+    assert sum(expected.values()) == 5 * 40 + 150 * 2 + 5
+    stored = await asyncio.to_thread(_wait_for_deliveries, stack, sum(expected.values()), 60)
+    assert stored == expected, stack.log()
