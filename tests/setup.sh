@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # Install what the test suite needs on a fresh machine: the package with its test extras,
-# and the real peers the integration tests start on loopback (Postfix, nginx, wrk,
-# Chromium). Debian packages are installed when running as root (or with sudo).
+# and the real peers the integration tests start on loopback (Postfix, Dovecot with IMAP
+# and LMTP, nginx, wrk, Chromium). Debian packages are installed when running as root (or
+# with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(postfix nginx wrk chromium)
+SYSTEM_PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-lmtpd nginx wrk chromium)
 
 missing=()
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || missing+=(postfix)
+command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing+=(dovecot-core)
+[ -x /usr/lib/dovecot/imap ] || missing+=(dovecot-imapd)
+[ -x /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
