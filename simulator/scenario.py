@@ -42,6 +42,7 @@ THRESHOLD_METRICS = (
     "max_ms",
     "p99_uncorrected_ms",
     "lost",
+    "duplicates",
     "late",
     "dropped",
     "error_rate",

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.app.kinds import Figures, Sections, kind_named
-from simulator.app.record import SCENARIO_COPY, RunRecord, read_record
+from simulator.app.record import SCENARIO_COPY, RunRecord, StoreCheck, read_record
 from simulator.report import figures
 from simulator.report.html import table_html, write_report
 from simulator.report.summary import build_summary
@@ -84,6 +84,19 @@ NO_STORE = (
 )
 
 
+def read_back_section(check: StoreCheck) -> tuple[str, str]:
+    """What the mailbox read back held, beside the events table's stored and lost."""
+    rows = [
+        ("mailbox", check.source),
+        ("acknowledged events addressed to it", f"{check.acknowledged:,}"),
+        ("stored once or more", f"{check.stored:,}"),
+        ("lost (acknowledged, absent)", f"{check.missing:,}"),
+        ("duplicates (present more than once)", f"{check.duplicates:,}"),
+        ("messages no acknowledged event accounts for", f"{check.extra_rows:,}"),
+    ]
+    return "Store check", table_html(rows, ("", ""))
+
+
 def report(run_dir: Path) -> ReportResult:
     """Write summary.json, report.html and figures/*.png; return what the page holds."""
     results = read_stage(run_dir / RESULTS_FILE, "results")
@@ -97,17 +110,23 @@ def report(run_dir: Path) -> ReportResult:
             }
             extra["capacity"] = record.cost.get("capacity")
     check = None if record is None else record.store_check
+    if check is not None:
+        extra["store_check"] = asdict(check)
     summary = build_summary(
         results,
         scenario=record.scenario_name if record else run_dir.name,
         stored=None if check is None else check.stored,
         thresholds=() if record is None else record.thresholds,
         extra=extra,
+        lost=None if check is None else check.missing,
+        duplicates=None if check is None else check.duplicates,
     )
     figs = run_figures(results, record)
     sections: Sections = [] if record is None else [("Run", run_html(record))]
     if check is None:
         sections.append(NO_STORE)
+    elif "://" in check.source:  # a mailbox read back, not the reference store
+        sections.append(read_back_section(check))
     if record is not None:
         kind_figs, kind_sections = kind_named(record.run.kind).report_parts(
             run_dir, record, results

@@ -193,7 +193,11 @@ def _failure(record: RunRecord, summary: dict[str, Any]) -> str | None:
         )
     check = record.store_check
     if check is not None and check.missing:
-        return f"{check.missing:,} acknowledged events are not in the store"
+        return f"{check.missing:,} acknowledged events are not in the store ({check.source})"
+    if check is not None and check.duplicates:
+        return (
+            f"{check.duplicates:,} acknowledged events are stored more than once ({check.source})"
+        )
     return None
 
 

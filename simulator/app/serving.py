@@ -99,6 +99,7 @@ def check_store(results: pa.Table, store: Path) -> StoreCheck:
         stored=int(found.sum()),
         missing=int((~found).sum()),
         extra_rows=max(rows - int(found.sum()), 0),
+        source=store.name,
     )
 
 
