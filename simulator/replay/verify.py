@@ -138,6 +138,17 @@ def check_spec(spec: VerifySpec) -> None:
     check_target(f"{scheme}://{host}:{port}", spec.allow_remote, spec.flag)
     _ = spec.mailbox_address
     read_password(spec)
+    if spec.tls.ca_file is not None:
+        _context(spec)
+
+
+def _context(spec: VerifySpec) -> ssl.SSLContext:
+    """The verifying TLS context, its file errors named by the read-back's own flag."""
+    try:
+        return spec.tls.context(spec.source)
+    except InputError as err:
+        field_ = "--verify-ca-file" if err.field == "--ca-file" else err.field
+        raise InputError(err.source, field_, err.value, err.allowed) from None
 
 
 def read_password(spec: VerifySpec) -> str:
@@ -171,7 +182,7 @@ def _connect(spec: VerifySpec) -> imaplib.IMAP4:
     checked = pinned(host, spec.allow_remote, spec.flag)
     try:
         if scheme == "imaps":
-            context = spec.tls.context(spec.source)
+            context = _context(spec)
             client: imaplib.IMAP4 = _Imaps(
                 checked, port, spec.timeout_s, context, spec.tls.sni(host)
             )
@@ -179,7 +190,7 @@ def _connect(spec: VerifySpec) -> imaplib.IMAP4:
             client = _Imap(checked, port, spec.timeout_s)
             if "STARTTLS" in client.capabilities:
                 client.host = spec.tls.sni(host)  # starttls verifies and sends this name
-                client.starttls(spec.tls.context(spec.source))
+                client.starttls(_context(spec))
     except (OSError, imaplib.IMAP4.error) as err:
         raise InputError(
             spec.source, spec.flag, spec.label, f"cannot connect: {_why(err)}"

@@ -192,6 +192,17 @@ def test_bad_rendering_in_manifest_names_the_field(inputs: tuple[Path, Path]) ->
             "--verify-address",
         ),
         (["--verify-address", "a@b.example"], "needs --verify"),
+        (
+            [
+                "--verify",
+                "imaps://a@b.example@127.0.0.1/",
+                "--verify-password-env",
+                "HOME",
+                "--verify-ca-file",
+                "/no/ca.pem",
+            ],
+            "--verify-ca-file",
+        ),
     ],
 )
 def test_bad_verify_flags_exit_2_before_load(
