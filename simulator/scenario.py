@@ -108,6 +108,11 @@ class TargetSpec:
     kind: str = "embedded"
     url: str | None = None
     protocol: str = "smtp"  # for "embedded": which reference system receives replies
+    verify: str | None = None  # imap(s)://USER@HOST:PORT/MAILBOX to read back after the replay
+    verify_password_file: str | None = None  # its password, in a file
+    verify_password_env: str | None = None  # or in an environment variable
+    verify_address: str | None = None  # the address the mailbox receives (default USER)
+    verify_ca_file: str | None = None  # CA to trust for its TLS
 
 
 @dataclass(frozen=True)
@@ -286,7 +291,23 @@ def _target(f: Fields) -> TargetSpec:
         raise f.fail("url", None, f"is required when kind = '{kind}'")
     if url is not None and not url.startswith(f"{kind}://"):
         raise f.fail("url", url, f"must start with {kind}:// when kind = '{kind}'")
-    target = TargetSpec(kind=kind, url=url, protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS))
+    verify = f.str("verify", None)
+    if verify is not None and kind == "embedded":
+        raise f.fail(
+            "verify", verify, "reads back your own system: the embedded one is read directly"
+        )
+    if verify is not None and not verify.startswith(("imap://", "imaps://")):
+        raise f.fail("verify", verify, "must be imap://USER@HOST:PORT/MAILBOX or imaps://...")
+    target = TargetSpec(
+        kind=kind,
+        url=url,
+        protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS),
+        verify=verify,
+        verify_password_file=f.str("verify_password_file", None),
+        verify_password_env=f.str("verify_password_env", None),
+        verify_address=f.str("verify_address", None),
+        verify_ca_file=f.str("verify_ca_file", None),
+    )
     f.done()
     return target
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED
+from simulator.cli.replay import add_verify_flags
 from simulator.cli.report import print_verdict
 
 if TYPE_CHECKING:
@@ -19,12 +20,16 @@ examples:
   pulsecheck run scenarios/ci-smoke.toml --protocol http --out /tmp/smoke
   pulsecheck run scenarios/ci-smoke.toml --target http://127.0.0.1:8080/replies
   pulsecheck run scenarios/replyall-1m.toml --out reports/replyall-1m
+  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:2525 \\
+      --verify imap://hr@opm.example@127.0.0.1:1143/INBOX --verify-password-env HR_PASS
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
 endpoint ([target] kind = "http" or "smtp", or --target URL; loopback unless
---allow-remote) there is no store check. A reply-all scenario runs the storm model on the
-full list, then replays a scaled-down storm against the reference SMTP mailbox.
+--allow-remote) there is no store check unless --verify (or [target] verify) names an
+IMAP mailbox it delivers into: that mailbox is read back into the same check. A
+reply-all scenario runs the storm model on the full list, then replays a scaled-down
+storm against the reference SMTP mailbox.
 
 The run directory holds every stage's file: workforce.parquet, schedule.parquet,
 results.parquet, latency histograms, run.json, summary.json and report.html.
@@ -56,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--target", help="your endpoint: http://HOST:PORT/PATH or smtp://HOST:PORT")
     parser.add_argument("--allow-remote", action="store_true", help="allow a non-loopback target")
     parser.add_argument("--workers", type=int, help="replay processes (default [replay] workers)")
+    add_verify_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -71,6 +77,12 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         target=args.target,
         allow_remote=args.allow_remote,
         workers=args.workers,
+        verify=args.verify,
+        verify_password_file=args.verify_password_file,
+        verify_password_env=args.verify_password_env,
+        verify_address=args.verify_address,
+        verify_ca_file=args.verify_ca_file,
+        verify_wait=args.verify_wait,
     )
 
 
@@ -87,8 +99,10 @@ def run(args: argparse.Namespace) -> int:
     check = record.store_check
     if check is not None:
         console.print(
-            f"store: {check.stored:,} of {check.acknowledged:,} acknowledged events stored, "
-            f"{check.missing:,} lost, {check.extra_rows:,} rows unaccounted for"
+            f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} acknowledged "
+            f"events stored, {check.missing:,} lost, {check.duplicates:,} duplicated, "
+            f"{check.extra_rows:,} rows unaccounted for",
+            markup=False,
         )
     if record.cost is not None:
         first = next(iter(record.cost["estimate"]["rounds"]))
