@@ -10,8 +10,9 @@ reads the collection mailbox back over IMAP with STARTTLS: nothing lost, nothing
 
 from __future__ import annotations
 
+import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from tests.replay.tables import schedule, workforce
 pytestmark = [pytest.mark.integration]
 
 SEED = 3
+SMOKE = Path(__file__).resolve().parents[2] / "scenarios" / "ci-smoke.toml"
 
 
 @pytest.fixture
@@ -171,3 +173,35 @@ def test_replay_over_smtp_then_verify_over_imap(
     assert "63 of 63 acknowledged events addressed to it stored, 0 lost, 0 duplicated" in out
     assert len(mailstack.messages(box)) == 63
     assert mailstack.users[box] not in out + err
+
+
+@pytest.mark.slow
+def test_run_reads_its_own_mailbox_back_into_the_record(
+    mailstack_factory: Callable[..., MailStack], tmp_path: Path
+) -> None:
+    stack = mailstack_factory(quota="500M")
+    box = "hr@opm.example"  # the smoke scenario's collection address and broadcast sender
+    env = "PULSECHECK_TEST_IMAP_PASSWORD"
+    out = tmp_path / "run"
+    url = f"imap://{box}@127.0.0.1:{stack.imap_port}/INBOX"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(env, stack.users[box])
+        code = main(
+            ["run", str(SMOKE), "--out", str(out),
+             "--target", f"smtp://127.0.0.1:{stack.smtp_port}",
+             "--verify", url, "--verify-password-env", env,
+             "--verify-ca-file", str(stack.ca_file), "--verify-wait", "120"]
+        )  # fmt: skip
+    record = json.loads((out / "run.json").read_text())
+    check = record["store_check"]
+    assert check["source"] == url
+    assert check["acknowledged"] > 500  # replies to hr@, auto-replies and bounces to it
+    assert (check["missing"], check["duplicates"]) == (0, 0), check
+    assert check["stored"] == check["acknowledged"] == len(stack.messages(box))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["events"]["lost"] == 0 and summary["events"]["duplicates"] == 0
+    assert summary["store_check"]["source"] == url
+    assert "Store check" in record["sections"]
+    text = "".join(p.read_text(errors="replace") for p in out.iterdir() if p.is_file())
+    assert stack.users[box] not in text
+    assert code in (0, 99)  # not a failed run; the thresholds are the smoke scenario's
