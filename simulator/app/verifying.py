@@ -40,7 +40,7 @@ from simulator.traffic.payload import Payload
 Say = Callable[[str], None]
 _MESSAGE_ID = re.compile(r"<(\d+)\.(\d+)@pulsecheck\.example>", re.IGNORECASE)
 
-__all__ = ["expected_events", "preflight", "tally", "verify_mailbox"]
+__all__ = ["expected_events", "preflight", "tally", "tally_ids", "verify_mailbox"]
 
 
 def found_events(message_ids: Sequence[str], seed: int) -> np.ndarray[Any, np.dtype[np.int64]]:
@@ -57,8 +57,16 @@ def tally(
     expected: np.ndarray[Any, Any], message_ids: Sequence[str], seed: int, source: str
 ) -> StoreCheck:
     """Expected event ids against the Message-IDs found in the mailbox."""
+    return tally_ids(expected, found_events(message_ids, seed), len(message_ids), source)
+
+
+def tally_ids(
+    expected: np.ndarray[Any, Any], found: np.ndarray[Any, Any], total: int, source: str
+) -> StoreCheck:
+    """Expected event ids against the event ids found (one per stored copy) among `total`
+    messages or rows; the rest of `total` is what no expected event accounts for."""
     want = np.unique(np.asarray(expected, dtype=np.int64))
-    ids, counts = np.unique(found_events(message_ids, seed), return_counts=True)
+    ids, counts = np.unique(np.asarray(found, dtype=np.int64), return_counts=True)
     at = np.searchsorted(ids, want)
     hit = at < ids.size
     hit[hit] = ids[at[hit]] == want[hit]
@@ -68,7 +76,7 @@ def tally(
         acknowledged=int(want.size),
         stored=int((copies > 0).sum()),
         missing=int((copies == 0).sum()),
-        extra_rows=len(message_ids) - int(copies.sum()),
+        extra_rows=total - int(copies.sum()),
         duplicates=int((copies > 1).sum()),
         source=source,
     )
