@@ -173,6 +173,12 @@ def test_replay_over_smtp_then_verify_over_imap(
     assert "63 of 63 acknowledged events addressed to it stored, 0 lost, 0 duplicated" in out
     assert len(mailstack.messages(box)) == 63
     assert mailstack.users[box] not in out + err
+    kept = json.loads((tmp_path / "run" / "replay.json").read_text())["store_check"]
+    assert kept["source"] == url and kept["stored"] == 63 and kept["duplicates"] == 0
+    assert main(["report", str(tmp_path / "run")]) in (0, 99)
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert (summary["events"]["stored"], summary["events"]["lost"]) == (63, 0)
+    assert url in (tmp_path / "run" / "report.html").read_text()
 
 
 @pytest.mark.slow
