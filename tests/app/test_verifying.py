@@ -7,15 +7,23 @@ unaccounted-for messages exactly as they were put together.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.app.record import StoreCheck
 from simulator.app.verifying import expected_events, tally
+from simulator.cli import main
 from simulator.columns import NO_ID
 from simulator.replay.engine import ReplayOptions
+from simulator.scenario import load_scenario
 from simulator.traffic.payload import Payload
+from simulator.validation import InputError
 from tests.replay.tables import schedule, workforce
 
 SEED = 7
@@ -102,3 +110,65 @@ def test_tally_matches_how_the_mailbox_was_filled(
     assert check.duplicates == sum(1 for n in copies.values() if n > 1)
     assert check.extra_rows == len(strays) + foreign
     assert check.stored + check.missing == check.acknowledged
+
+
+def test_a_record_written_before_duplicates_were_counted_still_reads(tmp_path: Path) -> None:
+    from simulator.app.record import RECORD_SCHEMA, RunInfo, RunRecord, read_record, write_record
+
+    info = RunInfo("mass-reply", "s.toml", "x", "smtp", 1.0, 1, 1, 0.1, None, "t", 1.0, "v", "c")
+    check = StoreCheck(acknowledged=3, stored=3, missing=0, extra_rows=0)
+    write_record(tmp_path, RunRecord("s", info, store_check=check))
+    doc = json.loads((tmp_path / "run.json").read_text())
+    for key in ("duplicates", "source"):
+        del doc["store_check"][key]
+    (tmp_path / "run.json").write_text(json.dumps(doc))
+    record = read_record(tmp_path)
+    assert record is not None and record.schema == RECORD_SCHEMA
+    assert record.store_check == StoreCheck(3, 3, 0, 0, duplicates=0, source="store.db")
+
+
+SMOKE = Path(__file__).resolve().parents[2] / "scenarios" / "ci-smoke.toml"
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--verify", "imap://hr@opm.example@127.0.0.1:143/"], "reads back your own system"),
+        (["--target", "smtp://127.0.0.1:25", "--verify-wait", "5"], "needs --verify"),
+        (
+            ["--target", "smtp://127.0.0.1:25", "--verify", "imap://hr@opm.example@127.0.0.1/"],
+            "--verify-password-file",
+        ),
+        (
+            [
+                "--target",
+                "smtp://127.0.0.1:25",
+                "--verify",
+                "imap://hr@opm.example@127.0.0.1/",
+                "--verify-password-env",
+                "HOME",
+                "--verify-wait",
+                "9999",
+            ],
+            "--verify-wait",
+        ),
+    ],
+)
+def test_run_refuses_a_bad_read_back_before_building_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], says: str
+) -> None:
+    assert main(["run", str(SMOKE), "--out", str(tmp_path / "run"), *extra]) == 2
+    assert says in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_scenario_verify_needs_your_own_target(tmp_path: Path) -> None:
+    text = SMOKE.read_text().replace(
+        'kind = "embedded"\nprotocol = "smtp"',
+        'kind = "embedded"\nprotocol = "smtp"\nverify = "imap://hr@opm.example@127.0.0.1/"',
+    )
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    with pytest.raises(InputError) as err:
+        load_scenario(path)
+    assert "[target] verify" in str(err.value) or "verify" in err.value.field
