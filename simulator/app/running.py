@@ -150,7 +150,7 @@ def verify_spec(request: RunRequest, scenario: Scenario, url: str | None) -> Ver
     if url is None:
         raise InputError(
             FLAGS if given else scenario.path,
-            "--verify" if given else "[target] verify",
+            "--verify" if given else "target.verify",
             verify,
             "reads back your own system (--target or [target] url); the embedded reference "
             "systems are checked against their store",
@@ -177,7 +177,7 @@ def verify_spec(request: RunRequest, scenario: Scenario, url: str | None) -> Ver
         allow_remote=request.allow_remote,
         wait_s=wait,
         source=FLAGS if given else scenario.path,
-        flag="--verify" if given else "[target] verify",
+        flag="--verify" if given else "target.verify",
     )
     check_spec(checked)
     return checked

@@ -29,7 +29,6 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -43,6 +42,8 @@ PROGRESS_EVERY = 20_000  # messages between progress lines
 Say = Callable[[str], None]
 Enough = Callable[[list[str]], bool]  # Message-IDs read so far -> stop polling?
 _FETCHED = re.compile(rb"UID (\d+)")
+# the one field HEADER.FIELDS returns, with its folded continuation lines (RFC 5322 2.2.3)
+_FIELD = re.compile(rb"^Message-ID:((?:[^\r\n]|\r?\n[ \t])*)", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -309,7 +310,6 @@ def _fetch_new(
         raise InputError(spec.source, spec.flag, spec.label, f"SEARCH failed: {_text(data)}")
     # "first:*" always names the highest UID, even one below `first` (RFC 3501 6.4.8)
     uids = [u for u in (int(x) for x in _text(data).split()) if u >= first]
-    parser = BytesHeaderParser()
     for start in range(0, len(uids), BATCH):
         if len(ids) >= spec.max_messages:
             return first, True
@@ -320,8 +320,9 @@ def _fetch_new(
             raise InputError(spec.source, spec.flag, spec.label, f"FETCH failed: {_text(data)}")
         for item in data:
             if isinstance(item, tuple) and (m := _FETCHED.search(item[0])):
-                value = parser.parsebytes(item[1]).get("Message-ID", "")
-                ids.append(" ".join(str(value).split()))
+                field_ = _FIELD.search(item[1])
+                value = b"" if field_ is None else b" ".join(field_.group(1).split())
+                ids.append(value.decode("ascii", "replace"))
                 first = max(first, int(m.group(1)) + 1)
         if len(uids) > PROGRESS_EVERY and (start // BATCH) % (PROGRESS_EVERY // BATCH) == 0:
             say(f"verify: read {len(ids):,} Message-IDs from {spec.label}")

@@ -85,9 +85,11 @@ def test_read_back_of_a_folder_without_a_mark_reads_everything(dovecot: DovecotI
     dovecot.make_folder("Replies")
     for event in range(1200):  # more than one FETCH batch
         dovecot.deliver(_message(event), folder="Replies")
+    folded = _message(1200).replace(b"Message-ID: <", b"message-id:\r\n <")
+    dovecot.deliver(folded, folder="Replies")
     read = read_back(_spec(dovecot, "Replies"), None, lambda ids: True, print)
-    check = tally(np.arange(1200), read.message_ids, SEED, "x")
-    assert (check.stored, check.missing, check.duplicates, check.extra_rows) == (1200, 0, 0, 0)
+    check = tally(np.arange(1201), read.message_ids, SEED, "x")
+    assert (check.stored, check.missing, check.duplicates, check.extra_rows) == (1201, 0, 0, 0)
 
 
 def test_read_back_waits_for_a_late_delivery(dovecot: DovecotInstance) -> None:
