@@ -20,7 +20,7 @@ state_dir = {d}/state
 log_path = {d}/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -41,7 +41,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps_port}
   }}
   chroot =
 }}
@@ -74,9 +75,16 @@ def unavailable() -> str | None:
 class DovecotInstance:
     """Dovecot under `root`, with `user` (an address) and the password in `password`."""
 
-    def __init__(self, root: Path, user: str = "replies@collect.example") -> None:
+    def __init__(
+        self,
+        root: Path,
+        user: str = "replies@collect.example",
+        tls: tuple[Path, Path, Path] | None = None,  # CA, server certificate, its key
+    ) -> None:
         self.dir = root
         self.port = free_port()
+        self.imaps_port = free_port() if tls else 0
+        self.tls = tls
         self.user = user
         self.password = "pc-" + os.urandom(8).hex()
         self.owner = pwd.getpwnam("mail")
@@ -93,8 +101,18 @@ class DovecotInstance:
             (self.dir / sub).mkdir(exist_ok=True)
         self.make_folder("")
         (self.dir / "users").write_text(f"{self.user}:{{PLAIN}}{self.password}\n")
+        ssl = "ssl = no"
+        if self.tls is not None:  # STARTTLS on the imap port, implicit TLS on imaps
+            ssl = f"ssl = yes\nssl_cert = <{self.tls[1]}\nssl_key = <{self.tls[2]}"
         (self.dir / "dovecot.conf").write_text(
-            CONF.format(d=self.dir, port=self.port, uid=self.owner.pw_uid, gid=self.owner.pw_gid)
+            CONF.format(
+                d=self.dir,
+                port=self.port,
+                imaps_port=self.imaps_port,
+                uid=self.owner.pw_uid,
+                gid=self.owner.pw_gid,
+                ssl=ssl,
+            )
         )
         # the daemon keeps the standard streams it inherits: give it none to hold open
         subprocess.run(

@@ -11,6 +11,7 @@ reads the collection mailbox back over IMAP with STARTTLS: nothing lost, nothing
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +23,10 @@ import pytest
 from simulator.app.verifying import tally, verify_mailbox
 from simulator.cli import main
 from simulator.collect.mailstack import MailStack
+from simulator.replay.tls import TlsOptions
 from simulator.replay.verify import VerifySpec, preflight, read_back
 from simulator.validation import InputError
+from tests.mailstack import tls_files
 from tests.replay.dovecot_instance import DovecotInstance, unavailable
 from tests.replay.tables import schedule, workforce
 
@@ -44,6 +47,22 @@ def dovecot() -> Iterator[DovecotInstance]:
         yield instance
     finally:
         instance.stop()
+
+
+@pytest.fixture
+def dovecot_tls() -> Iterator[DovecotInstance]:
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="pulsecheck-dovecot-"))
+    root.chmod(0o755)
+    instance = DovecotInstance(root / "imap", tls=tls_files(root / "tls"))
+    instance.start()
+    try:
+        yield instance
+    finally:
+        instance.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _message(event: int | None, seed: int = SEED) -> bytes:
@@ -106,6 +125,32 @@ def test_read_back_waits_for_a_late_delivery(dovecot: DovecotInstance) -> None:
     read = read_back(spec, mark, lambda ids: len(ids) >= 2, print, sleep=late)
     assert len(polls) == 2
     assert tally(np.array([1, 2]), read.message_ids, SEED, "x").missing == 0
+
+
+@pytest.mark.parametrize("scheme", ["imaps", "imap"])  # implicit TLS, and STARTTLS offered
+def test_tls_is_verified_against_the_given_ca(dovecot_tls: DovecotInstance, scheme: str) -> None:
+    box = dovecot_tls
+    port = box.imaps_port if scheme == "imaps" else box.port
+    assert box.tls is not None
+    trusted = TlsOptions(ca_file=box.tls[0])
+    spec = _spec(box, tls=trusted)
+    spec = VerifySpec(f"{scheme}://{box.user}@127.0.0.1:{port}/INBOX", **_same(spec))
+    box.deliver(_message(1))
+    read = read_back(spec, None, lambda ids: True, print)
+    assert read.message_ids == [f"<1.{SEED}@pulsecheck.example>"]
+    untrusted = VerifySpec(spec.url, **{**_same(spec), "tls": TlsOptions()})
+    with pytest.raises(InputError) as err:
+        preflight(untrusted)
+    assert "certificate not trusted" in str(err.value) and "--verify-ca-file" in str(err.value)
+    wrong_name = VerifySpec(
+        spec.url, **{**_same(spec), "tls": TlsOptions(ca_file=box.tls[0], server_name="x.test")}
+    )
+    with pytest.raises(InputError):
+        preflight(wrong_name)
+
+
+def _same(spec: VerifySpec) -> dict[str, object]:
+    return {"password_file": spec.password_file, "tls": spec.tls, "wait_s": spec.wait_s}
 
 
 @pytest.mark.parametrize(
