@@ -18,7 +18,18 @@ Two before/after figures show why the hot path is written as it is:
   - one live-display refresh on a million-event run: scanning whole result columns (how
     it was done) against reading only what finished since the last refresh.
 
-Run: python benchmarks/bench_replay_http.py [--repeats 3] [--seconds 6]
+With --tls, the same nginx also listens with TLS (a certificate from a trustme CA, see
+tests/replay/nginx_instance.py) and the run compares, side by side and repeated: the lean
+client over TLS, aiohttp over TLS and wrk over TLS (wrk does not verify the certificate;
+the replay clients do), with the lean client over plain HTTP as the reference.
+
+With --request FILE (a request template, `pulsecheck replay --request`), two more rows:
+the lean client rendering every event through the template, and Locust FastHttpUser
+POSTing the template's rendering of one event (the same body shape). The body costs also
+show pulsecheck's own JSON shape written as a template beside `Payload.http_jsons`, which
+is why the default body keeps its own path.
+
+Run: python benchmarks/bench_replay_http.py [--repeats 3] [--seconds 6] [--tls] [--request FILE]
 """
 
 from __future__ import annotations
@@ -49,28 +60,17 @@ from simulator.replay.engine import BATCH
 from simulator.replay.http_fast import FastHttpTarget
 from simulator.replay.live import LiveDisplay, LiveFigures
 from simulator.replay.targets import TargetOptions, make_target
+from simulator.replay.tls import TlsOptions
 from simulator.replay.workers import new_event_loop
 from simulator.traffic.outcomes import OK
 from simulator.traffic.payload import Payload
 from simulator.traffic.record import Recorder
+from simulator.traffic.request import compile_template
+from simulator.validation import load_toml
+from tests.replay.nginx_instance import Nginx, TlsFiles
 from tests.replay.tables import schedule, workforce
 
 CONNECTIONS = 50
-
-NGINX_CONF = """
-worker_processes 1;
-daemon off;
-pid {d}/nginx.pid;
-error_log {d}/error.log;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}; proxy_temp_path {d}; fastcgi_temp_path {d};
-  uwsgi_temp_path {d}; scgi_temp_path {d};
-  keepalive_requests 100000000;
-  server {{ listen 127.0.0.1:{port}; location / {{ return 201; }} }}
-}}
-"""
 
 LOCUSTFILE = """
 from locust import task
@@ -79,7 +79,7 @@ BODY = open({body!r}, "rb").read()
 class Poster(FastHttpUser):
     @task
     def post(self):
-        self.client.post("/replies", data=BODY, headers={{"Content-Type": "application/json"}})
+        self.client.post({path!r}, data=BODY, headers={{"Content-Type": {content_type!r}}})
 """
 
 WRK_LUA = """
@@ -89,29 +89,9 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def child_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def start_nginx(workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    conf = workdir / "nginx.conf"
-    conf.write_text(NGINX_CONF.format(d=workdir, port=port))
-    proc = subprocess.Popen(["nginx", "-c", str(conf), "-p", str(workdir)])
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nginx did not start")
 
 
 class FixedBodyTarget(FastHttpTarget):
@@ -126,18 +106,51 @@ class FixedBodyTarget(FastHttpTarget):
         return [self.fixed] * (stop - start)
 
 
-def run_replay(port: int, seconds: float, client: str, body: bytes) -> tuple[float, float]:
-    """(requests/s, requests per CPU-second) of the replay engine in this process."""
+# pulsecheck's own body written as a template: the same document, rendered generically
+DEFAULT_AS_TEMPLATE = {
+    "request": {
+        "body": {
+            "sender": "{sender}",
+            "round": "{round}",
+            "to": "{to}",
+            "cc": "{cc}",
+            "subject": "{subject}",
+            "body": "{body}",
+            "idempotency_key": "{idempotency_key}",
+            "attachments": "{attachments}",
+        }
+    }
+}
+
+
+def template_options(request: Path | None) -> dict[str, object]:
+    if request is None:
+        return {}
+    return {"template": load_toml(request), "template_source": str(request)}
+
+
+def run_replay(
+    port: int,
+    seconds: float,
+    client: str,
+    body: bytes,
+    tls: TlsOptions | None = None,
+    request: Path | None = None,
+) -> tuple[float, float]:
+    """(requests/s, requests per CPU-second) of the replay engine in this process; over
+    https to `port` when `tls` is given, through the template `request` when given."""
     rate_guess = 4_000 if client == "aiohttp" else 15_000
     n = int(rate_guess * seconds)
     events = schedule(["reply"] * n, gap_us=0)
     wf = workforce(n + 2)
-    url = f"http://127.0.0.1:{port}/replies"
-    target = (
-        FixedBodyTarget(port, body)
-        if client == "fixed"
-        else make_target(url, TargetOptions(timeout_s=10.0, fast_http=client == "fast"))
+    url = f"{'http' if tls is None else 'https'}://127.0.0.1:{port}/replies"
+    connection = TargetOptions(
+        timeout_s=10.0,
+        fast_http=client != "aiohttp",
+        tls=tls or TlsOptions(),
+        **template_options(request),  # type: ignore[arg-type]
     )
+    target = FixedBodyTarget(port, body) if client == "fixed" else make_target(url, connection)
     options = ReplayOptions(concurrency=CONNECTIONS, max_duration_s=seconds * 3, drop_after_s=1e9)
     cpu0 = time.process_time()
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
@@ -148,9 +161,16 @@ def run_replay(port: int, seconds: float, client: str, body: bytes) -> tuple[flo
     return result.summary["throughput_per_s"], ok / cpu
 
 
-def run_locust(port: int, seconds: float, workdir: Path) -> tuple[float, float]:
+def run_locust(
+    port: int,
+    seconds: float,
+    workdir: Path,
+    body: str = "body.json",
+    path: str = "/replies",
+    content_type: str = "application/json",
+) -> tuple[float, float]:
     lf = workdir / "locustfile.py"
-    lf.write_text(LOCUSTFILE.format(body=str(workdir / "body.json")))
+    lf.write_text(LOCUSTFILE.format(body=str(workdir / body), path=path, content_type=content_type))
     prefix = workdir / "locust"
     cpu0 = child_cpu()
     subprocess.run(
@@ -166,13 +186,13 @@ def run_locust(port: int, seconds: float, workdir: Path) -> tuple[float, float]:
     return float(row["Requests/s"]), count / cpu
 
 
-def run_wrk(port: int, seconds: float, workdir: Path) -> tuple[float, float]:
+def run_wrk(port: int, seconds: float, workdir: Path, scheme: str = "http") -> tuple[float, float]:
     script = workdir / "post.lua"
     script.write_text(WRK_LUA.format(body=str(workdir / "body.json")))
     cpu0 = child_cpu()
     out = subprocess.run(
         ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{int(seconds)}s", "-s", str(script),
-         f"http://127.0.0.1:{port}/replies"],
+         f"{scheme}://127.0.0.1:{port}/replies"],
         check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     cpu = child_cpu() - cpu0
@@ -215,9 +235,24 @@ def per_event_us(run: object, count: int, repeats: int = 3) -> float:
     return statistics.median(times) / count * 1e6
 
 
-def prepare_costs(count: int = 25_600) -> dict[str, float]:
-    """Microseconds per reply event to make its JSON body, three ways (see the docstring)."""
+def prepare_costs(count: int = 25_600, request: Path | None = None) -> dict[str, float]:
+    """Microseconds per reply event to make its JSON body, three ways (see the docstring),
+    and through templates: pulsecheck's own shape, and --request's."""
     p = Payload(schedule(["reply"] * count, gap_us=0), workforce(count + 2))
+    own = compile_template(DEFAULT_AS_TEMPLATE, "(built in)").request
+    assert own is not None
+    templates = {"template, pulsecheck's shape": own}
+    if request is not None:
+        given = compile_template(load_toml(request), str(request)).request
+        if given is not None:
+            templates[f"template {request.name}"] = given
+
+    def rendering(template: object) -> object:
+        def run() -> None:
+            for start in range(0, count, BATCH):
+                template.render(p, start, min(count, start + BATCH), "/")  # type: ignore[attr-defined]
+
+        return run
 
     def dumps_way() -> None:
         for i in range(count):
@@ -245,6 +280,7 @@ def prepare_costs(count: int = 25_600) -> dict[str, float]:
         "render_reply + json.dumps": per_event_us(dumps_way, count),
         "Payload.http_json": per_event_us(one_by_one, count),
         f"Payload.http_jsons ({BATCH})": per_event_us(batches, count),
+        **{f"{name} ({BATCH})": per_event_us(rendering(t), count) for name, t in templates.items()},
     }
 
 
@@ -298,20 +334,101 @@ def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def test_ca(workdir: Path) -> tuple[TlsFiles, TlsOptions]:
+    """nginx's certificate for 127.0.0.1 from a fresh trustme CA, and the clients' trust."""
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(workdir / "ca.pem"))
+    ca.issue_cert("127.0.0.1", "localhost").private_key_and_cert_chain_pem.write_to_path(
+        str(workdir / "server.pem")
+    )
+    server = TlsFiles(workdir / "server.pem", workdir / "server.pem")
+    return server, TlsOptions(ca_file=workdir / "ca.pem")
+
+
+def tls_main(args: argparse.Namespace, workdir: Path, body: bytes) -> None:
+    """The lean client, aiohttp and wrk over TLS against one nginx, side by side."""
+    server, client_tls = test_ca(workdir)
+    rows: dict[str, list[tuple[float, float]]] = {
+        "replay-fast-tls": [], "replay-aiohttp-tls": [], "wrk-tls": [], "replay-fast-plain": [],
+    }  # fmt: skip
+    with Nginx(workdir, status=201, tls=server) as nginx:
+        assert nginx.tls_port is not None
+        tls_port = nginx.tls_port
+        version = _tls_version(tls_port, client_tls)
+        for rep in range(args.repeats):
+            rows["replay-fast-tls"].append(
+                run_replay(tls_port, args.seconds, "fast", body, client_tls)
+            )
+            rows["replay-aiohttp-tls"].append(
+                run_replay(tls_port, args.seconds / 2, "aiohttp", body, client_tls)
+            )
+            rows["wrk-tls"].append(run_wrk(tls_port, args.seconds, workdir, "https"))
+            rows["replay-fast-plain"].append(run_replay(nginx.port, args.seconds, "fast", body))
+            print(
+                f"repeat {rep + 1}: " + ", ".join(f"{k} {v[-1][0]:.0f}/s" for k, v in rows.items())
+            )
+    med = {k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v))
+           for k, v in rows.items()}  # fmt: skip
+    cores = f"{os.cpu_count()} cores shared by client and server"
+    print(f"\nnginx 201 sink over TLS ({version}), {CONNECTIONS} "
+          f"keep-alive connections, {args.repeats} repeats, medians ({cores}), "
+          f"load average {load()}:")  # fmt: skip
+    print(f"{'client':<20}{'req/s':>10}{'req/CPU-s':>12}")
+    for name, (rps, per_core) in med.items():
+        print(f"{name:<20}{rps:>10.0f}{per_core:>12.0f}")
+    fast, aio, wrk = med["replay-fast-tls"], med["replay-aiohttp-tls"], med["wrk-tls"]
+    plain = med["replay-fast-plain"]
+    print(f"\nreplay-fast-tls / wrk-tls: {fast[0] / wrk[0]:.2f}x req/s, "
+          f"{fast[1] / wrk[1]:.2f}x per core")  # fmt: skip
+    print(f"replay-fast-tls / replay-aiohttp-tls: {fast[0] / aio[0]:.1f}x req/s, "
+          f"{fast[1] / aio[1]:.1f}x per core")  # fmt: skip
+    print(f"replay-fast-tls / replay-fast-plain: {fast[0] / plain[0]:.2f}x req/s "
+          "(the cost of TLS to the lean client)")  # fmt: skip
+
+
+def _tls_version(port: int, tls: TlsOptions) -> str:
+    """The protocol version nginx and the clients agree on."""
+    raw = socket.create_connection(("127.0.0.1", port))
+    with tls.context().wrap_socket(raw, server_hostname="127.0.0.1") as wrapped:
+        return f"{wrapped.version()}, {wrapped.cipher()[0]}"  # type: ignore[index]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--tls", action="store_true", help="compare the clients over TLS")
+    parser.add_argument(
+        "--request", type=Path, default=None, help="request template TOML to replay through too"
+    )
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="bench-http-"))
     payload = Payload(schedule(["reply"]), workforce(4))
     (workdir / "body.json").write_bytes(payload.http_json(0))
-    nginx, port = start_nginx(workdir)
     body = (workdir / "body.json").read_bytes()
+    if args.tls:
+        try:
+            tls_main(args, workdir, body)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return
+    nginx = Nginx(workdir, status=201).__enter__()
+    port = nginx.port
     rows: dict[str, list[tuple[float, float]]] = {
         "replay-fast": [], "replay-fixed-body": [], "replay-aiohttp": [],
         "locust-fasthttp": [], "wrk": [],
     }  # fmt: skip
+    shape: dict[str, str] = {}
+    if args.request is not None:
+        compiled = compile_template(load_toml(args.request), str(args.request)).request
+        assert compiled is not None, "--request needs a [request] table"
+        rendered = compiled.render(payload, 0, 1, "/replies")
+        (workdir / "body-template").write_bytes(rendered.bodies[0])
+        shape = {"body": "body-template", "path": rendered.paths[0].decode(),
+                 "content_type": compiled.content_type}  # fmt: skip
+        rows["replay-fast-template"], rows["locust-template-body"] = [], []
     try:
         for rep in range(args.repeats):
             rows["replay-fast"].append(run_replay(port, args.seconds, "fast", body))
@@ -319,38 +436,50 @@ def main() -> None:
             rows["replay-aiohttp"].append(run_replay(port, args.seconds / 2, "aiohttp", body))
             rows["locust-fasthttp"].append(run_locust(port, args.seconds, workdir))
             rows["wrk"].append(run_wrk(port, args.seconds, workdir))
+            if shape:
+                rows["replay-fast-template"].append(
+                    run_replay(port, args.seconds, "fast", body, request=args.request)
+                )
+                rows["locust-template-body"].append(
+                    run_locust(port, args.seconds, workdir, **shape)
+                )
             print(
                 f"repeat {rep + 1}: " + ", ".join(f"{k} {v[-1][0]:.0f}/s" for k, v in rows.items())
             )
         accuracy = [run_accuracy(port, 5000, 4.0) for _ in range(args.repeats)]
     finally:
-        nginx.terminate()
-        nginx.wait()
+        nginx.__exit__()
         shutil.rmtree(workdir, ignore_errors=True)
     med = {k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v))
            for k, v in rows.items()}  # fmt: skip
     cores = f"{os.cpu_count()} cores shared by client and server"
     print(f"\nnginx 201 sink, {CONNECTIONS} connections, {args.repeats} repeats, medians "
           f"({cores}), load average {load()}:")  # fmt: skip
-    print(f"{'client':<18}{'req/s':>10}{'req/CPU-s':>12}")
+    print(f"{'client':<22}{'req/s':>10}{'req/CPU-s':>12}")
     for name, (rps, per_core) in med.items():
-        print(f"{name:<18}{rps:>10.0f}{per_core:>12.0f}")
+        print(f"{name:<22}{rps:>10.0f}{per_core:>12.0f}")
     fast, locust, wrk = med["replay-fast"], med["locust-fasthttp"], med["wrk"]
     print(f"\nreplay-fast / locust FastHttpUser, per core: {fast[1] / locust[1]:.1f}x (goal >= 5x)")
     print(f"replay-fast / wrk: {fast[0] / wrk[0]:.2f}x req/s, {fast[1] / wrk[1]:.2f}x per core")
     fixed = med["replay-fixed-body"]
     print(f"replay-fixed-body / locust per core: {fixed[1] / locust[1]:.1f}x (same work)")
     print(f"replay-aiohttp / locust per core: {med['replay-aiohttp'][1] / locust[1]:.1f}x")
+    if shape:
+        tpl, tpl_locust = med["replay-fast-template"], med["locust-template-body"]
+        print(
+            f"replay-fast-template / locust (template body) per core: "
+            f"{tpl[1] / tpl_locust[1]:.1f}x; template / own JSON req/s: {tpl[0] / fast[0]:.2f}x"
+        )
     p99 = statistics.median(a["p99_ms"] for a in accuracy)
     print("\nscheduling accuracy at 5,000 events/s for 4 s (send lag, ms):")
     for a in accuracy:
         print("  " + json.dumps({k: round(v, 3) for k, v in a.items()}))
     print(f"median p99 send lag {p99:.3f} ms (goal <= 5 ms), live display attached")
     print("\npreparing one reply's JSON body (median of 3 passes over 25,600 events):")
-    costs = prepare_costs()
+    costs = prepare_costs(request=args.request)
     before = costs["render_reply + json.dumps"]
     for name, us in costs.items():
-        print(f"  {name:<28}{us:>7.2f} us/event  {before / us:>5.1f}x")
+        print(f"  {name:<40}{us:>7.2f} us/event  {before / us:>5.1f}x")
     print("one live-display refresh, 1,000,000 events at 5,000/s (median of 20):")
     refresh = live_refresh_ms()
     for name, ms in refresh.items():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,14 +121,26 @@ def pinned(host: str, allow_remote: bool = False, field: str = "target") -> Chec
 
 
 async def create_connection(
-    factory: Callable[[], P], checked: CheckedHost, port: int
+    factory: Callable[[], P],
+    checked: CheckedHost,
+    port: int,
+    tls: ssl.SSLContext | None = None,
+    server_hostname: str | None = None,
 ) -> tuple[asyncio.BaseTransport, P]:
-    """Connect to the first of the checked addresses that answers, never to the name."""
+    """Connect to the first of the checked addresses that answers, never to the name.
+    With a TLS context the handshake sends `server_hostname` as SNI and verifies the
+    certificate against it (default: the checked name), whatever address the socket
+    reached; a failed handshake is raised at once (another address would fail alike)."""
     loop = asyncio.get_running_loop()
     error: OSError = OSError(f"{checked.host} has no address")
+    name = None if tls is None else server_hostname or checked.host
     for address in checked.addresses:
         try:
-            return await loop.create_connection(factory, address, port)
+            return await loop.create_connection(
+                factory, address, port, ssl=tls, server_hostname=name
+            )
+        except ssl.SSLError:
+            raise
         except OSError as err:
             error = err
     raise error

@@ -31,6 +31,8 @@ CADENCES = ("once", "weekly")
 COLLECTION_KINDS = ("central", "agency", "consolidation", "leadership")
 TARGET_KINDS = ("embedded", "http", "smtp")
 EMBEDDED_PROTOCOLS = ("smtp", "http")
+TEMPLATE_TABLES = ("request", "response", "auth")  # of [target], for kind = "http"
+SMTP_TLS = ("none", "starttls", "implicit")
 RESERVED_SUFFIXES = (".example", ".test")
 MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online limits (2025): 500 recipients per message
 
@@ -104,15 +106,46 @@ class Round:
 
 
 @dataclass(frozen=True)
+class TargetTls:
+    """[target.tls]: how to verify an https target (and be verified by it). Paths are
+    resolved against the scenario file's folder and must exist."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SmtpAuthSpec:
+    """`[target.smtp_auth]`: the submission account(s) of an smtp target (paths are
+    relative to the scenario file; the passwords stay in their files or variables)."""
+
+    user: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+    credentials: Path | None = None  # CSV or TOML: sender -> user, password
+
+
+@dataclass(frozen=True)
 class TargetSpec:
     kind: str = "embedded"
     url: str | None = None
     protocol: str = "smtp"  # for "embedded": which reference system receives replies
-    verify: str | None = None  # imap(s)://USER@HOST:PORT/MAILBOX to read back after the replay
-    verify_password_file: str | None = None  # its password, in a file
-    verify_password_env: str | None = None  # or in an environment variable
+    tls: TargetTls = field(default_factory=TargetTls)
+    # [target.request], [target.response], [target.auth] of an external HTTP endpoint:
+    # kept as tables here, compiled by `simulator.traffic.request` (checked on load by
+    # `simulator.app.scenarios.load_any`)
+    template: dict[str, Any] | None = None
+    smtp_tls: str = "none"  # for kind = "smtp": "none", "starttls" or "implicit"
+    smtp_auth: SmtpAuthSpec | None = None
+    # a mailbox of the target's to read back over IMAP after the replay (paths relative
+    # to the scenario file; the password stays in its file or variable)
+    verify: str | None = None  # imap(s)://USER@HOST:PORT/MAILBOX
+    verify_password_file: Path | None = None
+    verify_password_env: str | None = None
     verify_address: str | None = None  # the address the mailbox receives (default USER)
-    verify_ca_file: str | None = None  # CA to trust for its TLS
+    verify_ca_file: Path | None = None  # CA to trust for its TLS
 
 
 @dataclass(frozen=True)
@@ -185,7 +218,7 @@ def parse_scenario(doc: dict[str, Any], source: str) -> Scenario:
         workforce=_workforce(top.table("workforce")),
         rounds=rounds,
         collections=collections,
-        target=_target(top.table("target")),
+        target=_target(top.table("target"), Path(source).parent),
         replay=_replay(top.table("replay")),
         behaviour=read_behaviour(top.table("behaviour")),
         thresholds=parse_thresholds(top.table("thresholds")),
@@ -284,32 +317,98 @@ def _collection(f: Fields) -> Collection:
     return collection
 
 
-def _target(f: Fields) -> TargetSpec:
+def _target(f: Fields, folder: Path) -> TargetSpec:
     kind = f.str("kind", "embedded", choices=TARGET_KINDS)
     url = f.str("url", None)
     if kind != "embedded" and url is None:
         raise f.fail("url", None, f"is required when kind = '{kind}'")
-    if url is not None and not url.startswith(f"{kind}://"):
-        raise f.fail("url", url, f"must start with {kind}:// when kind = '{kind}'")
-    verify = f.str("verify", None)
+    if url is not None and not url.startswith((f"{kind}://", f"{kind}s://")):
+        raise f.fail("url", url, f"must start with {kind}:// or {kind}s:// when kind = '{kind}'")
+    tls = _tls(f.table("tls"), folder) if f.has("tls") else TargetTls()
+    if f.has("tls") and (url is None or url.startswith("http://")):
+        raise f.fail("tls", f.peek("tls"), "needs an https:// url (the target's own endpoint)")
+    tables = {key: f.mapping(key) for key in TEMPLATE_TABLES if f.has(key)}
+    if tables and kind != "http":
+        key = next(iter(tables))
+        raise f.fail(key, tables[key], "applies only to an external target with kind = 'http'")
+    smtp_tls = f.str("smtp_tls", "none", choices=SMTP_TLS)
+    auth = _smtp_auth(f.table("smtp_auth")) if f.has("smtp_auth") else None
+    if kind != "smtp" and (smtp_tls != "none" or auth is not None):
+        key = "smtp_tls" if smtp_tls != "none" else "smtp_auth"
+        raise f.fail(key, f.peek(key), "is for kind = 'smtp' (your own SMTP server)")
+    if url is not None and url.startswith("smtps://") and smtp_tls == "starttls":
+        raise f.fail("smtp_tls", smtp_tls, "smtps:// is TLS from the first byte")
+    verify = f.line("verify", None)
     if verify is not None and kind == "embedded":
         raise f.fail(
             "verify", verify, "reads back your own system: the embedded one is read directly"
         )
     if verify is not None and not verify.startswith(("imap://", "imaps://")):
         raise f.fail("verify", verify, "must be imap://USER@HOST:PORT/MAILBOX or imaps://...")
+
+    def path(key: str) -> Path | None:
+        value = f.line(key, None)
+        return None if value is None else folder / value
+
     target = TargetSpec(
         kind=kind,
         url=url,
         protocol=f.str("protocol", "smtp", EMBEDDED_PROTOCOLS),
+        tls=tls,
+        template=tables or None,
+        smtp_tls=smtp_tls,
+        smtp_auth=auth,
         verify=verify,
-        verify_password_file=f.str("verify_password_file", None),
-        verify_password_env=f.str("verify_password_env", None),
-        verify_address=f.str("verify_address", None),
-        verify_ca_file=f.str("verify_ca_file", None),
+        verify_password_file=path("verify_password_file"),
+        verify_password_env=f.ident("verify_password_env", None),
+        verify_address=f.line("verify_address", None),
+        verify_ca_file=path("verify_ca_file"),
     )
     f.done()
     return target
+
+
+def _tls(f: Fields, folder: Path) -> TargetTls:
+    def file(key: str) -> Path | None:
+        name: str | None = f.str(key, None)
+        if name is None:
+            return None
+        path = folder / name
+        if not path.is_file():
+            raise f.fail(key, name, f"file not found ({path})")
+        return path
+
+    tls = TargetTls(
+        ca_file=file("ca_file"),
+        cert_file=file("cert_file"),
+        key_file=file("key_file"),
+        server_name=f.line("server_name", None),
+    )
+    if tls.key_file is not None and tls.cert_file is None:
+        raise f.fail("key_file", str(tls.key_file), "needs cert_file as well")
+    f.done()
+    return tls
+
+
+def _smtp_auth(f: Fields) -> SmtpAuthSpec:
+    here = Path(f.source).parent
+
+    def path(key: str) -> Path | None:
+        value = f.line(key, None)
+        return None if value is None else here / value
+
+    spec = SmtpAuthSpec(
+        user=f.line("user", None),
+        password_file=path("password_file"),
+        password_env=f.ident("password_env", None),
+        credentials=path("credentials"),
+    )
+    f.done()
+    if spec.user is None and spec.credentials is None:
+        raise f.fail("user", None, "is required unless credentials names a file")
+    if spec.user is not None and (spec.password_file is None) == (spec.password_env is None):
+        raise f.fail("password_file", None, "give one of password_file and password_env")
+    return spec
 
 
 def _replay(f: Fields) -> ReplaySpec:

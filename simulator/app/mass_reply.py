@@ -14,7 +14,7 @@ all of it.
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -29,7 +29,9 @@ from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
+from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
+from simulator.replay.tls import TlsOptions
 from simulator.replay.verify import VerifySpec
 from simulator.report.cost_section import cost_html
 from simulator.scenario import Scenario
@@ -48,6 +50,10 @@ class MassReplyPlan:
     target_url: str | None  # None: the embedded reference system
     workers: int
     allow_remote: bool = False
+    tls: TlsOptions = field(default_factory=TlsOptions)  # for an https target_url
+    smtp_tls: str = "none"  # your own SMTP server: STARTTLS or implicit TLS
+    smtp_auth: SmtpAuth | None = None  # its submission account(s)
+    source: str = "command line"  # where smtp_tls was given, for errors
     verify: VerifySpec | None = None  # a mailbox of the user's system to read back
 
 
@@ -117,7 +123,16 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         out=out,
         options=replay_options(plan),
         workers=plan.workers,
-        connection=TargetOptions(allow_remote=plan.allow_remote),
+        connection=TargetOptions(
+            allow_remote=plan.allow_remote,
+            tls=plan.tls,
+            template=plan.scenario.target.template if plan.target_url else None,
+            template_source=plan.scenario.path,
+            template_prefix="target.",
+            smtp_tls=plan.smtp_tls,
+            smtp_auth=plan.smtp_auth,
+            source=plan.source,
+        ),
         verify=plan.verify,
     )
     check = None

@@ -9,6 +9,14 @@ directory gets results.parquet, the two latency histograms and replay.json. With
 `verify` (an IMAP mailbox, `simulator.app.verifying`) the mailbox is examined before the
 first event is sent and read back after the last: the run's `store_check`, also written
 into replay.json.
+
+Before any load is sent, the connection options are checked against the target (the
+files they name exist; TLS options need a TLS target; SMTP TLS and accounts need an
+smtp(s):// target; a sender the credentials file does not name needs the one account;
+a request template compiles with its credentials readable) and the target's `preflight`
+probes the server once (TLS handshake, STARTTLS, login), so a run that cannot work
+stops with one InputError rather than every event failing; a mailbox to verify gets its
+own preflight login then too.
 """
 
 from __future__ import annotations
@@ -22,19 +30,30 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from simulator.app.record import StoreCheck
+from simulator.columns import NO_ID
+from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
-from simulator.replay.targets import TargetOptions, make_target
-from simulator.replay.verify import VerifySpec
+from simulator.replay.targets import (
+    SMTP_TLS_MODES,
+    TargetOptions,
+    auth_header,
+    load_template,
+    make_target,
+    parse_target,
+)
+from simulator.replay.verify import VerifySpec, check_spec
 from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.tables import manifest_path, read_stage
 from simulator.traffic.record import SUMMARY_FILE, Recorder, read_results, write_run
 from simulator.validation import InputError
 
-WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation")
+WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
 OnStart = Callable[[Recorder, float], None]
 Say = Callable[[str], None]
 
@@ -93,11 +112,101 @@ def check_ids(events: pa.Table, n_people: int, source: str) -> None:
             raise InputError(source, name, int(ids.max()), f"must be < {n_people} (workforce rows)")
 
 
-def check_connection(connection: TargetOptions) -> None:
-    """Files the connection names must exist before any load is sent."""
+TLS_FLAGS = {
+    "ca_file": "--ca-file",
+    "cert_file": "--client-cert",
+    "key_file": "--client-key",
+    "server_name": "--tls-server-name",
+}
+
+
+def check_connection(
+    connection: TargetOptions, url: str, field: str = "--target"
+) -> smtp_auth.Accounts | None:
+    """Files and options the connection names, checked against the target URL before
+    any load is sent; the submission accounts, when some are given."""
     path = connection.token_secret
     if path is not None and not path.is_file():
         raise InputError("command line", "--token-secret", str(path), "file not found")
+    scheme = parse_target(url)[0]
+    tls = connection.tls
+    given = [flag for name, flag in TLS_FLAGS.items() if getattr(tls, name) is not None]
+    if given and scheme == "http":
+        raise InputError(
+            "command line", field, url, f"is plain http; {', '.join(given)} need an https:// target"
+        )
+    for name in ("ca_file", "cert_file", "key_file"):
+        file = getattr(tls, name)
+        if file is not None and not file.is_file():
+            raise InputError("command line", TLS_FLAGS[name], str(file), "file not found")
+    template = load_template(connection)
+    if template is not None:
+        auth_header(template)
+    smtp = scheme in ("smtp", "smtps")
+    source = connection.source
+    flags = source == "command line"
+    tls_field = "--smtp-tls" if flags else "target.smtp_tls"
+    mode = connection.smtp_tls
+    if mode not in SMTP_TLS_MODES:
+        raise InputError(source, tls_field, mode, f"must be one of {', '.join(SMTP_TLS_MODES)}")
+    if mode != "none" and not smtp:
+        raise InputError(source, tls_field, mode, "needs an smtp:// or smtps:// target")
+    if scheme == "smtps" and mode == "starttls":
+        raise InputError(
+            source, tls_field, mode, "smtps:// is TLS from the first byte; use smtp:// for it"
+        )
+    auth = connection.smtp_auth
+    if auth is None or not auth.given:
+        return None
+    if not smtp:
+        raise InputError(auth.source, auth.field("user"), "(given)", "needs an smtp(s):// target")
+    if connection.token_secret is not None:
+        raise InputError(
+            auth.source, auth.field("user"), "(given)", "and --token-secret: give one of them"
+        )
+    return smtp_auth.load(auth)
+
+
+def check_senders(
+    auth: smtp_auth.SmtpAuth,
+    accounts: smtp_auth.Accounts,
+    events: pa.Table,
+    workforce: pa.Table,
+    broadcast_sender: str,
+) -> None:
+    """Every message's From: address must have an account to send as: its own in the
+    credentials file, else the one account."""
+    kinds = events.column("kind").cast(pa.string())
+    senders = events.column("sender_id").to_numpy()
+    own = pc.equal(kinds, "broadcast").to_numpy(zero_copy_only=False) | (senders == NO_ID)
+    emails = workforce.column("email").to_numpy(zero_copy_only=False)
+    addresses = set(emails[np.unique(senders[~own])].tolist())
+    if own.any():
+        addresses.add(broadcast_sender)
+    lacking = smtp_auth.missing(accounts, addresses)
+    if lacking:
+        more = f" and {len(lacking) - 3} more" if len(lacking) > 3 else ""
+        raise InputError(
+            auth.source,
+            auth.field("credentials"),
+            ", ".join(lacking[:3]) + more,
+            f"names no account for {len(lacking)} sender(s) of the schedule; add them, or "
+            f"give {auth.field('user')} with a password for the others",
+        )
+
+
+def preflight(url: str, connection: TargetOptions) -> None:
+    """The target's own check before any load (`Target.preflight`), on a loop of its own."""
+
+    async def check() -> None:
+        target = make_target(url, connection)
+        try:
+            await target.preflight()
+        finally:
+            await target.aclose()
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(check())
 
 
 def replay_schedule(
@@ -110,8 +219,14 @@ def replay_schedule(
     events = read_stage(request.schedule, "schedule")
     workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
     check_ids(events, workforce.num_rows, str(request.schedule))
-    check_connection(request.connection)
+    accounts = check_connection(request.connection, request.target)
+    auth = request.connection.smtp_auth
+    if accounts is not None and auth is not None:
+        check_senders(auth, accounts, events, workforce, request.options.broadcast_sender)
     verify = request.verify
+    if verify is not None:
+        check_spec(verify)
+    preflight(request.target, request.connection)
     mark = None if verify is None else verifying.preflight(verify)
     request.out.mkdir(parents=True, exist_ok=True)
     if request.workers > 1:

@@ -27,10 +27,15 @@ from typing import TYPE_CHECKING, Any
 from simulator import __version__
 from simulator.app.kinds import Executed
 from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
+from simulator.app.replaying import check_connection, preflight
 from simulator.app.reporting import ReportResult, report
 from simulator.app.scenarios import AnyScenario, load_any
+from simulator.replay.smtp_auth import SmtpAuth
+from simulator.replay.targets import TargetOptions
+from simulator.replay.tls import TlsOptions
 from simulator.replyall.params import ReplyAllScenario
 from simulator.safety import check_target
+from simulator.scenario import TargetTls
 from simulator.validation import Fields, InputError
 
 if TYPE_CHECKING:
@@ -51,6 +56,12 @@ class RunRequest:
     target: str | None = None  # the user's endpoint, overriding [target] url
     allow_remote: bool = False  # allow a target outside loopback
     workers: int | None = None  # default the scenario's [replay] workers
+    ca_file: Path | None = None  # TLS options for an https target, each overriding
+    client_cert: Path | None = None  # the scenario's [target.tls] field of that name
+    client_key: Path | None = None
+    tls_server_name: str | None = None
+    smtp_tls: str | None = None  # your SMTP target's TLS, overriding [target] smtp_tls
+    smtp_auth: SmtpAuth | None = None  # its accounts, overriding [target.smtp_auth]
     verify: str | None = None  # imap(s)://USER@HOST:PORT/MAILBOX, overriding [target] verify
     verify_password_file: Path | None = None
     verify_password_env: str | None = None
@@ -102,6 +113,8 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
             raise InputError(
                 FLAGS, "--protocol", request.protocol, "a reply-all storm replays over smtp"
             )
+        _no_tls_flags(request, "a reply-all storm replays over plain smtp to the mailbox")
+        _no_smtp_flags(request, request.smtp_tls or "none", request.smtp_auth)
         speedup = flags.float("speedup", scenario.replay.speedup, lo=0.0, hi=1e6, lo_open=True)
         sc = dataclasses.replace(
             scenario, replay=dataclasses.replace(scenario.replay, speedup=speedup)
@@ -119,7 +132,23 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
             request.protocol,
             "chooses the embedded system; the target's URL already says its protocol",
         )
-    verify = verify_spec(request, scenario, url)
+    tls = tls_options(request, scenario.target.tls)
+    smtp_tls, auth, source = _smtp_connection(request, scenario)
+    if url is None:
+        _no_tls_flags(request, "the embedded reference systems speak plain http and smtp")
+        _no_smtp_flags(request, smtp_tls, auth)
+    else:
+        field = "--target" if request.target else "[target] url"
+        connection = TargetOptions(
+            allow_remote=request.allow_remote,
+            tls=tls,
+            smtp_tls=smtp_tls,
+            smtp_auth=auth,
+            source=source,
+        )
+        check_connection(connection, url, field)
+        preflight(url, connection)  # a certificate or login problem stops the run here
+    verify = verify_spec(request, scenario, url, tls)
     return MassReplyPlan(
         verify=verify,
         scenario=scenario,
@@ -130,13 +159,63 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         target_url=url,
         workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
         allow_remote=request.allow_remote,
+        tls=tls,
+        smtp_tls=smtp_tls,
+        smtp_auth=auth,
+        source=source,
     )
 
 
-def verify_spec(request: RunRequest, scenario: Scenario, url: str | None) -> VerifySpec | None:
-    """The read-back the flags or `[target] verify` ask for, checked without connecting."""
-    from simulator.replay.tls import TlsOptions
-    from simulator.replay.verify import VerifySpec, check_spec
+TLS_FIELDS = ("ca_file", "client_cert", "client_key", "tls_server_name")
+
+
+def _no_tls_flags(request: RunRequest, why: str) -> None:
+    for name in TLS_FIELDS:
+        value = getattr(request, name)
+        if value is not None:
+            flag = "--" + name.replace("_", "-")
+            raise InputError(FLAGS, flag, str(value), f"{why}; it needs an https:// --target")
+
+
+def _no_smtp_flags(request: RunRequest, smtp_tls: str, auth: SmtpAuth | None) -> None:
+    """SMTP TLS and accounts are for the user's own SMTP server, not the embedded ones."""
+    if smtp_tls != "none" or auth is not None:
+        field = "--smtp-tls" if smtp_tls != "none" else "--smtp-user"
+        raise InputError(
+            FLAGS, field, "(given)", "is for your own SMTP server (--target smtp://...)"
+        )
+
+
+def tls_options(request: RunRequest, scenario: TargetTls) -> TlsOptions:
+    """The scenario's [target.tls], each field overridden by its flag when given."""
+    return TlsOptions(
+        ca_file=request.ca_file or scenario.ca_file,
+        cert_file=request.client_cert or scenario.cert_file,
+        key_file=request.client_key or scenario.key_file,
+        server_name=request.tls_server_name or scenario.server_name,
+    )
+
+
+def _smtp_connection(request: RunRequest, scenario: Any) -> tuple[str, SmtpAuth | None, str]:
+    """TLS mode, accounts and where the mode was given: the flags, else the scenario's."""
+    target, path = scenario.target, str(request.scenario)
+    tls, source = target.smtp_tls, path if target.smtp_tls != "none" else FLAGS
+    if request.smtp_tls is not None:
+        tls, source = request.smtp_tls, FLAGS
+    auth = request.smtp_auth
+    if auth is None and target.smtp_auth is not None:
+        auth = SmtpAuth(**dataclasses.asdict(target.smtp_auth), source=path)
+    return tls, auth, source
+
+
+def verify_spec(
+    request: RunRequest, scenario: Scenario, url: str | None, target_tls: TlsOptions
+) -> VerifySpec | None:
+    """The read-back the flags or `[target] verify` ask for, with a preflight login (a
+    refused login or a missing mailbox stops the run before anything is built). Its CA is
+    --verify-ca-file or verify_ca_file, else the target's own (--ca-file)."""
+    from simulator.replay.verify import VerifySpec
+    from simulator.replay.verify import preflight as mailbox_preflight
 
     spec = scenario.target
     given = request.verify is not None
@@ -158,13 +237,9 @@ def verify_spec(request: RunRequest, scenario: Scenario, url: str | None) -> Ver
     password_file = request.verify_password_file
     password_env = request.verify_password_env
     if password_file is None and password_env is None:
-        password_file = (
-            None if spec.verify_password_file is None else Path(spec.verify_password_file)
-        )
+        password_file = spec.verify_password_file
         password_env = spec.verify_password_env
-    ca_file = request.verify_ca_file or (
-        None if spec.verify_ca_file is None else Path(spec.verify_ca_file)
-    )
+    ca_file = request.verify_ca_file or spec.verify_ca_file or target_tls.ca_file
     wait = 30.0 if request.verify_wait is None else request.verify_wait
     if not 0 <= wait <= 3600:
         raise InputError(FLAGS, "--verify-wait", wait, "must be 0..3600 seconds")
@@ -179,7 +254,7 @@ def verify_spec(request: RunRequest, scenario: Scenario, url: str | None) -> Ver
         source=FLAGS if given else scenario.path,
         flag="--verify" if given else "target.verify",
     )
-    check_spec(checked)
+    mailbox_preflight(checked)
     return checked
 
 

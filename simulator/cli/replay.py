@@ -18,6 +18,7 @@ from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
     from simulator.replay.engine import ReplayOptions
+    from simulator.replay.tls import TlsOptions
     from simulator.replay.verify import VerifySpec
 
 EPILOG = """\
@@ -27,14 +28,37 @@ examples:
   pulsecheck replay s.parquet --workforce wf.parquet --scenario scenarios/opm-weekly.toml \\
       --target http://127.0.0.1:8080/replies --token-secret api.secret --speedup 2000 \\
       --out reports/run2
+  pulsecheck replay s.parquet --workforce wf.parquet --target https://localhost:8443/replies \
+      --ca-file ca.pem --client-cert client.pem --client-key client.key --out reports/run3
+  pulsecheck replay s.parquet --workforce wf.parquet --target http://127.0.0.1:9000/ \
+      --request scenarios/templates/hr-intake.toml --speedup 2000 --out reports/run4
+  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:587 \
+      --smtp-tls starttls --ca-file ca.pem --smtp-user loadtest \
+      --smtp-password-file smtp.pw --out reports/run5
   pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
-      --speedup 2000 --out reports/run3 \\
+      --speedup 2000 --out reports/run6 \\
       --verify imap://hr@opm.example@127.0.0.1:1143/INBOX --verify-password-file hr.pass
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
 --secret-file api.secret --scenario scenarios/opm-weekly.toml`, whose secret gives each
 request its agency's bearer token. --speedup 2000 plays a 55-hour window in 99 s.
+
+An https:// target is verified against the system's trust store, or --ca-file; its
+certificate must name the URL's host (or --tls-server-name). One probe connection checks
+the handshake before any load is sent. --client-cert (and --client-key) is for servers
+that require mutual TLS.
+
+--request FILE shapes each request for your own endpoint: a TOML file with [request]
+(method, path, headers, a json, form or multipart body with {placeholders}), [response]
+(which statuses acknowledge, mean duplicate, refuse or are retried) and [auth] (bearer,
+agency_tokens, basic or header, each secret from a file or an environment variable).
+
+Against your own submission server, --smtp-tls starttls upgrades each connection (its
+certificate verified as for https, --ca-file included) and --smtp-user with
+--smtp-password-file (or --smtp-password-env) logs in (AUTH PLAIN, else LOGIN);
+--smtp-credentials FILE gives senders their own accounts. One probe connection checks
+TLS and the login before any load is sent.
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.
@@ -59,7 +83,9 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("schedule", type=Path, help="schedule Parquet (pulsecheck schedule)")
     parser.add_argument("--workforce", type=Path, required=True, help="workforce Parquet")
     parser.add_argument(
-        "--target", required=True, help="http://127.0.0.1:PORT/PATH or smtp://127.0.0.1:PORT"
+        "--target",
+        required=True,
+        help="http(s)://127.0.0.1:PORT/PATH or smtp://127.0.0.1:PORT",
     )
     parser.add_argument("--out", type=Path, required=True, help="run directory to write")
     parser.add_argument("--speedup", type=finite_float, default=1.0, help="time compression (>0)")
@@ -102,11 +128,82 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="scenario the schedule was built from: its collection addresses and thresholds",
     )
+    parser.add_argument(
+        "--request",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="request template TOML ([request], [response], [auth]) for your own endpoint",
+    )
     parser.add_argument("--http-client", choices=("fast", "aiohttp"), default="fast")
+    add_tls_flags(parser)
+    add_smtp_arguments(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
     parser.add_argument("--no-live", action="store_true", help="no live display")
     add_verify_flags(parser)
     parser.set_defaults(func=run)
+
+
+def add_tls_flags(parser: argparse.ArgumentParser) -> None:
+    """The TLS flags of every command that sends load to a target URL."""
+    group = parser.add_argument_group("TLS (https://, smtps:// and STARTTLS targets)")
+    group.add_argument(
+        "--ca-file", type=Path, help="PEM file of the CA(s) to trust instead of the system's"
+    )
+    group.add_argument("--client-cert", type=Path, help="client certificate (PEM) for mutual TLS")
+    group.add_argument(
+        "--client-key", type=Path, help="its private key (PEM), unless in --client-cert"
+    )
+    group.add_argument(
+        "--tls-server-name", help="name to send as SNI and verify (default: the URL's host)"
+    )
+
+
+def tls_from(args: argparse.Namespace) -> TlsOptions:
+    """The TLS flags as `TlsOptions` (checked where the target is: `check_connection`)."""
+    from simulator.replay.tls import TlsOptions
+
+    return TlsOptions(
+        ca_file=args.ca_file,
+        cert_file=args.client_cert,
+        key_file=args.client_key,
+        server_name=args.tls_server_name,
+    )
+
+
+def add_smtp_arguments(parser: argparse.ArgumentParser, default_tls: str | None = "none") -> None:
+    """The flags of an SMTP submission target: TLS and accounts (passwords from files or
+    environment variables only, never from the command line)."""
+    group = parser.add_argument_group("SMTP submission (smtp:// or smtps:// targets)")
+    group.add_argument(
+        "--smtp-tls",
+        choices=("none", "starttls", "implicit"),
+        default=default_tls,
+        help="STARTTLS on smtp://, or TLS from the first byte (smtps:// always is)",
+    )
+    group.add_argument("--smtp-user", help="the submission account every message logs in as")
+    group.add_argument("--smtp-password-file", type=Path, help="file holding its password")
+    group.add_argument("--smtp-password-env", metavar="NAME", help="variable holding it")
+    group.add_argument(
+        "--smtp-credentials",
+        type=Path,
+        metavar="FILE",
+        help="per-sender accounts (CSV sender,user,password or TOML); senders it does not "
+        "name log in as --smtp-user, and without --smtp-user they are refused before load",
+    )
+
+
+def smtp_auth_from(args: argparse.Namespace) -> Any:
+    """The accounts the SMTP flags name (an `SmtpAuth`), or None."""
+    from simulator.replay.smtp_auth import SmtpAuth
+
+    auth = SmtpAuth(
+        user=args.smtp_user,
+        password_file=args.smtp_password_file,
+        password_env=args.smtp_password_env,
+        credentials=args.smtp_credentials,
+    )
+    return auth if auth.given else None
 
 
 def add_verify_flags(parser: argparse.ArgumentParser) -> None:
@@ -127,7 +224,10 @@ def add_verify_flags(parser: argparse.ArgumentParser) -> None:
         "--verify-address", help="address the mailbox receives (default: USER, if an address)"
     )
     group.add_argument(
-        "--verify-ca-file", type=Path, metavar="PEM", help="CA to trust for IMAP TLS"
+        "--verify-ca-file",
+        type=Path,
+        metavar="PEM",
+        help="CA to trust for IMAP TLS (default --ca-file)",
     )
     group.add_argument(
         "--verify-wait",
@@ -156,7 +256,7 @@ def verify_from(args: argparse.Namespace) -> VerifySpec | None:
         password_file=args.verify_password_file,
         password_env=args.verify_password_env,
         address=args.verify_address,
-        tls=TlsOptions(ca_file=args.verify_ca_file),
+        tls=TlsOptions(ca_file=args.verify_ca_file or getattr(args, "ca_file", None)),
         allow_remote=args.allow_remote,
         timeout_s=getattr(args, "timeout", None) or 30.0,
         wait_s=wait,
@@ -202,6 +302,20 @@ def check_args(args: argparse.Namespace) -> None:
         raise InputError("command line", "--html-share", args.html_share, "must be 0..1")
     if args.seed is not None and args.seed < 0:
         raise InputError("command line", "--seed", args.seed, "must be >= 0")
+
+
+def template_from(args: argparse.Namespace) -> dict[str, Any]:
+    """TargetOptions fields of a --request file: its tables, checked now."""
+    if args.request is None:
+        return {}
+    from simulator.traffic.request import compile_template
+    from simulator.validation import load_toml
+
+    if not args.target.startswith(("http://", "https://")):
+        raise InputError("command line", "--request", str(args.request), "needs an http(s) target")
+    tables = load_toml(args.request)
+    compile_template(tables, str(args.request), "", args.request.parent)
+    return {"template": tables, "template_source": str(args.request)}
 
 
 def collections_from(args: argparse.Namespace, scenario: Any) -> dict[str, str]:
@@ -262,6 +376,10 @@ def run(args: argparse.Namespace) -> int:
             fast_http=args.http_client == "fast",
             token_secret=args.token_secret,
             allow_remote=args.allow_remote,
+            tls=tls_from(args),
+            **template_from(args),
+            smtp_tls=args.smtp_tls,
+            smtp_auth=smtp_auth_from(args),
         ),
         verify=verify,
     )

@@ -27,6 +27,10 @@ off. Unexpected errors answer 500 with a JSON body and log only their type.
 A read of reply contents opens only that agency's sealed rows (the store's `Vault`) and
 is answered only once its audit row (who, agency, row ids, the query) is committed.
 
+`GET /openapi.json` (no token) describes all of this as an OpenAPI 3.1 document built
+from the same limits (`simulator.collect.openapi`), for anyone building a compatible
+endpoint.
+
 Answers (all JSON):
   201 {"status": "stored", "key": k}        durable now
   200 {"status": "duplicate", "key": k}     stored earlier
@@ -78,6 +82,10 @@ log = logging.getLogger("pulsecheck.collect.api")
 MAX_BODY_BYTES = 64 * 1024  # a reply is ~5 bullets; anything near this is abuse
 MAX_TEXT_CHARS = 20_000
 MAX_CC = 50
+ADDRESS_CHARS = 320  # sender, to (RFC 5321's path limit is 256; names may add more)
+SUBJECT_CHARS = 1000
+KEY_CHARS = 200  # idempotency_key
+MAX_ATTACHMENTS = 1000
 MAX_ROW_ID = 2**63 - 1  # SQLite's INTEGER
 RETRY_AFTER_SECONDS = "1"
 DEFAULT_READ_TIMEOUT_S = 30.0
@@ -166,14 +174,14 @@ def parse_reply(raw: bytes, rounds: Mapping[str, ContentRules]) -> ReplyIn:
 
 def _reply_fields(fields: Fields, rounds: Mapping[str, ContentRules]) -> ReplyIn:
     reply = ReplyIn(
-        sender=_line(fields, "sender", 320),
+        sender=_line(fields, "sender", ADDRESS_CHARS),
         round=fields.str("round", choices=list(rounds)),
-        to=_line(fields, "to", 320),
+        to=_line(fields, "to", ADDRESS_CHARS),
         cc=tuple(_cc(fields)),
-        subject=_line(fields, "subject", 1000, default=""),
+        subject=_line(fields, "subject", SUBJECT_CHARS, default=""),
         text=_text(fields),
-        key=_line(fields, "idempotency_key", 200),
-        attachments=fields.int("attachments", 0, lo=0, hi=1000),
+        key=_line(fields, "idempotency_key", KEY_CHARS),
+        attachments=fields.int("attachments", 0, lo=0, hi=MAX_ATTACHMENTS),
     )
     fields.done()
     if not reply.key:
@@ -450,6 +458,13 @@ async def _read(path: str, query: Any) -> Any:
     return await asyncio.to_thread(run)
 
 
+async def openapi(request: web.Request) -> web.Response:
+    from simulator.collect.openapi import openapi_document
+
+    rounds = sorted(request.app[CONFIG].rules_by_round)
+    return web.json_response(openapi_document(rounds))
+
+
 async def health(request: web.Request) -> web.Response:
     store = request.app[STORE]
     failure = store.failure
@@ -494,4 +509,5 @@ def build_app(config: ApiConfig, store: AnyStore) -> web.Application:
     app.router.add_get("/counts", get_counts)
     app.router.add_get("/agencies/{code}/replies", get_agency_replies)
     app.router.add_get("/health", health)
+    app.router.add_get("/openapi.json", openapi)
     return app

@@ -36,7 +36,7 @@ import pyarrow as pa
 from hdrh.histogram import HdrHistogram
 
 from simulator.replay.targets import Session, Target
-from simulator.traffic.outcomes import ERROR, TIMEOUT, Outcome
+from simulator.traffic.outcomes import ERROR, TIMEOUT, Outcome, settled
 from simulator.traffic.pacer import intended_offsets_us, run_window
 from simulator.traffic.payload import BROADCAST_SENDER, Payload
 from simulator.traffic.record import Recorder, build_histograms, summarize
@@ -213,7 +213,7 @@ class _Lane:
             job.not_before = _now() + min(out.retry_after, run.opts.retry_cap_s)
             self.queue.append(job)
             return
-        run.rec.finish(job.i, run.us(_now()), out, job.retries)
+        run.rec.finish(job.i, run.us(_now()), settled(out), job.retries)
 
 
 _now = time.monotonic  # the loop's own clock may tick in whole milliseconds (uvloop)

@@ -41,6 +41,9 @@ class FakeTarget:
     def prepare(self, payload: Payload, start: int, stop: int) -> list[tuple[int, SmtpMessage]]:
         return list(zip(range(start, stop), payload.smtp_messages(start, stop), strict=True))
 
+    async def preflight(self) -> None:
+        return None
+
     async def open(self) -> FakeSession:
         self.sessions_opened += 1
         return FakeSession(self)

@@ -22,20 +22,36 @@ bounces go unauthenticated. A connection carries one principal, so when the next
 needs another one the session parks its connection in the target's small idle pool
 (`MAX_IDLE`, shared by all sessions; the oldest is QUIT when it is full) and takes one
 of that principal from the pool, or opens one; it sends nothing ahead for it.
+
+TLS and submission accounts: smtps:// speaks TLS from the first byte; with STARTTLS the
+session greets, sends EHLO, STARTTLS, upgrades the connection in place
+(`loop.start_tls`, the context and SNI from `TlsOptions`) and sends EHLO again, whose
+answer (PIPELINING, AUTH) is the one that counts. Everything after, PIPELINING included,
+runs over the TLS transport unchanged. Given submission accounts (`smtp_auth.Accounts`)
+instead of tokens, every message logs in as its sender's account (or the one account),
+with PLAIN when offered, else LOGIN. A refused login (535) is the outcome of the message
+that needed it ("smtp 535 at auth: <server text>"). `preflight` makes one probe
+connection before any load (greet, EHLO, STARTTLS, AUTH, QUIT) and turns a server
+without STARTTLS, without a usable mechanism, refusing the login or failing the
+handshake into an InputError naming the flag.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
+import ssl
 from collections import deque
 from typing import cast
 
-from simulator.replay.targets import Follow, Tokens
+from simulator.replay import smtp_auth
+from simulator.replay.smtp_auth import Accounts
+from simulator.replay.targets import SMTP_TLS_MODES, Follow, Tokens
+from simulator.replay.tls import TlsOptions
 from simulator.safety import create_connection, pinned
 from simulator.traffic.outcomes import OK, Outcome, classify
 from simulator.traffic.payload import HELO_NAME, Payload, SmtpMessage
+from simulator.validation import InputError
 
 MAX_IDLE = 64  # parked connections of other principals, per target
 
@@ -67,9 +83,20 @@ def wire(message: SmtpMessage, principal: str | None = None) -> Wire:
     return commands, n_rcpt, dot_stuff(message.data), principal
 
 
-def auth_plain(agency: str, token: str) -> bytes:
-    """The AUTH PLAIN command with its initial response (RFC 4616)."""
-    return b"AUTH PLAIN " + base64.b64encode(f"\0{agency}\0{token}".encode()) + b"\r\n"
+class Unusable(ConnectionError):
+    """The server cannot take the session as configured (no STARTTLS, no mechanism)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
+class AuthRefused(ConnectionError):
+    """The server refused the login; `outcome` is what the message that needed it got."""
+
+    def __init__(self, code: int, text: bytes) -> None:
+        self.outcome = classify(code, 0, "auth", text)
+        super().__init__(self.outcome.error)
 
 
 class _ReplyProtocol(asyncio.Protocol):
@@ -145,6 +172,36 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
+async def _ehlo(proto: _ReplyProtocol, timeout: float) -> list[bytes]:
+    """EHLO; the reply's lines in upper case (the extensions the server offers)."""
+    proto.write(b"EHLO " + HELO_NAME + b"\r\n")
+    ((code, text),) = await proto.read(1, timeout)
+    if code != 250:
+        raise ConnectionError(f"SMTP EHLO {code}")
+    return text.upper().split(b"\n")
+
+
+async def _login(
+    proto: _ReplyProtocol, mechanism: bytes | None, user: str, password: str, timeout: float
+) -> None:
+    """AUTH PLAIN (one round trip) or LOGIN (three); AuthRefused unless 235."""
+    lines = smtp_auth.login_lines(user, password) if mechanism == b"LOGIN" else None
+    if lines is None:
+        proto.write(smtp_auth.plain(user, password))
+        ((code, text),) = await proto.read(1, timeout)
+    else:
+        for line in lines:
+            proto.write(line)
+            ((code, text),) = await proto.read(1, timeout)
+            if code != 334:
+                break
+    if code != 235:
+        if code == 334:  # a challenge after the password: leave the exchange (RFC 4954)
+            proto.write(b"*\r\n")
+        _quit(proto)
+        raise AuthRefused(code, text)
+
+
 class SmtpSession:
     def __init__(self, target: SmtpTarget) -> None:
         self.target = target
@@ -152,33 +209,62 @@ class SmtpSession:
         self.pipelining = False
         self.dirty = False  # a failed envelope needs RSET before the next one
         self.ahead: Wire | None = None  # a message whose commands are on the wire already
-        self.principal: str | None = None  # the agency the connection is for
+        self.principal: str | None = None  # the agency (or account) the connection is for
 
     async def _connect(self, principal: str | None = None) -> _ReplyProtocol:
-        timeout = self.target.timeout_s
+        target, timeout = self.target, self.target.timeout_s
+        implicit = target.tls_mode == "implicit"
         _, proto = await asyncio.wait_for(
-            create_connection(_ReplyProtocol, self.target.checked, self.target.port), timeout
+            create_connection(
+                _ReplyProtocol,
+                target.checked,
+                target.port,
+                target.context if implicit else None,
+                target.server_name if implicit else None,
+            ),
+            timeout,
         )
+        try:
+            return await self._open(proto, principal)
+        except BaseException:
+            if proto.transport is not None:
+                proto.transport.abort()
+            raise
+
+    async def _open(self, proto: _ReplyProtocol, principal: str | None) -> _ReplyProtocol:
+        """Greeting, EHLO (and STARTTLS, EHLO again), AUTH on a new connection."""
+        target, timeout = self.target, self.target.timeout_s
         ((code, _),) = await proto.read(1, timeout)
         if code != 220:
             raise ConnectionError(f"SMTP greeting {code}")
-        proto.write(b"EHLO " + HELO_NAME + b"\r\n")
-        ((code, text),) = await proto.read(1, timeout)
-        if code != 250:
-            raise ConnectionError(f"SMTP EHLO {code}")
-        words = text.upper().split(b"\n")
+        words = await _ehlo(proto, timeout)
+        if target.tls_mode == "starttls":
+            if b"STARTTLS" not in words:
+                raise Unusable(target.tls_field, "the server does not offer STARTTLS")
+            proto.write(b"STARTTLS\r\n")
+            ((code, _),) = await proto.read(1, timeout)
+            if code != 220:
+                raise Unusable(target.tls_field, f"the server answered {code} to STARTTLS")
+            assert proto.transport is not None and target.context is not None
+            proto.transport = await asyncio.get_running_loop().start_tls(
+                proto.transport,
+                proto,
+                target.context,
+                server_hostname=target.server_name,
+                ssl_handshake_timeout=timeout,
+            )
+            words = await _ehlo(proto, timeout)
         self.pipelining = b"PIPELINING" in words
         self.dirty = False
         self.ahead = None
         self.principal = principal
-        token = self.target.token(principal)
-        if token is not None and any(w.startswith(b"AUTH ") and b"PLAIN" in w for w in words):
-            assert principal is not None
-            proto.write(auth_plain(principal, token))
-            ((code, _),) = await proto.read(1, timeout)
-            if code != 235:
-                proto.write(b"QUIT\r\n")
-                raise ConnectionError(f"SMTP AUTH {code}")
+        login = target.login(principal)
+        if login is not None:
+            mechanism = smtp_auth.choose(words)
+            if target.accounts is not None and mechanism is None:
+                raise Unusable(target.auth_field, "the server offers no AUTH PLAIN or LOGIN")
+            if mechanism == b"PLAIN" or (target.accounts is not None and mechanism):
+                await _login(proto, mechanism, *login, timeout)
         return proto
 
     async def deliver(self, message: Wire, follow: Follow | None = None) -> Outcome:
@@ -187,7 +273,10 @@ class SmtpSession:
             self._park()  # this connection is another agency's
             proto = self._unpark(message[3])
         if proto is None or proto.transport is None:
-            proto = self.proto = await self._connect(message[3])
+            try:
+                proto = self.proto = await self._connect(message[3])
+            except AuthRefused as refused:
+                return refused.outcome
         try:
             out = await self._transaction(proto, message, follow if self.pipelining else None)
         except BaseException:
@@ -224,14 +313,14 @@ class SmtpSession:
     ) -> Outcome:
         replies, nbytes = await self._envelope(proto, message)
         self.dirty = True
-        mail_code = replies[0][0]
+        mail_code, mail_text = replies[0]
         if mail_code >= 400:
-            return classify(mail_code, nbytes, "MAIL")
-        refused = [code for code, _ in replies[1:-1] if code >= 400]
-        data_code = replies[-1][0]
+            return classify(mail_code, nbytes, "MAIL", mail_text)
+        refused = [reply for reply in replies[1:-1] if reply[0] >= 400]
+        data_code, data_text = replies[-1]
         if data_code != 354:
-            worst = min(refused) if refused else data_code  # 4xx before 5xx: retry
-            return classify(worst, nbytes, "RCPT" if refused else "DATA")
+            code, text = min(refused) if refused else (data_code, data_text)  # 4xx: retry
+            return classify(code, nbytes, "RCPT" if refused else "DATA", text)
         data = message[2]
         nbytes += len(data)
         following: Wire | None = follow() if follow is not None else None
@@ -240,9 +329,9 @@ class SmtpSession:
         else:  # the next due transaction rides behind the dot
             proto.write(data + following[0])
             self.ahead = following
-        ((code, _),) = await proto.read(1, self.target.timeout_s)
+        ((code, text),) = await proto.read(1, self.target.timeout_s)
         self.dirty = False  # the reply to the dot ends the transaction, whatever it says
-        out = classify(code, nbytes, "end of data")
+        out = classify(code, nbytes, "end of data", text)
         if out.outcome == OK and refused:
             return out._replace(error=f"{len(refused)} of {message[1]} rcpt refused")
         return out
@@ -286,7 +375,7 @@ class SmtpSession:
 
 
 class SmtpTarget:
-    """Sends each event as one SMTP transaction to smtp://host:port."""
+    """Sends each event as one SMTP transaction to smtp://host:port (or smtps://)."""
 
     def __init__(
         self,
@@ -295,12 +384,30 @@ class SmtpTarget:
         timeout_s: float = 30.0,
         tokens: Tokens | None = None,
         allow_remote: bool = False,
+        tls_mode: str = "none",
+        tls: TlsOptions | None = None,
+        accounts: Accounts | None = None,
+        source: str = "command line",  # where the options were given, for preflight errors
     ) -> None:
+        if tls_mode not in SMTP_TLS_MODES:
+            raise ValueError(f"tls_mode must be one of {SMTP_TLS_MODES}")
         self.host, self.port = host, port
         self.checked = pinned(host, allow_remote)  # the addresses connections go to
         self.timeout_s = timeout_s
         self.tokens = tokens
-        self.description = f"smtp://{host}:{port}"
+        self.accounts = accounts
+        self.tls_mode = tls_mode
+        tls = tls or TlsOptions()
+        self.tls = tls
+        self.context: ssl.SSLContext | None = None if tls_mode == "none" else tls.context()
+        self.server_name = tls.sni(host)
+        self.source = source
+        flags = source == "command line"
+        self.tls_field = "--smtp-tls" if flags else "target.smtp_tls"
+        self.auth_field = "--smtp-user" if flags else "target.smtp_auth"
+        scheme = "smtps" if tls_mode == "implicit" else "smtp"
+        self.description = f"{scheme}://{host}:{port}"
+        self.first = smtp_auth.DEFAULT if accounts and accounts.default else None
         self._idle: deque[tuple[str | None, _ReplyProtocol, bool]] = deque()
 
     def token(self, principal: str | None) -> str | None:
@@ -309,8 +416,54 @@ class SmtpTarget:
             return None
         return self.tokens(principal)
 
+    def login(self, principal: str | None) -> tuple[str, str] | None:
+        """(user, password) a connection for `principal` logs in with, or None."""
+        if self.accounts is not None:
+            account = None if principal is None else self.accounts.account(principal)
+            return None if account is None else (account.user, account.password)
+        token = self.token(principal)
+        return None if token is None or principal is None else (principal, token)
+
+    async def preflight(self) -> None:
+        """One probe connection (greet, EHLO, STARTTLS, AUTH, QUIT) before any load: a
+        server that cannot take the run as configured is an InputError naming the flag.
+        Plain SMTP without accounts has nothing to check: no probe."""
+        if self.tls_mode == "none" and self.accounts is None:
+            return
+        session = SmtpSession(self)
+        principal = self.first
+        if principal is None and self.accounts is not None and self.accounts.senders:
+            principal = next(iter(self.accounts.senders))
+        try:
+            await session._connect(principal)
+        except Unusable as err:
+            raise InputError(self.source, err.field, self.description, err.reason) from None
+        except AuthRefused as err:
+            raise InputError(
+                self.source, self.auth_field, self.description, f"login refused: {err}"
+            ) from None
+        except ssl.SSLError as err:
+            why = err.reason or str(err)
+            if isinstance(err, ssl.SSLCertVerificationError):
+                why = f"certificate verify failed: {err.verify_message}"
+            reason = f"TLS handshake with {self.description} failed ({why})"
+            if self.tls.ca_file is not None:
+                raise InputError(self.source, "--ca-file", str(self.tls.ca_file), reason) from None
+            raise InputError(self.source, self.tls_field, self.tls_mode, reason) from None
+        except (OSError, TimeoutError) as err:
+            reason = f"cannot open an SMTP session ({type(err).__name__}: {err})"
+            field = "--target" if self.source == "command line" else "target.url"
+            raise InputError(self.source, field, self.description, reason) from None
+        await session.close()
+
     def prepare(self, payload: Payload, start: int, stop: int) -> list[Wire]:
         messages = payload.smtp_messages(start, stop)
+        accounts = self.accounts
+        if accounts is not None:  # each message as the account of its From: address
+            return [
+                wire(message, accounts.principal(payload.sender_address(i)))
+                for i, message in enumerate(messages, start)
+            ]
         if self.tokens is None:
             return [wire(message) for message in messages]
         own = ("", payload.broadcast_sender)  # the broadcast and bounces: no agency's
@@ -322,8 +475,9 @@ class SmtpTarget:
     async def open(self) -> SmtpSession:
         """A session, connected now if possible (else at its first delivery)."""
         session = SmtpSession(self)
-        with contextlib.suppress(OSError, TimeoutError):
-            session.proto = await session._connect()
+        if self.accounts is None or self.first is not None:
+            with contextlib.suppress(OSError, TimeoutError):
+                session.proto = await session._connect(self.first)
         return session
 
     def park(self, principal: str | None, proto: _ReplyProtocol, pipelining: bool) -> None:

@@ -7,10 +7,18 @@ reply (a content rule, a size limit, "mailbox full") is REJECTED; an answer that
 target is misconfigured or broken (404, 401, 403, 5xx, an SMTP refusal before the
 message was read) is an ERROR and counts against the run's error rate. 429/503 and SMTP
 4xx are temporary and carry the delay before a retry.
+
+`ResponseRules` is the same classification with the statuses named by the user (a
+`[response]` table, `simulator.traffic.request`): which acknowledge, which say "stored
+earlier" (acknowledged, the detail kept as "duplicate"), which refuse (with a reason read
+from a JSON field of the answer when one is named), which are retried. `REFERENCE_RULES`
+classifies every status exactly as `http_outcome` does.
 """
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from simulator.columns import OUTCOMES
@@ -63,20 +71,114 @@ def http_outcome(status: int, retry_after: str | bytes | None, nbytes: int) -> O
     return Outcome(status, REJECTED if status in HTTP_REFUSALS else ERROR, nbytes, f"http {status}")
 
 
+MAX_REASON_CHARS = 60  # a reason from an answer's body, as the outcome's error text
+
+
+@dataclass(frozen=True)
+class ResponseRules:
+    """Which HTTP statuses acknowledge, mean duplicate, refuse or are retried."""
+
+    ok: tuple[tuple[int, int], ...] = ((200, 299),)  # inclusive ranges
+    duplicate: tuple[int, ...] = (409,)
+    refused: tuple[int, ...] = HTTP_REFUSALS
+    retry: tuple[int, ...] = HTTP_TEMPORARY
+    max_retry_s: float = 5.0  # longest Retry-After honoured (the engine caps it too)
+    reason_field: tuple[str, ...] = ()  # dotted path into a JSON answer, e.g. error.code
+
+    @property
+    def reads_body(self) -> bool:
+        """Whether an answer's body is needed (only when a reason field is named)."""
+        return bool(self.reason_field)
+
+    def outcome(
+        self, status: int, retry_after: str | bytes | None, nbytes: int, body: bytes = b""
+    ) -> Outcome:
+        """Classify an answer; `body` is read only when `reads_body`."""
+        for lo, hi in self.ok:
+            if lo <= status <= hi:
+                return Outcome(status, OK, nbytes)
+        if status in self.duplicate:
+            return Outcome(status, OK, nbytes, "duplicate")
+        error = f"http {status}"
+        if self.reason_field:
+            reason = json_reason(body, self.reason_field)
+            error = f"{error} {reason}" if reason else error
+        if status in self.retry:
+            delay = retry_after_seconds(retry_after)
+            delay = DEFAULT_RETRY_S if delay is None else min(delay, self.max_retry_s)
+            return Outcome(status, ERROR, nbytes, error, delay)
+        return Outcome(status, REJECTED if status in self.refused else ERROR, nbytes, error)
+
+
+REFERENCE_RULES = ResponseRules(duplicate=(), max_retry_s=float("inf"))  # = http_outcome
+
+
+def json_reason(body: bytes, path: tuple[str, ...]) -> str:
+    """The text at `path` in a JSON answer, one short printable line; "" if absent."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return ""
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            return ""
+        value = value[key]
+    if isinstance(value, dict | list) or value is None:
+        return ""
+    text = "".join(c for c in str(value) if c.isprintable())
+    return text[:MAX_REASON_CHARS]
+
+
 SMTP_STORAGE = 552  # message too big for the system, or mailbox full (RFC 5321 4.2.3)
+SMTP_AUTH_REFUSED = 535  # authentication credentials invalid (RFC 4954)
+MAILBOX_FULL = "mailbox full"
+# 552/452 with the enhanced status code "mailbox full" (RFC 3463 X.2.2), or saying so
+_FULL_CODES = (b"5.2.2", b"4.2.2")
+_FULL_WORDS = (b"mailbox full", b"mailbox is full", b"over quota", b"quota exceeded")
+MAX_REASON = 120  # characters of the server's text kept in a reason
 
 
-def classify(code: int, nbytes: int, what: str) -> Outcome:
-    """An SMTP reply code as an outcome.
+def mailbox_full(code: int, text: bytes) -> bool:
+    """Whether a 552 or 452 reply says the recipient's mailbox is full."""
+    if code not in (SMTP_STORAGE, 452):
+        return False
+    lower = text.lower()
+    return any(c in lower for c in _FULL_CODES) or any(w in lower for w in _FULL_WORDS)
+
+
+def classify(code: int, nbytes: int, what: str, text: bytes = b"") -> Outcome:
+    """An SMTP reply code (and its text) as an outcome.
 
     2xx/3xx ok; 4xx temporary (retried); a 5xx at the end of DATA, after the system read
     the message (a content rule, a malformed message), or a 552 (too big, mailbox full),
     is the system refusing the reply on purpose; any other 5xx (unknown recipient, sender
-    refused, a command refused) is an error of the target or the route.
+    refused, a command refused) is an error of the target or the route. A 552/452 saying
+    the mailbox is full has the reason "mailbox full" (and is refused for good when its
+    retries run out, `settled`); a 535 to AUTH is a refused login, with the server's text.
     """
     if 200 <= code < 400:
         return Outcome(code, OK, nbytes)
+    full = mailbox_full(code, text)
+    if what == "auth":
+        reason = f"smtp {code} at auth: {_trimmed(text)}"
+    else:
+        reason = MAILBOX_FULL if full else f"smtp {code} at {what}"
     if 400 <= code < 500:
-        return Outcome(code, ERROR, nbytes, f"smtp {code} at {what}", TEMPORARY_RETRY_S)
-    refused = what == "end of data" or code == SMTP_STORAGE
-    return Outcome(code, REJECTED if refused else ERROR, nbytes, f"smtp {code} at {what}")
+        return Outcome(code, ERROR, nbytes, reason, TEMPORARY_RETRY_S)
+    refused = what == "end of data" or code in (SMTP_STORAGE, SMTP_AUTH_REFUSED) or full
+    return Outcome(code, REJECTED if refused else ERROR, nbytes, reason)
+
+
+def settled(out: Outcome) -> Outcome:
+    """A temporary outcome whose retries ran out, as recorded: a mailbox still full is
+    refused for good ("mailbox full"); anything else stays what it was."""
+    if out.retry_after is not None and out.error == MAILBOX_FULL:
+        return out._replace(outcome=REJECTED, retry_after=None)
+    return out
+
+
+def _trimmed(text: bytes) -> str:
+    """The server's reply text for a reason: one line, printable, bounded."""
+    line = " ".join(text.decode("utf-8", "replace").split())
+    line = "".join(c if c.isprintable() else "?" for c in line)
+    return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."

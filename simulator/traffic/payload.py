@@ -31,11 +31,17 @@ column slice into Python lists once, and builds JSON documents from pieces that 
 already escaped, so no document goes through `json.dumps`.
 
 The native engine and the Locust users both call this module, so both send the same bytes.
+
+`values(start, stop, names)` gives a run of events' fields as plain lists, one per
+placeholder name in `FIELDS` (and `JSON_BODY`: the texts JSON-escaped, as `http_jsons`
+spells them), for request templates (`simulator.traffic.request`) that shape a user's own
+HTTP body; only the names asked for are computed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime
@@ -79,6 +85,36 @@ SUBJECTS = {
 _JSON_SUBJECTS = {kind: json_string(subject) for kind, subject in SUBJECTS.items()}
 _BROADCAST_JSON = json_string(BROADCAST_TEXT)[1:-1]  # spelled as `render_replies(json=True)` spells
 US_PER_S = 1_000_000
+# What a request template may name, with the JSON type each keeps as a whole value.
+FIELDS = {
+    "sender": "string",
+    "sender_name": "string",
+    "to": "string",
+    "cc": "list",
+    "subject": "string",
+    "body": "string",
+    "bullets": "list",
+    "idempotency_key": "string",
+    "agency": "string",
+    "sub_agency": "string",
+    "round": "string",
+    "event_id": "number",
+    "intended_time": "string",
+    "size": "number",
+    "attachments": "number",
+}
+JSON_BODY = "body/json"  # `values` key of the bodies' text JSON-escaped (no quotes)
+JSON_BULLETS = "bullets/json"  # and of their bullets as JSON arrays
+BULLET = "- "  # how a reply's accomplishment lines begin (the phrase grammar's)
+
+
+_BULLETS = re.compile(r"\n- ([^\r\n]*)")  # a line is "- text" after a CRLF
+_JSON_BULLETS = re.compile(r"\\n- ([^\\]*(?:\\[^rn][^\\]*)*)")  # the same in JSON-escaped text
+
+
+def _bullets(text: str, escaped: bool = False) -> list[str]:
+    """The accomplishment lines of a reply's text, without their "- "."""
+    return (_JSON_BULLETS if escaped else _BULLETS).findall(("\\n" if escaped else "\n") + text)
 
 
 def collection_address(collection: str, addresses: Mapping[str, str]) -> str:
@@ -131,6 +167,8 @@ class Payload:
         self.first = _codes(workforce.column("first_name"))
         self.last = _codes(workforce.column("last_name"))
         self.occupation = _codes(workforce.column("occupation"))
+        names = workforce.column_names
+        self.subagency = _codes(workforce.column("subagency")) if "subagency" in names else None
         self.family = _family_by_employee(workforce.column("occupation"))
         self.event_id = events.column("event_id").to_numpy()
         self.t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
@@ -327,6 +365,83 @@ class Payload:
         names = ("kind", "content", "sender", "rcpt_first", "rcpt_count", "collection", "cc")
         columns = [*names, extra, "event_id", "violation"]
         return [getattr(self, name)[start:stop].tolist() for name in columns]
+
+    def values(self, start: int, stop: int, names: Any) -> dict[str, list[Any]]:
+        """Fields of events [start, stop) named in `names` (keys of `FIELDS`), each a list."""
+        kinds, senders = self.kind[start:stop], self.sender[start:stop]
+        out: dict[str, list[Any]] = {}
+        lists = self._lists(start, stop, "round")
+        kind, content, sender, first, count, collection, cc, rnd, event_id, violation = lists
+        if "sender" in names:
+            out["sender"] = [self._from(k, s) for k, s in zip(kind, sender, strict=True)]
+        if "to" in names:
+            rows = zip(kind, content, first, count, collection, strict=True)
+            out["to"] = [self._to(*row)[0] for row in rows]
+        if "cc" in names:
+            out["cc"] = [self._cc(k, c) for k, c in zip(kind, cc, strict=True)]
+        if "subject" in names:
+            out["subject"] = [SUBJECTS.get(k, SUBJECTS["reply"]) for k in kind]
+        if "body" in names or "bullets" in names:
+            texts, _ = self.bodies(start, stop)
+            out["body"] = texts
+        if "bullets" in names:
+            out["bullets"] = [_bullets(text) for text in out["body"]]
+        if JSON_BODY in names or JSON_BULLETS in names:  # JSON-escaped, as `http_jsons` has it
+            out[JSON_BODY], _ = self.bodies(start, stop, json=True)
+        if JSON_BULLETS in names:  # a JSON array, from the escaped lines
+            out[JSON_BULLETS] = [
+                "[" + ",".join(f'"{b}"' for b in _bullets(text, escaped=True)) + "]"
+                for text in out[JSON_BODY]
+            ]
+        if "idempotency_key" in names:
+            out["idempotency_key"] = [f"{self.seed}-{e}" for e in event_id]
+        if "agency" in names:
+            out["agency"] = self.agencies(start, stop)
+        known = (senders != NO_ID) & (kinds != "broadcast")
+        person = np.where(known, senders, 0)
+        if "sender_name" in names:
+            firsts, lasts = self.first[person].tolist(), self.last[person].tolist()
+            rows3 = zip(firsts, lasts, known.tolist(), strict=True)
+            out["sender_name"] = [f"{f} {last}" if k else "" for f, last, k in rows3]
+        if "sub_agency" in names:
+            if self.subagency is None:
+                raise ValueError("the workforce has no subagency column")
+            subs = self.subagency[person].tolist()
+            out["sub_agency"] = [s if k else "" for s, k in zip(subs, known.tolist(), strict=True)]
+        if "round" in names:
+            out["round"] = rnd
+        if "event_id" in names:
+            out["event_id"] = event_id
+        if "intended_time" in names:
+            when = self.t_us[start:stop].astype("datetime64[us]")
+            out["intended_time"] = [f"{t}Z" for t in np.datetime_as_string(when, unit="ms")]
+        if "size" in names:
+            out["size"] = self.size[start:stop].tolist()
+        if "attachments" in names:
+            out["attachments"] = [
+                int(v == "attachment" and k != "broadcast")
+                for v, k in zip(violation, kind, strict=True)
+            ]
+        return out
+
+    def attachment_files(self, start: int, stop: int) -> list[int]:
+        """Which attachment file (`writing.attachment_file`) each of events [start, stop)
+        carries: -1 for events that carry none (not an "attachment" reply)."""
+        rows = zip(
+            self.kind[start:stop].tolist(),
+            self.violation[start:stop].tolist(),
+            self.sender[start:stop].tolist(),
+            self.event_id[start:stop].tolist(),
+            strict=True,
+        )
+        return [
+            -1
+            if violation != "attachment" or kind == "broadcast"
+            else attachment_index(
+                self.seed, event_id, "" if sender == NO_ID else str(self.occupation[sender])
+            )
+            for kind, violation, sender, event_id in rows
+        ]
 
     def http_jsons(self, start: int, stop: int) -> list[bytes]:
         """`http_json` of events [start, stop), rendered together."""

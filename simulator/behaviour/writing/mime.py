@@ -8,6 +8,9 @@ into the first part (`MIXED_PREFIX`) and the attachment follows the text part's 
 76-character CRLF-ended lines (RFC 2045, November 1996, section 6.8), closing delimiter.
 The filler is a SplitMix64 stream keyed by the file name, so the part is the same bytes
 every time, and what it adds to a message is known by arithmetic (`attachment_bytes`).
+Uploaded as a file (a multipart/form-data request, `simulator.traffic.request`), the
+file holds exactly `attachment_bytes()[i]` bytes of the same filler (`attachment_file`),
+so an HTTP upload weighs what the schedule counts for the mailed attachment.
 """
 
 from __future__ import annotations
@@ -85,6 +88,17 @@ def attachment_mime(index: int) -> bytes:
     filler = mix_np(counter).tobytes()[: kb * 1024]
     encoded = base64.encodebytes(filler).replace(b"\n", b"\r\n")
     return _head(name).encode() + encoded + _tail().encode()
+
+
+@cache
+def attachment_file(index: int) -> tuple[str, str, bytes]:
+    """(file name, media type, content) of file `index` as an upload: the content is
+    `attachment_bytes()[index]` bytes, the size the schedule counts for the attachment."""
+    name, _ = grammar().attachment_files[index]
+    size = attachment_bytes()[index]
+    counter = np.arange(-(-size // 8), dtype=np.uint64) + np.uint64(zlib.crc32(name.encode()))
+    media = MEDIA_TYPES.get(name.rpartition(".")[2].lower(), "application/octet-stream")
+    return name, media, mix_np(counter).tobytes()[:size]
 
 
 def attachment_index(seed: int, event_id: int, occupation: str) -> int:
