@@ -258,3 +258,28 @@ def test_run_reads_its_own_mailbox_back_into_the_record(
     text = "".join(p.read_text(errors="replace") for p in out.iterdir() if p.is_file())
     assert stack.users[box] not in text
     assert code in (0, 99)  # not a failed run; the thresholds are the smoke scenario's
+
+
+@pytest.mark.parametrize(("mailbox", "password", "says"), [
+    ("INBOX", "wrong", "login refused"),
+    ("Nope", None, "no such mailbox"),
+])  # fmt: skip
+def test_run_refuses_a_mailbox_it_cannot_read_before_building_anything(
+    dovecot: DovecotInstance,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    mailbox: str,
+    password: str | None,
+    says: str,
+) -> None:
+    secret = tmp_path / "imap.pass"
+    secret.write_text((password or dovecot.password) + "\n")
+    url = f"imap://{dovecot.user}@127.0.0.1:{dovecot.port}/{mailbox}"
+    code = main(
+        ["run", str(SMOKE), "--out", str(tmp_path / "run"), "--target", "smtp://127.0.0.1:9",
+         "--verify", url, "--verify-password-file", str(secret)]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert says in err
+    assert not (tmp_path / "run").exists()
