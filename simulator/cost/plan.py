@@ -5,8 +5,9 @@ workforce and a schedule (Arrow tables), and `CostOptions`. It reduces the table
 per-round counts, scales them to the size being priced (by default the full workforce: a
 1% workforce is priced x100, read from the workforce's own provenance), then runs the
 Monte Carlo, the tornados, the provider table, the capacity plan (for the busiest round
-overall and for each collection on its own) and the central mailbox's fate. The result holds the JSON document every output is made from (terminal,
-`--json`, the run record, the report) and the objects the figures draw. Nothing here
+overall and for each collection on its own) and the central mailbox's fate. The result
+holds the JSON document every output is made from (terminal, `--json`, the run record,
+the report) and the objects the figures draw. Nothing here
 reads a file or parses a flag: the CLI and the application layer do that.
 """
 
