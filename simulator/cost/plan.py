@@ -244,9 +244,7 @@ def collections_report(
     headroom = ranges["infra_headroom"].likely
     out = []
     for coll in scenario.collections:
-        series = {
-            r: _collection_arrivals(schedule, r, coll.id, coll.id == central) for r in counts
-        }
+        series = {r: _collection_arrivals(schedule, r, coll.id, coll.id == central) for r in counts}
         busiest = max(series, key=lambda r: cap.peak_count(series[r][0], cap.MINUTE_US))
         t, size = series[busiest]
         year_bytes = sum(float(series[r][1].sum()) * per_year[r] for r in series) * factor
