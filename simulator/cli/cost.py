@@ -251,7 +251,7 @@ def _show_capacity(console: Console, c: dict[str, Any]) -> None:
 
     likely = c["plans"]["likely"]
     console.print(
-        f"[bold]Capacity[/] ({c['capacity_source']}): busiest round {c['busiest_round']}, "
+        f"[bold]Capacity[/], {c['capacity_source']}: busiest round {c['busiest_round']}, "
         f"peak {likely['peak_per_s']:,.1f}/s (busiest minute), {likely['peak_per_hour']:,}/h "
         f"(busiest hour); headroom x{likely['headroom']:g}"
     )
@@ -311,10 +311,15 @@ def _show_collections(console: Console, collections: list[dict[str, Any]]) -> No
 
 
 def _show_mailbox(console: Console, m: dict[str, Any]) -> None:
-    console.print(
-        f"[bold]One central mailbox[/] ({m['collection']}): receiving limit 3,600/h, "
-        "quota 50 or 100 GB (Exchange Online limits)"
+    from rich.table import Table
+
+    t = Table(
+        title=f"One central mailbox ({m['collection']}): 3,600/h receiving limit, "
+        "50 or 100 GB quota (Exchange Online)"
     )
+    for col in ("round", "quota", "arrive", "limit hit", "refused", "year: quota hit"):
+        t.add_column(col, justify="left" if col in ("round", "year: quota hit") else "right")
+    t.add_column("year: refused", justify="right")
     for r, quotas in m["rounds"].items():
         for q, res in quotas.items():
             one, wk = res["one_round"], res["weekly"]
@@ -323,15 +328,20 @@ def _show_mailbox(console: Console, m: dict[str, Any]) -> None:
                 if wk["quota_round"] is None
                 else f"round {wk['quota_round']}, +{wk['quota_hit_hours_into_round']:.1f} h"
             )
-            console.print(
-                f"  {r} at {q}: {one['arrivals']:,} arrive; limit hit "
-                f"{_hours(one['limit_hit_hours_after_first'])} after the first, "
-                f"{one['rejected_by_limit']:,} rejected by it; quota hit "
-                f"{_hours(one['quota_hit_hours_after_first'])}, {one['rejected_by_quota']:,} "
-                f"rejected by it. Over {wk['rounds']} weekly rounds: quota hit {when}; "
-                f"{wk['rejected_by_limit']:,} rejected by the limit, "
-                f"{wk['rejected_by_quota']:,} by the quota"
+            t.add_row(
+                r,
+                q.replace("GB", " GB"),
+                f"{one['arrivals']:,}",
+                _hours(one["limit_hit_hours_after_first"]),
+                f"{one['rejected']:,}",
+                when,
+                f"{wk['rejected']:,}",
             )
+    t.caption = (
+        "limit hit: hours after the first reply; year: the round repeated at its cadence "
+        "into a mailbox that is never emptied"
+    )
+    console.print(t)
 
 
 def _hours(h: float | None) -> str:
