@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_OK
+from simulator.cli import EXIT_OK, HelpFormatter
 from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
@@ -33,8 +33,8 @@ examples:
   pulsecheck cost scenarios/opm-round1.toml
   pulsecheck cost scenarios/opm-weekly.toml --weeks 52 --json
   pulsecheck cost scenarios/opm-weekly.toml --html reports/opm-weekly-cost.html
-  pulsecheck cost scenarios/opm-round1.toml --workforce wf.parquet --schedule s.parquet \\
-      --run reports/opm-round1 --plots figures/
+  pulsecheck cost scenarios/opm-round1.toml --workforce wf.parquet \\
+      --schedule s.parquet --run reports/opm-round1 --plots figures/
 
 Counts are scaled to the full workforce (a 1% workforce is priced x100, from the
 workforce's own provenance); --scale-up F prices F times the tables instead.
@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "(P10/P50/P90 per term, Monte Carlo over the scenario's [cost] ranges), show which "
         "assumption moves the total most, and size the collection systems.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", type=Path, help="scenario TOML file")
     parser.add_argument("--workforce", type=Path, help="workforce Parquet (default: build it)")

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_OK
+from simulator.cli import EXIT_OK, HelpFormatter
 from simulator.validation import InputError
 
 if TYPE_CHECKING:  # the model and rich load on use, so `--help` stays light
@@ -33,8 +33,10 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 EXAMPLES = """\
 examples:
   pulsecheck replyall scenarios/replyall-1m.toml --runs 20
-  pulsecheck replyall scenarios/replyall-cisco2013.toml --defence exchange --runs 20 --json
-  pulsecheck replyall scenarios/replyall-bedlam1997.toml --runs 20 --out reports/bedlam
+  pulsecheck replyall scenarios/replyall-cisco2013.toml --defence exchange \\
+      --runs 20 --json
+  pulsecheck replyall scenarios/replyall-bedlam1997.toml --runs 20 \\
+      --out reports/bedlam
   pulsecheck replyall calibrate --runs 10
 
 --defence takes one case of the comparison: none, a defence (or the start of its name,
@@ -50,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "defences. SCENARIO is a reply-all scenario file, or 'calibrate' to fit the model "
         "to Bedlam DL3 (1997) and Cisco (2013).",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", metavar="SCENARIO|calibrate")
     parser.add_argument("--runs", type=int, default=100, help="seeded runs in the band")
