@@ -121,7 +121,7 @@ def render_page(
     checks = [
         (c.name, ci.number(c.value), c.result, c.kind if not c.why else f"{c.kind}: {c.why}")
         for c in found
-    ] or [("none set", None, "", "")]
+    ] or [("none set", "", "", "")]
     parts = [
         f"<p class='verdict {verdict}'>{html.escape(ci.verdict_line(found))}</p>",
         "<h2>Events</h2>",
