@@ -11,10 +11,11 @@ from simulator.cli import EXIT_OK
 
 EPILOG = """\
 Each RUN is a directory `pulsecheck run` wrote (or one `pulsecheck report` rebuilt). The
-table shows throughput (acknowledged per second, the peak one-second rate), latency
-corrected from the intended send time (p50, p90, p99, max), lost, late, failures by
-reason, and each round's cost P50 with its P10-P90 range: A, B and B/A. Exit codes: 0
-compared, 2 an argument is not a run directory or the page cannot be written.
+table shows throughput (acknowledged and answered per second, the most answers in one
+second), latency corrected from the intended send time (p50, p90, p99, max), lost,
+late, failures by reason, and each round's cost P50 with its P10-P90 range: A, B and
+B/A. Exit codes: 0 compared, 2 an argument is not a run directory or the page cannot be
+written.
 
 examples:
   pulsecheck compare reports/ci-smoke reports/ci-smoke-fast

@@ -2,10 +2,11 @@
 
 Theory of operation: `rows` reads two run summaries (`summary.build_summary`, with the
 run and cost parts `pulsecheck run` adds) and lines up the same figures of each:
-events and throughput (acknowledged per second, the peak one-second rate), corrected
-latency percentiles (from the intended send time), failures by reason (the reasons of
-either run, the commonest first), lost, and each round's cost P50 with its P10 to P90
-range. A figure one run lacks (no store read back, no cost) is None and shows as "n/a".
+events and throughput (acknowledged and answered per second, the most answers in one
+second), corrected latency percentiles (from the intended send time), failures by
+reason (the reasons of either run, the commonest first), lost, late, and each round's
+cost P50 with its P10 to P90 range. A figure one run lacks (no store read back, no
+cost) is None and shows as "n/a".
 `text` renders them as a table of at most 80 columns under a key naming A and B;
 `page` as one HTML page with real tables. Pure: summaries in, text out.
 """
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from simulator.report.ci import checks, cost_rows, overall
+from simulator.report.ci import acked_per_s, checks, cost_rows, overall
 from simulator.report.html import page as html_page
 from simulator.report.html import table_html
 
@@ -85,8 +86,9 @@ def rows(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[Row]:
     out = [
         Row("events scheduled", ea["scheduled"], eb["scheduled"]),
         Row("acknowledged", ea["acknowledged"], eb["acknowledged"]),
-        Row("acknowledged per second", ta["events_per_s"], tb["events_per_s"], "/s"),
-        Row("peak one-second rate", ta["peak_events_per_s"], tb["peak_events_per_s"], "/s"),
+        Row("acknowledged per second", acked_per_s(a), acked_per_s(b), "/s"),
+        Row("answered per second", ta["events_per_s"], tb["events_per_s"], "/s"),
+        Row("peak answers in one second", ta["peak_events_per_s"], tb["peak_events_per_s"], "/s"),
     ]
     out += [
         Row(f"corrected {p}", _latency(a, p), _latency(b, p), "ms")

@@ -131,6 +131,9 @@ def test_step_summary_names_the_verdict_checks_and_figures() -> None:
     assert "| stored | 9 of 9 acknowledged |" in rows
     assert "| lost | 0 |" in rows
     assert "| corrected p99 | 5.0 ms |" in rows
+    acked = next(r for r in rows if r.startswith("| acknowledged per second |"))
+    duration = summary["throughput"]["duration_s"]
+    assert f"| {9 / duration:,.1f} /s |" in acked  # acknowledged only, not every answer
     cost = next(r for r in rows if r.startswith("| cost P50, round r1"))
     assert "USD 23.3M (P10 15.0M to P90 32.9M) at scale 1 (run at 0.001, x1,000)" in cost
     assert "$" not in text  # GitHub reads $...$ as mathematics
