@@ -114,12 +114,18 @@ def test_a_summary_of_another_schema_is_bad_input(tmp_path: Path) -> None:
 @pytest.mark.integration
 @pytest.mark.slow
 def test_two_smoke_runs_ten_times_apart_in_speed(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow, fast = tmp_path / "slow", tmp_path / "fast"
-    for out, speedup in ((slow, "40000"), (fast, "400000")):
-        assert main(["run", str(SMOKE), "--out", str(out), "--speedup", speedup]) in (0, 99)
-    capsys.readouterr()
+    job, junit = tmp_path / "job.md", tmp_path / "junit.xml"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(job))
+    code = main(
+        ["run", str(SMOKE), "--out", str(slow), "--speedup", "40000", "--junit", str(junit)]
+    )
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY")
+    assert main(["run", str(SMOKE), "--out", str(fast), "--speedup", "400000"]) in (0, 99)
+    verdict = capsys.readouterr().out.splitlines()[0]  # the first run's verdict line
+    assert_ci_outputs_agree(code, verdict, junit, job, slow)
     page = tmp_path / "cmp.html"
     assert main(["compare", str(slow), str(fast), "--html", str(page)]) == 0
     shown = capsys.readouterr().out
@@ -139,3 +145,22 @@ def test_two_smoke_runs_ten_times_apart_in_speed(
     parser = Tables()
     parser.feed(page.read_text())
     assert any(r and r[0] == "cost P50, round r1" for r in parser.rows)
+
+
+def assert_ci_outputs_agree(code: int, verdict: str, junit: Path, job: Path, run: Path) -> None:
+    """The exit code, the verdict line, the JUnit suite and the job summary say the same."""
+    import xml.etree.ElementTree as ET
+
+    summary = json.loads((run / "summary.json").read_text())
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None
+    names = [c.get("name") for c in suite.iter("testcase")]
+    assert names == [t["check"] for t in summary["thresholds"]] + ["acked > 0"]
+    failures = int(suite.get("failures", "-1"))
+    assert code == (0 if failures == 0 else 99)
+    assert verdict.startswith("verdict: PASS" if failures == 0 else "verdict: FAIL")
+    assert verdict == f"verdict: PASS ({len(names)} of {len(names)} checks)" or failures
+    stored = summary["events"]["stored"]
+    assert f"| stored | {stored:,} of {summary['events']['acknowledged']:,} acknowledged |" in (
+        job.read_text()
+    )
