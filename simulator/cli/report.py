@@ -43,12 +43,19 @@ def add_junit_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def ci_outputs_from(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
-    """The JUnit path and the job summary file, checked writable (before any load)."""
+def ci_outputs_from(
+    args: argparse.Namespace, run_dir: Path | None = None
+) -> tuple[Path | None, Path | None]:
+    """The JUnit path and the job summary file, checked writable (before any load); a
+    JUnit file in `run_dir`, which the run is about to create, is taken as it is."""
     from simulator.app.ci import STEP_SUMMARY_ENV, step_summary_path
     from simulator.cli.schedule import check_writable
 
-    junit = None if args.junit is None else check_writable(args.junit, "--junit")
+    junit: Path | None = args.junit
+    if junit is not None:
+        created = run_dir is not None and junit.parent == run_dir and not run_dir.exists()
+        if not created:
+            check_writable(junit, "--junit")
     job = step_summary_path()
     return junit, None if job is None else check_writable(job, STEP_SUMMARY_ENV)
 

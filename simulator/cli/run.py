@@ -106,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     request = request_from(args)
-    outputs = ci_outputs_from(args)
+    outputs = ci_outputs_from(args, args.out)
     console.print(f"[bold]pulsecheck run[/] {args.scenario}")
     result = run_all(request, console.print)
     summary, record = result.report.summary, result.record

@@ -117,7 +117,7 @@ def test_two_smoke_runs_ten_times_apart_in_speed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     slow, fast = tmp_path / "slow", tmp_path / "fast"
-    job, junit = tmp_path / "job.md", tmp_path / "junit.xml"
+    job, junit = tmp_path / "job.md", slow / "junit.xml"  # in the run directory to be
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(job))
     code = main(
         ["run", str(SMOKE), "--out", str(slow), "--speedup", "40000", "--junit", str(junit)]

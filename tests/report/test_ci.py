@@ -181,3 +181,14 @@ def test_an_unwritable_junit_path_is_bad_input_before_the_report(
     assert main(["report", str(run), "--junit", str(tmp_path / "no" / "j.xml")]) == 2
     assert "--junit" in capsys.readouterr().err
     assert not (run / "report.html").exists()
+
+
+def test_run_checks_the_junit_path_before_any_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    smoke = Path(__file__).resolve().parents[2] / "scenarios" / "ci-smoke.toml"
+    out = tmp_path / "run"
+    bad = tmp_path / "missing" / "junit.xml"
+    assert main(["run", str(smoke), "--out", str(out), "--junit", str(bad)]) == 2
+    assert "--junit" in capsys.readouterr().err
+    assert not out.exists()  # nothing was built, served or sent
