@@ -12,7 +12,7 @@ from simulator.cli import EXIT_FAILED, EXIT_OK, EXIT_THRESHOLDS
 CI_HELP = """
 In CI: --junit PATH writes the checks as JUnit XML, one test case per threshold and per
 check of the run's own (the target acknowledged something; no acknowledged event was
-lost). When GITHUB_STEP_SUMMARY is set, a Markdown summary (verdict, checks, key
+lost or stored twice). When GITHUB_STEP_SUMMARY is set, a Markdown summary (verdict, checks, key
 figures) is appended to that file. The verdict line is printed on pass as on fail.
 """
 

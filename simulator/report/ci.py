@@ -4,7 +4,8 @@ Theory of operation: `checks` turns a summary (`summary.build_summary`) into the
 checks a CI job passes or fails on. They are the scenario's thresholds, as written, and
 the run's own rules, which fail a run whatever the thresholds say (the same rules
 `app.running` applies): the target must acknowledge something (`acked > 0`) and, when the
-store was read back, no acknowledged event may be missing from it (`lost == 0`). A rule
+store was read back, no acknowledged event may be missing from it (`lost == 0`) or be
+in it twice (`duplicates == 0`). A rule
 that repeats a threshold is not listed twice. A threshold the run could not measure
 (`lost` without a store) is neither passed nor failed.
 
@@ -31,6 +32,7 @@ THRESHOLD, RULE = "threshold", "run"
 RULES = (
     (Threshold("acked", ">", 0), "the target must acknowledge something"),
     (Threshold("lost", "==", 0), "every acknowledged event must be in the store"),
+    (Threshold("duplicates", "==", 0), "no acknowledged event may be stored twice"),
 )
 
 

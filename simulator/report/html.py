@@ -108,6 +108,7 @@ def render_page(
         "acknowledged",
         "stored",
         "lost",
+        "duplicates",
         "late",
         "dropped",
         "rejected",

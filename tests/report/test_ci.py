@@ -157,9 +157,10 @@ def test_report_writes_junit_and_appends_the_job_summary(
     junit = tmp_path / "junit.xml"
     assert main(["report", str(run), "--junit", str(junit)]) == 99
     out = capsys.readouterr()
-    assert "verdict: FAIL (1 of 3 checks failed: p99_ms < 100 measured 900)" in out.out
+    assert "verdict: FAIL (1 of 4 checks failed: p99_ms < 100 measured 900)" in out.out
     _, cases = suite_of(junit.read_text())
-    assert [c.get("name") for c in cases] == ["p99_ms < 100", "acked > 0", "lost == 0"]
+    names = [c.get("name") for c in cases]
+    assert names == ["p99_ms < 100", "acked > 0", "lost == 0", "duplicates == 0"]
     text = job_summary.read_text()
     assert text.startswith("earlier step\n### :x: pulsecheck unit: FAIL")
     main(["report", str(run)])
@@ -171,7 +172,7 @@ def test_report_prints_the_verdict_on_a_pass(
 ) -> None:
     run = make_run(tmp_path, [{"metric": "lost", "op": "==", "value": 0}])
     assert main(["report", str(run)]) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "verdict: PASS (2 of 2 checks)"
+    assert capsys.readouterr().out.splitlines()[-1] == "verdict: PASS (3 of 3 checks)"
 
 
 def test_an_unwritable_junit_path_is_bad_input_before_the_report(
