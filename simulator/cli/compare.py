@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser = sub.add_parser(
         "compare",
         help="Compare two run directories: throughput, latency, failures, lost and cost.",
-        description="Print the figures that matter of two runs side by side, with the ratio "
+        description="Print the figures that matter of two runs side by side, with the ratio\n"
         "B/A, in a table that fits 80 columns; --html writes them as a page too.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
