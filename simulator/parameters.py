@@ -56,6 +56,30 @@ def cost_specs() -> dict[str, ParameterSpec]:
     return specs
 
 
+@dataclass(frozen=True)
+class ExclusionDefault:
+    """A category of staff an agency may exclude: its share (a range) and stated reason."""
+
+    category: str
+    share: Range
+    reason: str
+    source: str
+
+
+@cache
+def exclusion_categories() -> dict[str, ExclusionDefault]:
+    """Exclusion categories from `exclusions.csv`, in file order."""
+    return {
+        row["category"]: ExclusionDefault(
+            row["category"],
+            Range(float(row["low"]), float(row["high"]), float(row["likely"])),
+            row["reason"],
+            row["source"],
+        )
+        for row in read_data_file("exclusions.csv")
+    }
+
+
 def _spec(row: dict[str, str], default: Range) -> ParameterSpec:
     return ParameterSpec(
         name=row["name"],
