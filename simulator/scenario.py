@@ -89,7 +89,7 @@ class Directive:
 
 @dataclass(frozen=True)
 class Extension:
-    """"Another chance": from `at`, those who have not replied may still do so, until a new
+    """ "Another chance": from `at`, those who have not replied may still do so, until a new
     `deadline`, or with none until `horizon` under a propensity that decays after the
     round's own deadline (`extension.*` in behaviour.csv)."""
 
@@ -307,16 +307,16 @@ def _round(f: Fields) -> Round:
         default_action=f.str("default_action", "comply", choices=ACTIONS),
         directives=tuple(_directive(d, tz, send_time, deadline) for d in f.tables("directives")),
         rules=_rules(f.table("rules")),
-        extension=_extension(f.table("extension"), tz, send_time, deadline) if f.has("extension") else None,
+        extension=_extension(f.table("extension"), tz, send_time, deadline)
+        if f.has("extension")
+        else None,
         exclusions=tuple(_exclusion(e) for e in f.tables("exclusions")),
     )
     f.done()
     return rnd
 
 
-def _extension(
-    f: Fields, tz: dt.tzinfo, start: dt.datetime, deadline: dt.datetime
-) -> Extension:
+def _extension(f: Fields, tz: dt.tzinfo, start: dt.datetime, deadline: dt.datetime) -> Extension:
     at = f.datetime("at", tz)
     new = f.datetime("deadline", tz, None)
     horizon = f.datetime("horizon", tz, None)

@@ -45,10 +45,33 @@ def schedule_for(scenario: Scenario, workforce: pa.Table, path: Path | None) -> 
     return build_schedule(scenario, workforce, scenario.workforce.seed)
 
 
+def directive_records(
+    scenario: Scenario, schedule: pa.Table, workforce: pa.Table, seed: int
+) -> tuple[dict[str, dict[str, int]], dict[str, list[dict[str, object]]]]:
+    """Per round, the replies by and after its deadline, and the exclusions report."""
+    from dataclasses import asdict
+
+    from simulator.schedule.build import exclusion_reports
+    from simulator.schedule.summary import round_curves
+
+    deadlines = {
+        c.round: {"before": c.before_deadline, "after": c.after_deadline}
+        for c in round_curves(schedule, scenario)
+    }
+    present = set(deadlines)
+    reports = exclusion_reports(scenario, workforce, seed, sorted(present))
+    return deadlines, {r: [asdict(row) for row in rows] for r, rows in reports.items()}
+
+
 def schedule_manifest(
-    scenario: Scenario, seed: int, workforce_path: Path, rows: int
+    scenario: Scenario,
+    seed: int,
+    workforce_path: Path,
+    rows: int,
+    records: tuple[dict[str, dict[str, int]], dict[str, list[dict[str, object]]]] = ({}, {}),
 ) -> ScheduleManifest:
-    """What a schedule file records about how it was made."""
+    """What a schedule file records about how it was made (`records`: from
+    `directive_records`)."""
     return ScheduleManifest(
         scenario=scenario.name,
         rendering=rendering_of(scenario, seed),
@@ -57,6 +80,8 @@ def schedule_manifest(
         workforce_file=str(workforce_path),
         workforce_manifest_sha256=file_sha256(manifest_path(workforce_path)),
         workforce_rows_read=rows,
+        deadlines=records[0],
+        exclusions=records[1],
     )
 
 
@@ -73,7 +98,10 @@ def write_inputs(
     started = time.perf_counter()
     schedule = build_schedule(scenario, workforce, scenario.workforce.seed)
     seed = scenario.workforce.seed
-    manifest = schedule_manifest(scenario, seed, out / "workforce.parquet", workforce.num_rows)
+    records = directive_records(scenario, schedule, workforce, seed)
+    manifest = schedule_manifest(
+        scenario, seed, out / "workforce.parquet", workforce.num_rows, records
+    )
     write_schedule(schedule, out / "schedule.parquet", manifest)
     say(f"schedule: {schedule.num_rows:,} events ({time.perf_counter() - started:.1f} s)")
     return workforce, schedule

@@ -63,7 +63,11 @@ def build_table(exclusions: Sequence[Exclusion], units: Sequence[Unit]) -> Exclu
                 continue
             best[c] = level
             default = defaults[e.category]
-            share[u, c] = 1.0 if e.category == ON_LEAVE else (default.share.likely if e.share is None else e.share)
+            share[u, c] = (
+                1.0
+                if e.category == ON_LEAVE
+                else (default.share.likely if e.share is None else e.share)
+            )
             reasons[u][c] = e.reason or default.reason
     return ExclusionTable(share, tuple(tuple(r) for r in reasons))
 
