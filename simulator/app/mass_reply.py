@@ -178,10 +178,21 @@ class MassReply:
     def report_parts(
         self, run_dir: Path, record: RunRecord, results: pa.Table
     ) -> tuple[Figures, Sections]:
+        extra = exclusions_section(run_dir)
         if record.cost is None:
-            return {}, []
+            return {}, extra
         plan = plan_of(record.cost)
-        return cost_figures(plan), [("Cost and capacity", cost_html(record.cost))]
+        return cost_figures(plan), [("Cost and capacity", cost_html(record.cost)), *extra]
+
+
+def exclusions_section(run_dir: Path) -> Sections:
+    """The deadlines-and-exclusions section from the run's schedule manifest, if any."""
+    from simulator.report.exclusions_section import TITLE, exclusions_html
+    from simulator.schedule.io import read_schedule_manifest
+
+    manifest = read_schedule_manifest(run_dir / "schedule.parquet")
+    body = "" if manifest is None else exclusions_html(manifest.deadlines, manifest.exclusions)
+    return [(TITLE, body)] if body else []
 
 
 KIND = MassReply()

@@ -106,11 +106,12 @@ def report(
     names = categories()
     counts: dict[tuple[str, str, str], int] = {}
     mine = np.flatnonzero(category != NOT_EXCLUDED)
-    keys = np.stack([department[mine], category[mine], unit[mine]], axis=1)
-    found, n = np.unique(keys, axis=0, return_counts=True) if len(mine) else ([], [])
-    for (d, c, un), k in zip(found, n, strict=True):
-        key = (department_names[int(d)], names[int(c)], table.reason[int(un)][int(c)])
-        counts[key] = counts.get(key, 0) + int(k)
+    if len(mine):
+        keys = np.stack([department[mine], category[mine], unit[mine]], axis=1)
+        found, n = np.unique(keys, axis=0, return_counts=True)
+        for (d, c, un), k in zip(found.tolist(), n.tolist(), strict=True):
+            key = (department_names[d], names[c], table.reason[un][c])
+            counts[key] = counts.get(key, 0) + k
     return [
         ExclusionRow(a, c, r, k)
         for (a, c, r), k in sorted(counts.items(), key=lambda kv: (kv[0][0], names.index(kv[0][1])))

@@ -249,7 +249,7 @@ def _after_deadline_factor(
     if ext.deadline is None:
         decay_min = behaviour["extension.decay_h"] * 60.0
         factor = factor * np.exp(-np.maximum(late, 0.0) / decay_min)
-    return factor  # type: ignore[no-any-return]
+    return factor
 
 
 def _replies(
