@@ -170,3 +170,17 @@ def test_bad_extension_or_exclusion_names_the_field(fragment: str, field: str) -
     with pytest.raises(InputError) as err:
         scenario(SHORT + fragment)
     assert err.value.field.endswith(field)
+
+
+def test_run_report_hook_reads_the_schedule_manifest(tmp_path: Path) -> None:
+    from simulator.app.mass_reply import exclusions_section
+
+    assert exclusions_section(tmp_path) == []
+    sc = scenario(SHORT + OPEN + EXCLUDE, behaviour=NO_PULL)
+    table = build_schedule(sc, WF, 1)
+    records = directive_records(sc, table, WF, 1)
+    write_schedule(
+        table, tmp_path / "schedule.parquet", schedule_manifest(sc, 1, tmp_path, 9000, records)
+    )
+    ((title, body),) = exclusions_section(tmp_path)
+    assert title == "Deadlines and exclusions" and "law_enforcement" in body
