@@ -254,6 +254,7 @@ def _info(
         wall_s=round(wall_s, 1),
         version=__version__,
         command=shlex.join(["pulsecheck", *sys.argv[1:]]),
+        timezone=str(scenario.timezone if reply_all else scenario.rounds[0].send_time.tzinfo),
     )
 
 
