@@ -90,7 +90,13 @@ def throughput(results: pa.Table) -> dict[str, float]:
     done = column(results, "t_done")
     done = done[done >= 0]
     if done.size == 0:
-        return {"events_per_s": 0.0, "peak_events_per_s": 0.0, "duration_s": 0.0}
+        return {
+            "events_per_s": 0.0,
+            "peak_events_per_s": 0.0,
+            "peak_offered_per_s": 0.0,
+            "peak_offered_at_s": 0.0,
+            "duration_s": 0.0,
+        }
     intended = column(results, "t_intended")
     start = min(int(intended.min()), int(done.min()))
     duration = max((int(done.max()) - start) / 1e6, 1e-6)
@@ -100,6 +106,7 @@ def throughput(results: pa.Table) -> dict[str, float]:
         "events_per_s": float(done.size / duration),
         "peak_events_per_s": float(per_second.max()),
         "peak_offered_per_s": float(offered.max()),
+        "peak_offered_at_s": float(int(offered.argmax()) + start / 1e6),
         "duration_s": duration,
     }
 
