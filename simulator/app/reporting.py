@@ -6,11 +6,11 @@ Locust run) gives the counts, throughput, latency and the run's figures; the sch
 agency for the breakdowns, and its first event puts the figures on the scenario's own
 clock (with the speedup and the time zone the record keeps); the replay's summary
 (`replay.json`) gives the late and drop limits the glossary states. The run record
-(`run.json`, when `pulsecheck run` made the directory) gives the store check, the
-thresholds, the per-agency counts, how the run was made, and through its kind the
-sections and figures that kind adds (cost and capacity, the reply-all storm).
-`pulsecheck run` writes its page by calling this same function after writing the record,
-so the two pages are the same.
+(`run.json`, when `pulsecheck run` made the directory) gives the store check (for a
+bare replay, the read-back `replay --verify` kept in replay.json), the thresholds, the
+per-agency counts, how the run was made, and through its kind the sections and figures
+that kind adds (cost and capacity, the reply-all storm). `pulsecheck run` writes its page
+by calling this same function after writing the record, so the two pages are the same.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from simulator.app.kinds import Figures, Sections, kind_named
-from simulator.app.record import SCENARIO_COPY, RunRecord, read_record
+from simulator.app.record import SCENARIO_COPY, RunRecord, StoreCheck, read_record
 from simulator.report import figures
 from simulator.report.clock import EventClock
 from simulator.report.cost_section import priced_scale
@@ -143,6 +143,32 @@ NO_STORE = (
 )
 
 
+def replay_check(run_dir: Path) -> StoreCheck | None:
+    """The read-back `pulsecheck replay --verify` wrote into replay.json, if any."""
+    path = run_dir / SUMMARY_FILE
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8")).get("store_check")
+        return None if raw is None else StoreCheck(**raw)
+    except (OSError, ValueError, TypeError, AttributeError) as err:
+        why = f"must be a store check: {err}"
+        raise InputError(str(path), "store_check", "(unreadable)", why) from None
+
+
+def read_back_section(check: StoreCheck) -> tuple[str, str]:
+    """What the mailbox read back held, beside the events table's stored and lost."""
+    rows = [
+        ("mailbox", check.source),
+        ("acknowledged events addressed to it", f"{check.acknowledged:,}"),
+        ("stored once or more", f"{check.stored:,}"),
+        ("lost (acknowledged, absent)", f"{check.missing:,}"),
+        ("duplicates (present more than once)", f"{check.duplicates:,}"),
+        ("messages no acknowledged event accounts for", f"{check.extra_rows:,}"),
+    ]
+    return "Store check", table_html(rows, ("", ""))
+
+
 def report(run_dir: Path) -> ReportResult:
     """Write summary.json, report.html and figures/*.png; return what the page holds."""
     results = read_stage(run_dir / RESULTS_FILE, "results")
@@ -163,13 +189,17 @@ def report(run_dir: Path) -> ReportResult:
             if "inputs" in record.cost:
                 extra["cost"]["priced"] = priced_scale(record.cost)
             extra["capacity"] = record.cost.get("capacity")
-    check = None if record is None else record.store_check
+    check = replay_check(run_dir) if record is None else record.store_check
+    if check is not None:
+        extra["store_check"] = asdict(check)
     summary = build_summary(
         results,
         scenario=record.scenario_name if record else run_dir.name,
         stored=None if check is None else check.stored,
         thresholds=() if record is None else record.thresholds,
         extra=extra,
+        lost=None if check is None else check.missing,
+        duplicates=None if check is None else check.duplicates,
     )
     last_s = float(column(results, "t_intended").max()) / 1e6 if results.num_rows else 0.0
     if clock is not None:
@@ -185,6 +215,8 @@ def report(run_dir: Path) -> ReportResult:
     sections: Sections = []
     if check is None:
         sections.append(NO_STORE)
+    elif "://" in check.source:  # a mailbox read back, not the reference store
+        sections.append(read_back_section(check))
     if record is not None:
         kind_figs, kind_sections = kind_named(record.run.kind).report_parts(
             run_dir, record, results

@@ -208,14 +208,20 @@ def answers_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     limits = summary.get("limits", {})
     clock = summary.get("clock") or {}
     stored = events.get("stored")
+    checked = (summary.get("store_check") or {}).get("acknowledged", events["acknowledged"])
+    where = (summary.get("store_check") or {}).get("source", "the store")
     rows = [
         (
             "stored",
             "not checked (no store was read back)"
             if stored is None
-            else f"{_count(stored, events['acknowledged'])} acknowledged events",
+            else f"{_count(stored, checked)} acknowledged events, found in {where}",
         ),
         ("lost (acknowledged, not stored)", _count(events.get("lost"))),
+    ]
+    if events.get("duplicates") is not None:
+        rows.append(("duplicates (stored twice or more)", _count(events["duplicates"])))
+    rows += [
         ("acknowledged", _count(events["acknowledged"], events["scheduled"])),
         ("refused by the system", _count(events["rejected"], events["scheduled"])),
         ("errors and dropped", _count(events["errors"] + events["dropped"], events["scheduled"])),
@@ -313,6 +319,7 @@ def render_page(
         "acknowledged",
         "stored",
         "lost",
+        "duplicates",
         "late",
         "dropped",
         "rejected",

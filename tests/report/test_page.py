@@ -72,7 +72,7 @@ def test_the_page_answers_first_then_says_how_the_run_was_made(
     answers = text[text.index("<section id='answers'>") : text.index("</section>")]
     for words in (
         "thresholds",  # the verdict, or that none were set
-        "90 of 90 (100.0%) acknowledged events",  # stored
+        "90 of 90 (100.0%) acknowledged events, found in store.db",  # stored
         "lost (acknowledged, not stored)</td><td>0<",
         "100/s offered",
         "ms corrected (from intended send)",
