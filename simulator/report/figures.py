@@ -7,10 +7,9 @@ time axis shows the scenario's own local time with replay seconds on top; withou
 (a bare replay directory with no schedule), replay seconds. The report embeds the
 figures in the page and also saves them as PNG.
 
-Two settings apply from when this module is imported, to every figure a report draws: tick
-labels carry no offset or "1e7" multiplier text that would sit over an axis label. Text
-that comes from outside (a server's reason) has its "$" escaped, so matplotlib keeps it
-rather than reading it as mathtext.
+Count axes carry no offset text that would sit over an axis label (`ScalarFormatter`
+without offset), and text that comes from outside (a server's reason) has its "$"
+escaped, so matplotlib keeps it rather than reading it as mathtext.
 """
 
 from __future__ import annotations
@@ -29,9 +28,6 @@ from matplotlib.ticker import ScalarFormatter
 
 from simulator.report.clock import EventClock
 from simulator.report.summary import ACKNOWLEDGED, column
-
-matplotlib.rcParams["axes.formatter.useoffset"] = False
-matplotlib.rcParams["axes.formatter.limits"] = [-9, 12]
 
 Array = np.ndarray[Any, Any]
 BUCKETS = 120  # time buckets across a run
