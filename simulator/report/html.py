@@ -138,6 +138,15 @@ GLOSSARY = (
         "timeout (no answer within the replay's timeout), after the retries ran out.",
     ),
     (
+        "timeout",
+        "An error with no answer at all within the replay's timeout: counted in errors.",
+    ),
+    (
+        "retries",
+        "Further attempts after a temporary answer (SMTP 4xx, HTTP 429/503); each event is "
+        "counted once, by its last attempt.",
+    ),
+    (
         "late",
         "Acknowledged events sent more than {late_ms:g} ms after their intended time. "
         "The replay is open-loop: events are due on the schedule whether or not earlier ones "

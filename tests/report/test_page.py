@@ -93,7 +93,7 @@ def test_breakdowns_reasons_and_the_glossary_are_on_the_page(
     assert "<td>content rule broken: link</td><td>10</td>" in text
     assert done.summary["breakdown"]["collection"]["opm-hr"]["rejected"] == 10
     glossary = text[text.index("<h2>Glossary</h2>") :]
-    for term in ("late", "dropped", "lost", "duplicates", "corrected latency"):
+    for term in ("late", "timeout", "dropped", "lost", "duplicates", "corrected latency"):
         assert f"<dt>{term}</dt>" in glossary
     assert "more than 10 ms after their intended time" in glossary
 
