@@ -200,6 +200,10 @@ def _count(value: Any, of: Any = None) -> str:
     return text
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def _ms(value: Any) -> str:
     return "–" if value is None else f"{float(value):,.1f} ms"
 
@@ -277,7 +281,7 @@ def _cost_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         rows.append(
             (
                 "what it takes",
-                f"{int(plan['cores']):,} cores ({int(plan['servers']):,} server(s) of "
+                f"{_plural(int(plan['cores']), 'core')} ({int(plan['servers']):,} server(s) of "
                 f"{int(plan['cores_per_server'])}) for a peak of {plan['peak_per_s']:,.0f} "
                 f"replies/s at {plan['per_core_per_s']:,.0f}/s per core with "
                 f"x{plan['headroom']:g} headroom; {mailboxes:,} mailbox(es) "
