@@ -2,8 +2,13 @@
 
 Theory of operation: `render_page` turns a summary and named figures into a string (the
 PNGs are encoded in memory and inlined as data URIs), so the page works when mailed or
-opened from anywhere. `write_report` is the one function here that touches the disk: it
-writes `summary.json`, `report.html` and each figure as `figures/<name>.png`. A small
+opened from anywhere. It answers first: the verdict and a table of what a reader came
+for (stored, lost, peak rates, corrected p99, the cost of each round and what absorbing
+the replies takes, from the cost and capacity document), then how the run was made,
+the counts with their breakdowns by kind, collection and agency, the sections the caller
+adds, and a glossary of every count. Every table is an HTML table. `write_report` is the
+one function here that touches the disk: it writes `summary.json`, `report.html` and each
+figure as `figures/<name>.png` (at 2x resolution, each figure closed once drawn). A small
 script in the page marks `data-figures-loaded` once every image has decoded, which the
 browser test reads.
 """
