@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_FAILED, EXIT_OK
+from simulator.cli import EXIT_FAILED, EXIT_OK, HelpFormatter
 from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
@@ -23,21 +23,24 @@ if TYPE_CHECKING:
 
 EPILOG = """\
 examples:
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
-      --speedup 2000 --out reports/run1
-  pulsecheck replay s.parquet --workforce wf.parquet --scenario scenarios/opm-weekly.toml \\
-      --target http://127.0.0.1:8080/replies --token-secret api.secret --speedup 2000 \\
-      --out reports/run2
-  pulsecheck replay s.parquet --workforce wf.parquet --target https://localhost:8443/replies \
-      --ca-file ca.pem --client-cert client.pem --client-key client.key --out reports/run3
-  pulsecheck replay s.parquet --workforce wf.parquet --target http://127.0.0.1:9000/ \
-      --request scenarios/templates/hr-intake.toml --speedup 2000 --out reports/run4
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:587 \
-      --smtp-tls starttls --ca-file ca.pem --smtp-user loadtest \
-      --smtp-password-file smtp.pw --out reports/run5
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
-      --speedup 2000 --out reports/run6 \\
-      --verify imap://hr@opm.example@127.0.0.1:1143/INBOX --verify-password-file hr.pass
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run1
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --scenario scenarios/opm-weekly.toml --token-secret api.secret \\
+      --target http://127.0.0.1:8080/replies --speedup 2000 --out reports/run2
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target https://localhost:8443/replies --ca-file ca.pem \\
+      --client-cert client.pem --client-key client.key --out reports/run3
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target http://127.0.0.1:9000/ --speedup 2000 --out reports/run4 \\
+      --request scenarios/templates/hr-intake.toml
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:587 --smtp-tls starttls --ca-file ca.pem \\
+      --smtp-user loadtest --smtp-password-file smtp.pw --out reports/run5
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run6 \\
+      --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
+      --verify-password-file hr.pass
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
@@ -78,7 +81,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "--speedup), measure latency from that time (wrk2 style) and from the actual send, "
         "and write RUN_DIR/results.parquet, *.hlog and replay.json.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("schedule", type=Path, help="schedule Parquet (pulsecheck schedule)")
     parser.add_argument("--workforce", type=Path, required=True, help="workforce Parquet")

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_FAILED
+from simulator.cli import EXIT_FAILED, HelpFormatter
 from simulator.cli.replay import (
     add_smtp_arguments,
     add_tls_flags,
@@ -24,13 +24,14 @@ examples:
   pulsecheck run scenarios/opm-round1.toml --out reports/opm-round1
   pulsecheck run scenarios/ci-smoke.toml --protocol http --out /tmp/smoke
   pulsecheck run scenarios/ci-smoke.toml --target http://127.0.0.1:8080/replies
-  pulsecheck run scenarios/ci-smoke.toml --target https://localhost:8443/replies \
-      --ca-file ca.pem
+  pulsecheck run scenarios/ci-smoke.toml \\
+      --target https://localhost:8443/replies --ca-file ca.pem
   pulsecheck run scenarios/replyall-1m.toml --out reports/replyall-1m
-  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:587 --smtp-tls starttls \\
-      --smtp-user loadtest --smtp-password-env SMTP_PASSWORD
+  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:587 \\
+      --smtp-tls starttls --smtp-user loadtest --smtp-password-env SMTP_PASSWORD
   pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:2525 \\
-      --verify imap://hr@opm.example@127.0.0.1:1143/INBOX --verify-password-env HR_PASS
+      --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
+      --verify-password-env HR_PASS
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
@@ -60,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "systems, or your own endpoint), check that every acknowledged message is stored, "
         "estimate the cost, and write the report. Scale and speedup default to the scenario's.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
     parser.add_argument(

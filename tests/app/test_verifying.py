@@ -22,6 +22,7 @@ from simulator.cli import main
 from simulator.columns import NO_ID
 from simulator.replay.engine import ReplayOptions
 from simulator.scenario import load_scenario
+from simulator.traffic.outcomes import partly_refused
 from simulator.traffic.payload import Payload
 from simulator.validation import InputError
 from tests.replay.tables import schedule, workforce
@@ -74,12 +75,27 @@ def test_addressed_to_agrees_with_every_envelope() -> None:
 def test_expected_events_are_acknowledged_and_addressed() -> None:
     events = _events()
     outcomes = ["ok", "ok", "rejected", "late", "ok", "ok", "timeout"]
+    errors = [""] * 7
+    errors[3] = partly_refused(1, 2, "mailbox full")  # the manager took it; did hr@?
     results = pa.table(
-        {"event_id": pa.array(np.arange(7), pa.int64()), "outcome": pa.array(outcomes)}
+        {
+            "event_id": pa.array(np.arange(7), pa.int64()),
+            "outcome": pa.array(outcomes),
+            "error": pa.array(errors),
+        }
     )
     options = ReplayOptions(collections=COLLECTIONS, broadcast_sender=SENDER, seed=SEED)
     got = expected_events(results, events, workforce(40), options, "hr@opm.example")
-    assert got.tolist() == [1, 3, 4, 5]  # replies 1 and 3 (2 was refused), auto-reply, bounce
+    assert got.ids.tolist() == [1, 4, 5]  # reply 1 (2 was refused), auto-reply, bounce
+    assert got.unsure.tolist() == [3]  # acknowledged with a recipient refused
+
+
+def test_an_unsure_event_is_neither_lost_nor_unaccounted_for() -> None:
+    source = "imap://u@127.0.0.1:1/INBOX"
+    there = tally(np.array([1]), [_mid(1), _mid(3)], SEED, source, np.array([3]))
+    absent = tally(np.array([1]), [_mid(1)], SEED, source, np.array([3]))
+    for check in (there, absent):
+        assert (check.stored, check.missing, check.extra_rows) == (1, 0, 0)
 
 
 def test_tally_counts_each_case_once() -> None:
