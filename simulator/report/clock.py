@@ -62,7 +62,7 @@ class EventClock:
     def decorate(self, ax: Any) -> None:
         """Scenario time (local, with the weekday) below; replay seconds on top."""
         zone = self.zone
-        locator = mdates.AutoDateLocator(tz=zone, minticks=5, maxticks=11)  # type: ignore[no-untyped-call]
+        locator = mdates.AutoDateLocator(tz=zone, minticks=3, maxticks=7)  # type: ignore[no-untyped-call]
         ax.xaxis.set_major_locator(locator)
         lo, hi = ax.get_xlim()
         short = (hi - lo) * DAY_S < 180  # under three minutes of scenario time
