@@ -141,7 +141,9 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         with tempfile.TemporaryDirectory(prefix="pulsecheck-run-") as tmp:
             secret, secret_file = run_secret(Path(tmp))
             with serving(server_spec(plan, secret), say) as url:
-                connection = replace(request.connection, token_secret=secret_file)
+                connection = replace(
+                    request.connection, token_secret=secret_file, reason_field=("rule",)
+                )
                 request = replace(request, target=url, connection=connection)
                 summary = replay_schedule(request).summary
         target = f"embedded {'mailbox' if plan.protocol == 'smtp' else 'api'} ({url})"
