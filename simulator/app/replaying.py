@@ -31,6 +31,7 @@ import pyarrow.compute as pc
 from simulator.columns import NO_ID
 from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
+from simulator.replay.live import EventClock, LiveDisplay
 from simulator.replay.targets import (
     SMTP_TLS_MODES,
     TargetOptions,
@@ -47,6 +48,8 @@ from simulator.validation import InputError
 
 WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
 OnStart = Callable[[Recorder, float], None]
+LiveFactory = Callable[[EventClock, float | None, float], LiveDisplay]
+# ^ (event clock, time limit s, late after ms) -> the display a replay is watched with
 
 
 @dataclass(frozen=True)
@@ -220,6 +223,38 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
         target = make_target(request.target, request.connection)
         summary = _run_single(events, workforce, target, request.options, request.out, on_start)
     return ReplayRun(summary, events.num_rows)
+
+
+def event_clock(schedule: Path, options: ReplayOptions, timezone: str) -> EventClock:
+    """The scenario time of a replay's offsets: its first intended time, its speedup."""
+    column = read_stage(schedule, "schedule", ["t_intended"]).column("t_intended")
+    if options.max_events is not None:
+        column = column.slice(0, options.max_events)
+    first = pc.min(column.cast(pa.int64())).as_py()
+    return EventClock(int(first or 0), options.speedup, timezone)
+
+
+def timezone_of(scenario: Any) -> str:
+    """The time zone of a scenario's first round ("UTC" without one)."""
+    rounds = getattr(scenario, "rounds", None)
+    zone = rounds[0].send_time.tzinfo if rounds else None
+    return str(getattr(zone, "key", "UTC"))
+
+
+def replay_watched(
+    request: ReplayRequest, live: LiveFactory | None, timezone: str = "UTC"
+) -> ReplayRun:
+    """`replay_schedule` with a live view from `live` (one process only: a run split over
+    worker processes has no one recorder to watch)."""
+    if live is None or request.workers > 1:
+        return replay_schedule(request)
+    options = request.options
+    clock = event_clock(request.schedule, options, timezone)
+    display = live(clock, options.max_duration_s, options.late_after_ms)
+    try:
+        return replay_schedule(request, display.attach)
+    finally:
+        display.close()
 
 
 def _run_single(
