@@ -199,7 +199,7 @@ def replay_figure(summary: dict[str, Any]) -> str:
     """The replay's key figures for its stage line."""
     return (
         f"{summary['acknowledged']:,} of {summary['events']:,} acknowledged, "
-        f"p99 {_ms(summary['latency_corrected_ms']['p99'])} from intended time"
+        f"corrected p99 {_ms(summary['latency_corrected_ms']['p99'])}"
     )
 
 

@@ -130,7 +130,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     add_tls_flags(parser)
     add_smtp_arguments(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
-    parser.add_argument("--no-live", action="store_true", help="no live display")
+    parser.add_argument("--no-live", action="store_true", help="no live view or status lines")
     parser.set_defaults(func=run)
 
 
@@ -278,8 +278,7 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.app.replaying import ReplayRequest, replay_schedule
-    from simulator.replay.live import LiveDisplay
+    from simulator.app.replaying import ReplayRequest
     from simulator.replay.targets import TargetOptions
     from simulator.scenario import load_scenario
 
@@ -303,12 +302,13 @@ def run(args: argparse.Namespace) -> int:
             smtp_auth=smtp_auth_from(args),
         ),
     )
-    live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()
-    try:
-        summary = replay_schedule(request, None if live is None else live.attach).summary
-    finally:
-        if live is not None:
-            live.close()
+    from rich.console import Console
+
+    from simulator.app.replaying import replay_watched, timezone_of
+    from simulator.cli.run import live_factory
+
+    live = None if args.no_live else live_factory(Console(stderr=True))
+    summary = replay_watched(request, live, timezone_of(scenario)).summary
     _print_summary(summary, args.out)
     if summary["events"] and not summary["acknowledged"]:
         print("replay failed: the target acknowledged nothing", file=sys.stderr)
@@ -335,16 +335,20 @@ def _verdict(out: Path, scenario: Any) -> int:
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
-    counts = ", ".join(f"{k} {v:,}" for k, v in summary["outcomes"].items() if v)
+    from simulator.report.lines import fitted
+
+    counts = ", ".join(f"{v:,} {k}" for k, v in summary["outcomes"].items() if v)
     lat = summary["latency_corrected_ms"]
     print(
-        f"replayed {summary['events']:,} events to {summary['target']}: {counts}; "
-        f"{summary['throughput_per_s']:.0f}/s; corrected p50 {lat['p50']:.2f} ms, "
-        f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
-        + ("; INTERRUPTED" if summary.get("interrupted") else "")
+        fitted(
+            f"replayed {summary['events']:,} events to {summary['target']}: {counts}; "
+            f"{summary['throughput_per_s']:,.0f}/s; latency from intended time: "
+            f"p50 {lat['p50']:,.2f} ms, p99 {lat['p99']:,.2f} ms, max {lat['max']:,.2f} ms"
+            + ("; INTERRUPTED" if summary.get("interrupted") else "")
+        )
     )
     reasons = summary.get("errors_by_reason") or {}
     if reasons:
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
-        print("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top))
-    print(f"wrote {out}/results.parquet, latency_*.hlog, replay.json")
+        print(fitted("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top)))
+    print(fitted(f"wrote {out}/results.parquet, latency_*.hlog, replay.json"))

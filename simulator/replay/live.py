@@ -199,14 +199,15 @@ def _progress(f: Figures) -> str:
 def _clock(f: Figures, clock: EventClock | None) -> str:
     if f.clock_us is None:
         return "no event finished yet"
-    return clock.label(f.clock_us) if clock is not None else f"+{f.clock_us / 1e6:.1f} s"
+    when = clock.label(f.clock_us) if clock is not None else f"+{f.clock_us / 1e6:.1f} s"
+    return f"events of {when}"
 
 
 def render(f: Figures, clock: EventClock | None = None) -> Group:
     """The terminal view: a heading, the two windows side by side, the counts."""
     heading = Text(
         f"pulsecheck replay: {_progress(f)}, ETA {_duration(f.eta_s)}\n"
-        f"events of {_clock(f, clock)}, {_duration(f.elapsed_s)} in",
+        f"{_clock(f, clock)}, {_duration(f.elapsed_s)} elapsed",
         style="bold",
     )
     windows = Table(show_header=True, header_style="bold", box=None, padding=(0, 2))
@@ -227,7 +228,7 @@ def render(f: Figures, clock: EventClock | None = None) -> Group:
 def status(f: Figures, clock: EventClock | None = None, width: int = 80) -> list[str]:
     """The compact status of a non-terminal log: phrases, broken to fit `width`."""
     text = (
-        f"replay {_progress(f)}, ETA {_duration(f.eta_s)}, at {_clock(f, clock)}; "
+        f"replay {_progress(f)}, ETA {_duration(f.eta_s)}, {_clock(f, clock)}; "
         f"last 1 s: {f.rate_1s:,.0f}/s, p99 {f.p99_1s_ms:,.1f} ms; "
         f"whole run: {f.rate_run:,.0f}/s, p99 {f.p99_run_ms:,.1f} ms; "
         f"{f.acknowledged:,} acknowledged, {f.rejected:,} rejected, {f.errors:,} errors, "
