@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from simulator.cli import EXIT_FAILED
 from simulator.cli.replay import add_smtp_arguments, add_tls_flags, smtp_auth_from
 from simulator.cli.report import print_verdict
-from simulator.report.lines import WIDTH, fit
+from simulator.report.lines import WIDTH, fit, fitted
 
 if TYPE_CHECKING:
     from simulator.app.running import RunRequest
@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     say(f"report: {result.report.page} ({record.run.wall_s:,.0f} s in all)")
     code = print_verdict(summary)
     if result.failure:
-        console.print(f"[red]run failed: {result.failure}[/]")
+        text = fitted(f"run failed: {result.failure}", min(console.width, WIDTH))
+        console.print(text, style="red", markup=False, highlight=False, soft_wrap=True)
         return EXIT_FAILED
     return code

@@ -48,7 +48,7 @@ from simulator.traffic.record import Recorder, new_histogram, record_values
 I64 = npt.NDArray[np.int64]
 
 REFRESH_S = 0.5
-STATUS_EVERY_S = 5.0  # a status line this often when the output is not a terminal
+STATUS_EVERY_S = 10.0  # a status line this often when the output is not a terminal
 WINDOW_US = 1_000_000  # the "last 1 s" window
 LATE_AFTER_US = 10_000  # the engine's default late_after_ms, in us
 
