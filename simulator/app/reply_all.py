@@ -160,7 +160,7 @@ def execute(plan: ReplyAllPlan, steps: Steps, live: LiveFactory | None = None) -
         p10, p50, p90 = model.band.figures["deliveries"]
         step.done(
             f"{p50:,.0f} deliveries (P10 {p10:,.0f}, P90 {p90:,.0f}) over {BAND_RUNS} runs, "
-            f"ended by {model.band.ended_by}"
+            f"ended by {_ended_by(model.band.ended_by)}"
         )
     storm = replay_storm(sc, plan.out, sc.seed, steps, live)
     curves = delivery_curves(read_results(plan.out), storm.events)
@@ -184,6 +184,12 @@ def execute(plan: ReplyAllPlan, steps: Steps, live: LiveFactory | None = None) -
             },
         },
     )
+
+
+def _ended_by(counts: dict[str, int]) -> str:
+    """ "exchange_protection (100 runs)": what ended the runs, most often first."""
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{name} ({n:,} run{'s' if n != 1 else ''})" for name, n in ranked)
 
 
 def scenario_copy(run_dir: Path, speedup: float) -> ReplyAllScenario:

@@ -11,7 +11,7 @@ line (a long path) is broken between words, and a single word longer than the li
 
 from __future__ import annotations
 
-import textwrap
+import re
 
 WIDTH = 80
 INDENT = "    "
@@ -53,29 +53,24 @@ def fitted(text: str, width: int = WIDTH, indent: str = INDENT) -> str:
 def _fit_one(text: str, width: int, indent: str) -> list[str]:
     lines: list[str] = []
     current = ""
+
+    def fits(line: str) -> bool:
+        return len(line.rstrip()) <= width
+
     for phrase in phrases(text):
-        if not current:
-            current = phrase
-        elif len((current + phrase).rstrip()) <= width:
+        if fits(current + phrase):
             current += phrase
-        else:
-            lines.append(current.rstrip())
-            current = indent + phrase
-    lines.append(current.rstrip())
-    out: list[str] = []
-    for i, line in enumerate(lines):
-        if len(line) <= width:
-            out.append(line)
             continue
-        first = indent if i else ""
-        out.extend(
-            textwrap.wrap(
-                line.strip(),
-                width,
-                initial_indent=first,
-                subsequent_indent=indent,
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
-        )
-    return out
+        if current.strip():  # the phrase starts the next line
+            lines.append(current.rstrip())
+            current = indent
+            if fits(current + phrase):
+                current += phrase
+                continue
+        for word in re.findall(r"\S+\s*", phrase):  # too long for any line: between words
+            if current.strip() and not fits(current + word):
+                lines.append(current.rstrip())
+                current = indent
+            current += word
+    lines.append(current.rstrip())
+    return lines

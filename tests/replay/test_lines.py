@@ -35,3 +35,11 @@ def test_every_phrase_survives_and_short_phrases_fit(words: list[str]) -> None:
     assert all(len(line) <= 40 for line in lines)
     assert " ".join(line.strip() for line in lines) == text
     assert len(phrases(text)) == len(words)
+
+
+def test_a_phrase_longer_than_the_line_breaks_between_words_and_the_next_follows() -> None:
+    text = "model: " + " ".join(["word"] * 30) + ", ended by one cause"
+    lines = fit(text, 40)
+    assert all(len(line) <= 40 for line in lines)
+    assert lines[-1].endswith("word, ended by one cause")  # no line of its own
+    assert " ".join(line.strip() for line in lines) == text
