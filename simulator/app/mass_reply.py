@@ -4,9 +4,11 @@ Theory of operation: the workforce and every round's schedule are built and writ
 the run directory. The target is the reference collection system the scenario names
 (`[target] kind = "embedded"`, started in a child process with a per-run token secret)
 or the user's own endpoint (`kind = "http"` or `"smtp"`, its URL checked for loopback by
-the caller). After the replay the reference store is read back (the user's own system
-has no store check: `lost` is then not known), the cost and capacity plan is priced for
-the full workforce with the capacity the run measured, and the record keeps all of it.
+the caller). After the replay the reference store is read back; the user's own system
+is read back when the plan names a mailbox to verify over IMAP (`app.verifying`), and
+otherwise has no store check (`lost` is then not known). The cost and capacity plan is
+priced for the full workforce with the capacity the run measured, and the record keeps
+all of it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from simulator.app.inputs import write_built_schedule, write_built_workforce
 from simulator.app.kinds import Executed, Figures, Sections
 from simulator.app.progress import Steps
 from simulator.app.record import RunRecord
-from simulator.app.replaying import LiveFactory, ReplayRequest, replay_watched, timezone_of
+from simulator.app.replaying import (
+    LiveFactory,
+    ReplayRequest,
+    ReplayRun,
+    replay_watched,
+    timezone_of,
+)
 from simulator.app.serving import check_store, served_scenario, serving
 from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
@@ -33,6 +41,7 @@ from simulator.replay.engine import ReplayOptions
 from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
+from simulator.replay.verify import VerifySpec
 from simulator.report.cost_section import cost_html
 from simulator.scenario import Scenario
 from simulator.schedule.io import rendering_of
@@ -54,6 +63,7 @@ class MassReplyPlan:
     smtp_tls: str = "none"  # your own SMTP server: STARTTLS or implicit TLS
     smtp_auth: SmtpAuth | None = None  # its submission account(s)
     source: str = "command line"  # where smtp_tls was given, for errors
+    verify: VerifySpec | None = None  # a mailbox of the user's system to read back
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -145,6 +155,7 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
             smtp_auth=plan.smtp_auth,
             source=plan.source,
         ),
+        verify=plan.verify,
     )
     timezone = timezone_of(plan.scenario)
     check = None
@@ -167,8 +178,8 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
                 f"{check.missing:,} lost"
             )
     else:
-        _replay(request, steps, live, timezone)
-        target = plan.target_url
+        done = _replay(request, steps, live, timezone)
+        check, target = done.store_check, plan.target_url
     with steps.step("cost") as step:
         options = CostOptions(run=read_run(out, 1.0), run_label=str(out))
         sources = {
@@ -187,12 +198,15 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
     )
 
 
-def _replay(request: ReplayRequest, steps: Steps, live: LiveFactory | None, timezone: str) -> None:
+def _replay(
+    request: ReplayRequest, steps: Steps, live: LiveFactory | None, timezone: str
+) -> ReplayRun:
     """The replay stage: watched live when a display is given (one process only)."""
     watched = live is not None and request.workers == 1
     with steps.step("replay", heartbeat=not watched) as step:
-        summary = replay_watched(request, live, timezone).summary
-        step.done(replay_figure(summary))
+        done = replay_watched(request, live, timezone, steps.say)
+        step.done(replay_figure(done.summary))
+    return done
 
 
 def replay_figure(summary: dict[str, Any]) -> str:

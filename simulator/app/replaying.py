@@ -5,22 +5,28 @@ replay` and by `pulsecheck run`. The request names the files, the target URL and
 options; the workforce must be the one the schedule was built from (its manifest's sha256
 is compared with the one the schedule's manifest recorded). The replay runs in this
 process, or split over `workers` processes whose runs are merged; either way the run
-directory gets results.parquet, the two latency histograms and replay.json.
+directory gets results.parquet, the two latency histograms and replay.json. With
+`verify` (an IMAP mailbox, `simulator.app.verifying`) the mailbox is examined before the
+first event is sent and read back after the last: the run's `store_check`, also written
+into replay.json.
 
 Before any load is sent, the connection options are checked against the target (the
 files they name exist; TLS options need a TLS target; SMTP TLS and accounts need an
 smtp(s):// target; a sender the credentials file does not name needs the one account;
 a request template compiles with its credentials readable) and the target's `preflight`
 probes the server once (TLS handshake, STARTTLS, login), so a run that cannot work
-stops with one InputError rather than every event failing.
+stops with one InputError rather than every event failing; a mailbox to verify gets its
+own preflight login then too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +34,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simulator.app.record import StoreCheck
 from simulator.columns import NO_ID
 from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
@@ -40,16 +47,22 @@ from simulator.replay.targets import (
     make_target,
     parse_target,
 )
+from simulator.replay.verify import VerifySpec, check_spec
 from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.tables import manifest_path, read_stage
-from simulator.traffic.record import Recorder, write_run
+from simulator.traffic.record import SUMMARY_FILE, Recorder, read_results, write_run
 from simulator.validation import InputError
 
 WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
 OnStart = Callable[[Recorder, float], None]
 LiveFactory = Callable[[EventClock, float | None, float], LiveDisplay]
 # ^ (event clock, time limit s, late after ms) -> the display a replay is watched with
+Say = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -61,12 +74,14 @@ class ReplayRequest:
     options: ReplayOptions = field(default_factory=ReplayOptions)
     workers: int = 1
     connection: TargetOptions = field(default_factory=TargetOptions)  # TLS, auth, timeout
+    verify: VerifySpec | None = None  # a mailbox to read back after the replay
 
 
 @dataclass(frozen=True)
 class ReplayRun:
     summary: dict[str, Any]  # replay.json
     events: int  # events in the schedule
+    store_check: StoreCheck | None = None  # the read-back, when the request asked for one
 
 
 def check_workforce_matches(schedule: Path, workforce: Path) -> None:
@@ -197,8 +212,12 @@ def preflight(url: str, connection: TargetOptions) -> None:
         runner.run(check())
 
 
-def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> ReplayRun:
+def replay_schedule(
+    request: ReplayRequest, on_start: OnStart | None = None, say: Say = _stderr
+) -> ReplayRun:
     """Replay the schedule against the target and write the run directory."""
+    from simulator.app import verifying
+
     check_workforce_matches(request.schedule, request.workforce)
     events = read_stage(request.schedule, "schedule")
     workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
@@ -207,7 +226,11 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
     auth = request.connection.smtp_auth
     if accounts is not None and auth is not None:
         check_senders(auth, accounts, events, workforce, request.options.broadcast_sender)
+    verify = request.verify
+    if verify is not None:
+        check_spec(verify)
     preflight(request.target, request.connection)
+    mark = None if verify is None else verifying.preflight(verify)
     request.out.mkdir(parents=True, exist_ok=True)
     if request.workers > 1:
         summary = run_workers(
@@ -222,7 +245,16 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
     else:
         target = make_target(request.target, request.connection)
         summary = _run_single(events, workforce, target, request.options, request.out, on_start)
-    return ReplayRun(summary, events.num_rows)
+    if verify is None:
+        return ReplayRun(summary, events.num_rows)
+    expected = verifying.expected_events(
+        read_results(request.out), events, workforce, request.options, verify.mailbox_address
+    )
+    check = verifying.verify_mailbox(verify, mark, expected, request.options.seed, say)
+    summary = {**summary, "store_check": asdict(check)}
+    path = request.out / SUMMARY_FILE
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    return ReplayRun(summary, events.num_rows, check)
 
 
 def event_clock(schedule: Path, options: ReplayOptions, timezone: str) -> EventClock:
@@ -242,17 +274,17 @@ def timezone_of(scenario: Any) -> str:
 
 
 def replay_watched(
-    request: ReplayRequest, live: LiveFactory | None, timezone: str = "UTC"
+    request: ReplayRequest, live: LiveFactory | None, timezone: str = "UTC", say: Say = _stderr
 ) -> ReplayRun:
     """`replay_schedule` with a live view from `live` (one process only: a run split over
     worker processes has no one recorder to watch)."""
     if live is None or request.workers > 1:
-        return replay_schedule(request)
+        return replay_schedule(request, say=say)
     options = request.options
     clock = event_clock(request.schedule, options, timezone)
     display = live(clock, options.max_duration_s, options.late_after_ms)
     try:
-        return replay_schedule(request, display.attach)
+        return replay_schedule(request, display.attach, say)
     finally:
         display.close()
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.cli import EXIT_OK, EXIT_THRESHOLDS
+from simulator.cli import EXIT_OK, EXIT_THRESHOLDS, HelpFormatter
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -19,8 +19,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "report.html (one self-contained page) and figures/*.png: the same page `run` "
         "wrote. Exits 99 when a threshold recorded for the run fails.",
         epilog="examples:\n  pulsecheck report reports/opm-round1\n"
-        "  pulsecheck report reports/run1   # a `pulsecheck replay --out reports/run1` folder\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "  pulsecheck report reports/run1  # a folder `pulsecheck replay --out` wrote\n",
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     parser.set_defaults(func=run)

@@ -7,8 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_FAILED
-from simulator.cli.replay import add_smtp_arguments, add_tls_flags, smtp_auth_from
+from simulator.cli import EXIT_FAILED, HelpFormatter
+from simulator.cli.replay import (
+    add_smtp_arguments,
+    add_tls_flags,
+    add_verify_flags,
+    smtp_auth_from,
+)
 from simulator.cli.report import print_verdict
 from simulator.report.lines import WIDTH, fit, fitted
 
@@ -21,21 +26,26 @@ examples:
   pulsecheck run scenarios/opm-round1.toml --out reports/opm-round1
   pulsecheck run scenarios/ci-smoke.toml --protocol http --out /tmp/smoke
   pulsecheck run scenarios/ci-smoke.toml --target http://127.0.0.1:8080/replies
-  pulsecheck run scenarios/ci-smoke.toml --target https://localhost:8443/replies \
-      --ca-file ca.pem
+  pulsecheck run scenarios/ci-smoke.toml \\
+      --target https://localhost:8443/replies --ca-file ca.pem
   pulsecheck run scenarios/replyall-1m.toml --out reports/replyall-1m
-  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:587 --smtp-tls starttls \\
-      --smtp-user loadtest --smtp-password-env SMTP_PASSWORD
+  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:587 \\
+      --smtp-tls starttls --smtp-user loadtest --smtp-password-env SMTP_PASSWORD
+  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:2525 \\
+      --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
+      --verify-password-env HR_PASS
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
 endpoint ([target] kind = "http" or "smtp", or --target URL; loopback unless
---allow-remote) there is no store check. An https endpoint is verified with --ca-file
-(else the system's trust store), --client-cert/--client-key for mutual TLS, or the
-scenario's [target.tls] table (ca_file, cert_file, key_file, server_name). An SMTP
-server's TLS and submission account come from --smtp-tls and --smtp-user (or [target]
-smtp_tls and [target.smtp_auth]). A reply-all scenario runs the storm model on the full
-list, then replays a scaled-down storm against the reference SMTP mailbox.
+--allow-remote) there is no store check unless --verify (or [target] verify) names an
+IMAP mailbox it delivers into: that mailbox is read back into the same check. An https
+endpoint is verified with --ca-file (else the system's trust store), --client-cert/
+--client-key for mutual TLS, or the scenario's [target.tls] table (ca_file, cert_file,
+key_file, server_name). An SMTP server's TLS and submission account come from
+--smtp-tls and --smtp-user (or [target] smtp_tls and [target.smtp_auth]). A reply-all
+scenario runs the storm model on the full list, then replays a scaled-down storm against
+the reference SMTP mailbox.
 
 The run directory holds every stage's file: workforce.parquet, schedule.parquet,
 results.parquet, latency histograms, run.json, summary.json and report.html.
@@ -53,7 +63,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "systems, or your own endpoint), check that every acknowledged message is stored, "
         "estimate the cost, and write the report. Scale and speedup default to the scenario's.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
     parser.add_argument(
@@ -69,6 +79,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--workers", type=int, help="replay processes (default [replay] workers)")
     add_tls_flags(parser)
     add_smtp_arguments(parser, default_tls=None)
+    add_verify_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -90,6 +101,12 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         tls_server_name=args.tls_server_name,
         smtp_tls=args.smtp_tls,
         smtp_auth=smtp_auth_from(args),
+        verify=args.verify,
+        verify_password_file=args.verify_password_file,
+        verify_password_env=args.verify_password_env,
+        verify_address=args.verify_address,
+        verify_ca_file=args.verify_ca_file,
+        verify_wait=args.verify_wait,
     )
 
 
@@ -128,8 +145,9 @@ def run(args: argparse.Namespace) -> int:
     check = record.store_check
     if check is not None:
         say(
-            f"store: {check.stored:,} of {check.acknowledged:,} acknowledged events stored, "
-            f"{check.missing:,} lost, {check.extra_rows:,} rows unaccounted for"
+            f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} acknowledged "
+            f"events stored, {check.missing:,} lost, {check.duplicates:,} duplicated, "
+            f"{check.extra_rows:,} rows unaccounted for"
         )
     if record.cost is not None:
         first = next(iter(record.cost["estimate"]["rounds"]))

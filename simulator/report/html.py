@@ -118,6 +118,7 @@ def render_page(
         "acknowledged",
         "stored",
         "lost",
+        "duplicates",
         "late",
         "dropped",
         "rejected",
