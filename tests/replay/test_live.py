@@ -85,13 +85,14 @@ def _watched_replay(late_ms: float = 10.0) -> tuple[LiveDisplay, dict[str, Any],
     display = LiveDisplay(console, clock, limit_s=0.12, late_after_ms=late_ms, every_s=0.02)
     options = ReplayOptions(
         speedup=1000.0,
-        concurrency=2,
+        concurrency=1,
         max_duration_s=0.12,  # events due after 120 ms are dropped
         grace_s=2.0,
         late_after_ms=late_ms,
         on_start=display.attach,
     )
-    target = FakeTarget(latency_s=0.004)  # 2 ms apart, 4 ms each on 2 connections: lags
+    target = FakeTarget(latency_s=0.01)  # due 2 ms apart, 10 ms each on one connection:
+    # the run falls behind by 8 ms an event, so all but the first two go out late
 
     async def main() -> dict[str, Any]:
         result = await replay(events, workforce(200), target, options)
