@@ -167,7 +167,9 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
             with steps.step("collection system") as step:
                 url = stack.enter_context(serving(server_spec(plan, secret), steps.say))
                 step.done(f"embedded {kind} on {url}")
-            connection = replace(request.connection, token_secret=secret_file)
+            connection = replace(
+                request.connection, token_secret=secret_file, reason_field=("rule",)
+            )
             request = replace(request, target=url, connection=connection)
             _replay(request, steps, live, timezone)
         target = f"embedded {kind} ({url})"

@@ -340,7 +340,15 @@ def _info(
         wall_s=round(wall_s, 1),
         version=__version__,
         command=shlex.join(["pulsecheck", *sys.argv[1:]]),
+        timezone=_timezone(scenario),
     )
+
+
+def _timezone(scenario: AnyScenario) -> str:
+    """The IANA zone of the scenario's clock: a reply-all storm's, else its first round's."""
+    if isinstance(scenario, ReplyAllScenario):
+        return scenario.timezone
+    return str(scenario.rounds[0].send_time.tzinfo)
 
 
 def _failure(record: RunRecord, summary: dict[str, Any]) -> str | None:

@@ -44,7 +44,7 @@ from simulator.traffic.payload import Payload
 Say = Callable[[str], None]
 _MESSAGE_ID = re.compile(r"<(\d+)\.(\d+)@pulsecheck\.example>", re.IGNORECASE)
 
-__all__ = ["expected_events", "preflight", "tally", "tally_ids", "verify_mailbox"]
+__all__ = ["Expected", "expected_events", "preflight", "tally", "tally_ids", "verify_mailbox"]
 
 
 def found_events(message_ids: Sequence[str], seed: int) -> np.ndarray[Any, np.dtype[np.int64]]:

@@ -98,6 +98,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("cost", "Estimate the cost of a round and a year, with P10/P50/P90 ranges.", "cost"),
     ("run", "Run every stage end to end against a collection system.", "run"),
     (
+        "compare",
+        "Compare two run directories: throughput, latency, failures, lost and cost.",
+        "compare",
+    ),
+    (
         "replyall",
         "Simulate a reply-all storm on an open distribution list and its defences.",
         "replyall",
@@ -117,6 +122,7 @@ examples:
       --target smtp://127.0.0.1:2525 --speedup 20000 --out reports/run1
   pulsecheck report reports/run1
   pulsecheck run scenarios/ci-smoke.toml --out reports/ci-smoke
+  pulsecheck compare reports/ci-smoke reports/run1
 
 `pulsecheck run SCENARIO` chains them all. `pulsecheck COMMAND --help` shows each
 command's flags and examples. Exit codes: 0 ok, 1 failed, 2 bad input, 3 stage not

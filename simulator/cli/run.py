@@ -14,7 +14,13 @@ from simulator.cli.replay import (
     add_verify_flags,
     smtp_auth_from,
 )
-from simulator.cli.report import print_verdict
+from simulator.cli.report import (
+    CI_HELP,
+    add_junit_flag,
+    ci_outputs_from,
+    print_verdict,
+    write_ci_outputs,
+)
 from simulator.report.lines import WIDTH, fit, fitted
 
 if TYPE_CHECKING:
@@ -25,6 +31,8 @@ EPILOG = """\
 examples:
   pulsecheck run scenarios/opm-round1.toml --out reports/opm-round1
   pulsecheck run scenarios/ci-smoke.toml --protocol http --out /tmp/smoke
+  pulsecheck run scenarios/ci-smoke.toml --out /tmp/smoke \\
+      --junit /tmp/smoke/junit.xml
   pulsecheck run scenarios/ci-smoke.toml --target http://127.0.0.1:8080/replies
   pulsecheck run scenarios/ci-smoke.toml \\
       --target https://localhost:8443/replies --ca-file ca.pem
@@ -62,7 +70,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "storm open-loop against the scenario's collection system (the embedded reference "
         "systems, or your own endpoint), check that every acknowledged message is stored, "
         "estimate the cost, and write the report. Scale and speedup default to the scenario's.",
-        epilog=EPILOG,
+        epilog=EPILOG + CI_HELP,
         formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
@@ -80,6 +88,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     add_tls_flags(parser)
     add_smtp_arguments(parser, default_tls=None)
     add_verify_flags(parser)
+    add_junit_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -139,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     say = say_to(console)
     request = request_from(args)
+    outputs = ci_outputs_from(args, args.out)
     say(f"pulsecheck run {args.scenario}")
     result = run_all(request, say, live_factory(console))
     summary, record = result.report.summary, result.record
@@ -157,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
             f"P10 ${total['p10']:,.0f}, P50 ${total['p50']:,.0f}, P90 ${total['p90']:,.0f}"
         )
     say(f"report: {result.report.page} ({record.run.wall_s:,.0f} s in all)")
+    write_ci_outputs(summary, outputs)
     code = print_verdict(summary)
     if result.failure:
         text = fitted(f"run failed: {result.failure}", min(console.width, WIDTH))

@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from simulator.app.verifying import tally, verify_mailbox
+from simulator.app.verifying import Expected, tally, verify_mailbox
 from simulator.cli import main
 from simulator.collect.mailstack import MailStack
 from simulator.replay.tls import TlsOptions
@@ -92,7 +92,8 @@ def test_read_back_counts_stored_lost_duplicates_and_strays(dovecot: DovecotInst
         dovecot.deliver(_message(event))
     dovecot.deliver(_message(6, seed=SEED + 1))  # another seed: not this run's event 6
     lines: list[str] = []
-    check = verify_mailbox(spec, mark, np.array([1, 2, 3, 4, 5, 6]), SEED, lines.append)
+    expected = Expected(np.array([1, 2, 3, 4, 5, 6]), np.array([], dtype=np.int64))
+    check = verify_mailbox(spec, mark, expected, SEED, lines.append)
     assert (check.acknowledged, check.stored, check.missing) == (6, 4, 2)
     assert check.duplicates == 1  # event 2; event 5's earlier copy was not read
     assert check.extra_rows == 2  # the stray message and the other seed's

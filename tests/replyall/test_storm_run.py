@@ -21,7 +21,7 @@ from simulator.columns import RESULTS
 from simulator.replyall.observed import delivery_curves
 from simulator.replyall.params import StormReplay, load_replyall
 from simulator.traffic.record import read_results
-from tests.report import browser
+from tests import browser
 from tests.report.rebuild import assert_report_rebuilds_the_same_page
 
 ROOT = Path(__file__).resolve().parents[2]
