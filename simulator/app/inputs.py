@@ -97,7 +97,10 @@ def write_built_schedule(scenario: Scenario, workforce: pa.Table, out: Path) -> 
     with a manifest naming `out/workforce.parquet`."""
     seed = scenario.workforce.seed
     schedule = build_schedule(scenario, workforce, seed)
-    manifest = schedule_manifest(scenario, seed, out / "workforce.parquet", workforce.num_rows)
+    records = directive_records(scenario, schedule, workforce, seed)
+    manifest = schedule_manifest(
+        scenario, seed, out / "workforce.parquet", workforce.num_rows, records
+    )
     write_schedule(schedule, out / "schedule.parquet", manifest)
     return schedule
 
@@ -112,16 +115,6 @@ def write_inputs(
     workforce = write_built_workforce(scenario, scale, out)
     say(f"workforce: {workforce.num_rows:,} employees ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-<<<<<<< HEAD
-    schedule = build_schedule(scenario, workforce, scenario.workforce.seed)
-    seed = scenario.workforce.seed
-    records = directive_records(scenario, schedule, workforce, seed)
-    manifest = schedule_manifest(
-        scenario, seed, out / "workforce.parquet", workforce.num_rows, records
-    )
-    write_schedule(schedule, out / "schedule.parquet", manifest)
-=======
     schedule = write_built_schedule(scenario, workforce, out)
->>>>>>> main
     say(f"schedule: {schedule.num_rows:,} events ({time.perf_counter() - started:.1f} s)")
     return workforce, schedule
