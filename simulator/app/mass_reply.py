@@ -27,6 +27,7 @@ from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
+from simulator.replay.metrics import MetricsOptions
 from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
@@ -51,6 +52,7 @@ class MassReplyPlan:
     smtp_tls: str = "none"  # your own SMTP server: STARTTLS or implicit TLS
     smtp_auth: SmtpAuth | None = None  # its submission account(s)
     source: str = "command line"  # where smtp_tls was given, for errors
+    metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -129,6 +131,7 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
             smtp_auth=plan.smtp_auth,
             source=plan.source,
         ),
+        metrics=plan.metrics,
     )
     check = None
     if plan.target_url is None:

@@ -13,6 +13,10 @@ smtp(s):// target; a sender the credentials file does not name needs the one acc
 a request template compiles with its credentials readable) and the target's `preflight`
 probes the server once (TLS handshake, STARTTLS, login), so a run that cannot work
 stops with one InputError rather than every event failing.
+
+With `metrics`, a single-process replay serves live Prometheus metrics
+(`simulator.replay.metrics`) from just before the first event until `linger_s` after the
+last; a split replay (`workers` > 1) refuses them before any load.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import pyarrow.compute as pc
 from simulator.columns import NO_ID
 from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
+from simulator.replay.metrics import MetricsOptions, MetricsServer
 from simulator.replay.targets import (
     SMTP_TLS_MODES,
     TargetOptions,
@@ -58,6 +63,7 @@ class ReplayRequest:
     options: ReplayOptions = field(default_factory=ReplayOptions)
     workers: int = 1
     connection: TargetOptions = field(default_factory=TargetOptions)  # TLS, auth, timeout
+    metrics: MetricsOptions | None = None  # live Prometheus metrics (single process only)
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,11 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
     auth = request.connection.smtp_auth
     if accounts is not None and auth is not None:
         check_senders(auth, accounts, events, workforce, request.options.broadcast_sender)
+    metrics = request.metrics
+    if metrics is not None and request.workers > 1:
+        raise InputError(
+            metrics.source, metrics.field, metrics.port, "needs a single-process replay (workers 1)"
+        )
     preflight(request.target, request.connection)
     request.out.mkdir(parents=True, exist_ok=True)
     if request.workers > 1:
@@ -216,10 +227,30 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
             request.out,
             request.connection,
         )
-    else:
+        return ReplayRun(summary, events.num_rows)
+    if metrics is None:
         target = make_target(request.target, request.connection)
         summary = _run_single(events, workforce, target, request.options, request.out, on_start)
+        return ReplayRun(summary, events.num_rows)
+    server = MetricsServer(metrics, request.options.late_after_ms)  # the port is free: bound
+    try:
+        target = make_target(request.target, request.connection)
+        hook = _both(server.attach, on_start)
+        summary = _run_single(events, workforce, target, request.options, request.out, hook)
+        server.finish()
+        server.linger()
+    finally:
+        server.close()
     return ReplayRun(summary, events.num_rows)
+
+
+def _both(first: OnStart, then: OnStart | None) -> OnStart:
+    def hook(rec: Recorder, start: float) -> None:
+        first(rec, start)
+        if then is not None:
+            then(rec, start)
+
+    return hook
 
 
 def _run_single(

@@ -28,6 +28,7 @@ from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
 from simulator.app.replaying import check_connection, preflight
 from simulator.app.reporting import ReportResult, report
 from simulator.app.scenarios import AnyScenario, load_any
+from simulator.replay.metrics import MetricsOptions
 from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
@@ -56,6 +57,7 @@ class RunRequest:
     tls_server_name: str | None = None
     smtp_tls: str | None = None  # your SMTP target's TLS, overriding [target] smtp_tls
     smtp_auth: SmtpAuth | None = None  # its accounts, overriding [target.smtp_auth]
+    metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
 
 
 @dataclass(frozen=True)
@@ -81,11 +83,11 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
     if isinstance(scenario, ReplyAllScenario):
         from simulator.app.reply_all import ReplyAllPlan
 
-        for name in ("scale", "target", "workers"):
+        for name in ("scale", "target", "workers", "metrics"):
             if getattr(request, name) is not None:
                 raise InputError(
                     FLAGS,
-                    f"--{name}",
+                    "--metrics-port" if name == "metrics" else f"--{name}",
                     getattr(request, name),
                     "a reply-all run is sized by [replyall] list_size and "
                     "[replyall.replay] list_size",
@@ -129,6 +131,11 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         )
         check_connection(connection, url, field)
         preflight(url, connection)  # a certificate or login problem stops the run here
+    workers = flags.int("workers", scenario.replay.workers, lo=1, hi=64)
+    if request.metrics is not None and workers > 1:
+        raise InputError(
+            FLAGS, "--metrics-port", request.metrics.port, f"needs --workers 1 (not {workers})"
+        )
     return MassReplyPlan(
         scenario=scenario,
         scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
@@ -136,12 +143,13 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         out=out,
         protocol=request.protocol or (scenario.target.protocol if url is None else _scheme(url)),
         target_url=url,
-        workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
+        workers=workers,
         allow_remote=request.allow_remote,
         tls=tls,
         smtp_tls=smtp_tls,
         smtp_auth=auth,
         source=source,
+        metrics=request.metrics,
     )
 
 

@@ -7,7 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED
-from simulator.cli.replay import add_smtp_arguments, add_tls_flags, smtp_auth_from
+from simulator.cli.replay import (
+    add_metrics_flags,
+    add_smtp_arguments,
+    add_tls_flags,
+    metrics_from,
+    say_metrics,
+    smtp_auth_from,
+)
 from simulator.cli.report import print_verdict
 
 if TYPE_CHECKING:
@@ -24,6 +31,7 @@ examples:
   pulsecheck run scenarios/replyall-1m.toml --out reports/replyall-1m
   pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:587 --smtp-tls starttls \\
       --smtp-user loadtest --smtp-password-env SMTP_PASSWORD
+  pulsecheck run scenarios/ci-smoke.toml --metrics-port 9464 --out /tmp/smoke
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
@@ -67,6 +75,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--workers", type=int, help="replay processes (default [replay] workers)")
     add_tls_flags(parser)
     add_smtp_arguments(parser, default_tls=None)
+    add_metrics_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -88,6 +97,7 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         tls_server_name=args.tls_server_name,
         smtp_tls=args.smtp_tls,
         smtp_auth=smtp_auth_from(args),
+        metrics=metrics_from(args),
     )
 
 
@@ -99,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     request = request_from(args)
     console.print(f"[bold]pulsecheck run[/] {args.scenario}")
+    say_metrics(request.metrics)
     result = run_all(request, console.print)
     summary, record = result.report.summary, result.record
     check = record.store_check
