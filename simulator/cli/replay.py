@@ -193,7 +193,7 @@ def say_metrics(metrics: MetricsOptions | None) -> None:
         host = f"[{metrics.host}]" if ":" in metrics.host else metrics.host
         print(
             f"metrics: http://{host}:{metrics.port}/metrics "
-            f"(until {metrics.linger_s:g} s after the replay)",
+            f"(during the replay and {metrics.linger_s:g} s after)",
             file=sys.stderr,
         )
 
