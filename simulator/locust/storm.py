@@ -241,12 +241,12 @@ class Storm:
             run.sent(j, now)
             out, retries = _send_with_retries(deliver, j)
             run.finish(j, time.monotonic() - state.origin, out, retries)
-            self._log_latency(run, j, out)
+            self._log_latency(run, j)
         if run.finished:
             self._share_done(state, "due after max_duration", interrupted=False)
         raise StopUser()
 
-    def _log_latency(self, run: ShareRun, j: int, out: Outcome) -> None:
+    def _log_latency(self, run: ShareRun, j: int) -> None:
         rec = run.rec
         done = int(rec.done_at[j])
         if done < 0:
@@ -254,7 +254,7 @@ class Storm:
         sent = int(rec.sent[j])
         corrected_ms = (done - int(rec.intended[j])) / 1000
         uncorrected_ms = None if sent < 0 else (done - sent) / 1000
-        webui.log_latency(self.environment.stats, corrected_ms, uncorrected_ms, out.nbytes)
+        webui.log_latency(self.environment.stats, corrected_ms, uncorrected_ms)
 
     def live_figures(self) -> dict[str, Any]:
         """The collector's counts so far, for the web UI (master or local run)."""

@@ -37,12 +37,13 @@ PERCENTILE_ROWS = ("p50", "p90", "p99", "p99.9", "max")
 Figures = Callable[[], Mapping[str, Any]]
 
 
-def log_latency(stats: Any, corrected_ms: float, uncorrected_ms: float | None, nbytes: int) -> None:
+def log_latency(stats: Any, corrected_ms: float, uncorrected_ms: float | None) -> None:
     """Log one answered event's two latencies into the storm's entries of Locust's stats
-    (not into the total: that stays Locust's requests)."""
-    stats.entries[(CORRECTED_NAME, LATENCY_TYPE)].log(corrected_ms, nbytes)
+    (not into the total: that stays Locust's requests; no content size: a latency row
+    stands for no answer of its own)."""
+    stats.entries[(CORRECTED_NAME, LATENCY_TYPE)].log(corrected_ms, 0)
     if uncorrected_ms is not None:
-        stats.entries[(UNCORRECTED_NAME, LATENCY_TYPE)].log(uncorrected_ms, nbytes)
+        stats.entries[(UNCORRECTED_NAME, LATENCY_TYPE)].log(uncorrected_ms, 0)
 
 
 def rows(figures: Mapping[str, Any]) -> list[dict[str, str]]:
