@@ -35,7 +35,7 @@ examples:
   pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:587 \
       --smtp-tls starttls --ca-file ca.pem --smtp-user loadtest \
       --smtp-password-file smtp.pw --out reports/run5
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \
+  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
       --speedup 2000 --metrics-port 9464 --out reports/run6
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
@@ -155,6 +155,7 @@ def add_metrics_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--metrics-host",
         default="127.0.0.1",
+        metavar="HOST",
         help="address to serve on (loopback unless --allow-remote)",
     )
     group.add_argument(

@@ -217,3 +217,21 @@ def test_scrapes_during_and_after_the_replay_match_its_summary(
     assert summary["errors_by_reason"] == {"smtp 550 at end of data": 20}
     count = read_histogram(out / CORRECTED_FILE).get_total_count()
     assert last[("pulsecheck_latency_corrected_seconds_count", ())] == count == 200
+
+
+@pytest.mark.parametrize(
+    ("scenario", "extra"),
+    [
+        ("scenarios/ci-smoke.toml", ["--workers", "2"]),  # metrics need one process
+        ("scenarios/replyall-1m.toml", []),  # a reply-all run serves none
+    ],
+)
+def test_run_refuses_metrics_it_cannot_serve(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario: str, extra: list[str]
+) -> None:
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "run"
+    args = ["run", str(root / scenario), "--out", str(out), "--metrics-port", "9464", *extra]
+    assert main(args) == 2
+    assert "--metrics-port" in capsys.readouterr().err
+    assert not out.exists()
