@@ -294,8 +294,9 @@ class MetricsServer:
             self.collector.snapshot = self.figures.refresh(finished=True)
 
     def linger(self) -> None:
-        """Stay up `linger_s` so a last scrape sees the final counts."""
-        time.sleep(max(0.0, self.options.linger_s))
+        """Stay up `linger_s` so a last scrape sees the final counts; Ctrl-C ends it."""
+        with contextlib.suppress(KeyboardInterrupt):
+            time.sleep(max(0.0, self.options.linger_s))
 
     def close(self) -> None:
         self._stop_refresh()
