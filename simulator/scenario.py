@@ -44,6 +44,7 @@ THRESHOLD_METRICS = (
     "max_ms",
     "p99_uncorrected_ms",
     "lost",
+    "duplicates",
     "late",
     "dropped",
     "error_rate",
@@ -138,6 +139,13 @@ class TargetSpec:
     template: dict[str, Any] | None = None
     smtp_tls: str = "none"  # for kind = "smtp": "none", "starttls" or "implicit"
     smtp_auth: SmtpAuthSpec | None = None
+    # a mailbox of the target's to read back over IMAP after the replay (paths relative
+    # to the scenario file; the password stays in its file or variable)
+    verify: str | None = None  # imap(s)://USER@HOST:PORT/MAILBOX
+    verify_password_file: Path | None = None
+    verify_password_env: str | None = None
+    verify_address: str | None = None  # the address the mailbox receives (default USER)
+    verify_ca_file: Path | None = None  # CA to trust for its TLS
 
 
 @dataclass(frozen=True)
@@ -330,6 +338,18 @@ def _target(f: Fields, folder: Path) -> TargetSpec:
         raise f.fail(key, f.peek(key), "is for kind = 'smtp' (your own SMTP server)")
     if url is not None and url.startswith("smtps://") and smtp_tls == "starttls":
         raise f.fail("smtp_tls", smtp_tls, "smtps:// is TLS from the first byte")
+    verify = f.line("verify", None)
+    if verify is not None and kind == "embedded":
+        raise f.fail(
+            "verify", verify, "reads back your own system: the embedded one is read directly"
+        )
+    if verify is not None and not verify.startswith(("imap://", "imaps://")):
+        raise f.fail("verify", verify, "must be imap://USER@HOST:PORT/MAILBOX or imaps://...")
+
+    def path(key: str) -> Path | None:
+        value = f.line(key, None)
+        return None if value is None else folder / value
+
     target = TargetSpec(
         kind=kind,
         url=url,
@@ -338,6 +358,11 @@ def _target(f: Fields, folder: Path) -> TargetSpec:
         template=tables or None,
         smtp_tls=smtp_tls,
         smtp_auth=auth,
+        verify=verify,
+        verify_password_file=path("verify_password_file"),
+        verify_password_env=f.ident("verify_password_env", None),
+        verify_address=f.line("verify_address", None),
+        verify_ca_file=path("verify_ca_file"),
     )
     f.done()
     return target

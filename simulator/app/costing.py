@@ -45,3 +45,14 @@ def cost(request: CostRequest) -> CostPlan:
     except ValueError as err:
         where = str(request.schedule or request.scenario)
         raise InputError(where, "round", "(schedule rounds)", str(err)) from None
+
+
+def write_cost_page(path: Path, plan: CostPlan) -> Path:
+    """The planner's page: the cost and capacity section with its figures, standalone."""
+    from simulator.cost.plan import cost_figures
+    from simulator.report.cost_section import cost_page, figure_images
+
+    images = figure_images(cost_figures(plan))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(cost_page(plan.document, images), encoding="utf-8")
+    return path

@@ -4,9 +4,11 @@ Theory of operation: the workforce and every round's schedule are built and writ
 the run directory. The target is the reference collection system the scenario names
 (`[target] kind = "embedded"`, started in a child process with a per-run token secret)
 or the user's own endpoint (`kind = "http"` or `"smtp"`, its URL checked for loopback by
-the caller). After the replay the reference store is read back (the user's own system
-has no store check: `lost` is then not known), the cost and capacity plan is priced for
-the full workforce with the capacity the run measured, and the record keeps all of it.
+the caller). After the replay the reference store is read back; the user's own system
+is read back when the plan names a mailbox to verify over IMAP (`app.verifying`), and
+otherwise has no store check (`lost` is then not known). The cost and capacity plan is
+priced for the full workforce with the capacity the run measured, and the record keeps
+all of it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from simulator.replay.metrics import MetricsOptions
 from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
+from simulator.replay.verify import VerifySpec
 from simulator.report.cost_section import cost_html
 from simulator.scenario import Scenario
 from simulator.schedule.io import rendering_of
@@ -52,6 +55,7 @@ class MassReplyPlan:
     smtp_tls: str = "none"  # your own SMTP server: STARTTLS or implicit TLS
     smtp_auth: SmtpAuth | None = None  # its submission account(s)
     source: str = "command line"  # where smtp_tls was given, for errors
+    verify: VerifySpec | None = None  # a mailbox of the user's system to read back
     metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
 
 
@@ -131,6 +135,7 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
             smtp_auth=plan.smtp_auth,
             source=plan.source,
         ),
+        verify=plan.verify,
         metrics=plan.metrics,
     )
     check = None
@@ -145,8 +150,8 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
         target = f"embedded {'mailbox' if plan.protocol == 'smtp' else 'api'} ({url})"
         check = check_store(read_results(out), out / "store.db")
     else:
-        summary = replay_schedule(request).summary
-        target = plan.target_url
+        done = replay_schedule(request, say=say)
+        summary, check, target = done.summary, done.store_check, plan.target_url
     say(
         f"replay: {summary['acknowledged']:,} of {summary['events']:,} acknowledged, "
         f"p99 {_ms(summary['latency_corrected_ms']['p99'])} from intended time"

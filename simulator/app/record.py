@@ -51,7 +51,9 @@ class StoreCheck:
     acknowledged: int
     stored: int  # acknowledged events found in the store
     missing: int  # acknowledged but not stored: lost
-    extra_rows: int  # rows in the store no acknowledged event accounts for
+    extra_rows: int  # rows (messages) in the store no acknowledged event accounts for
+    duplicates: int = 0  # acknowledged events stored more than once
+    source: str = "store.db"  # what was read: the reference store, or imap://user@host/BOX
 
 
 @dataclass(frozen=True)

@@ -5,14 +5,18 @@ replay` and by `pulsecheck run`. The request names the files, the target URL and
 options; the workforce must be the one the schedule was built from (its manifest's sha256
 is compared with the one the schedule's manifest recorded). The replay runs in this
 process, or split over `workers` processes whose runs are merged; either way the run
-directory gets results.parquet, the two latency histograms and replay.json.
+directory gets results.parquet, the two latency histograms and replay.json. With
+`verify` (an IMAP mailbox, `simulator.app.verifying`) the mailbox is examined before the
+first event is sent and read back after the last: the run's `store_check`, also written
+into replay.json.
 
 Before any load is sent, the connection options are checked against the target (the
 files they name exist; TLS options need a TLS target; SMTP TLS and accounts need an
 smtp(s):// target; a sender the credentials file does not name needs the one account;
 a request template compiles with its credentials readable) and the target's `preflight`
 probes the server once (TLS handshake, STARTTLS, login), so a run that cannot work
-stops with one InputError rather than every event failing.
+stops with one InputError rather than every event failing; a mailbox to verify gets its
+own preflight login then too.
 
 With `metrics`, a single-process replay serves live Prometheus metrics
 (`simulator.replay.metrics`) from just before the first event until `linger_s` after the
@@ -22,9 +26,11 @@ last; a split replay (`workers` > 1) refuses them before any load.
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from simulator.app.record import StoreCheck
 from simulator.columns import NO_ID
 from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
@@ -44,14 +51,20 @@ from simulator.replay.targets import (
     make_target,
     parse_target,
 )
+from simulator.replay.verify import VerifySpec, check_spec
 from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.tables import manifest_path, read_stage
-from simulator.traffic.record import Recorder, write_run
+from simulator.traffic.record import SUMMARY_FILE, Recorder, read_results, write_run
 from simulator.validation import InputError
 
 WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
 OnStart = Callable[[Recorder, float], None]
+Say = Callable[[str], None]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,7 @@ class ReplayRequest:
     options: ReplayOptions = field(default_factory=ReplayOptions)
     workers: int = 1
     connection: TargetOptions = field(default_factory=TargetOptions)  # TLS, auth, timeout
+    verify: VerifySpec | None = None  # a mailbox to read back after the replay
     metrics: MetricsOptions | None = None  # live Prometheus metrics (single process only)
 
 
@@ -70,6 +84,7 @@ class ReplayRequest:
 class ReplayRun:
     summary: dict[str, Any]  # replay.json
     events: int  # events in the schedule
+    store_check: StoreCheck | None = None  # the read-back, when the request asked for one
 
 
 def check_workforce_matches(schedule: Path, workforce: Path) -> None:
@@ -200,8 +215,12 @@ def preflight(url: str, connection: TargetOptions) -> None:
         runner.run(check())
 
 
-def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> ReplayRun:
+def replay_schedule(
+    request: ReplayRequest, on_start: OnStart | None = None, say: Say = _stderr
+) -> ReplayRun:
     """Replay the schedule against the target and write the run directory."""
+    from simulator.app import verifying
+
     check_workforce_matches(request.schedule, request.workforce)
     events = read_stage(request.schedule, "schedule")
     workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
@@ -210,12 +229,16 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
     auth = request.connection.smtp_auth
     if accounts is not None and auth is not None:
         check_senders(auth, accounts, events, workforce, request.options.broadcast_sender)
+    verify = request.verify
+    if verify is not None:
+        check_spec(verify)
     metrics = request.metrics
     if metrics is not None and request.workers > 1:
         raise InputError(
             metrics.source, metrics.field, metrics.port, "needs a single-process replay (workers 1)"
         )
     preflight(request.target, request.connection)
+    mark = None if verify is None else verifying.preflight(verify)
     request.out.mkdir(parents=True, exist_ok=True)
     if request.workers > 1:
         summary = run_workers(
@@ -227,11 +250,32 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
             request.out,
             request.connection,
         )
-        return ReplayRun(summary, events.num_rows)
-    if metrics is None:
+    elif metrics is None:
         target = make_target(request.target, request.connection)
         summary = _run_single(events, workforce, target, request.options, request.out, on_start)
+    else:
+        summary = _run_metered(request, metrics, events, workforce, on_start)
+    if verify is None:
         return ReplayRun(summary, events.num_rows)
+    expected = verifying.expected_events(
+        read_results(request.out), events, workforce, request.options, verify.mailbox_address
+    )
+    check = verifying.verify_mailbox(verify, mark, expected, request.options.seed, say)
+    summary = {**summary, "store_check": asdict(check)}
+    path = request.out / SUMMARY_FILE
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    return ReplayRun(summary, events.num_rows, check)
+
+
+def _run_metered(
+    request: ReplayRequest,
+    metrics: MetricsOptions,
+    events: pa.Table,
+    workforce: pa.Table,
+    on_start: OnStart | None,
+) -> dict[str, Any]:
+    """`_run_single` with a metrics server up from before the first event until
+    `linger_s` after the last."""
     server = MetricsServer(metrics, request.options.late_after_ms)  # the port is free: bound
     try:
         target = make_target(request.target, request.connection)
@@ -241,7 +285,7 @@ def replay_schedule(request: ReplayRequest, on_start: OnStart | None = None) -> 
         server.linger()
     finally:
         server.close()
-    return ReplayRun(summary, events.num_rows)
+    return summary
 
 
 def _both(first: OnStart, then: OnStart | None) -> OnStart:

@@ -2,7 +2,8 @@
 
 Theory of operation: the results table (`results.parquet`, from the native engine or a
 Locust run) gives the counts, throughput, latency and the run's figures; the run record
-(`run.json`, when `pulsecheck run` made the directory) gives the store check, the
+(`run.json`, when `pulsecheck run` made the directory) gives the store check (for a
+bare replay, the read-back `replay --verify` kept in replay.json), the
 thresholds, the per-agency counts, and through its kind the sections and figures that
 kind adds (cost and capacity, the reply-all storm). `pulsecheck run` writes its page by
 calling this same function after writing the record, so the two pages are the same.
@@ -11,17 +12,19 @@ calling this same function after writing the record, so the two pages are the sa
 from __future__ import annotations
 
 import html
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from simulator.app.kinds import Figures, Sections, kind_named
-from simulator.app.record import SCENARIO_COPY, RunRecord, read_record
+from simulator.app.record import SCENARIO_COPY, RunRecord, StoreCheck, read_record
 from simulator.report import figures
 from simulator.report.html import table_html, write_report
 from simulator.report.summary import build_summary
 from simulator.tables import read_stage
-from simulator.traffic.record import RESULTS_FILE
+from simulator.traffic.record import RESULTS_FILE, SUMMARY_FILE
+from simulator.validation import InputError
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,32 @@ NO_STORE = (
 )
 
 
+def replay_check(run_dir: Path) -> StoreCheck | None:
+    """The read-back `pulsecheck replay --verify` wrote into replay.json, if any."""
+    path = run_dir / SUMMARY_FILE
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8")).get("store_check")
+        return None if raw is None else StoreCheck(**raw)
+    except (OSError, ValueError, TypeError, AttributeError) as err:
+        why = f"must be a store check: {err}"
+        raise InputError(str(path), "store_check", "(unreadable)", why) from None
+
+
+def read_back_section(check: StoreCheck) -> tuple[str, str]:
+    """What the mailbox read back held, beside the events table's stored and lost."""
+    rows = [
+        ("mailbox", check.source),
+        ("acknowledged events addressed to it", f"{check.acknowledged:,}"),
+        ("stored once or more", f"{check.stored:,}"),
+        ("lost (acknowledged, absent)", f"{check.missing:,}"),
+        ("duplicates (present more than once)", f"{check.duplicates:,}"),
+        ("messages no acknowledged event accounts for", f"{check.extra_rows:,}"),
+    ]
+    return "Store check", table_html(rows, ("", ""))
+
+
 def report(run_dir: Path) -> ReportResult:
     """Write summary.json, report.html and figures/*.png; return what the page holds."""
     results = read_stage(run_dir / RESULTS_FILE, "results")
@@ -96,18 +125,24 @@ def report(run_dir: Path) -> ReportResult:
                 k: record.cost[k] for k in ("estimate", "assumptions", "inputs") if k in record.cost
             }
             extra["capacity"] = record.cost.get("capacity")
-    check = None if record is None else record.store_check
+    check = replay_check(run_dir) if record is None else record.store_check
+    if check is not None:
+        extra["store_check"] = asdict(check)
     summary = build_summary(
         results,
         scenario=record.scenario_name if record else run_dir.name,
         stored=None if check is None else check.stored,
         thresholds=() if record is None else record.thresholds,
         extra=extra,
+        lost=None if check is None else check.missing,
+        duplicates=None if check is None else check.duplicates,
     )
     figs = run_figures(results, record)
     sections: Sections = [] if record is None else [("Run", run_html(record))]
     if check is None:
         sections.append(NO_STORE)
+    elif "://" in check.source:  # a mailbox read back, not the reference store
+        sections.append(read_back_section(check))
     if record is not None:
         kind_figs, kind_sections = kind_named(record.run.kind).report_parts(
             run_dir, record, results

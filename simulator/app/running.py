@@ -6,7 +6,9 @@ naming the flag) and the kind's `execute` does the work. The scenario is copied 
 run directory, the record is written, and the page is built by `reporting.report` from
 the directory's files, the same function `pulsecheck report` calls. The verdict is the
 thresholds', but a run whose target acknowledged nothing, or whose store lost an
-acknowledged event, has failed whatever the thresholds say.
+acknowledged event or holds one twice, has failed whatever the thresholds say. Against
+the user's own system, `--verify imap://...` (or `[target] verify`) reads a mailbox back
+(`simulator.app.verifying`) into the same store check.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator import __version__
 from simulator.app.kinds import Executed
@@ -36,6 +38,10 @@ from simulator.replyall.params import ReplyAllScenario
 from simulator.safety import check_target
 from simulator.scenario import TargetTls
 from simulator.validation import Fields, InputError
+
+if TYPE_CHECKING:
+    from simulator.replay.verify import VerifySpec
+    from simulator.scenario import Scenario
 
 Say = Callable[[str], None]
 FLAGS = "command line"
@@ -57,6 +63,12 @@ class RunRequest:
     tls_server_name: str | None = None
     smtp_tls: str | None = None  # your SMTP target's TLS, overriding [target] smtp_tls
     smtp_auth: SmtpAuth | None = None  # its accounts, overriding [target.smtp_auth]
+    verify: str | None = None  # imap(s)://USER@HOST:PORT/MAILBOX, overriding [target] verify
+    verify_password_file: Path | None = None
+    verify_password_env: str | None = None
+    verify_address: str | None = None
+    verify_ca_file: Path | None = None
+    verify_wait: float | None = None  # seconds to wait for deliveries (default 30)
     metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
 
 
@@ -83,6 +95,13 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
     if isinstance(scenario, ReplyAllScenario):
         from simulator.app.reply_all import ReplyAllPlan
 
+        if request.verify is not None:
+            raise InputError(
+                FLAGS,
+                "--verify",
+                request.verify,
+                "a reply-all storm replays against the reference mailbox, checked directly",
+            )
         for name in ("scale", "target", "workers", "metrics"):
             if getattr(request, name) is not None:
                 raise InputError(
@@ -131,12 +150,14 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         )
         check_connection(connection, url, field)
         preflight(url, connection)  # a certificate or login problem stops the run here
+    verify = verify_spec(request, scenario, url, tls)
     workers = flags.int("workers", scenario.replay.workers, lo=1, hi=64)
     if request.metrics is not None and workers > 1:
         raise InputError(
             FLAGS, "--metrics-port", request.metrics.port, f"needs --workers 1 (not {workers})"
         )
     return MassReplyPlan(
+        verify=verify,
         scenario=scenario,
         scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
         speedup=flags.float("speedup", scenario.replay.speedup, lo=0.0, hi=1e7, lo_open=True),
@@ -193,6 +214,56 @@ def _smtp_connection(request: RunRequest, scenario: Any) -> tuple[str, SmtpAuth 
     if auth is None and target.smtp_auth is not None:
         auth = SmtpAuth(**dataclasses.asdict(target.smtp_auth), source=path)
     return tls, auth, source
+
+
+def verify_spec(
+    request: RunRequest, scenario: Scenario, url: str | None, target_tls: TlsOptions
+) -> VerifySpec | None:
+    """The read-back the flags or `[target] verify` ask for, with a preflight login (a
+    refused login or a missing mailbox stops the run before anything is built). Its CA is
+    --verify-ca-file or verify_ca_file, else the target's own (--ca-file)."""
+    from simulator.replay.verify import VerifySpec
+    from simulator.replay.verify import preflight as mailbox_preflight
+
+    spec = scenario.target
+    given = request.verify is not None
+    verify = request.verify or spec.verify
+    if verify is None:
+        for name in ("password_file", "password_env", "address", "ca_file", "wait"):
+            if getattr(request, f"verify_{name}") is not None:
+                flag = f"--verify-{name.replace('_', '-')}"
+                raise InputError(FLAGS, flag, "(given)", "needs --verify URL or [target] verify")
+        return None
+    if url is None:
+        raise InputError(
+            FLAGS if given else scenario.path,
+            "--verify" if given else "target.verify",
+            verify,
+            "reads back your own system (--target or [target] url); the embedded reference "
+            "systems are checked against their store",
+        )
+    password_file = request.verify_password_file
+    password_env = request.verify_password_env
+    if password_file is None and password_env is None:
+        password_file = spec.verify_password_file
+        password_env = spec.verify_password_env
+    ca_file = request.verify_ca_file or spec.verify_ca_file or target_tls.ca_file
+    wait = 30.0 if request.verify_wait is None else request.verify_wait
+    if not 0 <= wait <= 3600:
+        raise InputError(FLAGS, "--verify-wait", wait, "must be 0..3600 seconds")
+    checked = VerifySpec(
+        url=verify,
+        password_file=password_file,
+        password_env=password_env,
+        address=request.verify_address or spec.verify_address,
+        tls=TlsOptions(ca_file=ca_file),
+        allow_remote=request.allow_remote,
+        wait_s=wait,
+        source=FLAGS if given else scenario.path,
+        flag="--verify" if given else "target.verify",
+    )
+    mailbox_preflight(checked)
+    return checked
 
 
 def run(request: RunRequest, say: Say) -> RunResult:
@@ -276,7 +347,11 @@ def _failure(record: RunRecord, summary: dict[str, Any]) -> str | None:
         )
     check = record.store_check
     if check is not None and check.missing:
-        return f"{check.missing:,} acknowledged events are not in the store"
+        return f"{check.missing:,} acknowledged events are not in the store ({check.source})"
+    if check is not None and check.duplicates:
+        return (
+            f"{check.duplicates:,} acknowledged events are stored more than once ({check.source})"
+        )
     return None
 
 

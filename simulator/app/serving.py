@@ -3,7 +3,8 @@
 Theory of operation: `serving` starts the server a `ServerSpec` describes in a child
 process (its own core), yields its URL and stops it with SIGTERM (drain, flush, close).
 `check_store` then reads the store back: every event the replay saw acknowledged must be
-in it, exactly once, or it counts as lost. The replay names each event in its store key
+in it, exactly once, or it counts as lost (or duplicated), tallied as a mailbox read back
+over IMAP is (`verifying.tally_ids`). The replay names each event in its store key
 (the SMTP Message-ID `<EVENT.SEED@pulsecheck.example>` or the API idempotency key
 `.../SEED-EVENT`), so the check needs nothing but the keys.
 """
@@ -22,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 
 from simulator.app.record import StoreCheck
+from simulator.app.verifying import tally_ids
 from simulator.collect.servers import ServerProcess, ServerSpec
 from simulator.collections import Collection
 from simulator.report.summary import ACKNOWLEDGED, column
@@ -74,7 +76,8 @@ def serving(spec: ServerSpec, say: Say) -> Iterator[str]:
 
 
 def stored_event_ids(store: Path) -> tuple[np.ndarray[Any, Any], int]:
-    """Event ids found in the store's replies and deliveries, and the number of rows."""
+    """Event id of every row in the store's replies and deliveries that names one (one
+    entry per row), and the number of rows."""
     conn = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
     try:
         keys = [
@@ -86,20 +89,14 @@ def stored_event_ids(store: Path) -> tuple[np.ndarray[Any, Any], int]:
     finally:
         conn.close()
     ids = [int(m.group(1) or m.group(2)) for k in keys if (m := _EVENT_KEY.search(k))]
-    return np.unique(np.array(ids, dtype=np.int64)), len(keys)
+    return np.array(ids, dtype=np.int64), len(keys)
 
 
 def check_store(results: pa.Table, store: Path) -> StoreCheck:
-    """Is every acknowledged event in the store?"""
+    """Is every acknowledged event in the store, once?"""
     acked = column(results, "event_id")[np.isin(column(results, "outcome"), ACKNOWLEDGED)]
     stored_ids, rows = stored_event_ids(store)
-    found = np.isin(acked, stored_ids)
-    return StoreCheck(
-        acknowledged=int(acked.size),
-        stored=int(found.sum()),
-        missing=int((~found).sum()),
-        extra_rows=max(rows - int(found.sum()), 0),
-    )
+    return tally_ids(acked, stored_ids, rows, store.name)
 
 
 def stored_fanout(store: Path) -> np.ndarray[Any, np.dtype[np.int64]]:

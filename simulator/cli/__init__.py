@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import shutil
 import sys
+import textwrap
 from collections.abc import Iterable, Sequence
 
 from simulator import __version__
@@ -30,6 +32,40 @@ EXIT_FAILED = 1  # the work itself failed (a server would not start, a run lost 
 EXIT_BAD_INPUT = 2  # a file, field or flag was wrong; the message names it
 EXIT_NOT_BUILT = 3  # the stage exists in the CLI but is not implemented yet
 EXIT_THRESHOLDS = 99  # the run finished but a [thresholds] check failed (k6 uses 99 too)
+
+HELP_WIDTH = 80  # the widest `--help` line, whatever the terminal
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """`--help` that fits the terminal, and at most 80 columns: prose paragraphs of the
+    description and the epilog are re-filled to the width; a paragraph with an indented
+    line (examples, a table) is kept as written, and must fit on its own."""
+
+    def __init__(self, prog: str) -> None:
+        columns = shutil.get_terminal_size((HELP_WIDTH, 24)).columns
+        super().__init__(prog, width=max(min(columns, HELP_WIDTH) - 2, 40))
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        width = self._width  # the epilog's prose too may use the whole line
+        blocks = []
+        for block in text.strip("\n").split("\n\n"):
+            lines = block.split("\n")
+            if any(line[:1].isspace() for line in lines) or block.rstrip().endswith(":"):
+                blocks.append("\n".join(indent + line for line in lines))
+            else:
+                prose = " ".join(line.strip() for line in lines)
+                blocks.append(
+                    textwrap.fill(
+                        prose,
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
+                )
+        return "\n\n".join(blocks)
+
 
 # (command, one-line help, module under simulator.cli). The help must be the one the
 # module's add_parser registers (tests/cli checks it), so the listing in `pulsecheck
@@ -62,6 +98,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("cost", "Estimate the cost of a round and a year, with P10/P50/P90 ranges.", "cost"),
     ("run", "Run every stage end to end against a collection system.", "run"),
     (
+        "compare",
+        "Compare two run directories: throughput, latency, failures, lost and cost.",
+        "compare",
+    ),
+    (
         "replyall",
         "Simulate a reply-all storm on an open distribution list and its defences.",
         "replyall",
@@ -73,12 +114,15 @@ EPILOG = """\
 The stages form a pipeline; each writes a file the next one reads.
 examples:
   pulsecheck workforce --scale 0.001 --seed 1 --out wf.parquet
-  pulsecheck schedule scenarios/ci-smoke.toml --workforce wf.parquet --out s.parquet
-  pulsecheck serve mailbox --store store.db --workforce wf.parquet --port 2525  # 2nd terminal
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
-      --speedup 20000 --out reports/run1
+  pulsecheck schedule scenarios/ci-smoke.toml --workforce wf.parquet \\
+      --out s.parquet
+  pulsecheck serve mailbox --store store.db --workforce wf.parquet \\
+      --port 2525  # in a second terminal
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --speedup 20000 --out reports/run1
   pulsecheck report reports/run1
   pulsecheck run scenarios/ci-smoke.toml --out reports/ci-smoke
+  pulsecheck compare reports/ci-smoke reports/run1
 
 `pulsecheck run SCENARIO` chains them all. `pulsecheck COMMAND --help` shows each
 command's flags and examples. Exit codes: 0 ok, 1 failed, 2 bad input, 3 stage not
@@ -95,7 +139,7 @@ def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentPars
         description="Simulate mass-mail events and their reply storms, replay them against "
         "collection systems, and report throughput, latency, losses and cost.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"pulsecheck {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

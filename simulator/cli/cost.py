@@ -4,7 +4,9 @@ takes to absorb the replies.
 Theory of operation: flags become a `CostRequest` (checked here, at the boundary), the
 application layer (`simulator.app.costing`) reads or builds the workforce and schedule
 and prices them with `simulator.cost.plan`, and this module prints the result: rich
-tables on the terminal, JSON with `--json`, PNGs with `--plots`. Costs are for the full
+tables on the terminal (narrow enough for 80 columns), JSON with `--json`, PNGs with
+`--plots`, and the planner's page (tables, sentences and figures in one HTML file) with
+`--html`. Costs are for the full
 workforce unless `--scale-up` says otherwise, and every output says which size it priced.
 """
 
@@ -16,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_OK
+from simulator.cli import EXIT_OK, HelpFormatter
 from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
@@ -30,8 +32,9 @@ EPILOG = """\
 examples:
   pulsecheck cost scenarios/opm-round1.toml
   pulsecheck cost scenarios/opm-weekly.toml --weeks 52 --json
-  pulsecheck cost scenarios/opm-round1.toml --workforce wf.parquet --schedule s.parquet \\
-      --run reports/opm-round1 --plots figures/
+  pulsecheck cost scenarios/opm-weekly.toml --html reports/opm-weekly-cost.html
+  pulsecheck cost scenarios/opm-round1.toml --workforce wf.parquet \\
+      --schedule s.parquet --run reports/opm-round1 --plots figures/
 
 Counts are scaled to the full workforce (a 1% workforce is priced x100, from the
 workforce's own provenance); --scale-up F prices F times the tables instead.
@@ -46,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "(P10/P50/P90 per term, Monte Carlo over the scenario's [cost] ranges), show which "
         "assumption moves the total most, and size the collection systems.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", type=Path, help="scenario TOML file")
     parser.add_argument("--workforce", type=Path, help="workforce Parquet (default: build it)")
@@ -63,6 +66,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of tables")
     parser.add_argument("--plots", type=Path, help="write the figures as PNG into this folder")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="PAGE",
+        help="also write the planner's page (cost, tornado, providers, capacity of every "
+        "collection) as one self-contained HTML file",
+    )
     parser.add_argument("--run", type=Path, help="replay run folder: size from its capacity")
     parser.add_argument(
         "--run-cores",
@@ -128,11 +138,17 @@ def run(args: argparse.Namespace) -> int:
     doc = plan.document
     if args.plots is not None:
         doc["plots"] = write_plots(args.plots, plan)
+    if args.html is not None:
+        from simulator.app.costing import write_cost_page
+
+        doc["html"] = str(write_cost_page(args.html, plan))
     if args.json:
         json.dump(doc, sys.stdout, indent=2, default=str)
         print()
     else:
         show(doc, plan.estimate, plan.swings["year"])
+    if args.html is not None and not args.json:
+        print(f"wrote {args.html}")
     return EXIT_OK
 
 
@@ -164,7 +180,7 @@ def show(
     from rich.table import Table
 
     from simulator.cost.terms import TERMS
-    from simulator.report.cost_section import priced_scale
+    from simulator.report.cost_section import headline, is_once, priced_scale
 
     console = console or Console()
     inputs = doc["inputs"]
@@ -174,6 +190,7 @@ def show(
         f"{est.draws:,} draws of {doc['distribution']}"
     )
     console.print(priced_scale(doc))
+    console.print(f"[bold]{headline(doc)}[/]")
     for r, terms in est.rounds.items():
         t = Table(title=f"Round {r} (x{est.rounds_per_year[r]} a year)")
         for col in ("term", "P10", "P50", "P90", "all likely"):
@@ -183,12 +200,15 @@ def show(
         low, high = est.envelope[r]
         t.caption = f"envelope over all low/high corners: {_usd(low)} – {_usd(high)}"
         console.print(t)
-    y = Table(title="A year at the rounds' cadence")
-    for col in ("term", "P10", "P50", "P90"):
-        y.add_column(col, justify="left" if col == "term" else "right")
-    for name in [*TERMS, "total"]:
-        y.add_row(*_pct_row(name, est.year[name]))
-    console.print(y)
+    if is_once(doc["estimate"]):
+        console.print("The round happens once: a year of rounds costs the same as the round.")
+    else:
+        y = Table(title="A year at the rounds' cadence")
+        for col in ("term", "P10", "P50", "P90"):
+            y.add_column(col, justify="left" if col == "term" else "right")
+        for name in [*TERMS, "total"]:
+            y.add_row(*_pct_row(name, est.year[name]))
+        console.print(y)
     _show_providers(console, doc)
     _show_tornado(console, swings)
     _show_capacity(console, doc["capacity"])
@@ -209,25 +229,29 @@ def _show_providers(console: Console, doc: dict[str, Any]) -> None:
 def _show_tornado(console: Console, swings: list[Swing]) -> None:
     from rich.table import Table
 
+    from simulator.report.cost_section import usd_short
+
     t = Table(title="What moves the yearly total (one at a time, others at likely)")
-    t.add_column("assumption", overflow="fold", min_width=20)
-    for col in ("low – high", "total at low", "total at high", "swing"):
-        t.add_column(col, justify="right")
+    t.add_column("assumption", overflow="fold", ratio=1)
+    t.add_column("low – high", justify="right", no_wrap=True)
+    t.add_column("total at low – high", justify="right", no_wrap=True)
+    t.add_column("swing", justify="right", no_wrap=True)
     for s in swings[:8]:
         t.add_row(
             s.name,
             f"{s.low:g} – {s.high:g}",
-            _usd(s.total_at_low),
-            _usd(s.total_at_high),
-            _usd(s.swing),
+            f"{usd_short(s.total_at_low)} – {usd_short(s.total_at_high)}",
+            usd_short(s.swing),
         )
     console.print(t)
 
 
 def _show_capacity(console: Console, c: dict[str, Any]) -> None:
+    from rich.table import Table
+
     likely = c["plans"]["likely"]
     console.print(
-        f"[bold]Capacity[/] ({c['capacity_source']}): busiest round {c['busiest_round']}, "
+        f"[bold]Capacity[/], {c['capacity_source']}: busiest round {c['busiest_round']}, "
         f"peak {likely['peak_per_s']:,.1f}/s (busiest minute), {likely['peak_per_hour']:,}/h "
         f"(busiest hour); headroom x{likely['headroom']:g}"
     )
@@ -241,21 +265,61 @@ def _show_capacity(console: Console, c: dict[str, Any]) -> None:
         console.print(
             f"  run: {measured['per_core_per_s']:,.0f} durable acks per core per s, {verdict}"
         )
+    t = Table(title="Cores, servers and mailboxes for the busiest round")
+    t.add_column("case")
+    for col in ("acks/core/s", "cores", "servers", "mailboxes: rate", "quota"):
+        t.add_column(col, justify="right")
     for label, plan in c["plans"].items():
-        console.print(
-            f"  {label:>13}: {plan['per_core_per_s']:,.0f} acks/core/s -> {plan['cores']:,} cores, "
-            f"{plan['servers']:,} servers of {plan['cores_per_server']}; mailboxes: "
-            f"{plan['mailboxes_for_rate']:,} for the {plan['limit_per_hour']:,}/h limit, "
-            f"{plan['mailboxes_for_quota']:,} for a year's bytes at 50 GB"
+        t.add_row(
+            label.replace("_", " "),
+            f"{plan['per_core_per_s']:,.0f}",
+            f"{plan['cores']:,}",
+            f"{plan['servers']:,} of {plan['cores_per_server']}",
+            f"{plan['mailboxes_for_rate']:,}",
+            f"{plan['mailboxes_for_quota']:,}",
         )
+    t.caption = (
+        f"mailboxes: for the {likely['limit_per_hour']:,}/h receiving limit, and for a "
+        "year's bytes at 50 GB"
+    )
+    console.print(t)
+    _show_collections(console, c.get("collections") or [])
     _show_mailbox(console, c["mailbox"])
 
 
+def _show_collections(console: Console, collections: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    if not collections:
+        return
+    t = Table(title="Each collection at its busiest round (likely capacity)")
+    t.add_column("collection", overflow="fold", min_width=18, ratio=1)
+    for col in ("replies", "peak/s", "cores", "mailboxes", "refused"):
+        t.add_column(col, justify="right", no_wrap=True)
+    for k in collections:
+        likely = k["plans"]["likely"]
+        t.add_row(
+            k["collection"],
+            f"{k['arrivals']:,}",
+            f"{likely['peak_per_s']:,.0f}",
+            f"{likely['cores']:,}",
+            f"{likely['mailboxes_for_rate']:,}",
+            f"{k['one_mailbox']['rejected_by_limit']:,}",
+        )
+    t.caption = "refused: by one mailbox at the hourly receiving limit"
+    console.print(t)
+
+
 def _show_mailbox(console: Console, m: dict[str, Any]) -> None:
-    console.print(
-        f"[bold]One central mailbox[/] ({m['collection']}): receiving limit 3,600/h, "
-        "quota 50 or 100 GB (Exchange Online limits)"
+    from rich.table import Table
+
+    t = Table(
+        title=f"One central mailbox ({m['collection']}): 3,600/h receiving limit, "
+        "50 or 100 GB quota (Exchange Online)"
     )
+    for col in ("round", "quota", "arrive", "limit hit", "refused", "year: quota hit"):
+        t.add_column(col, justify="left" if col in ("round", "year: quota hit") else "right")
+    t.add_column("year: refused", justify="right")
     for r, quotas in m["rounds"].items():
         for q, res in quotas.items():
             one, wk = res["one_round"], res["weekly"]
@@ -264,15 +328,20 @@ def _show_mailbox(console: Console, m: dict[str, Any]) -> None:
                 if wk["quota_round"] is None
                 else f"round {wk['quota_round']}, +{wk['quota_hit_hours_into_round']:.1f} h"
             )
-            console.print(
-                f"  {r} at {q}: {one['arrivals']:,} arrive; limit hit "
-                f"{_hours(one['limit_hit_hours_after_first'])} after the first, "
-                f"{one['rejected_by_limit']:,} rejected by it; quota hit "
-                f"{_hours(one['quota_hit_hours_after_first'])}, {one['rejected_by_quota']:,} "
-                f"rejected by it. Over {wk['rounds']} weekly rounds: quota hit {when}; "
-                f"{wk['rejected_by_limit']:,} rejected by the limit, "
-                f"{wk['rejected_by_quota']:,} by the quota"
+            t.add_row(
+                r,
+                q.replace("GB", " GB"),
+                f"{one['arrivals']:,}",
+                _hours(one["limit_hit_hours_after_first"]),
+                f"{one['rejected']:,}",
+                when,
+                f"{wk['rejected']:,}",
             )
+    t.caption = (
+        "limit hit: hours after the first reply; year: the round repeated at its cadence "
+        "into a mailbox that is never emptied"
+    )
+    console.print(t)
 
 
 def _hours(h: float | None) -> str:

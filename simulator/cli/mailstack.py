@@ -20,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from simulator.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, HelpFormatter
 from simulator.validation import InputError
 
 if TYPE_CHECKING:  # the stack module loads on use: `--help` stays light
@@ -40,8 +40,8 @@ Needs root and Debian's postfix, dovecot-core, dovecot-imapd and dovecot-lmtpd.
 examples:
   pulsecheck mailstack up --dir /tmp/stack --quota 10M    # Ctrl-C stops it
   pulsecheck mailstack up --dir /tmp/stack --smtp-port 2526 --quota 64k --detach
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2526 \\
-      --speedup 2000 --out reports/stack1
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2526 --speedup 2000 --out reports/stack1
   pulsecheck mailstack down --dir /tmp/stack
 """
 
@@ -53,7 +53,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         description=HELP + " `up` starts it in a directory and prints its ports, CA file "
         "and credentials file; `down` stops the one running in a directory.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("action", choices=("up", "down"), help="up: start it; down: stop it")
     parser.add_argument(

@@ -13,30 +13,38 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_FAILED, EXIT_OK
+from simulator.cli import EXIT_FAILED, EXIT_OK, HelpFormatter
 from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
     from simulator.replay.engine import ReplayOptions
     from simulator.replay.metrics import MetricsOptions
     from simulator.replay.tls import TlsOptions
+    from simulator.replay.verify import VerifySpec
 
 EPILOG = """\
 examples:
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
-      --speedup 2000 --out reports/run1
-  pulsecheck replay s.parquet --workforce wf.parquet --scenario scenarios/opm-weekly.toml \\
-      --target http://127.0.0.1:8080/replies --token-secret api.secret --speedup 2000 \\
-      --out reports/run2
-  pulsecheck replay s.parquet --workforce wf.parquet --target https://localhost:8443/replies \
-      --ca-file ca.pem --client-cert client.pem --client-key client.key --out reports/run3
-  pulsecheck replay s.parquet --workforce wf.parquet --target http://127.0.0.1:9000/ \
-      --request scenarios/templates/hr-intake.toml --speedup 2000 --out reports/run4
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:587 \
-      --smtp-tls starttls --ca-file ca.pem --smtp-user loadtest \
-      --smtp-password-file smtp.pw --out reports/run5
-  pulsecheck replay s.parquet --workforce wf.parquet --target smtp://127.0.0.1:2525 \\
-      --speedup 2000 --metrics-port 9464 --out reports/run6
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run1
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --scenario scenarios/opm-weekly.toml --token-secret api.secret \\
+      --target http://127.0.0.1:8080/replies --speedup 2000 --out reports/run2
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target https://localhost:8443/replies --ca-file ca.pem \\
+      --client-cert client.pem --client-key client.key --out reports/run3
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target http://127.0.0.1:9000/ --speedup 2000 --out reports/run4 \\
+      --request scenarios/templates/hr-intake.toml
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:587 --smtp-tls starttls --ca-file ca.pem \\
+      --smtp-user loadtest --smtp-password-file smtp.pw --out reports/run5
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run6 \\
+      --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
+      --verify-password-file hr.pass
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run7 \\
+      --metrics-port 9464
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
@@ -66,6 +74,11 @@ process only (--workers 1).
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.
+
+With --verify imap://USER@127.0.0.1:PORT/MAILBOX the mailbox is logged into before the
+replay and read back after it: every acknowledged event addressed to the mailbox's
+address (the user, or --verify-address) must be there exactly once, else the run fails
+(exit 1). The password comes from a file or an environment variable, never a flag.
 """
 
 
@@ -77,7 +90,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "--speedup), measure latency from that time (wrk2 style) and from the actual send, "
         "and write RUN_DIR/results.parquet, *.hlog and replay.json.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("schedule", type=Path, help="schedule Parquet (pulsecheck schedule)")
     parser.add_argument("--workforce", type=Path, required=True, help="workforce Parquet")
@@ -139,6 +152,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     add_smtp_arguments(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
     parser.add_argument("--no-live", action="store_true", help="no live display")
+    add_verify_flags(parser)
     add_metrics_flags(parser)
     parser.set_defaults(func=run)
 
@@ -261,6 +275,74 @@ def smtp_auth_from(args: argparse.Namespace) -> Any:
     return auth if auth.given else None
 
 
+def add_verify_flags(parser: argparse.ArgumentParser) -> None:
+    """The read-back flags `replay` and `run` share."""
+    group = parser.add_argument_group("read-back of a mailbox (any IMAP server)")
+    group.add_argument(
+        "--verify",
+        metavar="URL",
+        help="after the replay, read imap(s)://USER@HOST:PORT/MAILBOX back: lost, duplicates",
+    )
+    group.add_argument(
+        "--verify-password-file", type=Path, metavar="FILE", help="file holding the password"
+    )
+    group.add_argument(
+        "--verify-password-env", metavar="NAME", help="environment variable holding it"
+    )
+    group.add_argument(
+        "--verify-address", help="address the mailbox receives (default: USER, if an address)"
+    )
+    group.add_argument(
+        "--verify-ca-file",
+        type=Path,
+        metavar="PEM",
+        help="CA to trust for IMAP TLS (default --ca-file)",
+    )
+    group.add_argument(
+        "--verify-wait",
+        type=finite_float,
+        default=None,
+        metavar="S",
+        help="seconds to wait for deliveries after the replay (default 30)",
+    )
+
+
+def verify_from(args: argparse.Namespace) -> VerifySpec | None:
+    """The read-back the flags ask for, checked (URL, loopback, password), or None."""
+    from simulator.replay.tls import TlsOptions
+    from simulator.replay.verify import VerifySpec, check_spec
+
+    named = [f for f in VERIFY_FLAGS if getattr(args, f[2:].replace("-", "_")) is not None]
+    if args.verify is None:
+        if named:
+            raise InputError("command line", named[0], "(given)", "needs --verify URL")
+        return None
+    wait = 30.0 if args.verify_wait is None else args.verify_wait
+    if not 0 <= wait <= 3600:
+        raise InputError("command line", "--verify-wait", wait, "must be 0..3600 seconds")
+    spec = VerifySpec(
+        url=args.verify,
+        password_file=args.verify_password_file,
+        password_env=args.verify_password_env,
+        address=args.verify_address,
+        tls=TlsOptions(ca_file=args.verify_ca_file or getattr(args, "ca_file", None)),
+        allow_remote=args.allow_remote,
+        timeout_s=getattr(args, "timeout", None) or 30.0,
+        wait_s=wait,
+    )
+    check_spec(spec)
+    return spec
+
+
+VERIFY_FLAGS = (
+    "--verify-password-file",
+    "--verify-password-env",
+    "--verify-address",
+    "--verify-ca-file",
+    "--verify-wait",
+)
+
+
 def _positive(name: str, value: float | None, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
@@ -349,6 +431,7 @@ def run(args: argparse.Namespace) -> int:
     from simulator.scenario import load_scenario
 
     check_args(args)
+    verify = verify_from(args)
     scenario = None if args.scenario is None else load_scenario(args.scenario)
     metrics = metrics_from(args)
     request = ReplayRequest(
@@ -368,27 +451,45 @@ def run(args: argparse.Namespace) -> int:
             smtp_tls=args.smtp_tls,
             smtp_auth=smtp_auth_from(args),
         ),
+        verify=verify,
         metrics=metrics,
     )
     say_metrics(metrics)
     live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()
     try:
-        summary = replay_schedule(request, None if live is None else live.attach).summary
+        done = replay_schedule(request, None if live is None else live.attach)
     finally:
         if live is not None:
             live.close()
+    summary, check = done.summary, done.store_check
     _print_summary(summary, args.out)
+    if check is not None:
+        print(
+            f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} acknowledged "
+            f"events addressed to it stored, {check.missing:,} lost, {check.duplicates:,} "
+            f"duplicated, {check.extra_rows:,} messages unaccounted for"
+        )
     if summary["events"] and not summary["acknowledged"]:
         print("replay failed: the target acknowledged nothing", file=sys.stderr)
         return EXIT_FAILED
+    code = EXIT_OK
     if scenario is None:
         print("verdict: no thresholds set (give --scenario to check the scenario's)")
-        return EXIT_OK
-    return _verdict(args.out, scenario)
+    else:
+        code = _verdict(args.out, scenario, check)
+    if check is not None and (check.missing or check.duplicates):
+        print(
+            f"replay failed: {check.missing:,} acknowledged events lost and "
+            f"{check.duplicates:,} stored more than once in {check.source}",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    return code
 
 
-def _verdict(out: Path, scenario: Any) -> int:
+def _verdict(out: Path, scenario: Any, check: Any = None) -> int:
     """The scenario's thresholds against the run: summary.json and the one-line verdict."""
+    import dataclasses
     import json
 
     from simulator.cli.report import print_verdict
@@ -396,7 +497,13 @@ def _verdict(out: Path, scenario: Any) -> int:
     from simulator.traffic.record import read_results
 
     summary = build_summary(
-        read_results(out), scenario=scenario.name, stored=None, thresholds=scenario.thresholds
+        read_results(out),
+        scenario=scenario.name,
+        stored=None if check is None else check.stored,
+        thresholds=scenario.thresholds,
+        extra=None if check is None else {"store_check": dataclasses.asdict(check)},
+        lost=None if check is None else check.missing,
+        duplicates=None if check is None else check.duplicates,
     )
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     return print_verdict(summary)

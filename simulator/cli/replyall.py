@@ -3,7 +3,10 @@
 `pulsecheck replyall SCENARIO` prints one seeded run's outcome, the same storm under
 each defence side by side, and the P10/P50/P90 band of many seeded runs; `--out DIR`
 writes JSON and PNG figures. `pulsecheck replyall calibrate` fits the model to Bedlam DL3
-and Cisco 2013 and prints how close it comes.
+and Cisco 2013 and prints how close it comes. Every table fits 80 columns: the defence
+comparison is three narrow tables (size, speed, who is hit and how it ends) rather than
+one wide one, counts print as whole numbers with thousands separators, and the console
+takes its width from the terminal or `COLUMNS` (80 when neither says).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_OK
+from simulator.cli import EXIT_OK, HelpFormatter
 from simulator.validation import InputError
 
 if TYPE_CHECKING:  # the model and rich load on use, so `--help` stays light
@@ -30,8 +33,10 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 EXAMPLES = """\
 examples:
   pulsecheck replyall scenarios/replyall-1m.toml --runs 20
-  pulsecheck replyall scenarios/replyall-cisco2013.toml --defence exchange --runs 20 --json
-  pulsecheck replyall scenarios/replyall-bedlam1997.toml --runs 20 --out reports/bedlam
+  pulsecheck replyall scenarios/replyall-cisco2013.toml --defence exchange \\
+      --runs 20 --json
+  pulsecheck replyall scenarios/replyall-bedlam1997.toml --runs 20 \\
+      --out reports/bedlam
   pulsecheck replyall calibrate --runs 10
 
 --defence takes one case of the comparison: none, a defence (or the start of its name,
@@ -47,7 +52,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "defences. SCENARIO is a reply-all scenario file, or 'calibrate' to fit the model "
         "to Bedlam DL3 (1997) and Cisco (2013).",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", metavar="SCENARIO|calibrate")
     parser.add_argument("--runs", type=int, default=100, help="seeded runs in the band")
@@ -77,10 +82,53 @@ def run(args: argparse.Namespace) -> int:
 # -- a storm -----------------------------------------------------------------------
 
 
-def _fmt(value: float) -> str:
-    if value >= 1e6:
-        return f"{value:.3g}"
-    return f"{value:,.0f}" if value >= 100 else f"{value:.2f}"
+COUNTS = frozenset(
+    {
+        "posts",
+        "list_posts",
+        "rejected_posts",
+        "recalls",
+        "deliveries",
+        "list_deliveries",
+        "single_deliveries",
+        "max_backlog",
+        "mailbox_rejected",
+        "per_poster",
+    }
+)
+COMPARE_TABLES = (  # title, columns
+    ("how big", ("posts", "list_posts", "deliveries", "gigabytes")),
+    ("how fast", ("peak_posts_per_s", "peak_deliveries_per_s", "max_backlog", "drain_h")),
+    ("who is hit, how it ends", ("per_member", "per_poster", "ended_by", "ended_at_h")),
+)
+HEADERS = {
+    "list_posts": "list posts",
+    "gigabytes": "GB",
+    "peak_posts_per_s": "peak posts/s",
+    "peak_deliveries_per_s": "peak deliv./s",
+    "max_backlog": "max backlog",
+    "drain_h": "drain h",
+    "per_member": "per member",
+    "per_poster": "per poster",
+    "ended_by": "ended by",
+    "ended_at_h": "at h",
+}
+
+
+def fmt_figure(name: str, value: Any) -> str:
+    """A figure for reading: counts whole with separators, hours and rates short."""
+    if isinstance(value, str):
+        return value.replace("_", " ")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    v = float(value)
+    if name in COUNTS:
+        return f"{round(v):,}"
+    if name == "bytes":
+        return f"{v / 1e9:,.1f} GB"
+    if name.endswith("_h"):
+        return f"{v:,.2f}"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}"
 
 
 def _outcome_table(o: Outcome) -> Table:
@@ -89,26 +137,38 @@ def _outcome_table(o: Outcome) -> Table:
     t = Table(title="One seeded run")
     t.add_column("figure")
     t.add_column("value", justify="right")
-    row = o.row(0)
-    for key, value in row.items():
-        t.add_row(key, value if isinstance(value, str) else _fmt(float(value)))
+    for key, value in o.row(0).items():
+        t.add_row(key, fmt_figure(key, value))
     return t
 
 
-def _compare_table(rows: list[CompareRow]) -> Table:
+def compare_tables(rows: list[CompareRow]) -> list[Table]:
+    """The same storm under each defence, as three tables narrow enough for 80 columns."""
     from rich.table import Table
 
-    from simulator.replyall.compare import COLUMNS
+    out = []
+    for title, columns in COMPARE_TABLES:
+        t = Table(title=f"The same storm under each defence: {title} (medians)")
+        t.add_column("case", ratio=1, min_width=14)
+        for col in columns:
+            wraps = col == "ended_by"
+            t.add_column(
+                HEADERS.get(col, col), justify="left" if wraps else "right", no_wrap=not wraps
+            )
+        for r in rows:
+            cells = {**r.medians, "ended_by": r.ended_by, "ended_at_h": r.ended_at_h}
+            t.add_row(r.case.replace("_", " "), *(fmt_figure(c, cells[c]) for c in columns))
+        out.append(t)
+    return out
 
-    t = Table(title="The same storm under each defence (medians)")
-    t.add_column("case")
-    for col in COLUMNS:
-        t.add_column(col, justify="right")
-    t.add_column("ended by")
-    t.add_column("at h", justify="right")
-    for r in rows:
-        t.add_row(r.case, *(_fmt(r.medians[c]) for c in COLUMNS), r.ended_by, f"{r.ended_at_h:.2f}")
-    return t
+
+def ended_by_words(ended_by: dict[str, int], runs: int) -> str:
+    """`{'exchange_protection': 5}` -> `ended by: exchange protection in 5 of 5 runs`."""
+    parts = [
+        f"{name.replace('_', ' ')} in {n:,} of {runs:,} run{'s' if runs != 1 else ''}"
+        for name, n in sorted(ended_by.items(), key=lambda kv: -kv[1])
+    ]
+    return "ended by: " + ("; ".join(parts) or "nothing")
 
 
 def _storm(args: argparse.Namespace) -> int:
@@ -122,7 +182,7 @@ def _storm(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(m.to_json(), indent=2, default=float))
     else:
-        show_model(m, Console(width=None if sys.stdout.isatty() else 160))
+        show_model(m, Console())
     if args.out is not None:
         print(f"wrote {args.out}/replyall.json, report.html and 3 PNG figures", file=sys.stderr)
     return EXIT_OK
@@ -134,14 +194,15 @@ def show_model(m: StormModel, console: Console) -> None:
 
     b = m.band
     console.print(_outcome_table(m.one))
-    console.print(_compare_table(m.rows))
+    for table in compare_tables(m.rows):
+        console.print(table)
     band_t = Table(title=f"Band over {b.runs} seeded runs")
     for col in ("figure", "P10", "P50", "P90"):
         band_t.add_column(col, justify="right" if col != "figure" else "left")
     for key, (p10, p50, p90) in b.figures.items():
-        band_t.add_row(key, _fmt(p10), _fmt(p50), _fmt(p90))
+        band_t.add_row(key, *(fmt_figure(key, v) for v in (p10, p50, p90)))
     console.print(band_t)
-    console.print(f"ended by: {b.ended_by}")
+    console.print(ended_by_words(b.ended_by, b.runs))
 
 
 # -- calibration -------------------------------------------------------------------
@@ -149,7 +210,6 @@ def show_model(m: StormModel, console: Console) -> None:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
     from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_storms
     from simulator.replyall.data import storms_on_record
@@ -176,16 +236,50 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"fit": params, "checks": checks, "tolerance": TOLERANCE}, indent=2))
         return EXIT_OK
-    console = Console(width=None if sys.stdout.isatty() else 160)
-    console.print({k: v for k, v in params.items()})
-    t = Table(title=f"Fit against the record (band of {runs} seeded runs)")
-    for col in ("storm", "figure", "target", "P10", "P50", "P90", "error", "within tol."):
-        t.add_column(col)
-    for name, figs in checks.items():
+    console = Console()
+    for table in calibration_tables(params, checks, runs):
+        console.print(table)
+    return EXIT_OK
+
+
+PARAM_WORDS = {
+    "rate_scale": "reaction rates x",
+    "reaction_rate_per_copy": "replies per copy seen",
+    "pool_share": "share of members who would reply",
+    "cisco_capacity_per_s": "Cisco's mail system, messages/s",
+    "size_scale": "message size x",
+    "grid_loss": "fit's remaining loss",
+}
+
+
+def calibration_tables(
+    params: dict[str, Any], checks: dict[str, dict[str, dict[str, Any]]], runs: int
+) -> list[Table]:
+    """The fitted parameters and, per storm, the fit against the record."""
+    from rich.table import Table
+
+    fit = Table(title="Fitted parameters")
+    for col in ("parameter", "value", "meaning"):
+        fit.add_column(col, justify="right" if col == "value" else "left")
+    for key, value in params.items():
+        values = value.items() if isinstance(value, dict) else [("", value)]
+        for sub, v in values:
+            name = f"{key} ({sub})" if sub else key
+            fit.add_row(name, f"{float(v):,.4g}", PARAM_WORDS.get(key, ""))
+    out = [fit]
+    for storm, figs in checks.items():
+        t = Table(
+            title=f"{storm}: fit against the record (band of {runs} seeded runs)",
+            show_edge=False,
+        )
+        t.add_column("figure", no_wrap=True)
+        for col in ("record", "P10", "P50", "P90", "error", "ok"):
+            t.add_column(col, justify="right", no_wrap=True)
         for key, f in figs.items():
-            tgt = "-" if f["target"] is None else _fmt(f["target"])
+            tgt = "-" if f["target"] is None else fmt_figure(key, f["target"])
             err = "-" if f["error"] is None else f"{f['error']:+.1%}"
             ok = "-" if f["ok"] is None else ("yes" if f["ok"] else "NO")
-            t.add_row(name, key, tgt, _fmt(f["p10"]), _fmt(f["p50"]), _fmt(f["p90"]), err, ok)
-    console.print(t)
-    return EXIT_OK
+            cells = (fmt_figure(key, f[p]) for p in ("p10", "p50", "p90"))
+            t.add_row(HEADERS.get(key, key), tgt, *cells, err, ok)
+        out.append(t)
+    return out

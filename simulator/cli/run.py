@@ -6,16 +6,23 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_FAILED
+from simulator.cli import EXIT_FAILED, HelpFormatter
 from simulator.cli.replay import (
     add_metrics_flags,
     add_smtp_arguments,
     add_tls_flags,
+    add_verify_flags,
     metrics_from,
     say_metrics,
     smtp_auth_from,
 )
-from simulator.cli.report import print_verdict
+from simulator.cli.report import (
+    CI_HELP,
+    add_junit_flag,
+    ci_outputs_from,
+    print_verdict,
+    write_ci_outputs,
+)
 
 if TYPE_CHECKING:
     from simulator.app.running import RunRequest
@@ -25,23 +32,30 @@ EPILOG = """\
 examples:
   pulsecheck run scenarios/opm-round1.toml --out reports/opm-round1
   pulsecheck run scenarios/ci-smoke.toml --protocol http --out /tmp/smoke
+  pulsecheck run scenarios/ci-smoke.toml --out /tmp/smoke \\
+      --junit /tmp/smoke/junit.xml
   pulsecheck run scenarios/ci-smoke.toml --target http://127.0.0.1:8080/replies
-  pulsecheck run scenarios/ci-smoke.toml --target https://localhost:8443/replies \
-      --ca-file ca.pem
+  pulsecheck run scenarios/ci-smoke.toml \\
+      --target https://localhost:8443/replies --ca-file ca.pem
   pulsecheck run scenarios/replyall-1m.toml --out reports/replyall-1m
-  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:587 --smtp-tls starttls \\
-      --smtp-user loadtest --smtp-password-env SMTP_PASSWORD
+  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:587 \\
+      --smtp-tls starttls --smtp-user loadtest --smtp-password-env SMTP_PASSWORD
+  pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:2525 \\
+      --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
+      --verify-password-env HR_PASS
   pulsecheck run scenarios/ci-smoke.toml --metrics-port 9464 --out /tmp/smoke
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
 endpoint ([target] kind = "http" or "smtp", or --target URL; loopback unless
---allow-remote) there is no store check. An https endpoint is verified with --ca-file
-(else the system's trust store), --client-cert/--client-key for mutual TLS, or the
-scenario's [target.tls] table (ca_file, cert_file, key_file, server_name). An SMTP
-server's TLS and submission account come from --smtp-tls and --smtp-user (or [target]
-smtp_tls and [target.smtp_auth]). A reply-all scenario runs the storm model on the full
-list, then replays a scaled-down storm against the reference SMTP mailbox.
+--allow-remote) there is no store check unless --verify (or [target] verify) names an
+IMAP mailbox it delivers into: that mailbox is read back into the same check. An https
+endpoint is verified with --ca-file (else the system's trust store), --client-cert/
+--client-key for mutual TLS, or the scenario's [target.tls] table (ca_file, cert_file,
+key_file, server_name). An SMTP server's TLS and submission account come from
+--smtp-tls and --smtp-user (or [target] smtp_tls and [target.smtp_auth]). A reply-all
+scenario runs the storm model on the full list, then replays a scaled-down storm against
+the reference SMTP mailbox.
 
 The run directory holds every stage's file: workforce.parquet, schedule.parquet,
 results.parquet, latency histograms, run.json, summary.json and report.html.
@@ -58,8 +72,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "storm open-loop against the scenario's collection system (the embedded reference "
         "systems, or your own endpoint), check that every acknowledged message is stored, "
         "estimate the cost, and write the report. Scale and speedup default to the scenario's.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EPILOG + CI_HELP,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
     parser.add_argument(
@@ -75,6 +89,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--workers", type=int, help="replay processes (default [replay] workers)")
     add_tls_flags(parser)
     add_smtp_arguments(parser, default_tls=None)
+    add_verify_flags(parser)
+    add_junit_flag(parser)
     add_metrics_flags(parser)
     parser.set_defaults(func=run)
 
@@ -97,6 +113,12 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         tls_server_name=args.tls_server_name,
         smtp_tls=args.smtp_tls,
         smtp_auth=smtp_auth_from(args),
+        verify=args.verify,
+        verify_password_file=args.verify_password_file,
+        verify_password_env=args.verify_password_env,
+        verify_address=args.verify_address,
+        verify_ca_file=args.verify_ca_file,
+        verify_wait=args.verify_wait,
         metrics=metrics_from(args),
     )
 
@@ -108,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     request = request_from(args)
+    outputs = ci_outputs_from(args, args.out)
     console.print(f"[bold]pulsecheck run[/] {args.scenario}")
     say_metrics(request.metrics)
     result = run_all(request, console.print)
@@ -115,8 +138,10 @@ def run(args: argparse.Namespace) -> int:
     check = record.store_check
     if check is not None:
         console.print(
-            f"store: {check.stored:,} of {check.acknowledged:,} acknowledged events stored, "
-            f"{check.missing:,} lost, {check.extra_rows:,} rows unaccounted for"
+            f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} acknowledged "
+            f"events stored, {check.missing:,} lost, {check.duplicates:,} duplicated, "
+            f"{check.extra_rows:,} rows unaccounted for",
+            markup=False,
         )
     if record.cost is not None:
         first = next(iter(record.cost["estimate"]["rounds"]))
@@ -126,6 +151,7 @@ def run(args: argparse.Namespace) -> int:
             f"P10 ${total['p10']:,.0f}, P50 ${total['p50']:,.0f}, P90 ${total['p90']:,.0f}"
         )
     console.print(f"report: {result.report.page} ({record.run.wall_s:.0f} s in all)")
+    write_ci_outputs(summary, outputs)
     code = print_verdict(summary)
     if result.failure:
         console.print(f"[red]run failed: {result.failure}[/]")

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_OK
+from simulator.cli import EXIT_OK, HelpFormatter
 from simulator.validation import InputError
 
 if TYPE_CHECKING:  # the work's modules load on use, so `--help` stays light
@@ -30,9 +30,10 @@ SPARK = " ▁▂▃▄▅▆▇█"
 
 EXAMPLES = """\
 examples:
-  pulsecheck schedule scenarios/opm-round1.toml --workforce wf.parquet --out s.parquet
-  pulsecheck schedule scenarios/opm-weekly.toml --workforce wf.parquet --out s.parquet \\
-      --round r2 --seed 7 --summary --plot arrivals.png
+  pulsecheck schedule scenarios/opm-round1.toml --workforce wf.parquet \\
+      --out s.parquet
+  pulsecheck schedule scenarios/opm-weekly.toml --workforce wf.parquet \\
+      --out s.parquet --round r2 --seed 7 --summary --plot arrivals.png
 """
 
 
@@ -44,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "round: the broadcast transactions, the replies, out-of-office replies and bounces. "
         "Writes Parquet with a JSON manifest beside it (OUT.manifest.json).",
         epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
     parser.add_argument("--workforce", type=Path, required=True, help="workforce Parquet file")

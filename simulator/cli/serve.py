@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from simulator.cli import EXIT_FAILED, EXIT_OK
+from simulator.cli import EXIT_FAILED, EXIT_OK, HelpFormatter
 from simulator.collections import Collection, default_collections
 from simulator.rules import ContentRules
 from simulator.tokens import (
@@ -74,7 +74,7 @@ A server, a token for DHS, a read with it, then that token revoked:
   pulsecheck serve api --store replies.db --workforce wf.parquet --port 8080 &
   TOKEN=$(pulsecheck serve token --agency DHS --ttl 8h)
   curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/counts
-  pulsecheck serve revoke --token "$TOKEN"    # now 401 "token revoked (key id ...)"
+  pulsecheck serve revoke --token "$TOKEN"  # its next read: 401 token revoked
 
 Tokens read AGENCY.KID.EXPIRY.MAC, signed with the secret in --secret-file (the server
 and `serve token` must use the same file). `serve revoke` adds the key id to
@@ -91,7 +91,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "loopback. It prints its address, and on SIGTERM drains, flushes and closes. "
         "`serve token` mints an API bearer token; `serve revoke` revokes one.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "kind",

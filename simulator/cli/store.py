@@ -20,7 +20,7 @@ import sqlite3
 import time
 from typing import Any
 
-from simulator.cli import EXIT_OK
+from simulator.cli import EXIT_OK, HelpFormatter
 from simulator.validation import InputError, finite_float
 
 EXAMPLES = {
@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="Inspect a collection store (SQLite), read it as an agency, purge it.",
         description="Inspect a collection store (SQLite), read it as an agency, purge it.",
         epilog=_examples(*EXAMPLES),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     stats = actions.add_parser(
@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         description="Count accepted replies and rejections by agency, round and status, "
         "and the non-reply deliveries (broadcast batches and their recipients).",
         epilog=_examples("stats"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     stats.add_argument("db", help="store file written by `pulsecheck serve`")
     stats.add_argument("--json", action="store_true", help="print JSON")
@@ -65,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="one page of an agency's replies (audited)",
         description=_doc_of("replies"),
         epilog=_examples("replies"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     replies.add_argument("db", help="store file written by `pulsecheck serve`")
     replies.add_argument("--agency", required=True, help="department code, e.g. DHS")
@@ -80,7 +80,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "audit",
         help="print the audit log: reads and purges",
         epilog=_examples("audit"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     audit.add_argument("db", help="store file written by `pulsecheck serve`")
     audit.add_argument("--limit", type=int, help="only the last N rows")
@@ -92,7 +92,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="remove contents of old replies (audited)",
         description=_doc_of("purge"),
         epilog=_examples("purge"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     purge.add_argument("db", help="store file written by `pulsecheck serve`")
     purge.add_argument(

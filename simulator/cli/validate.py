@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from simulator.cli import EXIT_BAD_INPUT, EXIT_OK
+from simulator.cli import EXIT_BAD_INPUT, EXIT_OK, HelpFormatter
 
 
 def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "reported with the field path, the bad value and what is allowed.",
         epilog="examples:\n  pulsecheck validate scenarios/*.toml\n"
         "  pulsecheck validate scenarios/opm-round1.toml scenarios/replyall-1m.toml\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("files", nargs="+", metavar="FILE", help="scenario TOML files")
     parser.set_defaults(func=run)

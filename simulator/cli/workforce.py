@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from simulator.cli import EXIT_OK
+from simulator.cli import EXIT_OK, HelpFormatter
 from simulator.validation import InputError, finite_float
 
 MAX_SCALE = 4.0  # bounds memory: about 9M rows
@@ -50,7 +50,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         description="Build one row per federal employee, calibrated to OPM FedScope Sep 2024, "
         "and write it as Parquet with a JSON manifest beside it (PATH.manifest.json).",
         epilog=BUILD_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--scale",
@@ -71,7 +71,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "tables: total variation for categories, Kolmogorov-Smirnov for pay, relative gap "
         "for single figures. The worst gaps are listed last.",
         epilog=CALIBRATE_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     calibrate.add_argument("path", type=Path, metavar="PATH", help="workforce Parquet file")
     calibrate.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -4,9 +4,10 @@ Theory of operation: `plan_cost` takes the scenario (its rounds and `[cost]` ran
 workforce and a schedule (Arrow tables), and `CostOptions`. It reduces the tables to
 per-round counts, scales them to the size being priced (by default the full workforce: a
 1% workforce is priced x100, read from the workforce's own provenance), then runs the
-Monte Carlo, the tornados, the provider table, the capacity plan and the central
-mailbox's fate. The result holds the JSON document every output is made from (terminal,
-`--json`, the run record, the report) and the objects the figures draw. Nothing here
+Monte Carlo, the tornados, the provider table, the capacity plan (for the busiest round
+overall and for each collection on its own) and the central mailbox's fate. The result
+holds the JSON document every output is made from (terminal, `--json`, the run record,
+the report) and the objects the figures draw. Nothing here
 reads a file or parses a flag: the CLI and the application layer do that.
 """
 
@@ -205,7 +206,83 @@ def capacity_report(
         "measured": asdict(inputs.measured) if inputs.measured else None,
         "plans": plans,
         "mailbox": mailbox_report(scenario, schedule, counts, per_year, factor),
+        "collections": collections_report(
+            scenario, schedule, counts, ranges, inputs, options, per_year, factor
+        ),
     }
+
+
+def _collection_arrivals(
+    schedule: pa.Table, round_id: str, collection: str, central: bool
+) -> tuple[Any, Any]:
+    """A round's replies at exactly this collection (unrouted ones count as central)."""
+    rows = schedule.filter(
+        pc.and_(
+            pc.equal(pc.cast(schedule.column("round"), pa.string()), round_id),
+            pc.not_equal(pc.cast(schedule.column("kind"), pa.string()), "broadcast"),
+        )
+    )
+    coll = pc.cast(rows.column("collection"), pa.string())
+    here = pc.equal(coll, collection)
+    rows = rows.filter(pc.or_(here, pc.equal(coll, "")) if central else here)
+    t = np.asarray(pc.cast(rows.column("t_intended"), pa.int64()).to_numpy(), np.int64)
+    return t, np.asarray(rows.column("size_bytes").to_numpy(), np.int64)
+
+
+def collections_report(
+    scenario: Scenario,
+    schedule: pa.Table,
+    counts: Mapping[str, RoundCounts],
+    ranges: Mapping[str, Range],
+    inputs: CapacityInputs,
+    options: CostOptions,
+    per_year: Mapping[str, int],
+    factor: float,
+) -> list[dict[str, Any]]:
+    """Each collection sized on its own, at its busiest round, priced at `factor`."""
+    central = central_collection(scenario)
+    headroom = ranges["infra_headroom"].likely
+    out = []
+    for coll in scenario.collections:
+        series = {r: _collection_arrivals(schedule, r, coll.id, coll.id == central) for r in counts}
+        busiest = max(series, key=lambda r: cap.peak_count(series[r][0], cap.MINUTE_US))
+        t, size = series[busiest]
+        year_bytes = sum(float(series[r][1].sum()) * per_year[r] for r in series) * factor
+        peak_s = cap.peak_rate_per_s(t) * factor
+        peak_h = round(cap.peak_count(t, cap.HOUR_US) * factor)
+        plans = {
+            label: cap.plan_capacity(
+                peak_s,
+                per_core,
+                peak_h,
+                year_bytes,
+                headroom=headroom,
+                cores_per_server=options.cores_per_server,
+            )
+            for label, per_core in (
+                ("low_capacity", inputs.per_core.low),
+                ("likely", inputs.per_core.likely),
+                ("high_capacity", inputs.per_core.high),
+            )
+        }
+        st, ssize = _scaled_series(t, size, factor)
+        one = cap.mailbox_round(st, ssize, quota_bytes=cap.EXCHANGE_QUOTAS_GB[0] * 1e9)
+        span = (int(t.max()) - int(t.min())) / cap.HOUR_US if len(t) else 0.0
+        out.append(
+            {
+                "collection": coll.id,
+                "kind": coll.kind,
+                "address": coll.address,
+                "busiest_round": busiest,
+                "arrivals": round(len(t) * factor),
+                "bytes": float(size.sum()) * factor,
+                "span_hours": span,
+                "year_bytes": year_bytes,
+                "plans": {k: asdict(v) for k, v in plans.items()},
+                "one_mailbox": _mailbox_round_json(one, st),
+            }
+        )
+    return out
 
 
 def mailbox_report(

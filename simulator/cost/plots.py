@@ -2,7 +2,9 @@
 
 Theory of operation: each function builds a matplotlib `Figure` with the object API (no
 pyplot state, no display needed) and returns it; the caller decides where it goes (the
-CLI saves PNGs, the report embeds them).
+CLI saves PNGs, the report embeds them). Dollar amounts are written as `\\$` so that
+matplotlib's mathtext never reads a pair of `$` as a formula, and the money axes use a
+USD tick formatter, so no offset text ("1e7") sits over the axis label.
 """
 
 from __future__ import annotations
@@ -10,16 +12,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from simulator.cost.montecarlo import Percentiles
 from simulator.cost.tornado import Swing
 
 
 def _usd(value: float) -> str:
+    """Short dollars, escaped for matplotlib text: 23400000 -> `\\$23.4M`."""
     for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= size:
-            return f"${value / size:.3g}{suffix}"
-    return f"${value:.3g}"
+            return f"\\${value / size:.3g}{suffix}"
+    return f"\\${value:.3g}"
+
+
+USD_TICKS = FuncFormatter(lambda value, _pos: _usd(value) if value else "")
 
 
 def cost_breakdown(terms: Mapping[str, Percentiles], title: str) -> Figure:
@@ -36,6 +43,7 @@ def cost_breakdown(terms: Mapping[str, Percentiles], title: str) -> Figure:
     ax.barh(names, p50, xerr=err, color=colors, capsize=3)
     ax.invert_yaxis()
     ax.set_xscale("symlog", linthresh=max(min(v for v in p50 if v > 0) if any(p50) else 1, 1))
+    ax.xaxis.set_major_formatter(USD_TICKS)
     for y, n in enumerate(names):
         ax.annotate(
             f"{_usd(terms[n].p10)} – {_usd(terms[n].p90)}",
@@ -63,6 +71,7 @@ def tornado_chart(swings: Sequence[Swing], title: str, top: int = 10) -> Figure:
     ax.set_yticks(range(len(shown)), [f"{s.name}\n[{s.low:g} – {s.high:g}]" for s in shown])
     ax.invert_yaxis()
     ax.axvline(base, color="black", linewidth=0.8)
+    ax.xaxis.set_major_formatter(USD_TICKS)
     ax.set_xlabel(f"total USD (others at likely; base {_usd(base)}); blue: low end, orange: high")
     ax.set_title(title)
     fig.tight_layout()

@@ -49,7 +49,14 @@ from simulator.replay.smtp_auth import Accounts
 from simulator.replay.targets import SMTP_TLS_MODES, Follow, Tokens
 from simulator.replay.tls import TlsOptions
 from simulator.safety import create_connection, pinned
-from simulator.traffic.outcomes import OK, Outcome, classify
+from simulator.traffic.outcomes import (
+    MAILBOX_FULL,
+    OK,
+    Outcome,
+    classify,
+    mailbox_full,
+    partly_refused,
+)
 from simulator.traffic.payload import HELO_NAME, Payload, SmtpMessage
 from simulator.validation import InputError
 
@@ -333,7 +340,9 @@ class SmtpSession:
         self.dirty = False  # the reply to the dot ends the transaction, whatever it says
         out = classify(code, nbytes, "end of data", text)
         if out.outcome == OK and refused:
-            return out._replace(error=f"{len(refused)} of {message[1]} rcpt refused")
+            code, text = min(refused)
+            why = MAILBOX_FULL if mailbox_full(code, text) else f"smtp {code}"
+            return out._replace(error=partly_refused(len(refused), message[1], why))
         return out
 
     def _park(self) -> None:

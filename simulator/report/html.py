@@ -20,6 +20,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from simulator.report import ci
+
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
 h1{margin-bottom:.2em}
@@ -39,19 +41,6 @@ window.addEventListener('load', function () {
   document.body.setAttribute('data-figures-loaded', ok + '/' + imgs.length);
 });
 """
-
-
-VERDICT_TEXT = {
-    "pass": "thresholds: PASS",
-    "fail": "thresholds: FAIL",
-    "none": "no thresholds set: nothing was checked",
-}
-
-
-def _result(check: Mapping[str, Any]) -> str:
-    if not check.get("measured", True):
-        return "not measured"
-    return "pass" if check["passed"] else "FAIL"
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -111,13 +100,15 @@ def render_page(
     """The run page. `figures`: name -> (caption, PNG bytes); `sections`: (title, html)."""
     events = summary["events"]
     latency = summary["latency_ms"]
-    verdict = summary.get("verdict", "none")
+    found = ci.checks(summary)
+    verdict = ci.overall(found)  # the thresholds' and the run's own checks, as CI reads them
     counts = (
         "scheduled",
         "sent",
         "acknowledged",
         "stored",
         "lost",
+        "duplicates",
         "late",
         "dropped",
         "rejected",
@@ -128,11 +119,12 @@ def render_page(
     percentiles = [
         (p, latency["corrected"][p], latency["uncorrected"][p]) for p in latency["corrected"]
     ]
-    checks = [(t["check"], t["value"], _result(t)) for t in summary.get("thresholds", [])] or [
-        ("none set", None, "")
-    ]
+    checks = [
+        (c.name, ci.number(c.value), c.result, c.kind if not c.why else f"{c.kind}: {c.why}")
+        for c in found
+    ] or [("none set", "", "", "")]
     parts = [
-        f"<p class='verdict {verdict}'>{VERDICT_TEXT.get(verdict, verdict)}</p>",
+        f"<p class='verdict {verdict}'>{html.escape(ci.verdict_line(found))}</p>",
         "<h2>Events</h2>",
         _table([(k, events.get(k)) for k in counts], ("count", "events")),
         _table(reasons, ("failed by reason", "events")),
@@ -142,8 +134,8 @@ def render_page(
             percentiles,
             ("percentile", "corrected ms (from intended)", "uncorrected ms (from send)"),
         ),
-        "<h2>Thresholds</h2>",
-        _table(checks, ("check", "measured", "result")),
+        "<h2>Checks</h2>",
+        _table(checks, ("check", "measured", "result", "kind")),
     ]
     parts += [f"<h2>{html.escape(title)}</h2>{body}" for title, body in sections]
     return page(f"pulsecheck report: {summary['scenario']}", parts, figures)

@@ -107,11 +107,18 @@ def build_summary(
     stored: int | None,
     thresholds: Sequence[Threshold] = (),
     extra: Mapping[str, Any] | None = None,
+    lost: int | None = None,
+    duplicates: int | None = None,
 ) -> dict[str, Any]:
-    """The versioned summary of one run; `stored` is None when no store was checked."""
+    """The versioned summary of one run; `stored` is None when no store was checked.
+
+    `lost` defaults to the acknowledged events not stored; a check that expected only
+    some of them (one mailbox read back) gives its own count, and its `duplicates`."""
     counts = event_counts(results)
-    lost = None if stored is None else max(counts["acknowledged"] - stored, 0)
-    counts.update({"stored": stored, "lost": lost})
+    if lost is None and stored is not None:
+        lost = max(counts["acknowledged"] - stored, 0)
+    counts.update({"stored": stored, "lost": None if stored is None else lost})
+    counts["duplicates"] = duplicates
     summary: dict[str, Any] = {
         "schema": SCHEMA_VERSION,
         "scenario": scenario,
@@ -123,7 +130,9 @@ def build_summary(
         },
     }
     summary.update(extra or {})
-    unmeasured = {"lost"} if stored is None else set()
+    unmeasured = {"lost", "duplicates"} if stored is None else set()
+    if duplicates is None:
+        unmeasured.add("duplicates")
     verdicts = evaluate(thresholds, metrics(summary), unmeasured)
     summary["thresholds"] = [v.__dict__ for v in verdicts]
     summary["verdict"] = verdict_of(verdicts)
@@ -152,6 +161,7 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float | None]:
         "max_ms": corrected["max"],
         "p99_uncorrected_ms": summary["latency_ms"]["uncorrected"]["p99"],
         "lost": events["lost"],
+        "duplicates": events.get("duplicates"),
         "late": events["late"],
         "dropped": events["dropped"],
         "error_rate": failed / scheduled,

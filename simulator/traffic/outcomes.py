@@ -184,3 +184,11 @@ def _trimmed(text: bytes) -> str:
     line = " ".join(text.decode("utf-8", "replace").split())
     line = "".join(c if c.isprintable() else "?" for c in line)
     return line if len(line) <= MAX_REASON else line[: MAX_REASON - 3] + "..."
+
+
+PARTLY_REFUSED = "rcpt refused ("  # in the error of a transaction some recipients refused
+
+
+def partly_refused(refused: int, of: int, why: str) -> str:
+    """The error kept with an acknowledged transaction that some recipients refused."""
+    return f"{refused} of {of} {PARTLY_REFUSED}{why})"

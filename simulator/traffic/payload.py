@@ -12,6 +12,9 @@ carries the first `to` address: the collection API takes one per reply):
   from the member to every list member [rcpt_first, rcpt_first+rcpt_count);
 - auto_reply, bounce: back to the broadcast address (a bounce uses the null sender <>).
 
+`addressed_to(address)` applies the same routing to all events at once: which events a
+mailbox of that address should hold (the read-back check, `pulsecheck replay --verify`).
+
 Rule-breaking replies carry what a collection system can check: a "coworker_name" body
 names a real co-worker (`writing.coworker_ids`: the cc'd manager, else a neighbouring
 employee), and an "attachment" reply is sent by SMTP as multipart/mixed with the text
@@ -226,6 +229,27 @@ class Payload:
 
     def cc_addresses(self, i: int) -> list[str]:
         return self._cc(str(self.kind[i]), int(self.cc[i]))
+
+    def addressed_to(self, address: str) -> npt.NDArray[np.bool_]:
+        """Which events name `address` among their SMTP recipients (To and Cc, as
+        `_to` and `_cc` route them): the events a mailbox of that address should hold
+        one copy of. Addresses compare without regard to case."""
+        address = address.lower()
+        kind, content = self.kind, self.content
+        fans = (kind == "broadcast") | (content == "reply_all")
+        reply = kind == "reply"
+        mask = np.zeros(len(self), dtype=bool)
+        first, end = self.rcpt_first, self.rcpt_first + self.rcpt_count
+        for row in (i for i, e in enumerate(self.emails.tolist()) if str(e).lower() == address):
+            mask |= fans & (first <= row) & (row < end)
+            mask |= reply & (self.cc == row)
+        collected = reply & ~fans
+        for cid in np.unique(self.collection[collected]).tolist():
+            if collection_address(str(cid), self.collections).lower() == address:
+                mask |= collected & (self.collection == cid)
+        if self.broadcast_sender.lower() == address:
+            mask |= ~fans & ~reply  # auto-replies and bounces
+        return mask
 
     def subject(self, i: int) -> str:
         return SUBJECTS.get(str(self.kind[i]), SUBJECTS["reply"])

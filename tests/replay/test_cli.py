@@ -170,3 +170,50 @@ def test_bad_rendering_in_manifest_names_the_field(inputs: tuple[Path, Path]) ->
     with pytest.raises(InputError) as err:
         options_from(_parsed(inputs), None)
     assert err.value.field == "rendering" and "html_share" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "named"),
+    [
+        (["--verify", "pop3://u@127.0.0.1:110/INBOX", "--verify-password-env", "HOME"], "--verify"),
+        (["--verify", "imap://127.0.0.1:143/INBOX", "--verify-password-env", "HOME"], "--verify"),
+        (["--verify", "imap://u:pw@127.0.0.1:143/", "--verify-password-env", "HOME"], "password"),
+        (
+            ["--verify", "imap://u@192.0.2.1:143/", "--verify-password-env", "HOME"],
+            "--allow-remote",
+        ),
+        (["--verify", "imap://a@b.example@127.0.0.1:143/"], "--verify-password-file"),
+        (
+            ["--verify", "imap://a@b.example@127.0.0.1:143/", "--verify-password-file", "/no/such"],
+            "--verify-password-file",
+        ),
+        (
+            ["--verify", "imap://plainuser@127.0.0.1:143/", "--verify-password-env", "HOME"],
+            "--verify-address",
+        ),
+        (["--verify-address", "a@b.example"], "needs --verify"),
+        (
+            [
+                "--verify",
+                "imaps://a@b.example@127.0.0.1/",
+                "--verify-password-env",
+                "HOME",
+                "--verify-ca-file",
+                "/no/ca.pem",
+            ],
+            "--verify-ca-file",
+        ),
+    ],
+)
+def test_bad_verify_flags_exit_2_before_load(
+    inputs: tuple[Path, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    named: str,
+) -> None:
+    assert main(_args(inputs, "smtp://127.0.0.1:25", tmp_path / "run", *extra)) == 2
+    err = capsys.readouterr().err
+    assert named in err
+    assert "pw@" not in err  # a password in the URL is not echoed back
+    assert not (tmp_path / "run").exists()

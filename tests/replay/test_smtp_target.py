@@ -126,3 +126,34 @@ async def test_pipelining_across_transactions_delivers_each_message_once(
     message_ids = [data.split(b"Message-ID: <")[1].split(b".")[0] for *_, data in handler.envelopes]
     assert sorted(int(i) for i in message_ids) == list(range(len(kinds)))  # each one once
     assert sum(carried) > len(kinds) // 2  # most messages carried the next envelope
+
+
+class FullCollection(Handler):
+    """Refuses the collection address at RCPT as a full mailbox; takes the cc."""
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if address == "hr@opm.example":
+            return "552 5.2.2 Mailbox is full"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.mark.integration
+async def test_a_partly_refused_transaction_names_why_its_recipients_were_refused() -> None:
+    handler = FullCollection()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        events = schedule(["reply"] * 4, gap_us=1000, rcpt_first=[-1] * 4, rcpt_count=[2] * 4)
+        target = SmtpTarget("127.0.0.1", port, 5.0)
+        options = ReplayOptions(concurrency=2, collections={"opm": "hr@opm.example"})
+        result = await asyncio.wait_for(replay(events, workforce(60), target, options), 30)
+    finally:
+        controller.stop()
+    # the cc'd manager took each message, so each is acknowledged, with the refusal named
+    assert result.summary["acknowledged"] == 4 == len(handler.envelopes)
+    errors = set(result.results.column("error").to_pylist())
+    assert errors == {"1 of 2 rcpt refused (mailbox full)"}
