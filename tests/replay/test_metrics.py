@@ -159,7 +159,8 @@ def test_bad_metrics_flags_exit_2_before_any_load(
     named: str,
 ) -> None:
     assert main(_args(inputs, "smtp://127.0.0.1:9", tmp_path / "run", *extra)) == 2
-    assert named in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert named in err and "unrecognized" not in err, err
     assert not (tmp_path / "run" / "results.parquet").exists()
 
 
@@ -173,7 +174,7 @@ def test_port_in_use_is_bad_input(
         busy.listen()
         port = busy.getsockname()[1]
         assert main(_args(inputs, url, tmp_path / "run", "--metrics-port", str(port))) == 2
-    assert "--metrics-port" in capsys.readouterr().err
+    assert "--metrics-port" in (err := capsys.readouterr().err) and "cannot serve metrics" in err
     assert handler.count == 0
 
 
@@ -220,18 +221,19 @@ def test_scrapes_during_and_after_the_replay_match_its_summary(
 
 
 @pytest.mark.parametrize(
-    ("scenario", "extra"),
+    ("scenario", "extra", "why"),
     [
-        ("scenarios/ci-smoke.toml", ["--workers", "2"]),  # metrics need one process
-        ("scenarios/replyall-1m.toml", []),  # a reply-all run serves none
+        ("scenarios/ci-smoke.toml", ["--workers", "2"], "needs --workers 1 (not 2)"),
+        ("scenarios/replyall-1m.toml", [], "a reply-all run is sized by"),
     ],
 )
 def test_run_refuses_metrics_it_cannot_serve(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario: str, extra: list[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scenario: str, extra: list[str], why: str
 ) -> None:
     root = Path(__file__).resolve().parents[2]
     out = tmp_path / "run"
     args = ["run", str(root / scenario), "--out", str(out), "--metrics-port", "9464", *extra]
     assert main(args) == 2
-    assert "--metrics-port" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--metrics-port" in err and why in err, err
     assert not out.exists()
