@@ -60,6 +60,23 @@ def schedule_manifest(
     )
 
 
+def write_built_workforce(scenario: Scenario, scale: float, out: Path) -> pa.Table:
+    """The scenario's workforce at `scale`, written to `out/workforce.parquet`."""
+    workforce = built_workforce(scenario, scale)
+    write_workforce(workforce, out / "workforce.parquet")
+    return workforce
+
+
+def write_built_schedule(scenario: Scenario, workforce: pa.Table, out: Path) -> pa.Table:
+    """Every round of the scenario for `workforce`, written to `out/schedule.parquet`
+    with a manifest naming `out/workforce.parquet`."""
+    seed = scenario.workforce.seed
+    schedule = build_schedule(scenario, workforce, seed)
+    manifest = schedule_manifest(scenario, seed, out / "workforce.parquet", workforce.num_rows)
+    write_schedule(schedule, out / "schedule.parquet", manifest)
+    return schedule
+
+
 def write_inputs(
     scenario: Scenario, scale: float, out: Path, say: Say
 ) -> tuple[pa.Table, pa.Table]:
@@ -67,13 +84,9 @@ def write_inputs(
     import time
 
     started = time.perf_counter()
-    workforce = built_workforce(scenario, scale)
-    write_workforce(workforce, out / "workforce.parquet")
+    workforce = write_built_workforce(scenario, scale, out)
     say(f"workforce: {workforce.num_rows:,} employees ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-    schedule = build_schedule(scenario, workforce, scenario.workforce.seed)
-    seed = scenario.workforce.seed
-    manifest = schedule_manifest(scenario, seed, out / "workforce.parquet", workforce.num_rows)
-    write_schedule(schedule, out / "schedule.parquet", manifest)
+    schedule = write_built_schedule(scenario, workforce, out)
     say(f"schedule: {schedule.num_rows:,} events ({time.perf_counter() - started:.1f} s)")
     return workforce, schedule

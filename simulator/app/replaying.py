@@ -42,6 +42,7 @@ from simulator.app.record import StoreCheck
 from simulator.columns import NO_ID
 from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
+from simulator.replay.live import EventClock, LiveDisplay
 from simulator.replay.metrics import MetricsOptions, MetricsServer
 from simulator.replay.targets import (
     SMTP_TLS_MODES,
@@ -60,6 +61,8 @@ from simulator.validation import InputError
 
 WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
 OnStart = Callable[[Recorder, float], None]
+LiveFactory = Callable[[EventClock, float | None, float], LiveDisplay]
+# ^ (event clock, time limit s, late after ms) -> the display a replay is watched with
 Say = Callable[[str], None]
 
 
@@ -295,6 +298,38 @@ def _both(first: OnStart, then: OnStart | None) -> OnStart:
             then(rec, start)
 
     return hook
+
+
+def event_clock(schedule: Path, options: ReplayOptions, timezone: str) -> EventClock:
+    """The scenario time of a replay's offsets: its first intended time, its speedup."""
+    column = read_stage(schedule, "schedule", ["t_intended"]).column("t_intended")
+    if options.max_events is not None:
+        column = column.slice(0, options.max_events)
+    first = pc.min(column.cast(pa.int64())).as_py()
+    return EventClock(int(first or 0), options.speedup, timezone)
+
+
+def timezone_of(scenario: Any) -> str:
+    """The time zone of a scenario's first round ("UTC" without one)."""
+    rounds = getattr(scenario, "rounds", None)
+    zone = rounds[0].send_time.tzinfo if rounds else None
+    return str(getattr(zone, "key", "UTC"))
+
+
+def replay_watched(
+    request: ReplayRequest, live: LiveFactory | None, timezone: str = "UTC", say: Say = _stderr
+) -> ReplayRun:
+    """`replay_schedule` with a live view from `live` (one process only: a run split over
+    worker processes has no one recorder to watch)."""
+    if live is None or request.workers > 1:
+        return replay_schedule(request, say=say)
+    options = request.options
+    clock = event_clock(request.schedule, options, timezone)
+    display = live(clock, options.max_duration_s, options.late_after_ms)
+    try:
+        return replay_schedule(request, display.attach, say)
+    finally:
+        display.close()
 
 
 def _run_single(

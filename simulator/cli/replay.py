@@ -151,7 +151,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     add_tls_flags(parser)
     add_smtp_arguments(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
-    parser.add_argument("--no-live", action="store_true", help="no live display")
+    parser.add_argument("--no-live", action="store_true", help="no live view or status lines")
     add_verify_flags(parser)
     add_metrics_flags(parser)
     parser.set_defaults(func=run)
@@ -425,8 +425,7 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.app.replaying import ReplayRequest, replay_schedule
-    from simulator.replay.live import LiveDisplay
+    from simulator.app.replaying import ReplayRequest
     from simulator.replay.targets import TargetOptions
     from simulator.scenario import load_scenario
 
@@ -455,19 +454,24 @@ def run(args: argparse.Namespace) -> int:
         metrics=metrics,
     )
     say_metrics(metrics)
-    live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()
-    try:
-        done = replay_schedule(request, None if live is None else live.attach)
-    finally:
-        if live is not None:
-            live.close()
+    from rich.console import Console
+
+    from simulator.app.replaying import replay_watched, timezone_of
+    from simulator.cli.run import live_factory
+
+    live = None if args.no_live else live_factory(Console(stderr=True))
+    done = replay_watched(request, live, timezone_of(scenario))
     summary, check = done.summary, done.store_check
+    from simulator.report.lines import fitted
+
     _print_summary(summary, args.out)
     if check is not None:
         print(
-            f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} acknowledged "
-            f"events addressed to it stored, {check.missing:,} lost, {check.duplicates:,} "
-            f"duplicated, {check.extra_rows:,} messages unaccounted for"
+            fitted(
+                f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} "
+                f"acknowledged events addressed to it stored, {check.missing:,} lost, "
+                f"{check.duplicates:,} duplicated, {check.extra_rows:,} messages unaccounted for"
+            )
         )
     if summary["events"] and not summary["acknowledged"]:
         print("replay failed: the target acknowledged nothing", file=sys.stderr)
@@ -479,8 +483,10 @@ def run(args: argparse.Namespace) -> int:
         code = _verdict(args.out, scenario, check)
     if check is not None and (check.missing or check.duplicates):
         print(
-            f"replay failed: {check.missing:,} acknowledged events lost and "
-            f"{check.duplicates:,} stored more than once in {check.source}",
+            fitted(
+                f"replay failed: {check.missing:,} acknowledged events lost and "
+                f"{check.duplicates:,} stored more than once in {check.source}"
+            ),
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -510,16 +516,20 @@ def _verdict(out: Path, scenario: Any, check: Any = None) -> int:
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
-    counts = ", ".join(f"{k} {v:,}" for k, v in summary["outcomes"].items() if v)
+    from simulator.report.lines import fitted
+
+    counts = ", ".join(f"{v:,} {k}" for k, v in summary["outcomes"].items() if v)
     lat = summary["latency_corrected_ms"]
     print(
-        f"replayed {summary['events']:,} events to {summary['target']}: {counts}; "
-        f"{summary['throughput_per_s']:.0f}/s; corrected p50 {lat['p50']:.2f} ms, "
-        f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
-        + ("; INTERRUPTED" if summary.get("interrupted") else "")
+        fitted(
+            f"replayed {summary['events']:,} events to {summary['target']}: {counts}; "
+            f"{summary['throughput_per_s']:,.0f}/s; latency from intended time: "
+            f"p50 {lat['p50']:,.2f} ms, p99 {lat['p99']:,.2f} ms, max {lat['max']:,.2f} ms"
+            + ("; INTERRUPTED" if summary.get("interrupted") else "")
+        )
     )
     reasons = summary.get("errors_by_reason") or {}
     if reasons:
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
-        print("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top))
-    print(f"wrote {out}/results.parquet, latency_*.hlog, replay.json")
+        print(fitted("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top)))
+    print(fitted(f"wrote {out}/results.parquet, latency_*.hlog, replay.json"))
