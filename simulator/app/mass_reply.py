@@ -38,6 +38,7 @@ from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
+from simulator.replay.metrics import MetricsOptions
 from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
@@ -64,6 +65,7 @@ class MassReplyPlan:
     smtp_auth: SmtpAuth | None = None  # its submission account(s)
     source: str = "command line"  # where smtp_tls was given, for errors
     verify: VerifySpec | None = None  # a mailbox of the user's system to read back
+    metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -156,6 +158,7 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
             source=plan.source,
         ),
         verify=plan.verify,
+        metrics=plan.metrics,
     )
     timezone = timezone_of(plan.scenario)
     check = None

@@ -17,6 +17,10 @@ a request template compiles with its credentials readable) and the target's `pre
 probes the server once (TLS handshake, STARTTLS, login), so a run that cannot work
 stops with one InputError rather than every event failing; a mailbox to verify gets its
 own preflight login then too.
+
+With `metrics`, a single-process replay serves live Prometheus metrics
+(`simulator.replay.metrics`) from just before the first event until `linger_s` after the
+last; a split replay (`workers` > 1) refuses them before any load.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from simulator.columns import NO_ID
 from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.live import EventClock, LiveDisplay
+from simulator.replay.metrics import MetricsOptions, MetricsServer
 from simulator.replay.targets import (
     SMTP_TLS_MODES,
     TargetOptions,
@@ -75,6 +80,7 @@ class ReplayRequest:
     workers: int = 1
     connection: TargetOptions = field(default_factory=TargetOptions)  # TLS, auth, timeout
     verify: VerifySpec | None = None  # a mailbox to read back after the replay
+    metrics: MetricsOptions | None = None  # live Prometheus metrics (single process only)
 
 
 @dataclass(frozen=True)
@@ -229,6 +235,11 @@ def replay_schedule(
     verify = request.verify
     if verify is not None:
         check_spec(verify)
+    metrics = request.metrics
+    if metrics is not None and request.workers > 1:
+        raise InputError(
+            metrics.source, metrics.field, metrics.port, "needs a single-process replay (workers 1)"
+        )
     preflight(request.target, request.connection)
     mark = None if verify is None else verifying.preflight(verify)
     request.out.mkdir(parents=True, exist_ok=True)
@@ -242,9 +253,11 @@ def replay_schedule(
             request.out,
             request.connection,
         )
-    else:
+    elif metrics is None:
         target = make_target(request.target, request.connection)
         summary = _run_single(events, workforce, target, request.options, request.out, on_start)
+    else:
+        summary = _run_metered(request, metrics, events, workforce, on_start)
     if verify is None:
         return ReplayRun(summary, events.num_rows)
     expected = verifying.expected_events(
@@ -255,6 +268,36 @@ def replay_schedule(
     path = request.out / SUMMARY_FILE
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return ReplayRun(summary, events.num_rows, check)
+
+
+def _run_metered(
+    request: ReplayRequest,
+    metrics: MetricsOptions,
+    events: pa.Table,
+    workforce: pa.Table,
+    on_start: OnStart | None,
+) -> dict[str, Any]:
+    """`_run_single` with a metrics server up from before the first event until
+    `linger_s` after the last."""
+    server = MetricsServer(metrics, request.options.late_after_ms)  # the port is free: bound
+    try:
+        target = make_target(request.target, request.connection)
+        hook = _both(server.attach, on_start)
+        summary = _run_single(events, workforce, target, request.options, request.out, hook)
+        server.finish()
+        server.linger()
+    finally:
+        server.close()
+    return summary
+
+
+def _both(first: OnStart, then: OnStart | None) -> OnStart:
+    def hook(rec: Recorder, start: float) -> None:
+        first(rec, start)
+        if then is not None:
+            then(rec, start)
+
+    return hook
 
 
 def event_clock(schedule: Path, options: ReplayOptions, timezone: str) -> EventClock:

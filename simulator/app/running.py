@@ -31,6 +31,7 @@ from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
 from simulator.app.replaying import LiveFactory, check_connection, preflight
 from simulator.app.reporting import ReportResult, report
 from simulator.app.scenarios import AnyScenario, load_any
+from simulator.replay.metrics import MetricsOptions
 from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
@@ -69,6 +70,7 @@ class RunRequest:
     verify_address: str | None = None
     verify_ca_file: Path | None = None
     verify_wait: float | None = None  # seconds to wait for deliveries (default 30)
+    metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
 
 
 @dataclass(frozen=True)
@@ -101,11 +103,11 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
                 request.verify,
                 "a reply-all storm replays against the reference mailbox, checked directly",
             )
-        for name in ("scale", "target", "workers"):
+        for name in ("scale", "target", "workers", "metrics"):
             if getattr(request, name) is not None:
                 raise InputError(
                     FLAGS,
-                    f"--{name}",
+                    "--metrics-port" if name == "metrics" else f"--{name}",
                     getattr(request, name),
                     "a reply-all run is sized by [replyall] list_size and "
                     "[replyall.replay] list_size",
@@ -150,6 +152,11 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         check_connection(connection, url, field)
         preflight(url, connection)  # a certificate or login problem stops the run here
     verify = verify_spec(request, scenario, url, tls)
+    workers = flags.int("workers", scenario.replay.workers, lo=1, hi=64)
+    if request.metrics is not None and workers > 1:
+        raise InputError(
+            FLAGS, "--metrics-port", request.metrics.port, f"needs --workers 1 (not {workers})"
+        )
     return MassReplyPlan(
         verify=verify,
         scenario=scenario,
@@ -158,12 +165,13 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         out=out,
         protocol=request.protocol or (scenario.target.protocol if url is None else _scheme(url)),
         target_url=url,
-        workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
+        workers=workers,
         allow_remote=request.allow_remote,
         tls=tls,
         smtp_tls=smtp_tls,
         smtp_auth=auth,
         source=source,
+        metrics=request.metrics,
     )
 
 

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED, HelpFormatter
 from simulator.cli.replay import (
+    add_metrics_flags,
     add_smtp_arguments,
     add_tls_flags,
     add_verify_flags,
+    metrics_from,
+    say_metrics,
     smtp_auth_from,
 )
 from simulator.cli.report import (
@@ -42,6 +45,7 @@ examples:
   pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:2525 \\
       --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
       --verify-password-env HR_PASS
+  pulsecheck run scenarios/ci-smoke.toml --metrics-port 9464 --out /tmp/smoke
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
@@ -89,6 +93,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     add_smtp_arguments(parser, default_tls=None)
     add_verify_flags(parser)
     add_junit_flag(parser)
+    add_metrics_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -116,6 +121,7 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         verify_address=args.verify_address,
         verify_ca_file=args.verify_ca_file,
         verify_wait=args.verify_wait,
+        metrics=metrics_from(args),
     )
 
 
@@ -150,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     request = request_from(args)
     outputs = ci_outputs_from(args, args.out)
     say(f"pulsecheck run {args.scenario}")
+    say_metrics(request.metrics)
     result = run_all(request, say, live_factory(console))
     summary, record = result.report.summary, result.record
     check = record.store_check
