@@ -298,7 +298,8 @@ def calibration_tables(
         values = value.items() if isinstance(value, dict) else [("", value)]
         for sub, v in values:
             name = f"{key} ({SHORT.get(sub, sub)})" if sub else key
-            fit.add_row(name, f"{float(v):,.4g}", PARAM_WORDS.get(key, ""))
+            text = f"{int(v):,}" if key == "list_size" else f"{float(v):,.4g}"
+            fit.add_row(name, text, PARAM_WORDS.get(key, ""))
     out = [fit]
     for storm, figs in checks.items():
         t = Table(
@@ -310,7 +311,7 @@ def calibration_tables(
             t.add_column(col, justify="right", no_wrap=True)
         for key, f in figs.items():
             tgt = "-" if f["target"] is None else fmt_figure(key, f["target"])
-            err = "-" if f["error"] is None else f"{f['error']:+.1%}"
+            err = "-" if f["error"] is None else f"{f['error']:+.0%}"
             ok = "-" if f["ok"] is None else ("yes" if f["ok"] else "NO")
             cells = (fmt_figure(key, f[p]) for p in ("p10", "p50", "p90"))
             t.add_row(HEADERS.get(key, key), tgt, *cells, err, ok)
@@ -323,7 +324,7 @@ def leave_one_out_table(rows: list[dict[str, Any]], runs: int) -> Table:
     from rich.table import Table
 
     t = Table(
-        title=f"Leave one out: fit on the other two, predict this one (P50 of {runs} runs)",
+        title=f"Leave one out: fit on two, predict the third (P50 of {runs} runs)",
         show_edge=False,
     )
     for col in ("left out", "members", "figure", "record", "predicted", "error"):

@@ -203,9 +203,9 @@ def _band(sc: ReplyAllScenario, runs: int, seed: int) -> dict[str, F64]:
     }
 
 
-def _targets(record: StormOnRecord) -> dict[str, float | None]:
+def _targets(record: StormOnRecord, size: int | None = None) -> dict[str, float | None]:
     return {
-        "posts": record.posts_or_derived,
+        "posts": record.posts_or_derived(size),
         "deliveries": record.deliveries,
         "bytes": record.bytes,
         "peak_posts_per_s": record.peak_posts_per_s,
@@ -216,7 +216,7 @@ def check_fit(
     sc: ReplyAllScenario, record: StormOnRecord, runs: int = 40, seed: int = 1
 ) -> dict[str, dict[str, Any]]:
     """Seeded band of the fitted scenario against the record: P10/P50/P90 and error."""
-    got, want = _band(sc, runs, seed), _targets(record)
+    got, want = _band(sc, runs, seed), _targets(record, sc.list_size)
     out: dict[str, dict[str, Any]] = {}
     for key, values in got.items():
         p10, p50, p90 = (float(v) for v in np.percentile(values, [10, 50, 90]))
@@ -246,11 +246,11 @@ def _predict(
     sc: ReplyAllScenario, record: StormOnRecord, fit: Fit, runs: int, seed: int
 ) -> LeftOut:
     """The P50 at each end of the record's size range; shown at the one nearer the record."""
-    want = _targets(record)
     best: LeftOut | None = None
     for size in _sizes_of(record):
         fitted = replace(apply_fit(sc, fit, record.storm), list_size=size)
         got = {k: float(np.median(v)) for k, v in _band(fitted, runs, seed).items()}
+        want = _targets(record, size)
         cand = LeftOut(record.storm, size, fit, {k: got[k] for k in FIGURES}, want)
         err = abs(np.log(max(got["deliveries"], 1e-9) / record.deliveries))
         if best is None or err < abs(

@@ -31,12 +31,13 @@ class StormOnRecord:
     calibrate: bool  # fitted by `pulsecheck replyall calibrate`, or kept as a check
     source: str
 
-    @property
-    def posts_or_derived(self) -> float:
-        """Published reply-alls, else deliveries per member at the list's geometric-mean size."""
+    def posts_or_derived(self, size: int | None = None) -> float:
+        """Published reply-alls, else deliveries per member (at `size`, by default the
+        geometric mean of the list's range): the reply-alls that were delivered."""
         if self.posts is not None:
             return self.posts
-        return float(self.deliveries / (self.list_size * self.list_size_high) ** 0.5)
+        n = size if size is not None else (self.list_size * self.list_size_high) ** 0.5
+        return float(self.deliveries / n)
 
 
 def _rows(name: str) -> list[dict[str, str]]:

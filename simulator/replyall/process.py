@@ -12,9 +12,10 @@ list. Who reacts differs from storm to storm: each run draws its would-be poster
 variation `reaction_cv`; over-dispersed branching as in Lloyd-Smith et al., Nature 2005),
 so the onset and size of a storm spread across seeds. Posts per step are Poisson draws
 of the intensity times the hour's activity. Accepted posts fan out to the whole list
-through the MTA queue (`mta`), bring recalls (to the whole list again), out-of-office answers (once per sender)
-and read receipts; defences (`defences`) reject or hide posts. State is a vector per run,
-so `runs` seeded runs cost about as much as one. Series are kept per minute.
+through the MTA queue (`mta`), bring recalls (to the whole list again), out-of-office
+answers (once per sender) and read receipts; defences (`defences`) reject or hide posts.
+State is a vector per run, so `runs` seeded runs cost about as much as one. Series are
+kept per minute.
 
 `overrides` replace scenario values per run (arrays of length `runs`); calibration uses
 them to evaluate a grid of parameters in one call. `stochastic=False` replaces the
