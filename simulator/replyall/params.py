@@ -7,7 +7,7 @@ time, the people's behaviour, the MTA, and the defences under `[replyall.defence
 reference mailbox, and `[thresholds]` (as in a mass-reply scenario) what that run must meet.
 `parse_replyall` reads the whole document's `Fields`, consumes every key it knows and calls
 `done()` on every table, so a misspelled key fails naming the field. Behaviour defaults are
-the parameters fitted to Bedlam DL3 by `pulsecheck replyall calibrate`; defence defaults
+the parameters fitted to Bedlam DL3, DHS 2007 and Cisco 2013 by `pulsecheck replyall calibrate`; defence defaults
 come from `simulator/data/replyall_defences.csv`, each row citing its source.
 """
 
@@ -56,18 +56,18 @@ class Behaviour:
     volunteer's dilemma, Diekmann 1985). `pulsecheck replyall calibrate` fits it.
     """
 
-    remove_rate: float = 2.15e-2  # "please remove me"
-    stop_rate: float = 1.61e-2  # "stop replying all"
-    metoo_rate: float = 1.07e-2  # "me too"
-    joke_rate: float = 0.54e-2  # jokes, memes, images
+    remove_rate: float = 0.180  # "please remove me"
+    stop_rate: float = 0.135  # "stop replying all"
+    metoo_rate: float = 0.0897  # "me too"
+    joke_rate: float = 0.0452  # jokes, memes, images
     excitation: float = 1.0  # reaction to a storm copy relative to the original
     decay_min: float = 30.0  # mean delay of the reaction kernel (exponential)
-    pool_share: float = 0.078  # share of members who would ever reply to all
+    pool_share: float = 0.0299  # share of members who would ever reply to all
     repeat_share: float = 0.1  # share of posts from members who already posted
     ooo_share: float = 0.02  # absent members whose out-of-office answers list mail
     recall_prob: float = 0.01  # posts followed by a recall to the whole list
     read_receipt_share: float = 0.02  # posts that request read receipts
-    responsibility_exponent: float = 0.8  # 0: pool grows with the list; 1: fixed number
+    responsibility_exponent: float = 0.42  # 0: pool grows with the list; 1: fixed number
     reaction_cv: float = 0.5  # spread of the reaction rate between runs (gamma, CV)
 
     def at_size(self, list_size: float) -> Behaviour:
