@@ -7,8 +7,9 @@ time, the people's behaviour, the MTA, and the defences under `[replyall.defence
 reference mailbox, and `[thresholds]` (as in a mass-reply scenario) what that run must meet.
 `parse_replyall` reads the whole document's `Fields`, consumes every key it knows and calls
 `done()` on every table, so a misspelled key fails naming the field. Behaviour defaults are
-the parameters fitted to Bedlam DL3, DHS 2007 and Cisco 2013 by `pulsecheck replyall calibrate`; defence defaults
-come from `simulator/data/replyall_defences.csv`, each row citing its source.
+the parameters fitted to Bedlam DL3, DHS 2007 and Cisco 2013 by `pulsecheck replyall
+calibrate`; defence defaults come from `simulator/data/replyall_defences.csv`, each row
+citing its source.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class Behaviour:
     recall_prob: float = 0.01  # posts followed by a recall to the whole list
     read_receipt_share: float = 0.02  # posts that request read receipts
     responsibility_exponent: float = 0.42  # 0: pool grows with the list; 1: fixed number
-    reaction_cv: float = 0.5  # spread of the reaction rate between runs (gamma, CV)
+    reaction_cv: float = 0.3  # spread of reaction rate and pool between runs (gamma, CV)
 
     def at_size(self, list_size: float) -> Behaviour:
         """The behaviour on a list of `list_size`, diffusion applied (exponent then 0)."""

@@ -8,12 +8,12 @@ storm mail relative to the original. Both the rate and the pool share shrink on 
 lists by (list_size / REFERENCE_LIST) ** -responsibility_exponent (diffusion of
 responsibility, see `params.Behaviour`), so the number of posts grows slower than the
 list. Who reacts differs from storm to storm: each run draws its would-be posters
-(Poisson around the pool) and a gamma factor on its reaction rate (coefficient of
-variation `reaction_cv`; over-dispersed branching as in Lloyd-Smith et al., Nature 2005),
-so the onset and size of a storm spread across seeds. Posts per step are Poisson draws
-of the intensity times the hour's activity. Accepted posts fan out to the whole list
-through the MTA queue (`mta`), bring recalls (to the whole list again), out-of-office
-answers (once per sender) and read receipts; defences (`defences`) reject or hide posts.
+(Poisson around the pool) and one gamma factor on its reaction rate and its pool
+(coefficient of variation `reaction_cv`; over-dispersed branching as in Lloyd-Smith et
+al., Nature 2005), so the onset and size of a storm spread across seeds. Posts per step
+are Poisson draws of the intensity times the hour's activity. Accepted posts fan out to
+the whole list through the MTA queue (`mta`), bring recalls (to the whole list again),
+out-of-office answers (once per sender) and read receipts; defences (`defences`) reject or hide posts.
 State is a vector per run, so `runs` seeded runs cost about as much as one. Series are
 kept per minute.
 
@@ -130,7 +130,7 @@ class _Run:
             spread = rng.gamma(shape, 1.0 / shape, runs)
         rate = b.reaction_rate * _row(1.0, ov, "rate_scale", runs) * size_f * spread
         self.rate = np.minimum(rate, 1.0)
-        pool = np.minimum(_row(b.pool_share, ov, "pool_share", runs) * size_f, 1.0) * n
+        pool = np.minimum(_row(b.pool_share, ov, "pool_share", runs) * size_f * spread, 1.0) * n
         if stochastic:
             pool = np.minimum(rng.poisson(pool).astype(np.float64), n)
         self.pool0 = np.maximum(pool, 1e-9)

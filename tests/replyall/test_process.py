@@ -9,6 +9,7 @@ import numpy as np
 from simulator.replyall.params import ReplyAllScenario
 from simulator.replyall.process import simulate
 from simulator.replyall.summary import summarize
+from simulator.validation import Range
 
 
 def test_open_list_without_defence_storms(small: ReplyAllScenario) -> None:
@@ -26,16 +27,35 @@ def test_same_seed_same_result(small: ReplyAllScenario) -> None:
     assert not np.array_equal(a.series["posts"], c.series["posts"])
 
 
-def test_exchange_protection_caps_list_posts_per_block(small: ReplyAllScenario) -> None:
-    sc = small.with_defences(exchange_protection=True)
+def _lag(sc: ReplyAllScenario, minutes: float) -> ReplyAllScenario:
+    ex = replace(
+        sc.defences.exchange_protection, enforcement_lag_min=Range(minutes, minutes, minutes)
+    )
+    return replace(sc, defences=replace(sc.defences, exchange_protection=ex))
+
+
+def test_exchange_protection_blocks_after_the_posts_that_declare_it(
+    small: ReplyAllScenario,
+) -> None:
+    sc = _lag(small.with_defences(exchange_protection=True), 0.0)
     run = simulate(sc, 10, seed=2)
     o = summarize(run)
     none = summarize(simulate(small, 10, seed=2))
     threshold = sc.defences.exchange_protection.threshold
-    # each block lets at most `threshold` reply-alls through the window before it
-    assert np.all(o.list_posts <= threshold * (run.blocks + 1))
-    assert np.all(o.deliveries < none.deliveries / 10)
+    # reply-alls sent before the storm is declared are delivered, not blocked
+    assert np.all(o.list_posts >= threshold)
+    assert np.all(o.rejected_posts > 0)
+    assert np.all(o.deliveries < none.deliveries / 2)
     assert set(o.ended_by) == {"exchange_protection"}
+
+
+def test_enforcement_lag_lets_more_reply_alls_through(small: ReplyAllScenario) -> None:
+    guarded = small.with_defences(exchange_protection=True)
+    at_once = summarize(simulate(_lag(guarded, 0.0), 10, seed=2))
+    late = summarize(simulate(_lag(guarded, 5.0), 10, seed=2))
+    # the block takes minutes to reach every server; posts in between reach the list
+    assert np.all(late.list_posts > at_once.list_posts)
+    assert np.median(late.deliveries) > np.median(at_once.deliveries)
 
 
 def test_admin_disable_stops_posts_after_the_reaction(small: ReplyAllScenario) -> None:
