@@ -13,7 +13,8 @@ list. Who reacts differs from storm to storm: each run draws its would-be poster
 al., Nature 2005), so the onset and size of a storm spread across seeds. Posts per step
 are Poisson draws of the intensity times the hour's activity. Accepted posts fan out to
 the whole list through the MTA queue (`mta`), bring recalls (to the whole list again),
-out-of-office answers (once per sender) and read receipts; defences (`defences`) reject or hide posts.
+out-of-office answers (once per sender) and read receipts; defences (`defences`) reject
+or hide posts.
 State is a vector per run, so `runs` seeded runs cost about as much as one. Series are
 kept per minute.
 
