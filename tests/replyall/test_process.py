@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 
 from simulator.replyall.params import ReplyAllScenario
 from simulator.replyall.process import simulate
@@ -122,3 +123,33 @@ def test_every_delivery_is_accounted_for(small: ReplyAllScenario) -> None:
     # list copies delivered never exceed those sent, and the rest is still queued
     assert np.all(delivered <= sent + 1e-3)
     assert np.all(sent - delivered <= left + 1e-3)
+
+
+def _mean_posts(sc: ReplyAllScenario, size: int) -> float:
+    sized = replace(sc, list_size=size, step_s=60)
+    return float(summarize(simulate(sized, 1, stochastic=False)).posts[0])
+
+
+def test_posts_grow_slower_than_the_list(small: ReplyAllScenario) -> None:
+    posts = {n: _mean_posts(small, n) for n in (10_000, 100_000, 1_000_000)}
+    # diffusion of responsibility: 100 times the list, far fewer than 100 times the posts
+    assert posts[1_000_000] / posts[10_000] < 30
+    assert posts[100_000] / posts[10_000] < 10
+    # a 1M list gives a bounded storm: far below the old constant share (86,667 posts)
+    assert posts[1_000_000] < 10_000
+
+
+def test_without_diffusion_posts_grow_with_the_list(small: ReplyAllScenario) -> None:
+    flat = replace(small, behaviour=replace(small.behaviour, responsibility_exponent=0.0))
+    ratio = _mean_posts(flat, 1_000_000) / _mean_posts(flat, 10_000)
+    assert ratio == pytest.approx(100, rel=0.1)  # the consequence the exponent removes
+
+
+def test_band_spreads_where_the_process_is_random(small: ReplyAllScenario) -> None:
+    o = summarize(simulate(small, 30, seed=12))
+    for values in (o.posts, o.peak_posts_per_s, o.deliveries):
+        p10, p50, p90 = np.percentile(values, [10, 50, 90])
+        assert p90 - p10 > 0.1 * p50  # not one storm repeated
+    still = replace(small, behaviour=replace(small.behaviour, reaction_cv=0.0))
+    s = summarize(simulate(still, 30, seed=12)).posts
+    assert np.ptp(s) < np.ptp(o.posts)  # the spread comes from who reacts
