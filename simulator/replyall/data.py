@@ -24,6 +24,7 @@ class StormOnRecord:
     list_size: int  # members; the lower end where the source gives a range
     list_size_high: int  # the upper end (equal to `list_size` when one figure)
     posts: float | None  # reply-alls, where published
+    first_posts: float | None  # reply-alls to the original itself, before the storm
     deliveries: float
     bytes: float | None
     peak_posts_per_s: float | None
@@ -60,6 +61,7 @@ def storms_on_record() -> dict[str, StormOnRecord]:
             list_size=int(row["list_size"]),
             list_size_high=int(row["list_size_high"]),
             posts=_opt(row["posts"]),
+            first_posts=_opt(row["first_posts"]),
             deliveries=float(row["deliveries"]),
             bytes=_opt(row["bytes"]),
             peak_posts_per_s=_opt(row["peak_posts_per_s"]),

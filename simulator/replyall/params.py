@@ -57,18 +57,18 @@ class Behaviour:
     volunteer's dilemma, Diekmann 1985). `pulsecheck replyall calibrate` fits it.
     """
 
-    remove_rate: float = 0.180  # "please remove me"
-    stop_rate: float = 0.135  # "stop replying all"
-    metoo_rate: float = 0.0897  # "me too"
-    joke_rate: float = 0.0452  # jokes, memes, images
-    excitation: float = 1.0  # reaction to a storm copy relative to the original
+    remove_rate: float = 4.23e-4  # "please remove me"
+    stop_rate: float = 3.17e-4  # "stop replying all"
+    metoo_rate: float = 2.11e-4  # "me too"
+    joke_rate: float = 1.06e-4  # jokes, memes, images
+    excitation: float = 750.0  # reaction to a storm copy relative to the original
     decay_min: float = 30.0  # mean delay of the reaction kernel (exponential)
     pool_share: float = 0.0299  # share of members who would ever reply to all
     repeat_share: float = 0.1  # share of posts from members who already posted
     ooo_share: float = 0.02  # absent members whose out-of-office answers list mail
     recall_prob: float = 0.01  # posts followed by a recall to the whole list
     read_receipt_share: float = 0.02  # posts that request read receipts
-    responsibility_exponent: float = 0.42  # 0: pool grows with the list; 1: fixed number
+    responsibility_exponent: float = 0.40  # 0: pool grows with the list; 1: fixed number
     reaction_cv: float = 0.3  # spread of reaction rate and pool between runs (gamma, CV)
 
     def at_size(self, list_size: float) -> Behaviour:
@@ -173,7 +173,7 @@ def _behaviour(f: Fields) -> Behaviour:
         stop_rate=f.share("stop_rate", b.stop_rate),
         metoo_rate=f.share("metoo_rate", b.metoo_rate),
         joke_rate=f.share("joke_rate", b.joke_rate),
-        excitation=f.float("excitation", b.excitation, lo=0.0, hi=100.0),
+        excitation=f.float("excitation", b.excitation, lo=0.0, hi=10_000.0),
         decay_min=f.float("decay_min", b.decay_min, lo=0.0, hi=24 * 60.0, lo_open=True),
         pool_share=f.share("pool_share", b.pool_share),
         repeat_share=f.float("repeat_share", b.repeat_share, lo=0.0, hi=0.99),

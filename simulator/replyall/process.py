@@ -269,6 +269,14 @@ class _Run:
         rejected = posts - passed
         to_list = passed * self.to_list
         single = passed - to_list  # bcc: to the sender; moderated: to the moderator
+        if self.exchange_on:  # the step that declares the storm: posts after the threshold
+            declaring = t >= st.blocked_until  # pass only for the part of the step in the lag
+            seen = st.win_list.sum(axis=0) - st.win_list[k % self.window]
+            room = np.maximum(self.sc.defences.exchange_protection.threshold - seen, 0.0)
+            over = np.where(declaring, np.maximum(to_list - room, 0.0), 0.0)
+            held = over * (1.0 - np.minimum(self.lag_s / self.dt, 1.0))
+            to_list = to_list - held
+            rejected = rejected + held
         slot = k % self.review
         released = st.held[slot].copy()
         st.held[slot] = single * self.release

@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from simulator.replyall.params import ReplyAllScenario
+from simulator.replyall.data import storms_on_record
+from simulator.replyall.params import Behaviour, ReplyAllScenario
 from simulator.replyall.process import simulate
 from simulator.replyall.summary import summarize
 from simulator.validation import Range
@@ -153,3 +154,12 @@ def test_band_spreads_where_the_process_is_random(small: ReplyAllScenario) -> No
     still = replace(small, behaviour=replace(small.behaviour, reaction_cv=0.0))
     s = summarize(simulate(still, 30, seed=12)).posts
     assert np.ptp(s) < np.ptp(o.posts)  # the spread comes from who reacts
+
+
+def test_original_provokes_about_the_first_posts_on_record() -> None:
+    # NHS 2016: "around 80" replied to the original itself on a list of 840,000
+    nhs = storms_on_record()["nhs_2016"]
+    b = Behaviour().at_size(nhs.list_size)
+    first = nhs.list_size * b.reaction_rate  # expected reply-alls to the original
+    assert nhs.first_posts is not None
+    assert nhs.first_posts / 2 <= first <= nhs.first_posts * 2
