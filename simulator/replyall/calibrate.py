@@ -38,6 +38,9 @@ CALIBRATION_STEP_S = 60
 STORMS = ("bedlam_dl3", "dhs_2007", "cisco_2013")
 FIGURES = ("posts", "deliveries", "bytes")  # compared in the leave-one-out table
 CAPACITY_FITTED = "cisco_2013"  # the one storm whose MTA capacity the record pins
+# Where a leave-one-out search starts: a point taken from none of the storms (the shipped
+# scenarios hold the fit on all three, which a fit on two must not start from).
+NEUTRAL_START = {"rate_scale": 1.0, "pool_share": 0.05, "exponent": 0.5}
 
 
 @dataclass(frozen=True)
@@ -163,10 +166,17 @@ def fit_storms(
     records: Mapping[str, StormOnRecord],
     rounds: int = 4,
     points: int = 7,
+    start: Mapping[str, float] | None = None,
 ) -> Fit:
-    """Fit shared behaviour (and Cisco's capacity, when it is fitted), then message sizes."""
+    """Fit shared behaviour (and Cisco's capacity, when it is fitted), then message sizes.
+
+    With an even number of grid points the centre itself is off the grid, so a direction
+    the records do not pin moves off the starting point instead of staying on it (the
+    leave-one-out fits use 6).
+    """
     first = next(iter(scenarios.values())).behaviour
     centre = {"rate_scale": 1.0, "pool_share": first.pool_share, "exponent": 0.5}
+    centre.update(start or {})
     spans = {"rate_scale": 30.0, "pool_share": 10.0, "exponent": 0.5}
     if CAPACITY_FITTED in scenarios:
         centre["capacity_per_s"] = scenarios[CAPACITY_FITTED].mta.capacity_per_s
@@ -266,12 +276,12 @@ def leave_one_out(
     records: Mapping[str, StormOnRecord],
     runs: int = 20,
     seed: int = 1,
-    rounds: int = 4,
+    rounds: int = 5,
 ) -> list[LeftOut]:
-    """For each storm: fit on the others, predict it."""
+    """For each storm: fit on the others (from `NEUTRAL_START`), predict it."""
     out = []
     for name, sc in scenarios.items():
         rest = {k: v for k, v in scenarios.items() if k != name}
-        fit = fit_storms(rest, records, rounds=rounds)
+        fit = fit_storms(rest, records, rounds=rounds, points=6, start=NEUTRAL_START)
         out.append(_predict(sc, records[name], fit, runs, seed))
     return out
