@@ -163,3 +163,10 @@ def test_original_provokes_about_the_first_posts_on_record() -> None:
     first = nhs.list_size * b.reaction_rate  # expected reply-alls to the original
     assert nhs.first_posts is not None
     assert nhs.first_posts / 2 <= first <= nhs.first_posts * 2
+
+
+def test_a_block_that_refused_nothing_does_not_end_the_storm(small: ReplyAllScenario) -> None:
+    # a lag longer than the storm: the block comes after the last reply-all
+    o = summarize(simulate(_lag(small.with_defences(exchange_protection=True), 60.0), 5, seed=2))
+    assert np.all(o.rejected_posts == 0)
+    assert "exchange_protection" not in o.ended_by
