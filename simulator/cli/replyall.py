@@ -2,8 +2,9 @@
 
 `pulsecheck replyall SCENARIO` prints one seeded run's outcome, the same storm under
 each defence side by side, and the P10/P50/P90 band of many seeded runs; `--out DIR`
-writes JSON and PNG figures. `pulsecheck replyall calibrate` fits the model to Bedlam DL3
-and Cisco 2013 and prints how close it comes. Every table fits 80 columns: the defence
+writes JSON and PNG figures. `pulsecheck replyall calibrate` fits the model to Bedlam DL3,
+DHS 2007 and Cisco 2013, prints how close it comes, and predicts each storm from a fit on
+the other two (leave one out). Every table fits 80 columns: the defence
 comparison is three narrow tables (size, speed, who is hit and how it ends) rather than
 one wide one, counts print as whole numbers with thousands separators, and the console
 takes its width from the terminal or `COLUMNS` (80 when neither says).
@@ -50,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="Simulate a reply-all storm on an open distribution list and its defences.",
         description="Simulate a reply-all storm on an open distribution list and its "
         "defences. SCENARIO is a reply-all scenario file, or 'calibrate' to fit the model "
-        "to Bedlam DL3 (1997) and Cisco (2013).",
+        "to Bedlam DL3 (1997), DHS (2007) and Cisco (2013) and print leave-one-out errors.",
         epilog=EXAMPLES,
         formatter_class=HelpFormatter,
     )
@@ -62,6 +63,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--out", type=Path, default=None, help="write JSON and PNGs here")
     parser.add_argument("--bedlam", type=Path, default=SCENARIOS / "replyall-bedlam1997.toml")
     parser.add_argument("--cisco", type=Path, default=SCENARIOS / "replyall-cisco2013.toml")
+    parser.add_argument("--dhs", type=Path, default=SCENARIOS / "replyall-dhs2007.toml")
     parser.set_defaults(func=run)
 
 
@@ -211,45 +213,76 @@ def show_model(m: StormModel, console: Console) -> None:
 def _calibrate(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from simulator.replyall.calibrate import TOLERANCE, apply_fit, check_fit, fit_storms
+    from simulator.replyall.calibrate import (
+        TOLERANCE,
+        apply_fit,
+        check_fit,
+        fit_storms,
+        leave_one_out,
+    )
     from simulator.replyall.data import storms_on_record
     from simulator.replyall.params import load_replyall
 
-    bedlam, cisco = load_replyall(args.bedlam), load_replyall(args.cisco)
+    paths = {"bedlam_dl3": args.bedlam, "dhs_2007": args.dhs, "cisco_2013": args.cisco}
+    scenarios = {name: load_replyall(path) for name, path in paths.items()}
     records = storms_on_record()
-    fit = fit_storms(bedlam, cisco, records)
+    fit = fit_storms(scenarios, records)
     seed = 1 if args.seed is None else args.seed
     runs = min(args.runs, 40)
     checks = {
         name: check_fit(apply_fit(sc, fit, name), records[name], runs, seed)
-        for name, sc in (("bedlam_dl3", bedlam), ("cisco_2013", cisco))
+        for name, sc in scenarios.items()
     }
-    fitted = apply_fit(bedlam, fit, "bedlam_dl3").behaviour
+    loo = leave_one_out(scenarios, records, runs, seed)
+    fitted = apply_fit(scenarios["bedlam_dl3"], fit, "bedlam_dl3").behaviour
     params = {
         "rate_scale": fit.rate_scale,
         "reaction_rate_per_copy": fitted.reaction_rate,
         "pool_share": fit.pool_share,
-        "cisco_capacity_per_s": fit.cisco_capacity_per_s,
+        "responsibility_exponent": fit.exponent,
+        "capacity_per_s": fit.capacity_per_s,
+        "list_size": fit.list_size,
         "size_scale": fit.size_scale,
         "grid_loss": fit.loss,
     }
+    loo_rows = [
+        {
+            "left_out": r.storm,
+            "list_size": r.list_size,
+            "fit": {
+                "rate_scale": r.fit.rate_scale,
+                "pool_share": r.fit.pool_share,
+                "exponent": r.fit.exponent,
+            },
+            "figures": {
+                k: {"record": r.record[k], "predicted": r.predicted[k], "error": r.error(k)}
+                for k in r.predicted
+            },
+        }
+        for r in loo
+    ]
     if args.json:
-        print(json.dumps({"fit": params, "checks": checks, "tolerance": TOLERANCE}, indent=2))
+        doc = {"fit": params, "checks": checks, "leave_one_out": loo_rows, "tolerance": TOLERANCE}
+        print(json.dumps(doc, indent=2))
         return EXIT_OK
     console = Console()
     for table in calibration_tables(params, checks, runs):
         console.print(table)
+    console.print(leave_one_out_table(loo_rows, runs))
     return EXIT_OK
 
 
 PARAM_WORDS = {
     "rate_scale": "reaction rates x",
-    "reaction_rate_per_copy": "replies per copy seen",
-    "pool_share": "share of members who would reply",
-    "cisco_capacity_per_s": "Cisco's mail system, messages/s",
+    "reaction_rate_per_copy": "replies per copy seen (10k list)",
+    "pool_share": "share who would reply (10k list)",
+    "responsibility_exponent": "propensity x (N/10k)^-this",
+    "capacity_per_s": "mail system, messages/s",
+    "list_size": "members, within the record's range",
     "size_scale": "message size x",
     "grid_loss": "fit's remaining loss",
 }
+SHORT = {"bedlam_dl3": "Bedlam DL3", "dhs_2007": "DHS 2007", "cisco_2013": "Cisco 2013"}
 
 
 def calibration_tables(
@@ -264,12 +297,13 @@ def calibration_tables(
     for key, value in params.items():
         values = value.items() if isinstance(value, dict) else [("", value)]
         for sub, v in values:
-            name = f"{key} ({sub})" if sub else key
-            fit.add_row(name, f"{float(v):,.4g}", PARAM_WORDS.get(key, ""))
+            name = f"{key} ({SHORT.get(sub, sub)})" if sub else key
+            text = f"{int(v):,}" if key == "list_size" else f"{float(v):,.4g}"
+            fit.add_row(name, text, PARAM_WORDS.get(key, ""))
     out = [fit]
     for storm, figs in checks.items():
         t = Table(
-            title=f"{storm}: fit against the record (band of {runs} seeded runs)",
+            title=f"{SHORT.get(storm, storm)}: fit against the record (band of {runs} seeded runs)",
             show_edge=False,
         )
         t.add_column("figure", no_wrap=True)
@@ -277,9 +311,34 @@ def calibration_tables(
             t.add_column(col, justify="right", no_wrap=True)
         for key, f in figs.items():
             tgt = "-" if f["target"] is None else fmt_figure(key, f["target"])
-            err = "-" if f["error"] is None else f"{f['error']:+.1%}"
+            err = "-" if f["error"] is None else f"{f['error']:+.0%}"
             ok = "-" if f["ok"] is None else ("yes" if f["ok"] else "NO")
             cells = (fmt_figure(key, f[p]) for p in ("p10", "p50", "p90"))
             t.add_row(HEADERS.get(key, key), tgt, *cells, err, ok)
         out.append(t)
     return out
+
+
+def leave_one_out_table(rows: list[dict[str, Any]], runs: int) -> Table:
+    """Fit on two storms, predict the third: record, P50 prediction and error per figure."""
+    from rich.table import Table
+
+    t = Table(
+        title=f"Leave one out: fit on two, predict the third (P50 of {runs} runs)",
+        show_edge=False,
+    )
+    for col in ("left out", "members", "figure", "record", "predicted", "error"):
+        t.add_column(
+            col, justify="left" if col in ("left out", "figure") else "right", no_wrap=True
+        )
+    for r in rows:
+        for i, (key, f) in enumerate(r["figures"].items()):
+            rec = "-" if f["record"] is None else fmt_figure(key, f["record"])
+            err = "-" if f["error"] is None else f"{f['error']:+.0%}"
+            head = (
+                (SHORT.get(r["left_out"], r["left_out"]), f"{r['list_size']:,}")
+                if i == 0
+                else ("", "")
+            )
+            t.add_row(*head, key, rec, fmt_figure(key, f["predicted"]), err)
+    return t

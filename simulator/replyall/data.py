@@ -21,12 +21,24 @@ class StormOnRecord:
 
     storm: str
     year: int
-    list_size: int | None
+    list_size: int  # members; the lower end where the source gives a range
+    list_size_high: int  # the upper end (equal to `list_size` when one figure)
+    posts: float | None  # reply-alls, where published
+    first_posts: float | None  # reply-alls to the original itself, before the storm
     deliveries: float
     bytes: float | None
     peak_posts_per_s: float | None
     ended_by: str
+    calibrate: bool  # fitted by `pulsecheck replyall calibrate`, or kept as a check
     source: str
+
+    def posts_or_derived(self, size: int | None = None) -> float:
+        """Published reply-alls, else deliveries per member (at `size`, by default the
+        geometric mean of the list's range): the reply-alls that were delivered."""
+        if self.posts is not None:
+            return self.posts
+        n = size if size is not None else (self.list_size * self.list_size_high) ** 0.5
+        return float(self.deliveries / n)
 
 
 def _rows(name: str) -> list[dict[str, str]]:
@@ -43,15 +55,18 @@ def storms_on_record() -> dict[str, StormOnRecord]:
     """The storms in `replyall_storms.csv`, keyed by short name."""
     out: dict[str, StormOnRecord] = {}
     for row in _rows("replyall_storms.csv"):
-        size = _opt(row["list_size"])
         out[row["storm"]] = StormOnRecord(
             storm=row["storm"],
             year=int(row["year"]),
-            list_size=None if size is None else int(size),
+            list_size=int(row["list_size"]),
+            list_size_high=int(row["list_size_high"]),
+            posts=_opt(row["posts"]),
+            first_posts=_opt(row["first_posts"]),
             deliveries=float(row["deliveries"]),
             bytes=_opt(row["bytes"]),
             peak_posts_per_s=_opt(row["peak_posts_per_s"]),
             ended_by=row["ended_by"],
+            calibrate=row["calibrate"] == "yes",
             source=row["source"],
         )
     return out

@@ -2,7 +2,8 @@
 
 Theory of operation: each defence is a frozen dataclass (read from the scenario by
 `params`) plus a few pure helpers the time-stepped process calls. Exchange-style storm
-protection blocks the thread after N reply-alls within 60 minutes to at least R recipients;
+protection declares a storm after N reply-alls within 60 minutes to at least R recipients
+and blocks the thread once the block has reached every server (a lag of minutes);
 an admin disables the list after a reaction time that depends on the hour and weekday;
 hidden recipients (bcc or a moderated list) mean nobody can reply to everyone; a sender
 rate limit that counts list members rejects posts whose expansion exceeds a sender's daily
@@ -30,12 +31,17 @@ EXCHANGE_PRESETS = ("original", "current")
 
 @dataclass(frozen=True)
 class ExchangeProtection:
+    """Storm protection: once `threshold` reply-alls in the window are seen, the storm is
+    declared; reply-alls sent before that are delivered, and the block reaches every
+    server only after the enforcement lag (drawn per run), so a few more get through."""
+
     enabled: bool = False
     preset: str = "current"
     threshold: int = 10  # reply-alls within the window
     min_recipients: int = 2500  # the thread counts only if it reaches this many
     block_hours: float = 6.0
     window_min: float = 60.0
+    enforcement_lag_min: Range = field(default_factory=lambda: Range(0.0, 5.0, 2.0))
 
     def applies_to(self, list_size: int) -> bool:
         return self.enabled and list_size >= self.min_recipients

@@ -7,8 +7,9 @@ time, the people's behaviour, the MTA, and the defences under `[replyall.defence
 reference mailbox, and `[thresholds]` (as in a mass-reply scenario) what that run must meet.
 `parse_replyall` reads the whole document's `Fields`, consumes every key it knows and calls
 `done()` on every table, so a misspelled key fails naming the field. Behaviour defaults are
-the parameters fitted to Bedlam DL3 by `pulsecheck replyall calibrate`; defence defaults
-come from `simulator/data/replyall_defences.csv`, each row citing its source.
+the parameters fitted to Bedlam DL3, DHS 2007 and Cisco 2013 by `pulsecheck replyall
+calibrate`; defence defaults come from `simulator/data/replyall_defences.csv`, each row
+citing its source.
 """
 
 from __future__ import annotations
@@ -37,21 +38,51 @@ STEP_CHOICES = (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30, 60)  # whole steps per min
 RESERVED_SUFFIXES = (".example", ".test")
 
 
+# The list size at which the behaviour's rates and pool share are stated; on other lists
+# they scale by (list_size / REFERENCE_LIST) ** -responsibility_exponent.
+REFERENCE_LIST = 10_000
+
+
 @dataclass(frozen=True)
 class Behaviour:
-    """How members react to list mail; rates are per delivered copy, while in the pool."""
+    """How members react to list mail; rates are per delivered copy, while in the pool.
 
-    remove_rate: float = 2.15e-2  # "please remove me"
-    stop_rate: float = 1.61e-2  # "stop replying all"
-    metoo_rate: float = 1.07e-2  # "me too"
-    joke_rate: float = 0.54e-2  # jokes, memes, images
-    excitation: float = 1.0  # reaction to a storm copy relative to the original
+    Rates and `pool_share` hold on a list of `REFERENCE_LIST` members. On a list of N
+    each member's propensity is scaled by (N / REFERENCE_LIST) ** -responsibility_exponent:
+    diffusion of responsibility, the more others received a message the less any one
+    recipient acts on it (Darley & Latane 1968; for e-mail, Barron & Yechiam 2002, and
+    Blair, Thompson & Wuensch 2005, where responses fell with 0, 1, 14 and 49 others
+    addressed but less than in proportion). At 0 the pool grows with the list; at 1 the
+    number of would-be posters is the same on any list (the large-group limit of the
+    volunteer's dilemma, Diekmann 1985). `pulsecheck replyall calibrate` fits it.
+    """
+
+    remove_rate: float = 4.23e-4  # "please remove me"
+    stop_rate: float = 3.17e-4  # "stop replying all"
+    metoo_rate: float = 2.11e-4  # "me too"
+    joke_rate: float = 1.06e-4  # jokes, memes, images
+    excitation: float = 750.0  # reaction to a storm copy relative to the original
     decay_min: float = 30.0  # mean delay of the reaction kernel (exponential)
-    pool_share: float = 0.078  # share of members who would ever reply to all
+    pool_share: float = 0.0299  # share of members who would ever reply to all
     repeat_share: float = 0.1  # share of posts from members who already posted
     ooo_share: float = 0.02  # absent members whose out-of-office answers list mail
     recall_prob: float = 0.01  # posts followed by a recall to the whole list
     read_receipt_share: float = 0.02  # posts that request read receipts
+    responsibility_exponent: float = 0.40  # 0: pool grows with the list; 1: fixed number
+    reaction_cv: float = 0.3  # spread of reaction rate and pool between runs (gamma, CV)
+
+    def at_size(self, list_size: float) -> Behaviour:
+        """The behaviour on a list of `list_size`, diffusion applied (exponent then 0)."""
+        f = (list_size / REFERENCE_LIST) ** -self.responsibility_exponent
+        return replace(
+            self,
+            remove_rate=min(1.0, self.remove_rate * f),
+            stop_rate=min(1.0, self.stop_rate * f),
+            metoo_rate=min(1.0, self.metoo_rate * f),
+            joke_rate=min(1.0, self.joke_rate * f),
+            pool_share=min(1.0, self.pool_share * f),
+            responsibility_exponent=0.0,
+        )
 
     @property
     def reaction_rate(self) -> float:
@@ -142,13 +173,15 @@ def _behaviour(f: Fields) -> Behaviour:
         stop_rate=f.share("stop_rate", b.stop_rate),
         metoo_rate=f.share("metoo_rate", b.metoo_rate),
         joke_rate=f.share("joke_rate", b.joke_rate),
-        excitation=f.float("excitation", b.excitation, lo=0.0, hi=100.0),
+        excitation=f.float("excitation", b.excitation, lo=0.0, hi=10_000.0),
         decay_min=f.float("decay_min", b.decay_min, lo=0.0, hi=24 * 60.0, lo_open=True),
         pool_share=f.share("pool_share", b.pool_share),
         repeat_share=f.float("repeat_share", b.repeat_share, lo=0.0, hi=0.99),
         ooo_share=f.share("ooo_share", b.ooo_share),
         recall_prob=f.share("recall_prob", b.recall_prob),
         read_receipt_share=f.share("read_receipt_share", b.read_receipt_share),
+        responsibility_exponent=f.share("responsibility_exponent", b.responsibility_exponent),
+        reaction_cv=f.float("reaction_cv", b.reaction_cv, lo=0.0, hi=3.0),
     )
     f.done()
     return out
@@ -208,10 +241,14 @@ def _exchange(f: Fields) -> ExchangeProtection:
         facts["exchange_current_min_recipients"],
         facts["exchange_current_block_hours"],
     )
+    settable_n = facts["exchange_threshold_settable"]
+    lag = facts["exchange_enforcement_lag_minutes"]
     out = ExchangeProtection(
         enabled=f.bool("enabled", False),
         preset=preset,
-        threshold=f.int("threshold", base["threshold"], lo=1, hi=10_000),
+        threshold=f.int(
+            "threshold", base["threshold"], lo=int(settable_n.low), hi=int(settable_n.high)
+        ),
         min_recipients=f.int(
             "min_recipients",
             base["min_recipients"],
@@ -222,6 +259,9 @@ def _exchange(f: Fields) -> ExchangeProtection:
             "block_hours", base["block_hours"], lo=settable_h.low, hi=settable_h.high
         ),
         window_min=facts["exchange_window_minutes"].likely,
+        enforcement_lag_min=f.range(
+            "enforcement_lag_min", [lag.low, lag.likely, lag.high], lo=0.0, hi=60.0
+        ),
     )
     f.done()
     return out

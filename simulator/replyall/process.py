@@ -4,11 +4,19 @@ Theory of operation: every list copy delivered to a member adds to an excitation
 intensity (Hawkes-style, exponential kernel with mean `decay_min`): its reader replies to
 all with probability `reaction_rate`, scaled by the share of the would-be posters still
 left (`pool_share` of the list, depleted by each new poster) and by `excitation` for
-storm mail relative to the original. Posts per step are Poisson draws of the intensity
-times the hour's activity. Accepted posts fan out to the whole list through the MTA queue
-(`mta`), bring recalls (to the whole list again), out-of-office answers (once per sender)
-and read receipts; defences (`defences`) reject or hide posts. State is a vector per run,
-so `runs` seeded runs cost about as much as one. Series are kept per minute.
+storm mail relative to the original. Both the rate and the pool share shrink on large
+lists by (list_size / REFERENCE_LIST) ** -responsibility_exponent (diffusion of
+responsibility, see `params.Behaviour`), so the number of posts grows slower than the
+list. Who reacts differs from storm to storm: each run draws its would-be posters
+(Poisson around the pool) and one gamma factor on its reaction rate and its pool
+(coefficient of variation `reaction_cv`; over-dispersed branching as in Lloyd-Smith et
+al., Nature 2005), so the onset and size of a storm spread across seeds. Posts per step
+are Poisson draws of the intensity times the hour's activity. Accepted posts fan out to
+the whole list through the MTA queue (`mta`), bring recalls (to the whole list again),
+out-of-office answers (once per sender) and read receipts; defences (`defences`) reject
+or hide posts.
+State is a vector per run, so `runs` seeded runs cost about as much as one. Series are
+kept per minute.
 
 `overrides` replace scenario values per run (arrays of length `runs`); calibration uses
 them to evaluate a grid of parameters in one call. `stochastic=False` replaces the
@@ -26,7 +34,7 @@ from numpy.typing import NDArray
 from simulator.replyall.clock import step_calendar
 from simulator.replyall.defences import admin_delay_s, draw_range
 from simulator.replyall.mta import Queue, deliver
-from simulator.replyall.params import ReplyAllScenario
+from simulator.replyall.params import REFERENCE_LIST, ReplyAllScenario
 
 F64 = NDArray[np.float64]
 SERIES = (
@@ -40,7 +48,7 @@ SERIES = (
     "backlog",  # deliveries waiting at the end of the minute
     "kb",  # KB delivered
 )
-OVERRIDABLE = ("rate_scale", "pool_share", "capacity_per_s", "on_duty_h")
+OVERRIDABLE = ("rate_scale", "pool_share", "exponent", "capacity_per_s", "on_duty_h")
 
 
 @dataclass(frozen=True)
@@ -71,6 +79,7 @@ class _State:
     win_mbx: F64  # ring of list copies per member, for the receiving limit
     held: F64  # moderated: ring of posts waiting for release
     blocked_until: F64
+    block_from: F64  # the block reaches every server (declared + enforcement lag)
     disabled_at: F64
     blocked_first: F64
     blocked_last: F64
@@ -115,8 +124,17 @@ class _Run:
         b, d, n = sc.behaviour, sc.defences, float(sc.list_size)
         self.n = n
         self.dt = float(sc.step_s)
-        self.rate = b.reaction_rate * _row(1.0, ov, "rate_scale", runs)
-        self.pool0 = np.maximum(_row(b.pool_share, ov, "pool_share", runs) * n, 1e-9)
+        size_f = (n / REFERENCE_LIST) ** -_row(b.responsibility_exponent, ov, "exponent", runs)
+        spread = np.ones(runs)
+        if stochastic and b.reaction_cv > 0:
+            shape = 1.0 / b.reaction_cv**2
+            spread = rng.gamma(shape, 1.0 / shape, runs)
+        rate = b.reaction_rate * _row(1.0, ov, "rate_scale", runs) * size_f * spread
+        self.rate = np.minimum(rate, 1.0)
+        pool = np.minimum(_row(b.pool_share, ov, "pool_share", runs) * size_f * spread, 1.0) * n
+        if stochastic:
+            pool = np.minimum(rng.poisson(pool).astype(np.float64), n)
+        self.pool0 = np.maximum(pool, 1e-9)
         self.cap = _row(sc.mta.capacity_per_s, ov, "capacity_per_s", runs) * self.dt
         self.decay = float(np.exp(-self.dt / (b.decay_min * 60.0)))
         self.gain = (1.0 - self.decay) / self.dt  # intensity per expected reply
@@ -132,6 +150,7 @@ class _Run:
         on_draw = draw_range(rng, admin.on_duty_h, runs)
         self.on_draw = _row(0.0, ov, "on_duty_h", runs) if "on_duty_h" in ov else on_draw
         self.off_draw = draw_range(rng, admin.off_duty_h, runs)
+        self.lag_s = draw_range(rng, d.exchange_protection.enforcement_lag_min, runs) * 60.0
         self._policy()
 
     def _policy(self) -> None:
@@ -163,6 +182,7 @@ class _Run:
             win_mbx=win.copy(),
             held=np.zeros((self.review, r)),
             blocked_until=np.full(r, -1.0),
+            block_from=np.full(r, -1.0),
             disabled_at=inf.copy(),
             blocked_first=inf.copy(),
             blocked_last=inf.copy(),
@@ -242,17 +262,21 @@ class _Run:
 
     def _admit(self, st: _State, k: int, t: float, posts: F64) -> tuple[F64, F64, F64]:
         """Split attempted posts into list posts, rejected ones and sender-only ones."""
-        open_ = (t < st.disabled_at) & (t >= st.blocked_until)
+        # reply-alls sent before the block has reached every server are delivered
+        blocked = (t >= st.block_from) & (t < st.blocked_until)
+        open_ = (t < st.disabled_at) & ~blocked
         passed = np.where(open_, posts * self.pass_share, 0.0)
         rejected = posts - passed
         to_list = passed * self.to_list
         single = passed - to_list  # bcc: to the sender; moderated: to the moderator
-        if self.exchange_on:  # the thread is blocked at the post that reaches the threshold
+        if self.exchange_on:  # the step that declares the storm: posts after the threshold
+            declaring = t >= st.blocked_until  # pass only for the part of the step in the lag
             seen = st.win_list.sum(axis=0) - st.win_list[k % self.window]
             room = np.maximum(self.sc.defences.exchange_protection.threshold - seen, 0.0)
-            over = np.maximum(to_list - room, 0.0)
-            to_list -= over
-            rejected = rejected + over
+            over = np.where(declaring, np.maximum(to_list - room, 0.0), 0.0)
+            held = over * (1.0 - np.minimum(self.lag_s / self.dt, 1.0))
+            to_list = to_list - held
+            rejected = rejected + held
         slot = k % self.review
         released = st.held[slot].copy()
         st.held[slot] = single * self.release
@@ -266,8 +290,10 @@ class _Run:
             return
         ex = self.sc.defences.exchange_protection
         trip = (st.win_list.sum(axis=0) >= ex.threshold) & (t >= st.blocked_until)
-        if trip.any():
-            st.blocked_until = np.where(trip, t + ex.block_hours * 3600.0, st.blocked_until)
+        if trip.any():  # the storm is declared now; the block acts after the lag
+            st.block_from = np.where(trip, t + self.lag_s, st.block_from)
+            until = t + self.lag_s + ex.block_hours * 3600.0
+            st.blocked_until = np.where(trip, until, st.blocked_until)
             st.blocked_first = np.where(trip, np.minimum(st.blocked_first, t), st.blocked_first)
             st.blocked_last = np.where(trip, t, st.blocked_last)
             st.blocks += trip

@@ -51,7 +51,7 @@ def scale_down(sc: ReplyAllScenario, list_size: int) -> ReplyAllScenario:
             budget, recipients_per_day=max(1, round(budget.recipients_per_day * f))
         ),
     )
-    b = sc.behaviour
+    b = sc.behaviour.at_size(sc.list_size)  # the full list's propensities, then scaled
     names = ("remove_rate", "stop_rate", "metoo_rate", "joke_rate")
     top = max(getattr(b, k) for k in names) or 1.0
     up = min(1.0 / f, 1.0 / top)  # a rate per copy cannot pass 1: branching is capped

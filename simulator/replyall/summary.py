@@ -94,8 +94,9 @@ def _ended_one(storm: StormRuns, i: int, end_h: float, still: bool) -> tuple[str
     window_h = storm.scenario.defences.exchange_protection.window_min / 60.0
     if np.isfinite(disabled) and end_h <= disabled + 1 / 60:
         return "admin_disable", disabled
-    if np.isfinite(blocked) and end_h <= blocked + window_h:
-        return "exchange_protection", blocked
+    refused = storm.series["rejected_posts"][i].sum() >= A_POST
+    if np.isfinite(blocked) and end_h <= blocked + window_h and refused:
+        return "exchange_protection", blocked  # a block that refused nothing ended nothing
     if still:
         return "still_running", storm.scenario.horizon_h
     if storm.pool_left[i] < 1.0:

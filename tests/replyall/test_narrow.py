@@ -12,6 +12,7 @@ from simulator.cli.replyall import (
     compare_tables,
     ended_by_words,
     fmt_figure,
+    leave_one_out_table,
     show_model,
 )
 from simulator.replyall.compare import COLUMNS, CompareRow
@@ -92,5 +93,24 @@ def test_calibration_prints_tables_not_a_dict() -> None:
     text = _render(*calibration_tables(params, checks, 3))
     _fits(text)
     assert "{" not in text and "'" not in text
-    assert "size_scale (cisco_2013)" in text and "15,363,227" in text and "+2.4%" in text
+    assert "size_scale (Cisco 2013)" in text and "15,363,227" in text and "+2%" in text
     assert "peak posts/s" in text
+
+
+def test_leave_one_out_table_fits_80_columns() -> None:
+    figs = {"record": 2.2e6, "predicted": 5_274_000.0, "error": 1.397}
+    rows = [
+        {
+            "left_out": "dhs_2007",
+            "list_size": 7500,
+            "figures": {
+                "posts": {"record": 275.0, "predicted": 670.0, "error": 1.44},
+                "deliveries": figs,
+                "bytes": {"record": None, "predicted": 47.3e9, "error": None},
+            },
+        }
+    ]
+    text = _render(leave_one_out_table(rows, 20))
+    _fits(text)
+    assert "DHS 2007" in text and "7,500" in text and "5,274,000" in text and "+140%" in text
+    assert "47.3 GB" in text

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from simulator.replyall.params import load_replyall, parse_replyall
+from simulator.replyall.params import REFERENCE_LIST, Behaviour, load_replyall, parse_replyall
 from simulator.validation import Fields, InputError
 
 ROOT = Path(__file__).resolve().parents[2] / "scenarios"
@@ -23,7 +23,9 @@ def _doc(**replyall: Any) -> dict[str, Any]:
     return {"scenario": {"kind": "reply-all", "name": "t"}, "replyall": base}
 
 
-@pytest.mark.parametrize("name", ["replyall-1m", "replyall-cisco2013", "replyall-bedlam1997"])
+@pytest.mark.parametrize(
+    "name", ["replyall-1m", "replyall-cisco2013", "replyall-bedlam1997", "replyall-dhs2007"]
+)
 def test_shipped_scenarios_load(name: str) -> None:
     sc = load_replyall(ROOT / f"{name}.toml")
     assert sc.list_size > 1000
@@ -36,6 +38,29 @@ def test_presets_from_facts() -> None:
     doc = _doc(defences={"exchange_protection": {"enabled": True}})
     ex = parse_replyall(Fields(doc, "t.toml")).defences.exchange_protection
     assert (ex.threshold, ex.min_recipients, ex.block_hours) == (10, 2500, 6.0)
+    lag = ex.enforcement_lag_min  # "up to a few minutes" (replyall_defences.csv)
+    assert (lag.low, lag.likely, lag.high) == (0.0, 2.0, 5.0)
+
+
+@pytest.mark.parametrize(("threshold", "ok"), [(2, True), (20, True), (1, False), (21, False)])
+def test_exchange_threshold_settable_2_to_20(threshold: int, ok: bool) -> None:
+    # MC254418 says 5-20, one Microsoft copy 2-20: the wider range is accepted
+    ex = {"enabled": True, "threshold": threshold}
+    doc = _doc(defences={"exchange_protection": ex})
+    if ok:
+        got = parse_replyall(Fields(doc, "t.toml")).defences.exchange_protection
+        assert got.threshold == threshold
+    else:
+        with pytest.raises(InputError, match="threshold"):
+            parse_replyall(Fields(doc, "t.toml"))
+
+
+def test_behaviour_at_size_applies_diffusion() -> None:
+    b = Behaviour(responsibility_exponent=0.5)
+    big = b.at_size(REFERENCE_LIST * 100)
+    assert big.pool_share == pytest.approx(b.pool_share / 10)
+    assert big.reaction_rate == pytest.approx(b.reaction_rate / 10)
+    assert big.responsibility_exponent == 0.0
 
 
 @pytest.mark.parametrize(
