@@ -165,3 +165,11 @@ def test_prometheus_stores_the_counts_the_replay_reports(
     edges = [0.0, *BUCKETS_S]
     k = next(i for i, edge in enumerate(BUCKETS_S) if own <= edge)
     assert edges[k] * 0.99 <= p99 <= edges[k + 1] * 1.01, (p99, own)
+    print(  # what Prometheus answered, beside the replay's own figures (pytest -s shows it)
+        f"\nprometheus: sent {final('pulsecheck_events_sent_total'):.0f}, acknowledged "
+        f"{final('pulsecheck_events_acknowledged_total'):.0f} (replay.json "
+        f"{summary['acknowledged']}), failed by reason {by_reason}, corrected latency count "
+        f"{final('pulsecheck_latency_corrected_seconds_count'):.0f} (hlog {corrected}), "
+        f"p99 estimate {p99 * 1000:.1f} ms (replay {own * 1000:.1f} ms), "
+        f"{len([v for v in sent if 0 < v < EVENTS])} scrapes mid-run"
+    )
