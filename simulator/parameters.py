@@ -56,6 +56,16 @@ def cost_specs() -> dict[str, ParameterSpec]:
     return specs
 
 
+@cache
+def series_specs() -> dict[str, ParameterSpec]:
+    """Weekly-series parameters (`series.csv`): ranges, like the cost assumptions."""
+    specs = {}
+    for row in read_data_file("series.csv"):
+        default = Range(float(row["low"]), float(row["high"]), float(row["likely"]))
+        specs[row["name"]] = _spec(row, default)
+    return specs
+
+
 def _spec(row: dict[str, str], default: Range) -> ParameterSpec:
     return ParameterSpec(
         name=row["name"],
