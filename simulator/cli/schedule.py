@@ -109,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     err.print(f"wrote {result.table.num_rows:,} events to {request.out} in {elapsed:.1f} s")
     curves = round_curves(result.table, result.scenario)
     if args.summary:
-        print_curves(curves, Console())
+        print_curves(curves if len(curves) <= SERIES_DETAIL else [], Console())
+        if len(curves) > 1:
+            print_rounds(curves, Console())
     if args.plot is not None:
         from simulator.schedule.plot import plot_curves
 
@@ -146,6 +148,44 @@ def print_curves(curves: list[ArrivalCurve], console: Console) -> None:
         table.add_row("share in last 24 h", f"{curve.share_last_24h:.1%}")
         console.print(table)
         console.print(f"replies per hour from {curve.send_time:%a %H:%M %Z}: {_spark(curve)}")
+
+
+SERIES_DETAIL = 3  # more rounds than this: one line per round instead of a table each
+
+
+def print_rounds(curves: list[ArrivalCurve], console: Console) -> None:
+    """One line per round and the series total (fits 80 columns)."""
+    from rich.table import Table
+
+    from simulator.schedule.summary import series_totals
+
+    first = max(curves[0].replies, 1)
+    table = Table(title="replies per round and in total")
+    for name in ("round", "sent", "deadline", "replies", "of 1st", "generic", "peak hour"):
+        table.add_column(name, justify="left" if name in ("round", "sent") else "right")
+    for c in curves:
+        table.add_row(
+            c.round,
+            f"{c.send_time:%a %d %b}",
+            f"{c.deadline:%a %d %b}",
+            f"{c.replies:,}",
+            f"{c.replies / first:.0%}",
+            f"{c.boilerplate / max(c.replies, 1):.0%}",
+            f"{c.peak_start:%a %H:%M}",
+        )
+    total = series_totals(curves)
+    table.add_section()
+    table.add_row(
+        f"{total.rounds} rounds",
+        f"{total.first:%a %d %b}",
+        f"{total.last_deadline:%a %d %b}",
+        f"{total.replies:,}",
+        "",
+        f"{total.boilerplate_share:.0%}",
+        "",
+    )
+    table.caption = "generic: form letter or boilerplate; counts at the workforce's scale"
+    console.print(table)
 
 
 def _spark(curve: ArrivalCurve) -> str:
