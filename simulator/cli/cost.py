@@ -191,7 +191,10 @@ def show(
     )
     console.print(priced_scale(doc))
     console.print(f"[bold]{headline(doc)}[/]")
-    for r, terms in est.rounds.items():
+    series = len(est.rounds) > SERIES_DETAIL
+    if series:
+        _show_rounds(console, est)
+    for r, terms in ({} if series else est.rounds).items():
         t = Table(title=f"Round {r} (x{est.rounds_per_year[r]} a year)")
         for col in ("term", "P10", "P50", "P90", "all likely"):
             t.add_column(col, justify="left" if col == "term" else "right")
@@ -203,7 +206,12 @@ def show(
     if is_once(doc["estimate"]):
         console.print("The round happens once: a year of rounds costs the same as the round.")
     else:
-        y = Table(title="A year at the rounds' cadence")
+        once_each = all(n == 1 for n in est.rounds_per_year.values())
+        y = Table(
+            title=f"The series: {len(est.rounds)} rounds, each once"
+            if once_each
+            else "A year at the rounds' cadence"
+        )
         for col in ("term", "P10", "P50", "P90"):
             y.add_column(col, justify="left" if col == "term" else "right")
         for name in [*TERMS, "total"]:
@@ -221,8 +229,40 @@ def _show_providers(console: Console, doc: dict[str, Any]) -> None:
     t.add_column("round")
     for p in ("ses", "mailgun", "self-hosted"):
         t.add_column(p, justify="right")
-    for r, table in doc["providers"].items():
+    rows = list(doc["providers"].items())
+    if len(rows) > SERIES_DETAIL:
+        rows = [rows[0], rows[-1]]
+        t.caption = f"first and last of {len(doc['providers'])} rounds"
+    for r, table in rows:
         t.add_row(r, *(f"{_usd(v['low'])} – {_usd(v['high'])}" for v in table.values()))
+    console.print(t)
+
+
+SERIES_DETAIL = 3  # more rounds than this: one line per round instead of a table each
+
+
+def _show_rounds(console: Console, est: Estimate) -> None:
+    """Each round's total, one line each, and the series' sum (the year's total)."""
+    from rich.table import Table
+
+    t = Table(title="Each round's total cost and the sum")
+    for col in ("round", "x/year", "P10", "P50", "P90", "all likely"):
+        t.add_column(col, justify="left" if col == "round" else "right")
+    for r, terms in est.rounds.items():
+        p = terms["total"]
+        t.add_row(
+            r,
+            f"{est.rounds_per_year[r]}",
+            _usd(p.p10),
+            _usd(p.p50),
+            _usd(p.p90),
+            _usd(est.likely[r]["total"]),
+        )
+    y = est.year["total"]
+    likely = sum(est.likely[r]["total"] * n for r, n in est.rounds_per_year.items())
+    t.add_section()
+    t.add_row("sum", "", _usd(y.p10), _usd(y.p50), _usd(y.p90), _usd(likely))
+    t.caption = "sum: P10-P90 of the sum over the draws, not a sum of percentiles"
     console.print(t)
 
 
@@ -284,7 +324,10 @@ def _show_capacity(console: Console, c: dict[str, Any]) -> None:
     )
     console.print(t)
     _show_collections(console, c.get("collections") or [])
-    _show_mailbox(console, c["mailbox"])
+    if len(c["mailbox"]["rounds"]) <= SERIES_DETAIL:
+        _show_mailbox(console, c["mailbox"])
+    if c.get("series_mailbox") and len(c["series_mailbox"]["rounds"]) > 1:
+        _show_series_mailbox(console, c["series_mailbox"])
 
 
 def _show_collections(console: Console, collections: list[dict[str, Any]]) -> None:
@@ -342,6 +385,52 @@ def _show_mailbox(console: Console, m: dict[str, Any]) -> None:
         "into a mailbox that is never emptied"
     )
     console.print(t)
+
+
+def _show_series_mailbox(console: Console, m: dict[str, Any]) -> None:
+    """The central mailbox over the whole series, with and without the hourly limit."""
+    import datetime as dt
+
+    from rich.table import Table
+
+    rounds = m["rounds"]
+    t = Table(
+        title=f"The central mailbox ({m['collection']}) over {len(rounds)} rounds "
+        f"({rounds[0]}-{rounds[-1]}), never emptied"
+    )
+    for col in ("limit", "quota", "arrive", "accepted", "refused", "quota fills"):
+        t.add_column(col, justify="left" if col in ("limit", "quota fills") else "right")
+    for case in m["cases"].values():
+        full = case["quota_full_us"]
+        when = (
+            "never"
+            if full is None
+            else f"{dt.datetime.fromtimestamp(full / 1e6, dt.UTC):%d %b %Y} "
+            f"({case['quota_full_round']})"
+        )
+        limit = case["limit_per_hour"]
+        t.add_row(
+            "none" if limit is None else f"{limit:,}/h",
+            f"{case['quota_gb']:g} GB",
+            f"{case['arrivals']:,}",
+            f"{case['accepted']:,}",
+            f"{case['rejected_by_limit'] + case['rejected_by_quota']:,}",
+            when,
+        )
+    t.caption = "quota fills: the day (UTC) and round of the first reply that no longer fits"
+    console.print(t)
+    console.print(series_verdict(m))
+
+
+def series_verdict(m: dict[str, Any]) -> str:
+    """Which mailbox the record supports, in one sentence."""
+    rec = m["record"]
+    which = "without the limit" if m["supported"] == "no_limit" else "with the limit"
+    return (
+        f"The record supports the mailbox {which}: more than {rec['replies']:,} replies "
+        f"reached one inbox in about {rec['hours']:g} h ({rec['source']}); at 3,600/h it "
+        f"would have accepted at most {rec['limit_admits_at_most']:,}."
+    )
 
 
 def _hours(h: float | None) -> str:

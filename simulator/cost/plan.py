@@ -26,7 +26,7 @@ from simulator.cost.counts import RoundCounts, counts_by_round
 from simulator.cost.montecarlo import DEFAULT_DRAWS, Estimate, Percentiles, estimate
 from simulator.cost.terms import ASSUMPTIONS, sending_by_provider
 from simulator.cost.tornado import Swing, tornado
-from simulator.parameters import cost_specs
+from simulator.parameters import cost_specs, read_data_file
 from simulator.scenario import Scenario
 from simulator.validation import Range
 
@@ -206,6 +206,7 @@ def capacity_report(
         "measured": asdict(inputs.measured) if inputs.measured else None,
         "plans": plans,
         "mailbox": mailbox_report(scenario, schedule, counts, per_year, factor),
+        "series_mailbox": series_mailbox_report(scenario, schedule, counts, factor),
         "collections": collections_report(
             scenario, schedule, counts, ranges, inputs, options, per_year, factor
         ),
@@ -312,6 +313,60 @@ def mailbox_report(
             for gb in cap.EXCHANGE_QUOTAS_GB
         }
     return out
+
+
+SERIES_CASES = (("limit", cap.EXCHANGE_LIMIT_PER_HOUR), ("no_limit", None))
+
+
+def recorded_central() -> dict[str, Any]:
+    """What the record says one central inbox received (weekly_series.csv, round 1)."""
+    row = next(r for r in read_data_file("weekly_series.csv") if r["count"])
+    return {"replies": int(row["count"]), "hours": float(row["hours"]), "source": row["source"]}
+
+
+def series_mailbox_report(
+    scenario: Scenario, schedule: pa.Table, counts: Mapping[str, RoundCounts], factor: float
+) -> dict[str, Any]:
+    """The central mailbox over every round of the schedule, in time order, never
+    emptied: as one Exchange-like mailbox (3,600/h) and without the limit, at each quota;
+    when the quota fills; and which case the record supports."""
+    central = central_collection(scenario)
+    rounds = [r for r in scenario.rounds if r.id in counts]
+    series = [arrivals(schedule, r.id, central) for r in rounds]
+    t = np.concatenate([s[0] for s in series]) if series else np.zeros(0, np.int64)
+    size = np.concatenate([s[1] for s in series]) if series else np.zeros(0, np.int64)
+    code = np.concatenate([np.full(len(s[0]), i, np.int64) for i, s in enumerate(series)])
+    weight = max(1, round(factor))
+    record = recorded_central()
+    limit_max = round(cap.EXCHANGE_LIMIT_PER_HOUR * record["hours"])
+    cases: dict[str, Any] = {}
+    for name, limit in SERIES_CASES:
+        for gb in cap.EXCHANGE_QUOTAS_GB:
+            res = cap.mailbox_series(t, size, weight, code, len(rounds), limit, gb * 1e9)
+            full_round = None
+            if res.quota_full_us is not None:
+                full_round = next(
+                    r.id
+                    for r in reversed(rounds)
+                    if r.send_time.timestamp() * 1e6 <= res.quota_full_us
+                )
+            cases[f"{name}_{gb:g}GB"] = {
+                "limit_per_hour": limit,
+                "quota_gb": gb,
+                **{k: v for k, v in asdict(res).items() if k != "accepted_by_round"},
+                "accepted_by_round": dict(
+                    zip([r.id for r in rounds], res.accepted_by_round, strict=True)
+                ),
+                "quota_full_round": full_round,
+            }
+    return {
+        "collection": central,
+        "rounds": [r.id for r in rounds],
+        "scale_up": weight,
+        "cases": cases,
+        "record": {**record, "limit_admits_at_most": limit_max},
+        "supported": "no_limit" if record["replies"] > limit_max else "limit",
+    }
 
 
 def _scaled_series(t: Any, size: Any, factor: float) -> tuple[Any, Any]:
