@@ -326,7 +326,7 @@ def _show_capacity(console: Console, c: dict[str, Any]) -> None:
     _show_collections(console, c.get("collections") or [])
     if len(c["mailbox"]["rounds"]) <= SERIES_DETAIL:
         _show_mailbox(console, c["mailbox"])
-    if c.get("series_mailbox") and len(c["series_mailbox"]["rounds"]) > 1:
+    if c.get("series_mailbox") and c["series_mailbox"]["rounds"]:
         _show_series_mailbox(console, c["series_mailbox"])
 
 
@@ -389,48 +389,23 @@ def _show_mailbox(console: Console, m: dict[str, Any]) -> None:
 
 def _show_series_mailbox(console: Console, m: dict[str, Any]) -> None:
     """The central mailbox over the whole series, with and without the hourly limit."""
-    import datetime as dt
-
     from rich.table import Table
 
-    rounds = m["rounds"]
-    t = Table(
-        title=f"The central mailbox ({m['collection']}) over {len(rounds)} rounds "
-        f"({rounds[0]}-{rounds[-1]}), never emptied"
+    from simulator.report.cost_section import (
+        SERIES_COLUMNS,
+        series_mailbox_rows,
+        series_span,
+        series_verdict,
     )
-    for col in ("limit", "quota", "arrive", "accepted", "refused", "quota fills"):
+
+    t = Table(title=f"The central mailbox ({m['collection']}) {series_span(m)}, never emptied")
+    for col in SERIES_COLUMNS:
         t.add_column(col, justify="left" if col in ("limit", "quota fills") else "right")
-    for case in m["cases"].values():
-        full = case["quota_full_us"]
-        when = (
-            "never"
-            if full is None
-            else f"{dt.datetime.fromtimestamp(full / 1e6, dt.UTC):%d %b %Y} "
-            f"({case['quota_full_round']})"
-        )
-        limit = case["limit_per_hour"]
-        t.add_row(
-            "none" if limit is None else f"{limit:,}/h",
-            f"{case['quota_gb']:g} GB",
-            f"{case['arrivals']:,}",
-            f"{case['accepted']:,}",
-            f"{case['rejected_by_limit'] + case['rejected_by_quota']:,}",
-            when,
-        )
+    for row in series_mailbox_rows(m):
+        t.add_row(*row)
     t.caption = "quota fills: the day (UTC) and round of the first reply that no longer fits"
     console.print(t)
     console.print(series_verdict(m))
-
-
-def series_verdict(m: dict[str, Any]) -> str:
-    """Which mailbox the record supports, in one sentence."""
-    rec = m["record"]
-    which = "without the limit" if m["supported"] == "no_limit" else "with the limit"
-    return (
-        f"The record supports the mailbox {which}: more than {rec['replies']:,} replies "
-        f"reached one inbox in about {rec['hours']:g} h ({rec['source']}); at 3,600/h it "
-        f"would have accepted at most {rec['limit_admits_at_most']:,}."
-    )
 
 
 def _hours(h: float | None) -> str:

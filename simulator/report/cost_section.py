@@ -334,7 +334,72 @@ def capacity_html(c: Mapping[str, Any]) -> str:
                 f"({html.escape(k['address'])}): {html.escape(_collection_words(k))}</p>"
             )
     parts.append(_mailbox_html(c.get("mailbox")))
+    parts.append(series_mailbox_html(c.get("series_mailbox")))
     return "".join(parts)
+
+
+SERIES_COLUMNS = ("limit", "quota", "arrive", "accepted", "refused", "quota fills")
+
+
+def series_mailbox_rows(m: Mapping[str, Any]) -> list[list[str]]:
+    """The central mailbox over the series: a row per (limit or none, quota)."""
+    import datetime as dt
+
+    rows = []
+    for case in m["cases"].values():
+        full = case["quota_full_us"]
+        when = (
+            "never"
+            if full is None
+            else f"{dt.datetime.fromtimestamp(full / 1e6, dt.UTC):%d %b %Y} "
+            f"({case['quota_full_round']})"
+        )
+        limit = case["limit_per_hour"]
+        rows.append(
+            [
+                "none" if limit is None else f"{limit:,}/h",
+                f"{case['quota_gb']:g} GB",
+                f"{case['arrivals']:,}",
+                f"{case['accepted']:,}",
+                f"{case['rejected_by_limit'] + case['rejected_by_quota']:,}",
+                when,
+            ]
+        )
+    return rows
+
+
+def series_span(m: Mapping[str, Any]) -> str:
+    rounds = m["rounds"]
+    if len(rounds) == 1:
+        return f"in round {rounds[0]}"
+    return f"over {len(rounds)} rounds ({rounds[0]}-{rounds[-1]})"
+
+
+def series_verdict(m: Mapping[str, Any]) -> str:
+    """Which mailbox the record supports, in one sentence."""
+    rec = m["record"]
+    which = "without the limit" if m["supported"] == "no_limit" else "with the limit"
+    return (
+        f"The record supports the mailbox {which}: more than {rec['replies']:,} replies "
+        f"reached one inbox in about {rec['hours']:g} h ({rec['source']}); at 3,600/h it "
+        f"would have accepted at most {rec['limit_admits_at_most']:,}."
+    )
+
+
+def series_mailbox_html(m: Mapping[str, Any] | None) -> str:
+    if not m or not m.get("rounds"):
+        return ""
+    return (
+        f"<h3>The central mailbox ({html.escape(m['collection'])}) "
+        f"{html.escape(series_span(m))}</h3>"
+        "<p class='note'>Every round's replies in time order into one mailbox that is "
+        "never emptied, as one Exchange-like mailbox (3,600 messages an hour) and without "
+        "that limit; the quota fills on the day (UTC) of the first reply that no longer "
+        "fits. "
+        + html.escape(series_verdict(m))
+        + "</p>"
+        + table_html(series_mailbox_rows(m), SERIES_COLUMNS)
+    )
 
 
 def _mailbox_html(m: Mapping[str, Any] | None) -> str:
