@@ -34,6 +34,7 @@ EMBEDDED_PROTOCOLS = ("smtp", "http")
 TEMPLATE_TABLES = ("request", "response", "auth")  # of [target], for kind = "http"
 SMTP_TLS = ("none", "starttls", "implicit")
 RESERVED_SUFFIXES = (".example", ".test")
+SERIES_DETAIL = 3  # outputs show more rounds than this one line each, not a table each
 MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online limits (2025): 500 recipients per message
 
 THRESHOLD_METRICS = (

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_OK, HelpFormatter
+from simulator.scenario import SERIES_DETAIL
 from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
@@ -180,7 +181,7 @@ def show(
     from rich.table import Table
 
     from simulator.cost.terms import TERMS
-    from simulator.report.cost_section import headline, is_once, priced_scale
+    from simulator.report.cost_section import headline, is_once, priced_scale, year_title
 
     console = console or Console()
     inputs = doc["inputs"]
@@ -206,12 +207,7 @@ def show(
     if is_once(doc["estimate"]):
         console.print("The round happens once: a year of rounds costs the same as the round.")
     else:
-        once_each = all(n == 1 for n in est.rounds_per_year.values())
-        y = Table(
-            title=f"The series: {len(est.rounds)} rounds, each once"
-            if once_each
-            else "A year at the rounds' cadence"
-        )
+        y = Table(title=year_title(doc["estimate"]))
         for col in ("term", "P10", "P50", "P90"):
             y.add_column(col, justify="left" if col == "term" else "right")
         for name in [*TERMS, "total"]:
@@ -236,9 +232,6 @@ def _show_providers(console: Console, doc: dict[str, Any]) -> None:
     for r, table in rows:
         t.add_row(r, *(f"{_usd(v['low'])} – {_usd(v['high'])}" for v in table.values()))
     console.print(t)
-
-
-SERIES_DETAIL = 3  # more rounds than this: one line per round instead of a table each
 
 
 def _show_rounds(console: Console, est: Estimate) -> None:

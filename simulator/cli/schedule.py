@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_OK, HelpFormatter
+from simulator.scenario import SERIES_DETAIL
 from simulator.validation import InputError
 
 if TYPE_CHECKING:  # the work's modules load on use, so `--help` stays light
@@ -148,9 +149,6 @@ def print_curves(curves: list[ArrivalCurve], console: Console) -> None:
         table.add_row("share in last 24 h", f"{curve.share_last_24h:.1%}")
         console.print(table)
         console.print(f"replies per hour from {curve.send_time:%a %H:%M %Z}: {_spark(curve)}")
-
-
-SERIES_DETAIL = 3  # more rounds than this: one line per round instead of a table each
 
 
 def print_rounds(curves: list[ArrivalCurve], console: Console) -> None:
