@@ -34,6 +34,7 @@ examples:
   pulsecheck cost scenarios/opm-round1.toml
   pulsecheck cost scenarios/opm-weekly.toml --weeks 52 --json
   pulsecheck cost scenarios/opm-weekly.toml --html reports/opm-weekly-cost.html
+  pulsecheck cost scenarios/opm-weekly.toml --after scenarios/opm-round1.toml
   pulsecheck cost scenarios/opm-round1.toml --workforce wf.parquet \\
       --schedule s.parquet --run reports/opm-round1 --plots figures/
 
@@ -74,6 +75,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="also write the planner's page (cost, tornado, providers, capacity of every "
         "collection) as one self-contained HTML file",
     )
+    parser.add_argument(
+        "--after",
+        type=Path,
+        metavar="SCENARIO",
+        help="a scenario whose rounds reached the same central mailbox first (round 1 "
+        "before the weekly series): the mailbox over the series starts with them",
+    )
     parser.add_argument("--run", type=Path, help="replay run folder: size from its capacity")
     parser.add_argument(
         "--run-cores",
@@ -108,6 +116,8 @@ def _check_flags(args: argparse.Namespace) -> None:
         checks.append(("--weeks", args.weeks, 1 <= args.weeks <= 53, "must be 1..53"))
     if args.slo_p99_ms is not None:
         checks.append(("--slo-p99-ms", args.slo_p99_ms, args.slo_p99_ms > 0, "must be > 0"))
+    if args.after is not None:
+        checks.append(("--after", str(args.after), args.after.is_file(), "must be a file"))
     for flag, value, ok, allowed in checks:
         if not ok:
             raise InputError("command line", flag, value, allowed)
@@ -129,7 +139,7 @@ def plan_from(args: argparse.Namespace) -> CostPlan:
         weeks=args.weeks,
     )
     request = CostRequest(
-        args.scenario, args.workforce, args.schedule, args.run, args.run_cores, options
+        args.scenario, args.workforce, args.schedule, args.run, args.run_cores, options, args.after
     )
     return cost(request)
 
@@ -396,7 +406,10 @@ def _show_series_mailbox(console: Console, m: dict[str, Any]) -> None:
         t.add_column(col, justify="left" if col in ("limit", "quota fills") else "right")
     for row in series_mailbox_rows(m):
         t.add_row(*row)
-    t.caption = "quota fills: the day (UTC) and round of the first reply that no longer fits"
+    t.caption = (
+        "the rest of what arrives is refused; quota fills: the day (UTC) and round of "
+        "the first reply that no longer fits"
+    )
     console.print(t)
     console.print(series_verdict(m))
 

@@ -361,7 +361,7 @@ def capacity_html(c: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-SERIES_COLUMNS = ("limit", "quota", "arrive", "accepted", "refused", "quota fills")
+SERIES_COLUMNS = ("limit", "quota", "arrive", "accepted", "stored", "quota fills")
 
 
 def series_mailbox_rows(m: Mapping[str, Any]) -> list[list[str]]:
@@ -384,7 +384,7 @@ def series_mailbox_rows(m: Mapping[str, Any]) -> list[list[str]]:
                 f"{case['quota_gb']:g} GB",
                 f"{case['arrivals']:,}",
                 f"{case['accepted']:,}",
-                f"{case['rejected_by_limit'] + case['rejected_by_quota']:,}",
+                f"{case['accepted_bytes'] / 1e9:.1f} GB",
                 when,
             ]
         )

@@ -96,3 +96,32 @@ def test_terminal_and_page_say_which_mailbox_the_record_supports(weekly: CostPla
     assert "Each round's total cost and the sum" in text
     page = cost_html(weekly.document)
     assert "over 23 rounds (r2-r24)" in page and "without the limit" in page
+
+
+def test_after_starts_the_mailbox_with_round_1(weekly: CostPlan, tmp_path: Path) -> None:
+    scenarios = Path(__file__).resolve().parents[2] / "scenarios"
+    plan = cost(
+        CostRequest(
+            scenarios / "opm-weekly.toml",
+            options=CostOptions(draws=200),
+            after=scenarios / "opm-round1.toml",
+        )
+    )
+    m = plan.document["capacity"]["series_mailbox"]
+    alone = weekly.document["capacity"]["series_mailbox"]
+    assert m["rounds"] == ["r1", *alone["rounds"]] and m["prior_rounds"] == ["r1"]
+    for name, case in m["cases"].items():
+        before = alone["cases"][name]
+        assert case["arrivals"] > before["arrivals"] + 1_000_000  # round 1's million
+        assert case["accepted_bytes"] >= before["accepted_bytes"]
+        assert case["accepted_by_round"]["r1"] > 0
+    # the costs are the weekly series' own: round 1 only fills the mailbox first
+    assert plan.document["counts"].keys() == weekly.document["counts"].keys()
+
+
+def test_after_must_name_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from simulator.cli import main
+
+    weekly = Path(__file__).resolve().parents[2] / "scenarios" / "opm-weekly.toml"
+    assert main(["cost", str(weekly), "--after", str(tmp_path / "no.toml")]) == 2
+    assert "--after" in capsys.readouterr().err
