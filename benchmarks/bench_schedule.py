@@ -7,7 +7,10 @@ process's peak RSS. Side by side, the peer for the sizing step: rendering each b
 and taking its length (measured on a sample, extrapolated to all events) against the
 vectorised `writing.reply_sizes` the builder uses.
 
-    python benchmarks/bench_schedule.py [--scale 1.0] [--repeats 3]
+With `--timing-models lognormal-mixture,power-law` each reply-delay model is built in
+turn on the same workforce, side by side (build time and round-1 counts per model).
+
+    python benchmarks/bench_schedule.py [--scale 1.0] [--repeats 3] [--timing-models M,M]
 """
 
 from __future__ import annotations
@@ -29,12 +32,17 @@ SCENARIO = ROOT / "scenarios" / "opm-round1.toml"
 SEED = 20250222
 
 
-def _child(wf_path: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _child(wf_path: str, model: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+    import dataclasses
+
+    from simulator.parameters import TIMING_MODEL, TIMING_MODELS
     from simulator.scenario import load_scenario
     from simulator.schedule.build import build_schedule
     from simulator.schedule.io import read_workforce_columns
 
     scenario = load_scenario(SCENARIO)
+    chosen = {**scenario.behaviour, TIMING_MODEL: float(TIMING_MODELS.index(model))}
+    scenario = dataclasses.replace(scenario, behaviour=chosen)
     t0 = time.perf_counter()
     wf = read_workforce_columns(Path(wf_path))
     t1 = time.perf_counter()
@@ -46,10 +54,12 @@ def _child(wf_path: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
     queue.put((t1 - t0, t2 - t1, rss_mb, counts, wf.num_rows))
 
 
-def run_child(wf_path: Path) -> tuple[float, float, float, dict[str, int], int]:
+def run_child(
+    wf_path: Path, model: str = "lognormal-mixture"
+) -> tuple[float, float, float, dict[str, int], int]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_child, args=(str(wf_path), queue))
+    proc = ctx.Process(target=_child, args=(str(wf_path), model, queue))
     proc.start()
     result = queue.get(timeout=600)
     proc.join(timeout=60)
@@ -87,13 +97,23 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--timing-models", default="lognormal-mixture")
     args = parser.parse_args()
     from simulator.workforce import build_workforce, load_tables, write_workforce
 
+    models = args.timing_models.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         wf_path = Path(tmp) / "wf.parquet"
         write_workforce(build_workforce(args.scale, SEED, load_tables()), wf_path)
-        runs = [run_child(wf_path) for _ in range(args.repeats)]
+        by_model = {m: [run_child(wf_path, m) for _ in range(args.repeats)] for m in models}
+    for model, model_runs in by_model.items():
+        times = [round(r[1], 2) for r in model_runs]
+        c = model_runs[0][3]
+        print(
+            f"{model}: build median {statistics.median(times):.2f} s {times}; "
+            f"replies {c['reply']:,}, auto {c['auto_reply']:,}, bounces {c['bounce']:,}"
+        )
+    runs = by_model[models[0]]
     reads, builds, rss = zip(*[(r[0], r[1], r[2]) for r in runs], strict=True)
     counts, rows = runs[0][3], runs[0][4]
     print(f"workforce rows: {rows:,} (scale {args.scale})")

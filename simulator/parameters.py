@@ -4,6 +4,10 @@ Theory of operation: every number a scenario may tune (reply propensities, timin
 content rates, cost assumptions) has one row in a data file with its default, its
 allowed bounds, its unit and its source. A scenario table overrides rows by name; a name
 that is not in the file is a misspelling and is rejected with the list of known names.
+
+One behaviour setting is a choice, not a number: `[behaviour] timing_model` picks the
+reply-delay model by name (`TIMING_MODELS`). It travels in the same flat table as the
+numbers, under `TIMING_MODEL`, as its index in `TIMING_MODELS`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ from functools import cache
 from importlib import resources
 
 from simulator.validation import Fields, Range
+
+TIMING_MODELS = ("lognormal-mixture", "power-law")  # the first is the default
+TIMING_MODEL = "timing.model"  # key of the chosen model's index in a behaviour table
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,30 @@ def series_specs() -> dict[str, ParameterSpec]:
     return specs
 
 
+@dataclass(frozen=True)
+class ExclusionDefault:
+    """A category of staff an agency may exclude: its share (a range) and stated reason."""
+
+    category: str
+    share: Range
+    reason: str
+    source: str
+
+
+@cache
+def exclusion_categories() -> dict[str, ExclusionDefault]:
+    """Exclusion categories from `exclusions.csv`, in file order."""
+    return {
+        row["category"]: ExclusionDefault(
+            row["category"],
+            Range(float(row["low"]), float(row["high"]), float(row["likely"])),
+            row["reason"],
+            row["source"],
+        )
+        for row in read_data_file("exclusions.csv")
+    }
+
+
 def _spec(row: dict[str, str], default: Range) -> ParameterSpec:
     return ParameterSpec(
         name=row["name"],
@@ -82,9 +113,13 @@ def read_behaviour(fields: Fields) -> dict[str, float]:
     """`[behaviour]` with sub-tables (`[behaviour.timing]`...) into flat dotted names."""
     specs = behaviour_specs()
     values = {name: spec.default.likely for name, spec in specs.items()}
+    values[TIMING_MODEL] = 0.0
     groups = sorted({name.split(".")[0] for name in specs if "." in name})
     for key in fields.keys():
-        if key in groups:
+        if key == "timing_model":
+            model = fields.str(key, choices=TIMING_MODELS)
+            values[TIMING_MODEL] = float(TIMING_MODELS.index(model))
+        elif key in groups:
             sub = fields.table(key)
             for inner in sub.keys():
                 values[_checked_name(sub, inner, f"{key}.{inner}", specs)] = _read_value(

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from simulator.collections import Collection
-from simulator.parameters import read_behaviour, read_cost, read_data_file, series_specs
+from simulator.parameters import (
+    exclusion_categories,
+    read_behaviour,
+    read_cost,
+    read_data_file,
+    series_specs,
+)
 from simulator.rules import ContentRules
 from simulator.validation import Fields, InputError, Range, is_plain_address, load_toml
 
@@ -84,6 +90,30 @@ class Directive:
 
 
 @dataclass(frozen=True)
+class Extension:
+    """ "Another chance": from `at`, those who have not replied may still do so, until a new
+    `deadline`, or with none until `horizon` under a propensity that decays after the
+    round's own deadline (`extension.*` in behaviour.csv)."""
+
+    at: dt.datetime
+    deadline: dt.datetime | None
+    horizon: dt.datetime  # the new deadline, or the end of the open-ended tail
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Staff an agency excluded from replying: a category, a share of the agency's staff
+    (None: the default from exclusions.csv; "on_leave" is the workforce's away flag) and
+    the reason the agency gives OPM."""
+
+    agency: str
+    category: str
+    share: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
 class Round:
     id: str
     subject: str
@@ -100,6 +130,8 @@ class Round:
     default_action: str
     directives: tuple[Directive, ...]
     rules: ContentRules
+    extension: Extension | None = None
+    exclusions: tuple[Exclusion, ...] = ()
     # a round of a weekly series ([rounds.series]): its share of the first round's
     # propensity, its boilerplate share, the series it belongs to and the series' end
     compliance: float = 1.0
@@ -110,6 +142,11 @@ class Round:
     @property
     def window_hours(self) -> float:
         return (self.deadline - self.send_time).total_seconds() / 3600.0
+
+    @property
+    def end(self) -> dt.datetime:
+        """When the last reply can go out: the deadline, or an extension's end."""
+        return self.deadline if self.extension is None else self.extension.horizon
 
 
 @dataclass(frozen=True)
@@ -258,6 +295,8 @@ def _rounds(f: Fields) -> tuple[Round, ...]:
         raise f.fail("rounds_per_year", f.peek("rounds_per_year"), "the series sets its rounds")
     if f.peek("cadence") != "weekly":
         raise f.fail("cadence", f.peek("cadence"), "must be 'weekly' for a series")
+    if f.has("extension"):
+        raise f.fail("extension", f.peek("extension"), "is for a single round, not a series")
     return expand_series(_round(f, spec.until), spec)
 
 
@@ -295,9 +334,46 @@ def _round(f: Fields, until: dt.datetime | None = None) -> Round:
             _directive(d, tz, send_time, until or deadline) for d in f.tables("directives")
         ),
         rules=_rules(f.table("rules")),
+        extension=_extension(f.table("extension"), tz, send_time, deadline)
+        if f.has("extension")
+        else None,
+        exclusions=tuple(_exclusion(e) for e in f.tables("exclusions")),
     )
     f.done()
     return rnd
+
+
+def _extension(f: Fields, tz: dt.tzinfo, start: dt.datetime, deadline: dt.datetime) -> Extension:
+    at = f.datetime("at", tz)
+    new = f.datetime("deadline", tz, None)
+    horizon = f.datetime("horizon", tz, None)
+    if new is not None and new <= deadline:
+        raise f.fail("deadline", new.isoformat(), f"must be after the round's deadline {deadline}")
+    if new is not None and horizon is not None:
+        raise f.fail("horizon", horizon.isoformat(), "give a new deadline or a horizon, not both")
+    if new is None and horizon is None:
+        raise f.fail("horizon", None, "is required when the extension sets no new deadline")
+    end = new if new is not None else horizon
+    if end <= deadline:
+        raise f.fail("horizon", end.isoformat(), f"must be after the round's deadline {deadline}")
+    if not start <= at <= deadline:
+        raise f.fail("at", at.isoformat(), f"must be within the round ({start}..{deadline})")
+    ext = Extension(at=at, deadline=new, horizon=end, note=f.str("note", ""))
+    f.done()
+    return ext
+
+
+def _exclusion(f: Fields) -> Exclusion:
+    exclusion = Exclusion(
+        agency=_agency(f, "agency", wildcard=True),
+        category=f.str("category", choices=tuple(exclusion_categories())),
+        share=f.share("share", None),
+        reason=f.line("reason", ""),
+    )
+    if exclusion.category == "on_leave" and exclusion.share is not None:
+        raise f.fail("share", exclusion.share, "on_leave counts the workforce's away staff")
+    f.done()
+    return exclusion
 
 
 def _directive(f: Fields, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime) -> Directive:

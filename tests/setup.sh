@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Install what the test suite needs on a fresh machine: the package with its test extras,
 # and the real peers the integration tests start on loopback (Postfix, Dovecot with IMAP
-# and LMTP, nginx, wrk, Chromium). Debian packages are installed when running as root (or
-# with sudo).
+# and LMTP, nginx, wrk, Chromium, Prometheus). Debian packages are installed when running
+# as root (or with sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-lmtpd nginx wrk chromium)
+SYSTEM_PACKAGES=(postfix dovecot-core dovecot-imapd dovecot-lmtpd nginx wrk chromium prometheus)
 
 missing=()
 command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ] || missing+=(postfix)
@@ -16,6 +16,7 @@ command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || missing+=(dove
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else

@@ -45,10 +45,33 @@ def schedule_for(scenario: Scenario, workforce: pa.Table, path: Path | None) -> 
     return build_schedule(scenario, workforce, scenario.workforce.seed)
 
 
+def directive_records(
+    scenario: Scenario, schedule: pa.Table, workforce: pa.Table, seed: int
+) -> tuple[dict[str, dict[str, int]], dict[str, list[dict[str, object]]]]:
+    """Per round, the replies by and after its deadline, and the exclusions report."""
+    from dataclasses import asdict
+
+    from simulator.schedule.build import exclusion_reports
+    from simulator.schedule.summary import round_curves
+
+    deadlines = {
+        c.round: {"before": c.before_deadline, "after": c.after_deadline}
+        for c in round_curves(schedule, scenario)
+    }
+    present = set(deadlines)
+    reports = exclusion_reports(scenario, workforce, seed, sorted(present))
+    return deadlines, {r: [asdict(row) for row in rows] for r, rows in reports.items()}
+
+
 def schedule_manifest(
-    scenario: Scenario, seed: int, workforce_path: Path, rows: int
+    scenario: Scenario,
+    seed: int,
+    workforce_path: Path,
+    rows: int,
+    records: tuple[dict[str, dict[str, int]], dict[str, list[dict[str, object]]]] = ({}, {}),
 ) -> ScheduleManifest:
-    """What a schedule file records about how it was made."""
+    """What a schedule file records about how it was made (`records`: from
+    `directive_records`)."""
     return ScheduleManifest(
         scenario=scenario.name,
         rendering=rendering_of(scenario, seed),
@@ -57,7 +80,29 @@ def schedule_manifest(
         workforce_file=str(workforce_path),
         workforce_manifest_sha256=file_sha256(manifest_path(workforce_path)),
         workforce_rows_read=rows,
+        deadlines=records[0],
+        exclusions=records[1],
     )
+
+
+def write_built_workforce(scenario: Scenario, scale: float, out: Path) -> pa.Table:
+    """The scenario's workforce at `scale`, written to `out/workforce.parquet`."""
+    workforce = built_workforce(scenario, scale)
+    write_workforce(workforce, out / "workforce.parquet")
+    return workforce
+
+
+def write_built_schedule(scenario: Scenario, workforce: pa.Table, out: Path) -> pa.Table:
+    """Every round of the scenario for `workforce`, written to `out/schedule.parquet`
+    with a manifest naming `out/workforce.parquet`."""
+    seed = scenario.workforce.seed
+    schedule = build_schedule(scenario, workforce, seed)
+    records = directive_records(scenario, schedule, workforce, seed)
+    manifest = schedule_manifest(
+        scenario, seed, out / "workforce.parquet", workforce.num_rows, records
+    )
+    write_schedule(schedule, out / "schedule.parquet", manifest)
+    return schedule
 
 
 def write_inputs(
@@ -67,13 +112,9 @@ def write_inputs(
     import time
 
     started = time.perf_counter()
-    workforce = built_workforce(scenario, scale)
-    write_workforce(workforce, out / "workforce.parquet")
+    workforce = write_built_workforce(scenario, scale, out)
     say(f"workforce: {workforce.num_rows:,} employees ({time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-    schedule = build_schedule(scenario, workforce, scenario.workforce.seed)
-    seed = scenario.workforce.seed
-    manifest = schedule_manifest(scenario, seed, out / "workforce.parquet", workforce.num_rows)
-    write_schedule(schedule, out / "schedule.parquet", manifest)
+    schedule = write_built_schedule(scenario, workforce, out)
     say(f"schedule: {schedule.num_rows:,} events ({time.perf_counter() - started:.1f} s)")
     return workforce, schedule

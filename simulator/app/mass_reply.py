@@ -14,21 +14,31 @@ all of it.
 from __future__ import annotations
 
 import tempfile
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from simulator.app.inputs import write_inputs
-from simulator.app.kinds import Executed, Figures, Say, Sections
+from simulator.app.inputs import write_built_schedule, write_built_workforce
+from simulator.app.kinds import Executed, Figures, Sections
+from simulator.app.progress import Steps
 from simulator.app.record import RunRecord
-from simulator.app.replaying import ReplayRequest, replay_schedule
+from simulator.app.replaying import (
+    LiveFactory,
+    ReplayRequest,
+    ReplayRun,
+    replay_watched,
+    timezone_of,
+)
 from simulator.app.serving import check_store, served_scenario, serving
 from simulator.collect.servers import ServerSpec
 from simulator.cost.plan import CostOptions, cost_figures, plan_cost, plan_of
 from simulator.cost.runfile import read_run
 from simulator.replay.engine import ReplayOptions
+from simulator.replay.metrics import MetricsOptions
 from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
@@ -55,6 +65,7 @@ class MassReplyPlan:
     smtp_auth: SmtpAuth | None = None  # its submission account(s)
     source: str = "command line"  # where smtp_tls was given, for errors
     verify: VerifySpec | None = None  # a mailbox of the user's system to read back
+    metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -113,9 +124,22 @@ def agency_counts(workforce: pa.Table, schedule: pa.Table) -> dict[str, dict[str
     }
 
 
-def execute(plan: MassReplyPlan, say: Say) -> Executed:
+def stage_names(plan: MassReplyPlan) -> list[str]:
+    """The stages a run of `plan` goes through, in order."""
+    embedded = plan.target_url is None
+    serve = ["collection system"] if embedded else []
+    check = ["store check"] if embedded else []
+    return ["workforce", "schedule", *serve, "replay", *check, "cost"]
+
+
+def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) -> Executed:
     out = plan.out
-    workforce, schedule = write_inputs(plan.scenario, plan.scale, out, say)
+    with steps.step("workforce") as step:
+        workforce = write_built_workforce(plan.scenario, plan.scale, out)
+        step.done(f"{workforce.num_rows:,} employees")
+    with steps.step("schedule") as step:
+        schedule = write_built_schedule(plan.scenario, workforce, out)
+        step.done(f"{schedule.num_rows:,} events")
     request = ReplayRequest(
         schedule=out / "schedule.parquet",
         workforce=out / "workforce.parquet",
@@ -134,37 +158,67 @@ def execute(plan: MassReplyPlan, say: Say) -> Executed:
             source=plan.source,
         ),
         verify=plan.verify,
+        metrics=plan.metrics,
     )
+    timezone = timezone_of(plan.scenario)
     check = None
     if plan.target_url is None:
         (out / "store.db").unlink(missing_ok=True)
-        with tempfile.TemporaryDirectory(prefix="pulsecheck-run-") as tmp:
+        kind = "mailbox" if plan.protocol == "smtp" else "api"
+        with tempfile.TemporaryDirectory(prefix="pulsecheck-run-") as tmp, ExitStack() as stack:
             secret, secret_file = run_secret(Path(tmp))
-            with serving(server_spec(plan, secret), say) as url:
-                connection = replace(request.connection, token_secret=secret_file)
-                request = replace(request, target=url, connection=connection)
-                summary = replay_schedule(request).summary
-        target = f"embedded {'mailbox' if plan.protocol == 'smtp' else 'api'} ({url})"
-        check = check_store(read_results(out), out / "store.db")
+            with steps.step("collection system") as step:
+                url = stack.enter_context(serving(server_spec(plan, secret), steps.say))
+                step.done(f"embedded {kind} on {url}")
+            connection = replace(
+                request.connection, token_secret=secret_file, reason_field=("rule",)
+            )
+            request = replace(request, target=url, connection=connection)
+            _replay(request, steps, live, timezone)
+        target = f"embedded {kind} ({url})"
+        with steps.step("store check") as step:
+            check = check_store(read_results(out), out / "store.db")
+            step.done(
+                f"{check.stored:,} of {check.acknowledged:,} acknowledged stored, "
+                f"{check.missing:,} lost"
+            )
     else:
-        done = replay_schedule(request, say=say)
-        summary, check, target = done.summary, done.store_check, plan.target_url
-    say(
-        f"replay: {summary['acknowledged']:,} of {summary['events']:,} acknowledged, "
-        f"p99 {_ms(summary['latency_corrected_ms']['p99'])} from intended time"
-    )
-    options = CostOptions(run=read_run(out, 1.0), run_label=str(out))
-    sources = {
-        "workforce": str(out / "workforce.parquet"),
-        "schedule": str(out / "schedule.parquet"),
-    }
-    doc = plan_cost(plan.scenario, workforce, schedule, options, sources).document
+        done = _replay(request, steps, live, timezone)
+        check, target = done.store_check, plan.target_url
+    with steps.step("cost") as step:
+        options = CostOptions(run=read_run(out, 1.0), run_label=str(out))
+        sources = {
+            "workforce": str(out / "workforce.parquet"),
+            "schedule": str(out / "schedule.parquet"),
+        }
+        doc = plan_cost(plan.scenario, workforce, schedule, options, sources).document
+        first, priced = next(iter(doc["estimate"]["rounds"].items()))
+        step.done(f"round {first} P50 ${priced['total']['p50']:,.0f}")
     return Executed(
         target=target,
         protocol=plan.protocol,
         store_check=check,
         agencies=agency_counts(workforce, schedule),
         cost=doc,
+    )
+
+
+def _replay(
+    request: ReplayRequest, steps: Steps, live: LiveFactory | None, timezone: str
+) -> ReplayRun:
+    """The replay stage: watched live when a display is given (one process only)."""
+    watched = live is not None and request.workers == 1
+    with steps.step("replay", heartbeat=not watched) as step:
+        done = replay_watched(request, live, timezone, steps.say)
+        step.done(replay_figure(done.summary))
+    return done
+
+
+def replay_figure(summary: dict[str, Any]) -> str:
+    """The replay's key figures for its stage line."""
+    return (
+        f"{summary['acknowledged']:,} of {summary['events']:,} acknowledged, "
+        f"corrected p99 {_ms(summary['latency_corrected_ms']['p99'])}"
     )
 
 
@@ -178,10 +232,21 @@ class MassReply:
     def report_parts(
         self, run_dir: Path, record: RunRecord, results: pa.Table
     ) -> tuple[Figures, Sections]:
+        extra = exclusions_section(run_dir)
         if record.cost is None:
-            return {}, []
+            return {}, extra
         plan = plan_of(record.cost)
-        return cost_figures(plan), [("Cost and capacity", cost_html(record.cost))]
+        return cost_figures(plan), [("Cost and capacity", cost_html(record.cost)), *extra]
+
+
+def exclusions_section(run_dir: Path) -> Sections:
+    """The deadlines-and-exclusions section from the run's schedule manifest, if any."""
+    from simulator.report.exclusions_section import TITLE, exclusions_html
+    from simulator.schedule.io import read_schedule_manifest
+
+    manifest = read_schedule_manifest(run_dir / "schedule.parquet")
+    body = "" if manifest is None else exclusions_html(manifest.deadlines, manifest.exclusions)
+    return [(TITLE, body)] if body else []
 
 
 KIND = MassReply()

@@ -44,6 +44,7 @@ class RunInfo:
     wall_s: float
     version: str
     command: str
+    timezone: str = "UTC"  # IANA zone of the scenario's clock (its first round's)
 
 
 @dataclass(frozen=True)

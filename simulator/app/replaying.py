@@ -17,6 +17,10 @@ a request template compiles with its credentials readable) and the target's `pre
 probes the server once (TLS handshake, STARTTLS, login), so a run that cannot work
 stops with one InputError rather than every event failing; a mailbox to verify gets its
 own preflight login then too.
+
+With `metrics`, a single-process replay serves live Prometheus metrics
+(`simulator.replay.metrics`) from just before the first event until `linger_s` after the
+last; a split replay (`workers` > 1) refuses them before any load.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from simulator.app.record import StoreCheck
 from simulator.columns import NO_ID
 from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
+from simulator.replay.live import EventClock, LiveDisplay
+from simulator.replay.metrics import MetricsOptions, MetricsServer
 from simulator.replay.targets import (
     SMTP_TLS_MODES,
     TargetOptions,
@@ -55,6 +61,8 @@ from simulator.validation import InputError
 
 WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
 OnStart = Callable[[Recorder, float], None]
+LiveFactory = Callable[[EventClock, float | None, float], LiveDisplay]
+# ^ (event clock, time limit s, late after ms) -> the display a replay is watched with
 Say = Callable[[str], None]
 
 
@@ -72,6 +80,7 @@ class ReplayRequest:
     workers: int = 1
     connection: TargetOptions = field(default_factory=TargetOptions)  # TLS, auth, timeout
     verify: VerifySpec | None = None  # a mailbox to read back after the replay
+    metrics: MetricsOptions | None = None  # live Prometheus metrics (single process only)
 
 
 @dataclass(frozen=True)
@@ -226,6 +235,11 @@ def replay_schedule(
     verify = request.verify
     if verify is not None:
         check_spec(verify)
+    metrics = request.metrics
+    if metrics is not None and request.workers > 1:
+        raise InputError(
+            metrics.source, metrics.field, metrics.port, "needs a single-process replay (workers 1)"
+        )
     preflight(request.target, request.connection)
     mark = None if verify is None else verifying.preflight(verify)
     request.out.mkdir(parents=True, exist_ok=True)
@@ -239,9 +253,11 @@ def replay_schedule(
             request.out,
             request.connection,
         )
-    else:
+    elif metrics is None:
         target = make_target(request.target, request.connection)
         summary = _run_single(events, workforce, target, request.options, request.out, on_start)
+    else:
+        summary = _run_metered(request, metrics, events, workforce, on_start)
     if verify is None:
         return ReplayRun(summary, events.num_rows)
     expected = verifying.expected_events(
@@ -252,6 +268,68 @@ def replay_schedule(
     path = request.out / SUMMARY_FILE
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return ReplayRun(summary, events.num_rows, check)
+
+
+def _run_metered(
+    request: ReplayRequest,
+    metrics: MetricsOptions,
+    events: pa.Table,
+    workforce: pa.Table,
+    on_start: OnStart | None,
+) -> dict[str, Any]:
+    """`_run_single` with a metrics server up from before the first event until
+    `linger_s` after the last."""
+    server = MetricsServer(metrics, request.options.late_after_ms)  # the port is free: bound
+    try:
+        target = make_target(request.target, request.connection)
+        hook = _both(server.attach, on_start)
+        summary = _run_single(events, workforce, target, request.options, request.out, hook)
+        server.finish()
+        server.linger()
+    finally:
+        server.close()
+    return summary
+
+
+def _both(first: OnStart, then: OnStart | None) -> OnStart:
+    def hook(rec: Recorder, start: float) -> None:
+        first(rec, start)
+        if then is not None:
+            then(rec, start)
+
+    return hook
+
+
+def event_clock(schedule: Path, options: ReplayOptions, timezone: str) -> EventClock:
+    """The scenario time of a replay's offsets: its first intended time, its speedup."""
+    column = read_stage(schedule, "schedule", ["t_intended"]).column("t_intended")
+    if options.max_events is not None:
+        column = column.slice(0, options.max_events)
+    first = pc.min(column.cast(pa.int64())).as_py()
+    return EventClock(int(first or 0), options.speedup, timezone)
+
+
+def timezone_of(scenario: Any) -> str:
+    """The time zone of a scenario's first round ("UTC" without one)."""
+    rounds = getattr(scenario, "rounds", None)
+    zone = rounds[0].send_time.tzinfo if rounds else None
+    return str(getattr(zone, "key", "UTC"))
+
+
+def replay_watched(
+    request: ReplayRequest, live: LiveFactory | None, timezone: str = "UTC", say: Say = _stderr
+) -> ReplayRun:
+    """`replay_schedule` with a live view from `live` (one process only: a run split over
+    worker processes has no one recorder to watch)."""
+    if live is None or request.workers > 1:
+        return replay_schedule(request, say=say)
+    options = request.options
+    clock = event_clock(request.schedule, options, timezone)
+    display = live(clock, options.max_duration_s, options.late_after_ms)
+    try:
+        return replay_schedule(request, display.attach, say)
+    finally:
+        display.close()
 
 
 def _run_single(

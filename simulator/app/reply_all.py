@@ -17,14 +17,16 @@ that formed in the real mailbox.
 from __future__ import annotations
 
 import dataclasses
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
-from simulator.app.kinds import Executed, Figures, Say, Sections
+from simulator.app.kinds import Executed, Figures, Sections
+from simulator.app.progress import Steps
 from simulator.app.record import SCENARIO_COPY, RunRecord, StoreCheck
 from simulator.app.serving import check_store, serving
 from simulator.collect.policy import Policy
@@ -51,6 +53,9 @@ from simulator.tables import read_stage
 from simulator.traffic.record import read_results
 from simulator.validation import Fields
 from simulator.workforce import write_workforce
+
+if TYPE_CHECKING:
+    from simulator.app.replaying import LiveFactory
 
 BAND_RUNS = 100
 CURVES_FILE = "replyall_curves.npz"
@@ -92,23 +97,31 @@ def sent_scenario(sc: ReplyAllScenario) -> ReplyAllScenario:
     return scale_down(sc, sc.replay.list_size)
 
 
-def replay_storm(sc: ReplyAllScenario, out: Path, seed: int, say: Say) -> StormSent:
+def replay_storm(
+    sc: ReplyAllScenario,
+    out: Path,
+    seed: int,
+    steps: Steps,
+    live: LiveFactory | None = None,
+) -> StormSent:
     """Build, serve and replay the scaled-down storm of `sc`; check the store."""
-    from simulator.app.replaying import ReplayRequest, replay_schedule
+    from simulator.app.mass_reply import replay_figure
+    from simulator.app.replaying import ReplayRequest, replay_watched
 
     plan = sc.replay
-    small = sent_scenario(sc)
-    events = storm_events(small, seed, max_events=plan.max_events)
-    workforce = list_workforce(small, seed)
-    out.mkdir(parents=True, exist_ok=True)
-    write_workforce(workforce, out / "workforce.parquet")
-    manifest = ScheduleManifest(scenario=sc.name, seed=seed, list_size=plan.list_size)
-    write_schedule(events, out / "schedule.parquet", manifest)
-    fan = events.column("rcpt_count").to_numpy()
-    say(
-        f"storm: {events.num_rows:,} messages, {int(fan.sum()):,} deliveries on a list of "
-        f"{plan.list_size:,} (speedup {plan.speedup:g})"
-    )
+    with steps.step("storm") as step:
+        small = sent_scenario(sc)
+        events = storm_events(small, seed, max_events=plan.max_events)
+        workforce = list_workforce(small, seed)
+        out.mkdir(parents=True, exist_ok=True)
+        write_workforce(workforce, out / "workforce.parquet")
+        manifest = ScheduleManifest(scenario=sc.name, seed=seed, list_size=plan.list_size)
+        write_schedule(events, out / "schedule.parquet", manifest)
+        fan = events.column("rcpt_count").to_numpy()
+        step.done(
+            f"{events.num_rows:,} messages, {int(fan.sum()):,} deliveries on a list of "
+            f"{plan.list_size:,} (speedup {plan.speedup:g})"
+        )
     (out / "store.db").unlink(missing_ok=True)
     options = ReplayOptions(
         speedup=plan.speedup,
@@ -118,26 +131,40 @@ def replay_storm(sc: ReplyAllScenario, out: Path, seed: int, say: Say) -> StormS
         broadcast_sender=sc.sender,
         seed=seed,
     )
-    with serving(mailbox_spec(sc, out), say) as url:
+    with ExitStack() as stack:
+        with steps.step("collection system") as step:
+            url = stack.enter_context(serving(mailbox_spec(sc, out), steps.say))
+            step.done(f"embedded mailbox on {url}")
         request = ReplayRequest(
             out / "schedule.parquet", out / "workforce.parquet", url, out, options
         )
-        summary = replay_schedule(request).summary
-    check = check_store(read_results(out), out / "store.db")
+        with steps.step("replay", heartbeat=live is None) as step:
+            summary = replay_watched(request, live, sc.timezone).summary
+            step.done(replay_figure(summary))
+    with steps.step("store check") as step:
+        check = check_store(read_results(out), out / "store.db")
+        step.done(
+            f"{check.stored:,} of {check.acknowledged:,} acknowledged stored, "
+            f"{check.missing:,} lost"
+        )
     return StormSent(small, events, summary, check)
 
 
-def execute(plan: ReplyAllPlan, say: Say) -> Executed:
+STAGES = ["model", "storm", "collection system", "replay", "store check"]
+
+
+def execute(plan: ReplyAllPlan, steps: Steps, live: LiveFactory | None = None) -> Executed:
     sc = plan.scenario
-    model = model_storm(sc, BAND_RUNS, sc.seed)
-    p10, p50, p90 = model.band.figures["deliveries"]
-    say(
-        f"model: {p50:,.0f} deliveries (P10 {p10:,.0f}, P90 {p90:,.0f}) over {BAND_RUNS} runs; "
-        f"ended by {model.band.ended_by}"
-    )
-    storm = replay_storm(sc, plan.out, sc.seed, say)
+    with steps.step("model") as step:
+        model = model_storm(sc, BAND_RUNS, sc.seed)
+        p10, p50, p90 = model.band.figures["deliveries"]
+        step.done(
+            f"{p50:,.0f} deliveries (P10 {p10:,.0f}, P90 {p90:,.0f}) over {BAND_RUNS} runs, "
+            f"ended by {_ended_by(model.band.ended_by)}"
+        )
+    storm = replay_storm(sc, plan.out, sc.seed, steps, live)
     curves = delivery_curves(read_results(plan.out), storm.events)
-    say(
+    steps.say(
         f"mailbox: peak backlog {curves.peak_backlog:,.0f} deliveries, drained "
         f"{curves.drain_s():.2f} s after the peak"
     )
@@ -157,6 +184,12 @@ def execute(plan: ReplyAllPlan, say: Say) -> Executed:
             },
         },
     )
+
+
+def _ended_by(counts: dict[str, int]) -> str:
+    """ "exchange_protection (100 runs)": what ended the runs, most often first."""
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{name} ({n:,} run{'s' if n != 1 else ''})" for name, n in ranked)
 
 
 def scenario_copy(run_dir: Path, speedup: float) -> ReplyAllScenario:

@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import __version__
 from simulator.app.kinds import Executed
+from simulator.app.progress import Steps
 from simulator.app.record import SCENARIO_COPY, RunInfo, RunRecord, write_record
-from simulator.app.replaying import check_connection, preflight
+from simulator.app.replaying import LiveFactory, check_connection, preflight
 from simulator.app.reporting import ReportResult, report
 from simulator.app.scenarios import AnyScenario, load_any
+from simulator.replay.metrics import MetricsOptions
 from simulator.replay.smtp_auth import SmtpAuth
 from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
@@ -68,6 +70,7 @@ class RunRequest:
     verify_address: str | None = None
     verify_ca_file: Path | None = None
     verify_wait: float | None = None  # seconds to wait for deliveries (default 30)
+    metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
 
 
 @dataclass(frozen=True)
@@ -100,11 +103,11 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
                 request.verify,
                 "a reply-all storm replays against the reference mailbox, checked directly",
             )
-        for name in ("scale", "target", "workers"):
+        for name in ("scale", "target", "workers", "metrics"):
             if getattr(request, name) is not None:
                 raise InputError(
                     FLAGS,
-                    f"--{name}",
+                    "--metrics-port" if name == "metrics" else f"--{name}",
                     getattr(request, name),
                     "a reply-all run is sized by [replyall] list_size and "
                     "[replyall.replay] list_size",
@@ -149,6 +152,11 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         check_connection(connection, url, field)
         preflight(url, connection)  # a certificate or login problem stops the run here
     verify = verify_spec(request, scenario, url, tls)
+    workers = flags.int("workers", scenario.replay.workers, lo=1, hi=64)
+    if request.metrics is not None and workers > 1:
+        raise InputError(
+            FLAGS, "--metrics-port", request.metrics.port, f"needs --workers 1 (not {workers})"
+        )
     return MassReplyPlan(
         verify=verify,
         scenario=scenario,
@@ -157,12 +165,13 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         out=out,
         protocol=request.protocol or (scenario.target.protocol if url is None else _scheme(url)),
         target_url=url,
-        workers=flags.int("workers", scenario.replay.workers, lo=1, hi=64),
+        workers=workers,
         allow_remote=request.allow_remote,
         tls=tls,
         smtp_tls=smtp_tls,
         smtp_auth=auth,
         source=source,
+        metrics=request.metrics,
     )
 
 
@@ -258,14 +267,17 @@ def verify_spec(
     return checked
 
 
-def run(request: RunRequest, say: Say) -> RunResult:
+def run(request: RunRequest, say: Say, live: LiveFactory | None = None) -> RunResult:
+    """Every stage of the scenario's kind, each said as it starts and ends (`Steps`); the
+    replay watched with a display from `live` when one is given."""
     scenario = load_any(request.scenario)
     out = request.out or default_out(scenario.name, request.scenario)
     plan = plan_run(request, scenario, out)
     out.mkdir(parents=True, exist_ok=True)
     (out / SCENARIO_COPY).write_bytes(Path(request.scenario).read_bytes())
     started, started_at = time.perf_counter(), datetime.now(UTC)
-    executed = _execute(plan, say)
+    steps = Steps(say, [*stage_names(plan), "report"])
+    executed = _execute(plan, steps, live)
     record = RunRecord(
         scenario_name=scenario.name,
         run=_info(request, scenario, plan, executed, started_at, time.perf_counter() - started),
@@ -275,10 +287,12 @@ def run(request: RunRequest, say: Say) -> RunResult:
         cost=executed.cost,
         replyall=executed.replyall,
     )
-    write_record(out, record)
-    page = report(out)
-    record = dataclasses.replace(record, sections=page.sections, figures=page.figures)
-    write_record(out, record)
+    with steps.step("report") as step:
+        write_record(out, record)
+        page = report(out)
+        record = dataclasses.replace(record, sections=page.sections, figures=page.figures)
+        write_record(out, record)
+        step.done(f"{len(page.sections):,} sections, {len(page.figures):,} figures")
     return RunResult(record, page, _failure(record, page.summary))
 
 
@@ -293,12 +307,21 @@ def default_out(name: str, source: Path) -> Path:
     return Path("reports") / name
 
 
-def _execute(plan: Any, say: Say) -> Executed:
+def stage_names(plan: Any) -> list[str]:
+    """The stages before the report, for the kind of `plan`."""
     from simulator.app import mass_reply, reply_all
 
     if isinstance(plan, reply_all.ReplyAllPlan):
-        return reply_all.execute(plan, say)
-    return mass_reply.execute(plan, say)
+        return list(reply_all.STAGES)
+    return mass_reply.stage_names(plan)
+
+
+def _execute(plan: Any, steps: Steps, live: LiveFactory | None) -> Executed:
+    from simulator.app import mass_reply, reply_all
+
+    if isinstance(plan, reply_all.ReplyAllPlan):
+        return reply_all.execute(plan, steps, live)
+    return mass_reply.execute(plan, steps, live)
 
 
 def _info(
@@ -325,7 +348,15 @@ def _info(
         wall_s=round(wall_s, 1),
         version=__version__,
         command=shlex.join(["pulsecheck", *sys.argv[1:]]),
+        timezone=_timezone(scenario),
     )
+
+
+def _timezone(scenario: AnyScenario) -> str:
+    """The IANA zone of the scenario's clock: a reply-all storm's, else its first round's."""
+    if isinstance(scenario, ReplyAllScenario):
+        return scenario.timezone
+    return str(scenario.rounds[0].send_time.tzinfo)
 
 
 def _failure(record: RunRecord, summary: dict[str, Any]) -> str | None:

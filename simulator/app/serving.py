@@ -63,11 +63,11 @@ def served_scenario(
 
 @contextmanager
 def serving(spec: ServerSpec, say: Say) -> Iterator[str]:
-    """Run the server `spec` describes in a child process; yield its URL; stop it."""
+    """Run the server `spec` describes in a child process; yield its URL; stop it (and
+    say how it stopped)."""
     server = ServerProcess(spec)
     host, port = server.start()
     url = f"smtp://{host}:{port}" if spec.kind == "mailbox" else f"http://{host}:{port}/replies"
-    say(f"collection system: {url} (store {spec.store_path})")
     try:
         yield url
     finally:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from simulator.app.inputs import schedule_manifest
+from simulator.app.inputs import directive_records, schedule_manifest
 from simulator.replyall.compare import cases
 from simulator.replyall.params import load_replyall
 from simulator.replyall.section import StormModel, model_figures, model_parts, model_storm, view_of
@@ -71,6 +71,8 @@ class ScheduleResult:
     scenario: Scenario
     table: pa.Table
     path: Path
+    # per round: staff excluded, rows of {agency, category, reason, count}
+    exclusions: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
 
 def plan_schedule(request: ScheduleRequest) -> tuple[Scenario, int]:
@@ -93,9 +95,10 @@ def schedule(
     table = build_schedule(scenario, people, seed, rounds, progress)
     if progress is not None:
         progress(f"writing {request.out}")
-    manifest = schedule_manifest(scenario, seed, request.workforce, people.num_rows)
+    records = directive_records(scenario, table, people, seed)
+    manifest = schedule_manifest(scenario, seed, request.workforce, people.num_rows, records)
     write_schedule(table, request.out, manifest)
-    return ScheduleResult(scenario, table, request.out)
+    return ScheduleResult(scenario, table, request.out, records[1])
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from simulator.parameters import behaviour_specs
+from simulator.parameters import TIMING_MODEL, TIMING_MODELS, behaviour_specs
 from simulator.scenario import ACTIONS
 
 
 def defaults() -> dict[str, float]:
-    """Every behaviour parameter at its default from behaviour.csv."""
-    return {name: spec.default.likely for name, spec in behaviour_specs().items()}
+    """Every behaviour parameter at its default from behaviour.csv (and the default
+    timing model, `TIMING_MODEL`)."""
+    values = {name: spec.default.likely for name, spec in behaviour_specs().items()}
+    values[TIMING_MODEL] = 0.0
+    return values
 
 
 def _merged(values: Mapping[str, float] | None) -> dict[str, float]:
@@ -28,8 +31,10 @@ def _merged(values: Mapping[str, float] | None) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Timing:
-    """The delay model: two log-normals, daily/weekly gating, deadline pull."""
+    """The delay model (two log-normals, or Barabási's power law), daily/weekly gating,
+    deadline pull. `model` is one of `TIMING_MODELS`."""
 
+    model: str
     fast_weight: float
     fast_median_min: float
     fast_sigma: float
@@ -47,11 +52,16 @@ class Timing:
     auto_reply_median_s: float
     hard_bounce_median_s: float
     soft_bounce_delay_h: float
+    power_alpha: float
+    power_fast_min: float
+    power_cutoff_h: float
+    power_step_min: float
 
     @classmethod
     def from_behaviour(cls, values: Mapping[str, float] | None = None) -> Timing:
         v = _merged(values)
-        return cls(**{name: v[f"timing.{name}"] for name in cls.__dataclass_fields__})
+        numbers = {n: v[f"timing.{n}"] for n in cls.__dataclass_fields__ if n != "model"}
+        return cls(model=TIMING_MODELS[int(v[TIMING_MODEL])], **numbers)
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,20 @@
-"""When a reply goes out: a two-log-normal delay, gated by local hours and a deadline.
+"""When a reply goes out: an intrinsic delay, gated by local hours and a deadline.
 
 Theory of operation (after Stouffer et al. 2006, Malmgren et al. 2008, Alfi et al. 2007,
-calibrated to Kooti et al., WWW 2015):
+Barabási 2005, calibrated to Kooti et al., WWW 2015):
 
-1. A person's intrinsic delay is drawn from a mixture of two log-normals, in minutes of
-   "active time" (a weekday working minute). Defaults give a mode near 2 min and a
-   median near 47 min, as Kooti et al. measured.
+1. A person's intrinsic delay is in minutes of "active time" (a weekday working minute),
+   drawn from the scenario's `timing_model`:
+   - "lognormal-mixture" (the default): a mixture of two log-normals (Stouffer et al.).
+   - "power-law": Barabási's priority queue. A person works through a list of tasks,
+     mostly picking the most urgent. Vázquez (PRL 2005) solved the two-task list
+     exactly: a task not done at once is passed over step after step, with an exit
+     rate whose density is 1/rate between two bounds, so the wait falls as t^-1 up to an
+     exponential cutoff. In continuous time the delay is `power_step_min` plus an
+     exponential wait whose rate has density rate^(alpha - 2) between 1/cutoff and
+     1/`power_fast_min`: density ~ t^-alpha between the two, alpha = 1 for e-mail.
+   Both defaults give a mode near 2 min, a median near 47 min and about 90% within a
+   day, as Kooti et al. measured (`delay_fit` compares them).
 2. Active time runs at a rate that depends on the person's local clock: 1 in active
    hours on weekdays, `night_factor` outside them, times `weekend_factor` at weekends
    The share `off_hours_readers` read work mail in the evening and at weekends; everyone
@@ -33,6 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from simulator.behaviour.params import Timing
+from simulator.parameters import TIMING_MODEL, TIMING_MODELS, read_data_file
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -43,6 +53,27 @@ SATURDAY = 5
 
 
 def sample_delays(rng: np.random.Generator, n: int, timing: Timing) -> F64:
+    """Intrinsic reply delays in active minutes, from `timing.model`."""
+    if timing.model == "power-law":
+        return power_law_delays(rng, n, timing)
+    return lognormal_delays(rng, n, timing)
+
+
+def power_law_delays(rng: np.random.Generator, n: int, timing: Timing) -> F64:
+    """Barabási's priority-queue delays: one step plus an exponential wait whose rate
+    has density rate^(alpha - 2) between 1/cutoff and 1/fast (log-uniform at alpha = 1)."""
+    lo = 1.0 / (timing.power_cutoff_h * 60.0)
+    hi = 1.0 / timing.power_fast_min
+    u = rng.random(n)
+    beta = timing.power_alpha - 1.0
+    if abs(beta) < 1e-9:
+        rate = lo * (hi / lo) ** u
+    else:
+        rate = (lo**beta + u * (hi**beta - lo**beta)) ** (1.0 / beta)
+    return timing.power_step_min + rng.standard_exponential(n) / rate
+
+
+def lognormal_delays(rng: np.random.Generator, n: int, timing: Timing) -> F64:
     """Intrinsic reply delays in active minutes: a mixture of two log-normals."""
     fast = rng.random(n) < timing.fast_weight
     median = np.where(fast, timing.fast_median_min, timing.slow_median_min)
@@ -175,3 +206,57 @@ def reply_minutes(
     rate = rates[group, k]
     frac = np.divide(target - cum[group, k], rate, out=np.zeros_like(target), where=rate > 0)
     return np.where(ok, k + np.clip(frac, 0.0, 1.0), np.nan)
+
+
+# -- the models' fit to the measured delays ------------------------------------------------
+@dataclass(frozen=True)
+class DelayFigures:
+    """The figures of a reply-delay distribution Kooti et al. (WWW 2015) measured, and the
+    local slope of its density (log-log) from 1 h to 1 day and from 1 day to 1 week,
+    where a power law and log-normals part (Stouffer et al. 2006)."""
+
+    mode_min: float
+    median_min: float
+    within_day: float
+    slope_hour_day: float | None = None
+    slope_day_week: float | None = None
+
+
+def measured_delays() -> DelayFigures:
+    """Kooti et al.'s figures, from `simulator/data/reply_delays.csv`."""
+    rows = {r["name"]: float(r["value"]) for r in read_data_file("reply_delays.csv")}
+    return DelayFigures(rows["mode_min"], rows["median_min"], rows["within_day"])
+
+
+def density_slope(delays: F64, lo_min: float, hi_min: float) -> float:
+    """Slope of log density against log delay, over 12 log-spaced bins from lo to hi."""
+    edges = np.geomspace(lo_min, hi_min, 13)
+    counts, _ = np.histogram(delays, bins=edges)
+    keep = counts > 0
+    centre = np.sqrt(edges[1:] * edges[:-1])[keep]
+    density = counts[keep] / np.diff(edges)[keep]
+    return float(np.polyfit(np.log(centre), np.log(density), 1)[0])
+
+
+def delay_figures(delays: F64) -> DelayFigures:
+    """Mode (0.25-min bins under 30 min), median, share within a day, the two slopes."""
+    counts, edges = np.histogram(delays, bins=np.arange(0.0, 30.0, 0.25))
+    return DelayFigures(
+        mode_min=float(edges[np.argmax(counts)] + 0.125),
+        median_min=float(np.median(delays)),
+        within_day=float(np.mean(delays <= MINUTES_PER_DAY)),
+        slope_hour_day=density_slope(delays, 60.0, MINUTES_PER_DAY),
+        slope_day_week=density_slope(delays, MINUTES_PER_DAY, 7.0 * MINUTES_PER_DAY),
+    )
+
+
+def delay_fit(
+    behaviour: dict[str, float] | None = None, n: int = 1_000_000, seed: int = 0
+) -> dict[str, DelayFigures]:
+    """Each timing model's intrinsic-delay figures (before local hours and deadlines), with
+    the other parameters of `behaviour`: `n` draws from one seed per model."""
+    fits = {}
+    for index, model in enumerate(TIMING_MODELS):
+        timing = Timing.from_behaviour({**(behaviour or {}), TIMING_MODEL: float(index)})
+        fits[model] = delay_figures(sample_delays(np.random.default_rng(seed), n, timing))
+    return fits

@@ -36,11 +36,18 @@ def propensity(action: npt.NDArray[np.integer], contractor: BOOL, shares: Shares
 
 
 def replies(
-    u: F64, action: npt.NDArray[np.integer], contractor: BOOL, can_reply: BOOL, shares: Shares
+    u: F64,
+    action: npt.NDArray[np.integer],
+    contractor: BOOL,
+    can_reply: BOOL,
+    shares: Shares,
+    factor: F64 | None = None,
 ) -> BOOL:
     """Who replies: able to (present, valid address, reply time before the deadline)
-    and below the propensity in force when the reply would go out."""
-    return can_reply & (u < propensity(action, contractor, shares))
+    and below the propensity in force when the reply would go out, times `factor` (an
+    extension's after-deadline share; 1 when None)."""
+    p = propensity(action, contractor, shares)
+    return can_reply & (u < (p if factor is None else p * factor))
 
 
 def present(away: BOOL, stale: BOOL) -> BOOL:

@@ -18,6 +18,7 @@ from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
     from simulator.replay.engine import ReplayOptions
+    from simulator.replay.metrics import MetricsOptions
     from simulator.replay.tls import TlsOptions
     from simulator.replay.verify import VerifySpec
 
@@ -41,6 +42,9 @@ examples:
       --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run6 \\
       --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
       --verify-password-file hr.pass
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run7 \\
+      --metrics-port 9464
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
@@ -62,6 +66,11 @@ certificate verified as for https, --ca-file included) and --smtp-user with
 --smtp-password-file (or --smtp-password-env) logs in (AUTH PLAIN, else LOGIN);
 --smtp-credentials FILE gives senders their own accounts. One probe connection checks
 TLS and the login before any load is sent.
+
+--metrics-port N serves live Prometheus metrics on http://127.0.0.1:N/metrics during
+the replay (sent, acknowledged, late, failed and dropped by reason, in flight, corrected
+and uncorrected latency histograms) and for --metrics-linger seconds after it; a single
+process only (--workers 1).
 
 With --scenario, the collection addresses and the thresholds come from the scenario the
 schedule was built from; the summary then carries a verdict and a failed check exits 99.
@@ -142,9 +151,66 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     add_tls_flags(parser)
     add_smtp_arguments(parser)
     parser.add_argument("--allow-remote", action="store_true", help="allow non-loopback targets")
-    parser.add_argument("--no-live", action="store_true", help="no live display")
+    parser.add_argument("--no-live", action="store_true", help="no live view or status lines")
     add_verify_flags(parser)
+    add_metrics_flags(parser)
     parser.set_defaults(func=run)
+
+
+def add_metrics_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of a replay's live Prometheus metrics."""
+    group = parser.add_argument_group("live metrics (Prometheus)")
+    group.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve /metrics on this port during the replay",
+    )
+    group.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address to serve on (loopback unless --allow-remote)",
+    )
+    group.add_argument(
+        "--metrics-linger",
+        type=finite_float,
+        default=5.0,
+        metavar="S",
+        help="seconds to keep serving the final counts after the replay (default 5)",
+    )
+
+
+def metrics_from(args: argparse.Namespace) -> MetricsOptions | None:
+    """The metrics flags as `MetricsOptions` (None without --metrics-port), checked."""
+    from simulator.replay.metrics import MetricsOptions
+    from simulator.safety import check_host
+
+    if args.metrics_port is None:
+        return None
+    if not 1 <= args.metrics_port <= 65535:
+        raise InputError("command line", "--metrics-port", args.metrics_port, "must be 1..65535")
+    if not 0 <= args.metrics_linger <= 3600:
+        raise InputError(
+            "command line", "--metrics-linger", args.metrics_linger, "must be 0..3600 seconds"
+        )
+    check_host(args.metrics_host, args.allow_remote, "--metrics-host")
+    return MetricsOptions(
+        port=args.metrics_port,
+        host=args.metrics_host,
+        linger_s=args.metrics_linger,
+        allow_remote=args.allow_remote,
+    )
+
+
+def say_metrics(metrics: MetricsOptions | None) -> None:
+    if metrics is not None:
+        host = f"[{metrics.host}]" if ":" in metrics.host else metrics.host
+        print(
+            f"metrics: http://{host}:{metrics.port}/metrics "
+            f"(during the replay and {metrics.linger_s:g} s after)",
+            file=sys.stderr,
+        )
 
 
 def add_tls_flags(parser: argparse.ArgumentParser) -> None:
@@ -359,14 +425,14 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.app.replaying import ReplayRequest, replay_schedule
-    from simulator.replay.live import LiveDisplay
+    from simulator.app.replaying import ReplayRequest
     from simulator.replay.targets import TargetOptions
     from simulator.scenario import load_scenario
 
     check_args(args)
     verify = verify_from(args)
     scenario = None if args.scenario is None else load_scenario(args.scenario)
+    metrics = metrics_from(args)
     request = ReplayRequest(
         schedule=args.schedule,
         workforce=args.workforce,
@@ -385,20 +451,27 @@ def run(args: argparse.Namespace) -> int:
             smtp_auth=smtp_auth_from(args),
         ),
         verify=verify,
+        metrics=metrics,
     )
-    live = None if args.no_live or not sys.stderr.isatty() or args.workers > 1 else LiveDisplay()
-    try:
-        done = replay_schedule(request, None if live is None else live.attach)
-    finally:
-        if live is not None:
-            live.close()
+    say_metrics(metrics)
+    from rich.console import Console
+
+    from simulator.app.replaying import replay_watched, timezone_of
+    from simulator.cli.run import live_factory
+
+    live = None if args.no_live else live_factory(Console(stderr=True))
+    done = replay_watched(request, live, timezone_of(scenario))
     summary, check = done.summary, done.store_check
+    from simulator.report.lines import fitted
+
     _print_summary(summary, args.out)
     if check is not None:
         print(
-            f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} acknowledged "
-            f"events addressed to it stored, {check.missing:,} lost, {check.duplicates:,} "
-            f"duplicated, {check.extra_rows:,} messages unaccounted for"
+            fitted(
+                f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} "
+                f"acknowledged events addressed to it stored, {check.missing:,} lost, "
+                f"{check.duplicates:,} duplicated, {check.extra_rows:,} messages unaccounted for"
+            )
         )
     if summary["events"] and not summary["acknowledged"]:
         print("replay failed: the target acknowledged nothing", file=sys.stderr)
@@ -410,8 +483,10 @@ def run(args: argparse.Namespace) -> int:
         code = _verdict(args.out, scenario, check)
     if check is not None and (check.missing or check.duplicates):
         print(
-            f"replay failed: {check.missing:,} acknowledged events lost and "
-            f"{check.duplicates:,} stored more than once in {check.source}",
+            fitted(
+                f"replay failed: {check.missing:,} acknowledged events lost and "
+                f"{check.duplicates:,} stored more than once in {check.source}"
+            ),
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -441,16 +516,20 @@ def _verdict(out: Path, scenario: Any, check: Any = None) -> int:
 
 
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
-    counts = ", ".join(f"{k} {v:,}" for k, v in summary["outcomes"].items() if v)
+    from simulator.report.lines import fitted
+
+    counts = ", ".join(f"{v:,} {k}" for k, v in summary["outcomes"].items() if v)
     lat = summary["latency_corrected_ms"]
     print(
-        f"replayed {summary['events']:,} events to {summary['target']}: {counts}; "
-        f"{summary['throughput_per_s']:.0f}/s; corrected p50 {lat['p50']:.2f} ms, "
-        f"p99 {lat['p99']:.2f} ms, max {lat['max']:.2f} ms"
-        + ("; INTERRUPTED" if summary.get("interrupted") else "")
+        fitted(
+            f"replayed {summary['events']:,} events to {summary['target']}: {counts}; "
+            f"{summary['throughput_per_s']:,.0f}/s; latency from intended time: "
+            f"p50 {lat['p50']:,.2f} ms, p99 {lat['p99']:,.2f} ms, max {lat['max']:,.2f} ms"
+            + ("; INTERRUPTED" if summary.get("interrupted") else "")
+        )
     )
     reasons = summary.get("errors_by_reason") or {}
     if reasons:
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
-        print("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top))
-    print(f"wrote {out}/results.parquet, latency_*.hlog, replay.json")
+        print(fitted("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top)))
+    print(fitted(f"wrote {out}/results.parquet, latency_*.hlog, replay.json"))

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED, HelpFormatter
 from simulator.cli.replay import (
+    add_metrics_flags,
     add_smtp_arguments,
     add_tls_flags,
     add_verify_flags,
+    metrics_from,
+    say_metrics,
     smtp_auth_from,
 )
 from simulator.cli.report import (
@@ -20,6 +24,7 @@ from simulator.cli.report import (
     print_verdict,
     write_ci_outputs,
 )
+from simulator.report.lines import WIDTH, fit, fitted
 
 if TYPE_CHECKING:
     from simulator.app.running import RunRequest
@@ -40,6 +45,7 @@ examples:
   pulsecheck run scenarios/ci-smoke.toml --target smtp://127.0.0.1:2525 \\
       --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
       --verify-password-env HR_PASS
+  pulsecheck run scenarios/ci-smoke.toml --metrics-port 9464 --out /tmp/smoke
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
@@ -87,6 +93,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     add_smtp_arguments(parser, default_tls=None)
     add_verify_flags(parser)
     add_junit_flag(parser)
+    add_metrics_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -114,7 +121,29 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         verify_address=args.verify_address,
         verify_ca_file=args.verify_ca_file,
         verify_wait=args.verify_wait,
+        metrics=metrics_from(args),
     )
+
+
+def say_to(console: Any) -> Callable[[str], None]:
+    """Print one line as given: no markup, no highlighting, no wrapping by rich (the
+    lines are already broken at phrase boundaries to fit)."""
+
+    def say(text: str) -> None:
+        for line in fit(text, min(console.width, WIDTH)):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    return say
+
+
+def live_factory(console: Any) -> Any:
+    """Displays for a replay on `console`: a live table on a terminal, else status lines."""
+    from simulator.replay.live import LiveDisplay
+
+    def make(clock: Any, limit_s: float | None, late_after_ms: float) -> LiveDisplay:
+        return LiveDisplay(console, clock, limit_s, late_after_ms)
+
+    return make
 
 
 def run(args: argparse.Namespace) -> int:
@@ -123,30 +152,32 @@ def run(args: argparse.Namespace) -> int:
     from simulator.app.running import run as run_all
 
     console = Console(stderr=True)
+    say = say_to(console)
     request = request_from(args)
     outputs = ci_outputs_from(args, args.out)
-    console.print(f"[bold]pulsecheck run[/] {args.scenario}")
-    result = run_all(request, console.print)
+    say(f"pulsecheck run {args.scenario}")
+    say_metrics(request.metrics)
+    result = run_all(request, say, live_factory(console))
     summary, record = result.report.summary, result.record
     check = record.store_check
     if check is not None:
-        console.print(
+        say(
             f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} acknowledged "
             f"events stored, {check.missing:,} lost, {check.duplicates:,} duplicated, "
-            f"{check.extra_rows:,} rows unaccounted for",
-            markup=False,
+            f"{check.extra_rows:,} rows unaccounted for"
         )
     if record.cost is not None:
         first = next(iter(record.cost["estimate"]["rounds"]))
         total = record.cost["estimate"]["rounds"][first]["total"]
-        console.print(
-            f"cost of round {first} at {record.cost['inputs']['priced_scale']:g} scale: "
+        say(
+            f"cost of round {first} at scale {record.cost['inputs']['priced_scale']:g}: "
             f"P10 ${total['p10']:,.0f}, P50 ${total['p50']:,.0f}, P90 ${total['p90']:,.0f}"
         )
-    console.print(f"report: {result.report.page} ({record.run.wall_s:.0f} s in all)")
+    say(f"report: {result.report.page} ({record.run.wall_s:,.0f} s in all)")
     write_ci_outputs(summary, outputs)
     code = print_verdict(summary)
     if result.failure:
-        console.print(f"[red]run failed: {result.failure}[/]")
+        text = fitted(f"run failed: {result.failure}", min(console.width, WIDTH))
+        console.print(text, style="red", markup=False, highlight=False, soft_wrap=True)
         return EXIT_FAILED
     return code

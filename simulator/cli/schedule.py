@@ -4,7 +4,9 @@ Theory of operation: flags are checked first (scenario file, workforce file, rou
 seed, output paths) and bad ones raise `InputError` (exit 2). Then the workforce columns
 the schedule needs are read, `simulator.schedule.build.build_schedule` does the pure
 work with a rich progress display on stderr, and the Parquet file and its manifest are
-written. `--summary` prints each round's arrival curve; `--plot PNG` also draws it.
+written. `--summary` prints each round's arrival curve, its replies by and after the deadline,
+the cumulative replies by day and the staff excluded per agency; `--plot PNG` also
+draws the curve.
 """
 
 from __future__ import annotations
@@ -55,7 +57,12 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--seed", type=int, help="random seed (>= 0); default: the scenario's workforce seed"
     )
-    parser.add_argument("--summary", action="store_true", help="print the arrival curve")
+    parser.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the arrival curve, replies after the deadline, replies by day and "
+        "the staff excluded per agency",
+    )
     parser.add_argument("--plot", type=Path, metavar="PNG", help="save the arrival curve as PNG")
     parser.set_defaults(func=run)
 
@@ -113,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         print_curves(curves if len(curves) <= SERIES_DETAIL else [], Console())
         if len(curves) > 1:
             print_rounds(curves, Console())
+        print_exclusions(result.exclusions, Console())
     if args.plot is not None:
         from simulator.schedule.plot import plot_curves
 
@@ -147,7 +155,13 @@ def print_curves(curves: list[ArrivalCurve], console: Console) -> None:
         table.add_row("peak hour", f"{curve.peak_start:%a %d %b %H:%M %Z} (hour {curve.peak_hour})")
         table.add_row("replies in peak hour", f"{curve.peak_count:,}")
         table.add_row("share in last 24 h", f"{curve.share_last_24h:.1%}")
+        table.add_row(
+            f"replies by the deadline {curve.deadline:%a %d %b %H:%M %Z}",
+            f"{curve.before_deadline:,}",
+        )
+        table.add_row("replies after the deadline", f"{curve.after_deadline:,}")
         console.print(table)
+        print_days(curve, console)
         console.print(f"replies per hour from {curve.send_time:%a %H:%M %Z}: {_spark(curve)}")
 
 
@@ -184,6 +198,36 @@ def print_rounds(curves: list[ArrivalCurve], console: Console) -> None:
     )
     table.caption = "generic: form letter or boilerplate; counts at the workforce's scale"
     console.print(table)
+
+
+def print_days(curve: ArrivalCurve, console: Console) -> None:
+    """Cumulative replies at the end of each day, in the round's time zone."""
+    from rich.table import Table
+
+    table = Table(title=f"round {curve.round}: cumulative replies by day")
+    table.add_column("day")
+    table.add_column("that day", justify="right")
+    table.add_column("cumulative", justify="right")
+    previous = 0
+    for day, total in curve.by_day:
+        table.add_row(f"{day:%a %d %b}", f"{total - previous:,}", f"{total:,}")
+        previous = total
+    console.print(table)
+
+
+def print_exclusions(reports: dict[str, list[dict[str, Any]]], console: Console) -> None:
+    """Each round's exclusions report: staff excluded per agency, category and reason."""
+    from rich.table import Table
+
+    for round_id, rows in reports.items():
+        table = Table(title=f"round {round_id}: staff excluded from replying (report to OPM)")
+        for name in ("agency", "category", "reason"):
+            table.add_column(name)
+        table.add_column("staff", justify="right")
+        for row in rows:
+            table.add_row(row["agency"], row["category"], row["reason"], f"{row['count']:,}")
+        table.add_row("all", "", "", f"{sum(r['count'] for r in rows):,}")
+        console.print(table)
 
 
 def _spark(curve: ArrivalCurve) -> str:

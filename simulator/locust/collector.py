@@ -8,6 +8,11 @@ counted (and kept once), an event nobody reported is recorded as dropped with th
 "no report from a worker", so nothing is lost silently. `write` then puts
 results.parquet, both .hlog files and replay.json into the run directory with the native
 engine's writer, so `pulsecheck report RUN_DIR` reads a Locust run like any other.
+
+While the storm runs, the collector also keeps running counts of the rows that have
+arrived (by outcome, and by outcome and reason), so `figures` can show pulsecheck's view
+of the run (acknowledged, late, rejected by reason, dropped, corrected percentiles) in
+Locust's web UI without re-reading the rows.
 """
 
 from __future__ import annotations
@@ -21,7 +26,13 @@ import pyarrow as pa
 
 from simulator.locust.share import table_from_ipc
 from simulator.traffic.outcomes import DROPPED
-from simulator.traffic.record import merge_results, new_histogram, results_table, write_run
+from simulator.traffic.record import (
+    merge_results,
+    new_histogram,
+    percentiles,
+    results_table,
+    write_run,
+)
 
 I64 = npt.NDArray[np.int64]
 
@@ -39,14 +50,50 @@ class RunCollector:
         self.batches: list[pa.Table] = []
         self.reports = 0
         self.done_workers: set[str] = set()
+        self.outcomes: dict[str, int] = {}  # rows arrived so far, by outcome
+        self.reasons: dict[tuple[str, str], int] = {}  # ... by (outcome, reason) of failures
 
     def add(self, data: Any) -> None:
         """Merge one worker report (`ShareRun.drain` output)."""
         self.corrected.decode_and_add(data["corrected"])
         self.uncorrected.decode_and_add(data["uncorrected"])
         if data["count"]:
-            self.batches.append(table_from_ipc(data["rows"]))
+            rows = table_from_ipc(data["rows"])
+            self.batches.append(rows)
+            self._count(rows)
         self.reports += 1
+
+    def _count(self, rows: pa.Table) -> None:
+        pairs = pa.table(
+            {
+                "outcome": rows.column("outcome").cast(pa.string()),
+                "reason": rows.column("error").cast(pa.string()),
+            }
+        )
+        for group in (
+            pairs.group_by(["outcome", "reason"]).aggregate([("outcome", "count")]).to_pylist()
+        ):
+            o, e, n = str(group["outcome"]), str(group["reason"] or ""), int(group["outcome_count"])
+            self.outcomes[o] = self.outcomes.get(o, 0) + n
+            if e:
+                self.reasons[(o, e)] = self.reasons.get((o, e), 0) + n
+
+    def figures(self) -> dict[str, Any]:
+        """pulsecheck's view of the rows arrived so far: counts and both latencies."""
+        counts = self.outcomes
+        return {
+            "events": len(self.event_ids),
+            "reported": sum(counts.values()),
+            "acknowledged": counts.get("ok", 0) + counts.get("late", 0),
+            "late": counts.get("late", 0),
+            "outcomes": dict(sorted(counts.items())),
+            "failed_by_reason": [
+                {"outcome": o, "reason": e, "count": n}
+                for (o, e), n in sorted(self.reasons.items())
+            ],
+            "latency_corrected_ms": percentiles(self.corrected),
+            "latency_uncorrected_ms": percentiles(self.uncorrected),
+        }
 
     def results(self) -> tuple[pa.Table, int]:
         """The RESULTS table over the whole plan, and how many rows came twice."""

@@ -137,7 +137,7 @@ class ShareRun:
 
 def _subset_table(rec: Recorder, positions: I64, late_after_us: int) -> pa.Table:
     """RESULTS rows of the given finished positions of a recorder."""
-    names = list(rec._errors)  # the recorder's reason table; no public accessor yet
+    names = rec.error_names()
     return results_table(
         rec.event_ids[positions], rec.intended[positions], rec.sent[positions],
         rec.done_at[positions], rec.status[positions], rec.outcome[positions],

@@ -12,8 +12,16 @@ Theory of operation (one run, three roles):
   finished since the last one; when the share is done, or the run is stopped, the worker
   sends the rest in a final "pulsecheck_done" message.
 - master: `worker_report` and "pulsecheck_done" feed a `RunCollector`; when every worker
-  is done it writes the run directory and stops the run. A stop by `--run-time` writes
+  is done it writes the run directory and stops the run (with the web UI, it stops the
+  test and writes the run but leaves the UI up with the final figures until Locust's
+  `--autoquit` or Ctrl-C). A stop by `--run-time` writes
   whatever arrived, with unreported events recorded as dropped.
+
+In Locust's web UI (`simulator.locust.webui`), each answered event is also logged as two
+`pulsecheck` latency rows of Locust's stats (from the intended time and from the first
+send), and a "pulsecheck" tab and the `/pulsecheck` route show the collector's counts.
+A local run has no worker reports, so the page's read drains the share into the
+collector first, as a worker's report would.
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from simulator.collections import default_collections
+from simulator.locust import webui
 from simulator.locust.collector import RunCollector
 from simulator.locust.options import StormOptions, add_options, read_options
 from simulator.locust.plan import (
@@ -56,6 +65,7 @@ REPORT_KEY = "pulsecheck"
 RETRIES = 3  # as the native engine's default
 RETRY_CAP_S = 5.0  # longest Retry-After honoured
 FINAL_REPORT_WAIT_S = 10.0  # how long a stopping master waits for the workers' last rows
+UI_FINAL_STATS_WAIT_S = 1.0  # with the web UI: time for the workers' last Locust stats
 EXIT_BAD_INPUT = 2
 CHANNEL_SCHEMES = {"http": ("http", "https"), "smtp": ("smtp",)}
 
@@ -104,8 +114,10 @@ class Storm:
         events.worker_report.add_listener(self._on_worker_report)
         events.quitting.add_listener(self._on_quitting)
 
-    def _on_init(self, environment: Any, runner: Any = None, **_: Any) -> None:
+    def _on_init(self, environment: Any, runner: Any = None, web_ui: Any = None, **_: Any) -> None:
         self.environment = environment
+        if web_ui is not None:
+            webui.install(web_ui, self.live_figures)
         if isinstance(runner, MasterRunner):
             runner.register_message(DONE_MESSAGE, self._on_done)
         if isinstance(runner, WorkerRunner):
@@ -229,9 +241,35 @@ class Storm:
             run.sent(j, now)
             out, retries = _send_with_retries(deliver, j)
             run.finish(j, time.monotonic() - state.origin, out, retries)
+            self._log_latency(run, j)
         if run.finished:
             self._share_done(state, "due after max_duration", interrupted=False)
         raise StopUser()
+
+    def _log_latency(self, run: ShareRun, j: int) -> None:
+        rec = run.rec
+        done = int(rec.done_at[j])
+        if done < 0:
+            return  # no answer: no latency
+        sent = int(rec.sent[j])
+        corrected_ms = (done - int(rec.intended[j])) / 1000
+        uncorrected_ms = None if sent < 0 else (done - sent) / 1000
+        webui.log_latency(self.environment.stats, corrected_ms, uncorrected_ms)
+
+    def live_figures(self) -> dict[str, Any]:
+        """The collector's counts so far, for the web UI (master or local run)."""
+        collector = self.collector
+        if collector is None:
+            return {"state": "refused" if self.refused else "waiting for the test to start"}
+        state = self.worker
+        runner = self.environment.runner
+        local = not isinstance(runner, MasterRunner | WorkerRunner)
+        if local and state is not None and state.run is not None and not state.final_sent:
+            collector.add(state.run.drain())  # a local run has no worker reports
+        figures = collector.figures()
+        figures["late_after_ms"] = self.options_checked.late_after_ms
+        figures["state"] = "done" if self.summary is not None else "running"
+        return figures
 
     def _share_done(self, state: WorkerState, reason: str, interrupted: bool) -> None:
         if state.final_sent or state.run is None:
@@ -281,7 +319,24 @@ class Storm:
             self.interrupted = self.interrupted or bool(report["interrupted"])
         self.done_workers.add(worker)
         if self.done_workers >= (self.assigned or {"local"}):
-            gevent.spawn_later(0.1, self.environment.runner.quit)
+            gevent.spawn_later(0.1, self._end)
+
+    def _end(self) -> None:
+        """Every share is done: quit; with the web UI, stop the test, write the run and
+        keep the final figures on screen (Locust's --autoquit S ends it S seconds later)."""
+        env = self.environment
+        web_ui = getattr(env, "web_ui", None)
+        if web_ui is None:
+            env.runner.quit()
+            return
+        env.runner.stop()
+        gevent.sleep(UI_FINAL_STATS_WAIT_S)
+        self._finish_run()
+        autoquit = getattr(env.parsed_options, "autoquit", -1)
+        if autoquit is not None and autoquit >= 0:
+            gevent.sleep(autoquit)
+            env.runner.quit()
+            web_ui.stop()
 
     def _wait_for_final_reports(self) -> None:
         deadline = time.monotonic() + FINAL_REPORT_WAIT_S

@@ -24,6 +24,7 @@ where there is one.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import os
 import tomllib
@@ -111,6 +112,9 @@ class TargetOptions:
     smtp_tls: str = "none"  # "none", "starttls" or "implicit" (smtps:// is implicit)
     smtp_auth: SmtpAuth | None = None  # submission accounts (user/password or per sender)
     source: str = "command line"  # where these were given (or the scenario), for errors
+    # with no template: the JSON field of a refusal that names why (the reference API's
+    # "rule"), read into the reason as a template's [response] reason_field would be
+    reason_field: tuple[str, ...] = ()
 
 
 def load_template(options: TargetOptions) -> Template | None:
@@ -232,8 +236,11 @@ def make_target(
         )
     tls = options.tls if scheme == "https" else None
     template = load_template(options)
+    reference = REFERENCE_RULES
+    if options.reason_field:  # the reference API names the content rule it applied
+        reference = dataclasses.replace(reference, reason_field=tuple(options.reason_field))
     shape = (
-        HttpShape()
+        HttpShape(rules=reference)
         if template is None
         else HttpShape(template.request, template.rules, auth_header(template))
     )

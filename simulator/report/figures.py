@@ -2,8 +2,14 @@
 
 Theory of operation: every figure is a pure function of the results table (replay time in
 microseconds since the start) or of small per-agency arrays. Time is bucketed with numpy
-(`bincount` over bucket indices), never per event in Python. The report embeds the
+(`bincount` over bucket indices), never per event in Python. Given an `EventClock`, a
+time axis shows the scenario's own local time with replay seconds on top; without one
+(a bare replay directory with no schedule), replay seconds. The report embeds the
 figures in the page and also saves them as PNG.
+
+Count axes carry no offset text that would sit over an axis label (`ScalarFormatter`
+without offset), and text that comes from outside (a server's reason) has its "$"
+escaped, so matplotlib keeps it rather than reading it as mathtext.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pyarrow as pa
 from matplotlib.figure import Figure
+from matplotlib.ticker import ScalarFormatter
 
+from simulator.report.clock import EventClock
 from simulator.report.summary import ACKNOWLEDGED, column
 
 Array = np.ndarray[Any, Any]
@@ -37,41 +45,58 @@ def _per_bucket(times_us: Array, width_us: int, n: int) -> Array:
 
 
 def _axes(title: str, ylabel: str) -> tuple[Figure, Any]:
-    fig, ax = plt.subplots(figsize=(8, 3.2), layout="constrained")
+    fig, ax = plt.subplots(figsize=(8, 3.4), layout="constrained")
     ax.set_title(title)
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
+    ax.yaxis.set_major_formatter(ScalarFormatter(useOffset=False))
     return fig, ax
 
 
-def arrival_vs_send(results: pa.Table) -> Figure:
+def plain(text: str) -> str:
+    """Text matplotlib draws as written: a "$" is not the start of mathtext."""
+    return text.replace("$", r"\$")
+
+
+def _x(seconds: Array, clock: EventClock | None) -> Array:
+    return seconds if clock is None else clock.dates(seconds)
+
+
+def _time_axis(ax: Any, clock: EventClock | None, label: str) -> None:
+    if clock is None:
+        ax.set_xlabel(label)
+    else:
+        clock.decorate(ax)
+
+
+def arrival_vs_send(results: pa.Table, clock: EventClock | None = None) -> Figure:
     """Scheduled arrivals beside actual sends: a gap is the generator falling behind."""
     width = _bucket_width_us(results)
     n = BUCKETS + 2
-    x = np.arange(n) * width / 1e6
-    fig, ax = _axes("Arrival curve (intended) vs send rate (actual)", "events / s")
+    x = _x(np.arange(n) * width / 1e6, clock)
+    fig, ax = _axes("Arrival curve (intended) vs send rate (actual)", "events / replay s")
     rate = 1e6 / width
     ax.plot(x, _per_bucket(column(results, "t_intended"), width, n) * rate, label="intended")
     ax.plot(x, _per_bucket(column(results, "t_sent"), width, n) * rate, label="sent", ls="--")
-    ax.set_xlabel("replay time (s)")
+    _time_axis(ax, clock, "replay time (s)")
     ax.legend()
     return fig
 
 
-def throughput_over_time(results: pa.Table) -> Figure:
+def throughput_over_time(results: pa.Table, clock: EventClock | None = None) -> Figure:
     width = _bucket_width_us(results)
     n = BUCKETS + 2
     ok = np.isin(column(results, "outcome"), ACKNOWLEDGED)
-    fig, ax = _axes("Throughput: acknowledged events", "events / s")
+    fig, ax = _axes("Throughput: acknowledged events", "events / replay s")
     ax.plot(
-        np.arange(n) * width / 1e6,
+        _x(np.arange(n) * width / 1e6, clock),
         _per_bucket(column(results, "t_done")[ok], width, n) * 1e6 / width,
     )
-    ax.set_xlabel("replay time (s)")
+    _time_axis(ax, clock, "replay time (s)")
     return fig
 
 
-def latency_over_time(results: pa.Table) -> Figure:
+def latency_over_time(results: pa.Table, clock: EventClock | None = None) -> Figure:
     """p50 / p99 / max of the corrected latency per bucket of intended time."""
     width = _bucket_width_us(results)
     latency = column(results, "latency_corrected_us")
@@ -84,14 +109,14 @@ def latency_over_time(results: pa.Table) -> Figure:
         bucket, latency = bucket[order], latency[order]
         starts = np.flatnonzero(np.r_[True, bucket[1:] != bucket[:-1]])
         groups = np.split(latency, starts[1:])
-        x = bucket[starts] * width / 1e6
+        x = _x(bucket[starts] * width / 1e6, clock)
         for q, style in ((50, "-"), (99, "--"), (100, ":")):
             ax.plot(
                 x, [np.percentile(g, q) for g in groups], style, label=f"p{q}" if q < 100 else "max"
             )
         ax.set_yscale("log")
         ax.legend()
-    ax.set_xlabel("intended time (s)")
+    _time_axis(ax, clock, "intended time (s)")
     return fig
 
 
@@ -115,26 +140,26 @@ def hdr_percentiles(results: pa.Table) -> Figure:
     return fig
 
 
-def errors_over_time(results: pa.Table) -> Figure:
+def errors_over_time(results: pa.Table, clock: EventClock | None = None) -> Figure:
     width = _bucket_width_us(results)
     n = BUCKETS + 2
     outcome = column(results, "outcome")
     reason = column(results, "error")
     failed = ~np.isin(outcome, ACKNOWLEDGED)
-    fig, ax = _axes("Failed events over time, by reason", "events / s")
-    x = np.arange(n) * width / 1e6
+    fig, ax = _axes("Failed events over time, by reason", "events / replay s")
+    x = _x(np.arange(n) * width / 1e6, clock)
     for name in np.unique(reason[failed])[:8]:
         pick = failed & (reason == name)
         ax.plot(
             x,
             _per_bucket(column(results, "t_intended")[pick], width, n) * 1e6 / width,
-            label=str(name) or "unknown",
+            label=plain(str(name)) or "unknown",
         )
     if failed.any():
         ax.legend(fontsize="small")
     else:
         ax.text(0.5, 0.5, "no failed events", ha="center", va="center", transform=ax.transAxes)
-    ax.set_xlabel("intended time (s)")
+    _time_axis(ax, clock, "intended time (s)")
     return fig
 
 

@@ -85,19 +85,65 @@ def event_counts(results: pa.Table) -> dict[str, Any]:
 
 
 def throughput(results: pa.Table) -> dict[str, float]:
-    """Answered events per second over the run, and the peak one-second rate."""
+    """Answered events per second over the run, the peak one-second rate answered and the
+    peak one-second rate the schedule offered (both in replay seconds)."""
     done = column(results, "t_done")
     done = done[done >= 0]
     if done.size == 0:
-        return {"events_per_s": 0.0, "peak_events_per_s": 0.0, "duration_s": 0.0}
-    start = min(int(column(results, "t_intended").min()), int(done.min()))
+        return {
+            "events_per_s": 0.0,
+            "peak_events_per_s": 0.0,
+            "peak_offered_per_s": 0.0,
+            "peak_offered_at_s": 0.0,
+            "duration_s": 0.0,
+        }
+    intended = column(results, "t_intended")
+    start = min(int(intended.min()), int(done.min()))
     duration = max((int(done.max()) - start) / 1e6, 1e-6)
     per_second = np.bincount(((done - start) // 1_000_000).astype(np.int64))
+    offered = np.bincount(((intended - start) // 1_000_000).astype(np.int64))
     return {
         "events_per_s": float(done.size / duration),
         "peak_events_per_s": float(per_second.max()),
+        "peak_offered_per_s": float(offered.max()),
+        "peak_offered_at_s": float(int(offered.argmax()) + start / 1e6),
         "duration_s": duration,
     }
+
+
+BREAKDOWN_BY = ("kind", "collection", "agency")  # schedule columns the counts are split by
+NOT_A_REPLY = "(none)"  # the collection of an event that goes to no collection system
+
+
+def breakdowns(results: pa.Table, schedule: pa.Table) -> dict[str, dict[str, dict[str, int]]]:
+    """Counts by event kind, collection and agency, each result matched to its schedule row
+    by `event_id`; groups in falling order of scheduled events."""
+    ids = np.asarray(schedule.column("event_id").to_numpy())
+    if ids.size == 0:
+        return {}
+    order = np.argsort(ids, kind="stable")
+    wanted = column(results, "event_id")
+    rows = order[np.clip(np.searchsorted(ids, wanted, sorter=order), 0, ids.size - 1)]
+    found = ids[rows] == wanted
+    outcome = column(results, "outcome")
+    masks = {
+        "scheduled": np.ones(outcome.size, dtype=bool),
+        "sent": column(results, "t_sent") >= 0,
+        "acknowledged": np.isin(outcome, ACKNOWLEDGED),
+        "rejected": outcome == "rejected",
+        "errors": np.isin(outcome, ("error", "timeout")),
+        "late": outcome == "late",
+        "dropped": outcome == "dropped",
+    }
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for name in BREAKDOWN_BY:
+        values = np.where(found, column(schedule, name)[rows], "(not in the schedule)")
+        values = np.where(values == "", NOT_A_REPLY, values)
+        keys, inverse = np.unique(values, return_inverse=True)
+        sums = {m: np.bincount(inverse, weights=v, minlength=keys.size) for m, v in masks.items()}
+        groups = {str(k): {m: int(sums[m][i]) for m in masks} for i, k in enumerate(keys)}
+        out[name] = dict(sorted(groups.items(), key=lambda kv: (-kv[1]["scheduled"], kv[0])))
+    return out
 
 
 def build_summary(

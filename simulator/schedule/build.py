@@ -9,7 +9,13 @@ Theory of operation (pure: scenario, workforce table and seed in, SCHEDULE table
    bound at receipt, hence their own deadline; `behaviour.timing` turns an intrinsic
    delay into the minute their reply would go out, or none if it misses that deadline.
 3. `behaviour.who` decides, from the directive in force at that minute, who replies;
-   away staff may send one out-of-office reply; stale addresses bounce.
+   away staff may send one out-of-office reply; stale addresses bounce; staff their
+   agency excluded (`behaviour.exclusions`) do not reply.
+   An extension ("another chance") reaches those whose reply missed the deadline at its
+   `at` as a fresh prompt: a new delay from the same mixture, gated by the same hours,
+   pulled to the new deadline (none when it sets none), and a reply after the round's own
+   deadline goes out at `extension.propensity_factor` of the propensity, decaying with
+   `extension.decay_h` when there is no new deadline.
 4. Replies go to the routed collection with the manager in cc; content kind and
    violations are drawn; events are sorted by intended time and numbered, and sizes are
    computed from the bodies `simulator.behaviour.writing` would render for those event ids.
@@ -20,6 +26,7 @@ seed reproduces a schedule exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import zlib
 from collections.abc import Callable, Sequence
@@ -29,20 +36,31 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator.behaviour import directives, series, timing, violations, who
+from simulator.behaviour import directives, exclusions, series, timing, violations, who
 from simulator.behaviour import writing as body
 from simulator.behaviour.params import ContentShares, Shares, Timing, defaults
 from simulator.columns import CONTENTS, KINDS, NO_ID, SCHEDULE, VIOLATIONS
 from simulator.parameters import series_specs
 from simulator.rules import ContentRules
-from simulator.scenario import Round, Scenario
+from simulator.scenario import Extension, Round, Scenario
 from simulator.schedule.people import People, people_from_table
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 BOOL = npt.NDArray[np.bool_]
 
-STREAMS = ("delay", "reply", "auto", "bounce", "violation", "machine", "series")
+# later streams are appended: a stream's draws do not depend on the streams after it
+STREAMS = (
+    "delay",
+    "reply",
+    "auto",
+    "bounce",
+    "violation",
+    "machine",
+    "exclude",
+    "extension",
+    "series",
+)
 MACHINE_SIGMA = 1.0  # log-spread of out-of-office and hard-bounce delays (assumption)
 BROADCAST_BODY_BYTES = 330  # the OPM email of 22 Feb 2025, in UTF-8
 US = 1_000_000
@@ -122,6 +140,7 @@ class UnitTables:
     collection: I64  # per unit: index into the collection list
     forbid: BOOL  # per unit: [unit, len(VIOLATIONS)]
     allow_sensitive: BOOL  # per unit
+    excluded: exclusions.ExclusionTable
 
 
 def _units(people: People) -> list[directives.Unit]:
@@ -149,7 +168,15 @@ def _unit_tables(
             len(units), len(VIOLATIONS)
         ),
         allow_sensitive=np.array([r.allow_sensitive_statement for r in rules], dtype=np.bool_),
+        excluded=exclusions.build_table(rnd.exclusions, units),
     )
+
+
+def excluded_staff(people: People, units: UnitTables, rng: np.random.Generator) -> I64:
+    """Each person's exclusion category (`exclusions.categories()`) or NOT_EXCLUDED."""
+    u = rng.random(len(people))
+    unit = people.subagency.codes
+    return exclusions.draw(u, unit, people.away, people.stale, units.excluded)
 
 
 # -- replies ---------------------------------------------------------------------------
@@ -172,22 +199,69 @@ def _plan_replies(
 ) -> Plan:
     tm, shares = Timing.from_behaviour(behaviour), Shares.from_behaviour(behaviour)
     unit = people.subagency.codes
-    ids = np.flatnonzero(who.present(people.away, people.stale))
+    excluded = excluded_staff(people, units, rng["exclude"]) != exclusions.NOT_EXCLUDED
+    ids = np.flatnonzero(who.present(people.away, people.stale) & ~excluded)
+    # a pause a later order lifts starts the clock then (`behaviour.series`)
     start_s, within_h = series.reply_start(units.table, unit[ids], receipt_s[ids])
     window_min = rnd.window_hours * 60.0
+    end_min = (rnd.end - rnd.send_time).total_seconds() / 60.0
     deadline_min = np.minimum(window_min, start_s / 60.0 + within_h * 60.0)
-    grid = timing.Grid.build(rnd.send_time, int(np.ceil(window_min)) + 1, people.tz.names, tm)
+    grid = timing.Grid.build(rnd.send_time, int(np.ceil(end_min)) + 1, people.tz.names, tm)
     delay = timing.sample_delays(rng["delay"], len(ids), tm)
     readers = timing.off_hours_readers(rng["delay"], len(ids), tm)
     row = timing.profile(people.tz.codes[ids], readers)
-    t_min = timing.reply_minutes(grid, row, start_s / 60.0, deadline_min, delay, tm)
-    u = rng["reply"].random(len(ids)) / rnd.compliance
+    receipt_min = start_s / 60.0
+    t_min = timing.reply_minutes(grid, row, receipt_min, deadline_min, delay, tm)
+    u = rng["reply"].random(len(ids)) / rnd.compliance  # a series round: decayed propensity
+    factor = None
+    if rnd.extension is not None:
+        t_min = _second_chance(grid, rnd, rnd.extension, row, receipt_min, t_min, tm, rng)
+        factor = _after_deadline_factor(t_min, window_min, rnd.extension, behaviour)
     in_time = ~np.isnan(t_min)
     t_s = np.where(in_time, t_min * 60.0, 0.0)
     interval = units.table.interval(t_s)
     action = units.table.action[unit[ids], interval]
-    chosen = who.replies(u, action, people.contractor[ids], in_time, shares)
+    chosen = who.replies(u, action, people.contractor[ids], in_time, shares, factor)
     return Plan(ids[chosen], t_s[chosen], interval[chosen])
+
+
+def _second_chance(
+    grid: timing.Grid,
+    rnd: Round,
+    ext: Extension,
+    row: I64,
+    receipt_min: F64,
+    t_min: F64,
+    tm: Timing,
+    rng: dict[str, np.random.Generator],
+) -> F64:
+    """Reply minutes with the extension: those who missed the deadline get a fresh delay
+    from the extension's `at` (or their receipt, if later) to its end."""
+    missed = np.flatnonzero(np.isnan(t_min))
+    at_min = (ext.at - rnd.send_time).total_seconds() / 60.0
+    end_min = (ext.horizon - rnd.send_time).total_seconds() / 60.0
+    pulled = tm if ext.deadline is not None else dataclasses.replace(tm, deadline_pull=0.0)
+    delay = timing.sample_delays(rng["extension"], len(missed), tm)
+    start = np.maximum(receipt_min[missed], at_min)
+    again = timing.reply_minutes(
+        grid, row[missed], start, np.full(len(missed), end_min), delay, pulled
+    )
+    out = t_min.copy()
+    out[missed] = again
+    return out
+
+
+def _after_deadline_factor(
+    t_min: F64, deadline_min: float, ext: Extension, behaviour: dict[str, float]
+) -> F64:
+    """Share of the propensity that applies at each reply time: 1 up to the round's
+    deadline, then `extension.propensity_factor`, decaying when no new deadline is set."""
+    late = np.nan_to_num(t_min, nan=0.0) - deadline_min
+    factor = np.where(late > 0, behaviour["extension.propensity_factor"], 1.0)
+    if ext.deadline is None:
+        decay_min = behaviour["extension.decay_h"] * 60.0
+        factor = factor * np.exp(-np.maximum(late, 0.0) / decay_min)
+    return factor
 
 
 def _replies(
@@ -359,6 +433,29 @@ def build_schedule(
     sizes = event_sizes(events, people, seed, {**defaults(), **scenario.behaviour})
     round_names = [rnd.id for rnd in scenario.rounds]
     return to_table(events, sizes, round_names, collections, people.department.names)
+
+
+def exclusion_reports(
+    scenario: Scenario, workforce: pa.Table, seed: int, round_ids: Sequence[str] | None = None
+) -> dict[str, list[exclusions.ExclusionRow]]:
+    """Per round with exclusions: the staff excluded, by department, category and reason
+    (the same draws `build_schedule` makes at this seed)."""
+    people = people_from_table(workforce)
+    collections = ["", *(c.id for c in scenario.collections)]
+    out = {}
+    for rnd in scenario.rounds:
+        if not rnd.exclusions or (round_ids is not None and rnd.id not in round_ids):
+            continue
+        units = _unit_tables(scenario, rnd, people, collections)
+        category = excluded_staff(people, units, _streams(seed, rnd.id)["exclude"])
+        out[rnd.id] = exclusions.report(
+            category,
+            people.subagency.codes,
+            people.department.codes,
+            people.department.names,
+            units.excluded,
+        )
+    return out
 
 
 def build_round(scenario: Scenario, rnd: Round, workforce: pa.Table, seed: int) -> pa.Table:

@@ -53,6 +53,10 @@ class ScheduleManifest:
     workforce_manifest_sha256: str | None = None  # the workforce it was built from
     workforce_rows_read: int | None = None
     list_size: int | None = None  # a reply-all storm: the members of the list it went to
+    # per round: replies by and after its own deadline ({"before": n, "after": n})
+    deadlines: dict[str, dict[str, int]] = field(default_factory=dict)
+    # per round: staff excluded, rows of {agency, category, reason, count}
+    exclusions: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
 
 def write_schedule(table: pa.Table, path: Path, manifest: ScheduleManifest) -> Path:

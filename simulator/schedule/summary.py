@@ -2,7 +2,9 @@
 
 Theory of operation: a reduction of the schedule's reply times to hourly counts from
 the send time, so a user sees at a glance when the storm peaks and how much of it the
-deadline pulls into its last day (Alfi et al., Nature Physics 2007). `arrival_curve` works
+deadline pulls into its last day (Alfi et al., Nature Physics 2007). It also counts the
+replies after the round's own deadline (an extension's "another chance") and the
+cumulative replies at the end of each day in the round's time zone. `arrival_curve` works
 on plain arrays; `round_curves` is the adapter from a SCHEDULE table and a scenario.
 `series_totals` adds the rounds of a weekly series up: replies, boilerplate, the share of
 the first round's replies each later round keeps.
@@ -33,7 +35,13 @@ class ArrivalCurve:
     per_hour: I64  # replies in each hour from the send time (hour 0 first)
     kinds: dict[str, int]  # events of each kind in the round
     share_last_24h: float  # of replies, the share in the 24 h before the deadline
+    after_deadline: int = 0  # replies sent after the round's own deadline
+    by_day: tuple[tuple[dt.date, int], ...] = ()  # cumulative replies at each day's end
     boilerplate: int = 0  # replies sent as generic text (form letter or boilerplate)
+
+    @property
+    def before_deadline(self) -> int:
+        return self.replies - self.after_deadline
 
     @property
     def replies(self) -> int:
@@ -67,7 +75,29 @@ def arrival_curve(
     per_hour = np.bincount(bins, minlength=hours).astype(np.int64)
     late = np.count_nonzero(reply_t_us >= deadline_us - DAY_US)
     share = late / len(reply_t_us) if len(reply_t_us) else 0.0
-    return ArrivalCurve(round_id, send_time, deadline, per_hour, kinds, share)
+    after = int(np.count_nonzero(reply_t_us > deadline_us))
+    days = cumulative_by_day(reply_t_us, send_time)
+    return ArrivalCurve(round_id, send_time, deadline, per_hour, kinds, share, after, days)
+
+
+def cumulative_by_day(reply_t_us: I64, send_time: dt.datetime) -> tuple[tuple[dt.date, int], ...]:
+    """Cumulative replies at the end of each local day (the send time's zone), from the
+    send day to the day of the last reply."""
+    if not len(reply_t_us):
+        return ()
+    tz = send_time.tzinfo or dt.UTC
+    first = send_time.astimezone(tz).date()
+    last = dt.datetime.fromtimestamp(int(reply_t_us.max()) / 1e6, tz).date()
+    ends = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+    end_us = np.array(
+        [
+            int(dt.datetime.combine(d + dt.timedelta(days=1), dt.time(), tz).timestamp() * 1e6)
+            for d in ends
+        ],
+        dtype=np.int64,
+    )
+    counts = np.searchsorted(np.sort(reply_t_us), end_us, side="left")
+    return tuple((d, int(c)) for d, c in zip(ends, counts, strict=True))
 
 
 def round_curves(schedule: pa.Table, scenario: Scenario) -> list[ArrivalCurve]:

@@ -18,6 +18,7 @@ classifies every status exactly as `http_outcome` does.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -136,6 +137,8 @@ MAILBOX_FULL = "mailbox full"
 _FULL_CODES = (b"5.2.2", b"4.2.2")
 _FULL_WORDS = (b"mailbox full", b"mailbox is full", b"over quota", b"quota exceeded")
 MAX_REASON = 120  # characters of the server's text kept in a reason
+# the reference mailbox names the content rule a reply broke in its 550 text
+_CONTENT_RULE = re.compile(rb"content rule broken: ([A-Za-z0-9_-]{1,40})")
 
 
 def mailbox_full(code: int, text: bytes) -> bool:
@@ -155,14 +158,19 @@ def classify(code: int, nbytes: int, what: str, text: str | bytes = b"") -> Outc
     refused, a command refused) is an error of the target or the route. A 552/452 saying
     the mailbox is full has the reason "mailbox full" (and is refused for good when its
     retries run out, `settled`); a 535 to AUTH is a refused login, with the server's text.
+    A refusal naming the content rule it applies (the reference mailbox's "content rule
+    broken: link") has that rule as its reason.
     """
     if 200 <= code < 400:
         return Outcome(code, OK, nbytes)
     if isinstance(text, str):
         text = text.encode("utf-8", "replace")
     full = mailbox_full(code, text)
+    rule = _CONTENT_RULE.search(text) if what == "end of data" else None
     if what == "auth":
         reason = f"smtp {code} at auth: {_trimmed(text)}"
+    elif rule is not None:
+        reason = f"content rule broken: {rule.group(1).decode('ascii')}"
     else:
         reason = MAILBOX_FULL if full else f"smtp {code} at {what}"
     if 400 <= code < 500:

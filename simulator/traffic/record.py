@@ -64,6 +64,7 @@ class Recorder:
         self._errors: dict[str, int] = {"": 0}
         self.finished = 0  # events with a final outcome, for the live display
         self.failed = 0
+        self.sends = 0  # events marked sent, for live metrics (in flight = sent - answered)
         self.finish_order = np.zeros(n, dtype=np.int64)  # positions, as they finished
 
     def _error_code(self, reason: str) -> int:
@@ -74,6 +75,11 @@ class Recorder:
 
     def mark_sent(self, i: int, t_us: int) -> None:
         self.sent[i] = t_us
+        self.sends += 1
+
+    def error_names(self) -> list[str]:
+        """The reasons the `error` column's codes stand for, by code."""
+        return list(self._errors)
 
     def finish(self, i: int, t_us: int, out: Outcome, retries: int) -> None:
         """Record the final outcome of event `i`."""

@@ -172,6 +172,32 @@ def test_bad_rendering_in_manifest_names_the_field(inputs: tuple[Path, Path]) ->
     assert err.value.field == "rendering" and "html_share" in str(err.value)
 
 
+@pytest.mark.integration
+def test_output_fits_80_columns_with_status_lines_off_a_terminal(
+    inputs: tuple[Path, Path],
+    tmp_path: Path,
+    smtp_server: Any,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(tmp_path)  # a run directory named as a user would: a short path
+    url, handler = smtp_server
+    s, w = inputs
+    out = Path("run")
+    args = ["replay", str(s), "--workforce", str(w), "--target", url, "--out", str(out)]
+    assert main([*args, "--speedup", "2"]) == 0  # live status on: stderr is not a terminal
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines() + captured.err.splitlines()
+    assert lines and max(len(line) for line in lines) <= 80, [x for x in lines if len(x) > 80]
+    err = " ".join(line.strip() for line in captured.err.splitlines())
+    assert "replay 31 of 31 events (100%)" in err and "whole run:" in err
+    assert f"{handler.count:,} acknowledged" in err
+    stdout = " ".join(line.strip() for line in captured.out.splitlines())
+    assert "replayed 31 events to" in stdout and " ok" in stdout
+    assert "latency from intended time: p50" in stdout
+
+
 @pytest.mark.parametrize(
     ("extra", "named"),
     [

@@ -108,3 +108,15 @@ async def test_refused_connection_is_an_error_per_event() -> None:
     )
     result = await replay(schedule(["reply"] * 3), workforce(10), target, ReplayOptions())
     assert result.results.column("outcome").to_pylist() == ["error"] * 3
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_a_reason_field_names_the_refusal_without_a_template(fast: bool) -> None:
+    """The embedded API's 422 carries the rule it applied; the reason shows it."""
+    options = TargetOptions(fast_http=fast, reason_field=("rule",))
+    target = make_target("http://127.0.0.1:9/replies", options)
+    rules = target.rules  # type: ignore[attr-defined]
+    body = b'{"error": "content_rule", "rule": "link", "collection": "opm-hr"}'
+    assert rules.outcome(422, None, 10, body).error == "http 422 link"
+    plain = make_target("http://127.0.0.1:9/replies", TargetOptions(fast_http=fast))
+    assert not plain.rules.reads_body  # type: ignore[attr-defined]

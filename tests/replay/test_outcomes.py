@@ -42,3 +42,11 @@ def test_other_answers_keep_their_code(code: int, text: bytes, reason: str) -> N
 
 def test_acceptance_has_no_reason() -> None:
     assert classify(250, 10, "end of data", b"2.0.0 Ok: queued") == (250, OK, 10, "", None)
+
+
+def test_a_content_rule_refusal_names_the_rule() -> None:
+    text = b"5.7.1 content rule broken: link (collection opm-hr)"  # the reference mailbox's
+    out = classify(550, 10, "end of data", text)
+    assert (out.outcome, out.error) == (REJECTED, "content rule broken: link")
+    # before the message was read, the same words are not a content rule
+    assert classify(550, 10, "RCPT", text).error == "smtp 550 at RCPT"

@@ -14,13 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from simulator.app.progress import Steps
 from simulator.app.reply_all import replay_storm
 from simulator.app.serving import stored_fanout
 from simulator.columns import RESULTS
 from simulator.replyall.observed import delivery_curves
 from simulator.replyall.params import StormReplay, load_replyall
 from simulator.traffic.record import read_results
-from tests.report import browser
+from tests import browser
 from tests.report.rebuild import assert_report_rebuilds_the_same_page
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,7 +71,7 @@ def test_storm_replay_stores_every_acknowledged_message_with_its_fanout(
 ) -> None:
     sc = load_replyall(CISCO)
     sc = replace(sc, replay=StormReplay(list_size=40, speedup=2000, max_duration_s=60))
-    storm = replay_storm(sc, tmp_path, seed=3, say=lambda _: None)
+    storm = replay_storm(sc, tmp_path, seed=3, steps=Steps(lambda _: None, []))
     events = storm.events
     assert storm.check.acknowledged == events.num_rows  # every message was answered 250
     assert storm.check.missing == 0 and storm.check.extra_rows == 0
@@ -96,7 +97,7 @@ def test_mailbox_receiving_limit_is_enforced_by_the_real_mailbox(tmp_path: Path)
         defences=replace(sc.defences, mailbox_receiving_limit=limit),
         replay=StormReplay(list_size=40, speedup=200, max_duration_s=60),
     )
-    storm = replay_storm(sc, tmp_path, seed=3, say=lambda _: None)
+    storm = replay_storm(sc, tmp_path, seed=3, steps=Steps(lambda _: None, []))
     results = read_results(tmp_path).sort_by("event_id")
     statuses = results.column("status").to_pylist()
     errors = results.column("error").to_pylist()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
-from simulator.report.summary import build_summary, evaluate
+from simulator.report.summary import breakdowns, build_summary, evaluate
 from simulator.scenario import Threshold
 from tests.report.helpers import results_table
 
@@ -55,3 +56,52 @@ def test_verdict_fails_when_one_threshold_fails() -> None:
     summary = build_summary(table, scenario="t", stored=2, thresholds=checks)
     assert summary["verdict"] == "fail"
     assert [t["passed"] for t in summary["thresholds"]] == [True, False]
+
+
+def _schedule(kinds: list[str], collections: list[str], agencies: list[str]) -> pa.Table:
+    n = len(kinds)
+    return pa.table(
+        {
+            # shuffled: the match is by event id, not by row order
+            "event_id": pa.array(list(range(n))[::-1], pa.int64()),
+            "kind": pa.array(kinds[::-1]).dictionary_encode(),
+            "collection": pa.array(collections[::-1]).dictionary_encode(),
+            "agency": pa.array(agencies[::-1]).dictionary_encode(),
+        }
+    )
+
+
+def test_breakdowns_count_each_kind_collection_and_agency() -> None:
+    outcomes = ["ok", "ok", "rejected", "late", "dropped", "error"]
+    results = results_table([5.0] * 6, outcomes)
+    schedule = _schedule(
+        ["broadcast", "reply", "reply", "reply", "auto_reply", "bounce"],
+        ["", "hr", "hr", "dept", "hr", ""],
+        ["OPM", "VA", "VA", "DOD", "VA", "VA"],
+    )
+    got = breakdowns(results, schedule)
+    assert got["kind"]["reply"] == {
+        "scheduled": 3,
+        "sent": 3,
+        "acknowledged": 2,
+        "rejected": 1,
+        "errors": 0,
+        "late": 1,
+        "dropped": 0,
+    }
+    assert list(got["kind"]) == ["reply", "auto_reply", "bounce", "broadcast"]
+    assert got["kind"]["bounce"]["errors"] == 1
+    assert {k: v["scheduled"] for k, v in got["collection"].items()} == {
+        "hr": 3,
+        "(none)": 2,
+        "dept": 1,
+    }
+    assert got["agency"]["VA"]["acknowledged"] == 1 and got["agency"]["VA"]["dropped"] == 1
+    assert sum(g["scheduled"] for g in got["agency"].values()) == 6
+
+
+def test_peak_offered_rate_counts_the_busiest_second_of_the_schedule() -> None:
+    results = results_table([5.0] * 250, ["ok"] * 250)  # one event every 10 ms
+    assert build_summary(results, scenario="t", stored=None)["throughput"][
+        "peak_offered_per_s"
+    ] == pytest.approx(100.0)

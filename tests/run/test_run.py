@@ -37,6 +37,10 @@ def test_smoke_run_stores_every_acknowledged_event(tmp_path: Path, protocol: str
     assert code == (0 if summary["verdict"] == "pass" else 99)
     if protocol == "smtp":
         assert_sent_bodies_are_the_sized_ones(out)
+        # the mailbox names the content rule it applied; the page shows that rule
+        rules = [r for r in events["failed_by_reason"] if r.startswith("content rule broken: ")]
+        assert rules, events["failed_by_reason"]
+        assert f"<td>{rules[0]}</td>" in page
     record = assert_report_rebuilds_the_same_page(out)
     assert "Cost and capacity" in record["sections"]
     assert {"cost_year", "tornado_year", "response_by_agency"} <= set(record["figures"])
