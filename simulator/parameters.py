@@ -63,6 +63,16 @@ def cost_specs() -> dict[str, ParameterSpec]:
     return specs
 
 
+@cache
+def series_specs() -> dict[str, ParameterSpec]:
+    """Weekly-series parameters (`series.csv`): ranges, like the cost assumptions."""
+    specs = {}
+    for row in read_data_file("series.csv"):
+        default = Range(float(row["low"]), float(row["high"]), float(row["likely"]))
+        specs[row["name"]] = _spec(row, default)
+    return specs
+
+
 @dataclass(frozen=True)
 class ExclusionDefault:
     """A category of staff an agency may exclude: its share (a range) and stated reason."""

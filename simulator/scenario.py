@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -26,12 +26,13 @@ from simulator.parameters import (
     read_behaviour,
     read_cost,
     read_data_file,
+    series_specs,
 )
 from simulator.rules import ContentRules
 from simulator.validation import Fields, InputError, Range, is_plain_address, load_toml
 
 ALL_AGENCIES = "*"  # a directive for every agency; a more specific one wins
-ACTIONS = ("comply", "required", "encouraged", "voluntary", "pause")
+ACTIONS = ("comply", "required", "encouraged", "voluntary", "pause", "decline", "on_behalf")
 CADENCES = ("once", "weekly")
 COLLECTION_KINDS = ("central", "agency", "consolidation", "leadership")
 TARGET_KINDS = ("embedded", "http", "smtp")
@@ -39,6 +40,7 @@ EMBEDDED_PROTOCOLS = ("smtp", "http")
 TEMPLATE_TABLES = ("request", "response", "auth")  # of [target], for kind = "http"
 SMTP_TLS = ("none", "starttls", "implicit")
 RESERVED_SUFFIXES = (".example", ".test")
+SERIES_DETAIL = 3  # outputs show more rounds than this one line each, not a table each
 MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online limits (2025): 500 recipients per message
 
 THRESHOLD_METRICS = (
@@ -130,6 +132,12 @@ class Round:
     rules: ContentRules
     extension: Extension | None = None
     exclusions: tuple[Exclusion, ...] = ()
+    # a round of a weekly series ([rounds.series]): its share of the first round's
+    # propensity, its boilerplate share, the series it belongs to and the series' end
+    compliance: float = 1.0
+    boilerplate: float = 0.0
+    series: str = ""
+    ends: dt.datetime | None = None
 
     @property
     def window_hours(self) -> float:
@@ -245,8 +253,9 @@ def parse_scenario(doc: dict[str, Any], source: str) -> Scenario:
     _unique(collection_tables, [c.id for c in collections], "id")
     _unique(collection_tables, [c.address.lower() for c in collections], "address", "address")
     round_tables = top.tables("rounds", required=True)
-    rounds = tuple(_round(f) for f in round_tables)
-    _unique(round_tables, [r.id for r in rounds], "id")
+    pairs = [(f, r) for f in round_tables for r in _rounds(f)]
+    rounds = tuple(r for _, r in pairs)
+    _unique([f for f, _ in pairs], [r.id for r in rounds], "id")
     scenario = Scenario(
         path=source,
         name=name,
@@ -275,7 +284,23 @@ def _workforce(f: Fields) -> WorkforceSpec:
     return spec
 
 
-def _round(f: Fields) -> Round:
+def _rounds(f: Fields) -> tuple[Round, ...]:
+    """One `[[rounds]]` table: one round, or the weekly series it opens."""
+    if not f.has("series"):
+        return (_round(f),)
+    tz = f.timezone("timezone", "America/New_York")
+    series = f.table("series")
+    spec = _series(series, tz, f.datetime("send_time", tz))
+    if f.has("rounds_per_year"):
+        raise f.fail("rounds_per_year", f.peek("rounds_per_year"), "the series sets its rounds")
+    if f.peek("cadence") != "weekly":
+        raise f.fail("cadence", f.peek("cadence"), "must be 'weekly' for a series")
+    if f.has("extension"):
+        raise f.fail("extension", f.peek("extension"), "is for a single round, not a series")
+    return expand_series(_round(f, spec.until), spec)
+
+
+def _round(f: Fields, until: dt.datetime | None = None) -> Round:
     tz = f.timezone("timezone", "America/New_York")
     send_time = f.datetime("send_time", tz)
     deadline = f.datetime("deadline", tz)
@@ -305,7 +330,9 @@ def _round(f: Fields) -> Round:
         routing=dict(routing),
         cc_manager=f.bool("cc_manager", True),
         default_action=f.str("default_action", "comply", choices=ACTIONS),
-        directives=tuple(_directive(d, tz, send_time, deadline) for d in f.tables("directives")),
+        directives=tuple(
+            _directive(d, tz, send_time, until or deadline) for d in f.tables("directives")
+        ),
         rules=_rules(f.table("rules")),
         extension=_extension(f.table("extension"), tz, send_time, deadline)
         if f.has("extension")
@@ -362,6 +389,96 @@ def _directive(f: Fields, tz: dt.tzinfo, start: dt.datetime, end: dt.datetime) -
         raise f.fail("at", directive.at.isoformat(), f"must be within the round ({start}..{end})")
     f.done()
     return directive
+
+
+# -- a weekly series: one [[rounds]] table with [rounds.series] -------------------------
+@dataclass(frozen=True)
+class SeriesSpec:
+    """`[rounds.series]`: repeat the round every `every_days` until `until` (the program's
+    end), each round's propensity `compliance_decay` times the previous one's, and the
+    boilerplate share growing by `boilerplate_growth` a round up to `boilerplate_max`.
+    Defaults and ranges: `simulator/data/series.csv`."""
+
+    until: dt.datetime
+    every_days: int = 7
+    compliance_decay: float = 0.93
+    boilerplate_first: float = 0.05
+    boilerplate_growth: float = 0.03
+    boilerplate_max: float = 0.7
+
+    def compliance(self, k: int) -> float:
+        return float(self.compliance_decay**k)
+
+    def boilerplate(self, k: int) -> float:
+        return min(self.boilerplate_max, self.boilerplate_first + self.boilerplate_growth * k)
+
+
+SERIES_PARAMETERS = (
+    "compliance_decay",
+    "boilerplate_first",
+    "boilerplate_growth",
+    "boilerplate_max",
+)
+
+
+def _series(f: Fields, tz: dt.tzinfo, send_time: dt.datetime) -> SeriesSpec:
+    specs = series_specs()
+    until = f.datetime("until", tz)
+    if until <= send_time:
+        raise f.fail("until", until.isoformat(), f"must be after send_time {send_time}")
+    values = {
+        name: f.float(name, specs[name].default.likely, lo=specs[name].min, hi=specs[name].max)
+        for name in SERIES_PARAMETERS
+    }
+    spec = SeriesSpec(until=until, every_days=f.int("every_days", 7, lo=1, hi=366), **values)
+    f.done()
+    return spec
+
+
+def _nth_id(first: str, k: int) -> str:
+    """r2, r3, ... for a first id ending in a number; id, id-2, id-3 ... otherwise."""
+    m = re.match(r"^(.*?)(\d+)$", first)
+    if m:
+        return f"{m.group(1)}{int(m.group(2)) + k}"
+    return first if k == 0 else f"{first}-{k + 1}"
+
+
+def expand_series(first: Round, spec: SeriesSpec) -> tuple[Round, ...]:
+    """The rounds of a series, each sent `every_days` after the previous one (local wall
+    clock: a 23:59 ET deadline stays 23:59 across daylight saving), sent before `until`,
+    with deadlines cut at `until`. Undated directives hold in every round; a dated one
+    takes effect in its round at its date and holds from the send time of every later
+    round, after the undated ones (it came later)."""
+    rounds = []
+    tz = first.send_time.tzinfo
+    for k in range(10_000):
+        shift = dt.timedelta(days=spec.every_days * k)
+        send = (first.send_time.replace(tzinfo=None) + shift).replace(tzinfo=tz)
+        if send >= spec.until:
+            break
+        deadline = min((first.deadline.replace(tzinfo=None) + shift).replace(tzinfo=tz), spec.until)
+        undated = [d for d in first.directives if d.at is None]
+        carried = sorted(
+            (d for d in first.directives if d.at is not None and d.at < send),
+            key=lambda d: d.at or send,
+        )
+        dated = [d for d in first.directives if d.at is not None and send <= d.at <= deadline]
+        rounds.append(
+            replace(
+                first,
+                id=_nth_id(first.id, k),
+                send_time=send,
+                deadline=deadline,
+                cadence="once",
+                rounds_per_year=1,
+                directives=(*undated, *(replace(d, at=None) for d in carried), *dated),
+                compliance=spec.compliance(k),
+                boilerplate=spec.boilerplate(k),
+                series=first.id,
+                ends=spec.until,
+            )
+        )
+    return tuple(rounds)
 
 
 def _rules(f: Fields) -> ContentRules:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simulator.app.inputs import schedule_for, workforce_for
-from simulator.cost.plan import CostOptions, CostPlan, plan_cost
+from simulator.cost.plan import CostOptions, CostPlan, PriorRound, plan_cost, prior_central
 from simulator.cost.runfile import read_run
 from simulator.scenario import load_scenario
 from simulator.validation import InputError
@@ -23,15 +23,23 @@ class CostRequest:
     run: Path | None = None  # a replay run directory whose measured capacity sizes servers
     run_cores: float = 1.0  # cores the system under test had in `run`
     options: CostOptions = field(default_factory=CostOptions)
+    # a scenario whose rounds went into the same central mailbox before this one's (round 1
+    # before the weekly series): built on the same workforce, played first
+    after: Path | None = None
 
 
 def cost(request: CostRequest) -> CostPlan:
     """Price the scenario's rounds and a year of them, and size the collection systems."""
     scenario = load_scenario(request.scenario)
     # A schedule built here needs the whole workforce; priced from files, three columns do.
-    columns = COST_COLUMNS if request.schedule is not None else None
+    before = load_scenario(request.after) if request.after is not None else None
+    columns = COST_COLUMNS if request.schedule is not None and before is None else None
     workforce = workforce_for(scenario, request.workforce, columns)
     schedule = schedule_for(scenario, workforce, request.schedule)
+    prior: tuple[PriorRound, ...] = ()
+    if before is not None:
+        earlier = schedule_for(before, workforce, None)
+        prior = prior_central(before, earlier)
     options = request.options
     if request.run is not None:
         measured = read_run(request.run, request.run_cores)
@@ -41,7 +49,7 @@ def cost(request: CostRequest) -> CostPlan:
         "schedule": str(request.schedule or "built from the scenario"),
     }
     try:
-        return plan_cost(scenario, workforce, schedule, options, sources)
+        return plan_cost(scenario, workforce, schedule, options, sources, prior)
     except ValueError as err:
         where = str(request.schedule or request.scenario)
         raise InputError(where, "round", "(schedule rounds)", str(err)) from None

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_OK, HelpFormatter
+from simulator.scenario import SERIES_DETAIL
 from simulator.validation import InputError, finite_float
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ examples:
   pulsecheck cost scenarios/opm-round1.toml
   pulsecheck cost scenarios/opm-weekly.toml --weeks 52 --json
   pulsecheck cost scenarios/opm-weekly.toml --html reports/opm-weekly-cost.html
+  pulsecheck cost scenarios/opm-weekly.toml --after scenarios/opm-round1.toml
   pulsecheck cost scenarios/opm-round1.toml --workforce wf.parquet \\
       --schedule s.parquet --run reports/opm-round1 --plots figures/
 
@@ -73,6 +75,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="also write the planner's page (cost, tornado, providers, capacity of every "
         "collection) as one self-contained HTML file",
     )
+    parser.add_argument(
+        "--after",
+        type=Path,
+        metavar="SCENARIO",
+        help="a scenario whose rounds reached the same central mailbox first (round 1 "
+        "before the weekly series): the mailbox over the series starts with them",
+    )
     parser.add_argument("--run", type=Path, help="replay run folder: size from its capacity")
     parser.add_argument(
         "--run-cores",
@@ -107,6 +116,8 @@ def _check_flags(args: argparse.Namespace) -> None:
         checks.append(("--weeks", args.weeks, 1 <= args.weeks <= 53, "must be 1..53"))
     if args.slo_p99_ms is not None:
         checks.append(("--slo-p99-ms", args.slo_p99_ms, args.slo_p99_ms > 0, "must be > 0"))
+    if args.after is not None:
+        checks.append(("--after", str(args.after), args.after.is_file(), "must be a file"))
     for flag, value, ok, allowed in checks:
         if not ok:
             raise InputError("command line", flag, value, allowed)
@@ -128,7 +139,7 @@ def plan_from(args: argparse.Namespace) -> CostPlan:
         weeks=args.weeks,
     )
     request = CostRequest(
-        args.scenario, args.workforce, args.schedule, args.run, args.run_cores, options
+        args.scenario, args.workforce, args.schedule, args.run, args.run_cores, options, args.after
     )
     return cost(request)
 
@@ -180,7 +191,7 @@ def show(
     from rich.table import Table
 
     from simulator.cost.terms import TERMS
-    from simulator.report.cost_section import headline, is_once, priced_scale
+    from simulator.report.cost_section import headline, is_once, priced_scale, year_title
 
     console = console or Console()
     inputs = doc["inputs"]
@@ -191,7 +202,10 @@ def show(
     )
     console.print(priced_scale(doc))
     console.print(f"[bold]{headline(doc)}[/]")
-    for r, terms in est.rounds.items():
+    series = len(est.rounds) > SERIES_DETAIL
+    if series:
+        _show_rounds(console, est)
+    for r, terms in ({} if series else est.rounds).items():
         t = Table(title=f"Round {r} (x{est.rounds_per_year[r]} a year)")
         for col in ("term", "P10", "P50", "P90", "all likely"):
             t.add_column(col, justify="left" if col == "term" else "right")
@@ -203,7 +217,7 @@ def show(
     if is_once(doc["estimate"]):
         console.print("The round happens once: a year of rounds costs the same as the round.")
     else:
-        y = Table(title="A year at the rounds' cadence")
+        y = Table(title=year_title(doc["estimate"]))
         for col in ("term", "P10", "P50", "P90"):
             y.add_column(col, justify="left" if col == "term" else "right")
         for name in [*TERMS, "total"]:
@@ -221,8 +235,37 @@ def _show_providers(console: Console, doc: dict[str, Any]) -> None:
     t.add_column("round")
     for p in ("ses", "mailgun", "self-hosted"):
         t.add_column(p, justify="right")
-    for r, table in doc["providers"].items():
+    rows = list(doc["providers"].items())
+    if len(rows) > SERIES_DETAIL:
+        rows = [rows[0], rows[-1]]
+        t.caption = f"first and last of {len(doc['providers'])} rounds"
+    for r, table in rows:
         t.add_row(r, *(f"{_usd(v['low'])} – {_usd(v['high'])}" for v in table.values()))
+    console.print(t)
+
+
+def _show_rounds(console: Console, est: Estimate) -> None:
+    """Each round's total, one line each, and the series' sum (the year's total)."""
+    from rich.table import Table
+
+    t = Table(title="Each round's total cost and the sum")
+    for col in ("round", "x/year", "P10", "P50", "P90", "all likely"):
+        t.add_column(col, justify="left" if col == "round" else "right")
+    for r, terms in est.rounds.items():
+        p = terms["total"]
+        t.add_row(
+            r,
+            f"{est.rounds_per_year[r]}",
+            _usd(p.p10),
+            _usd(p.p50),
+            _usd(p.p90),
+            _usd(est.likely[r]["total"]),
+        )
+    y = est.year["total"]
+    likely = sum(est.likely[r]["total"] * n for r, n in est.rounds_per_year.items())
+    t.add_section()
+    t.add_row("sum", "", _usd(y.p10), _usd(y.p50), _usd(y.p90), _usd(likely))
+    t.caption = "sum: P10-P90 of the sum over the draws, not a sum of percentiles"
     console.print(t)
 
 
@@ -284,7 +327,10 @@ def _show_capacity(console: Console, c: dict[str, Any]) -> None:
     )
     console.print(t)
     _show_collections(console, c.get("collections") or [])
-    _show_mailbox(console, c["mailbox"])
+    if len(c["mailbox"]["rounds"]) <= SERIES_DETAIL:
+        _show_mailbox(console, c["mailbox"])
+    if c.get("series_mailbox") and c["series_mailbox"]["rounds"]:
+        _show_series_mailbox(console, c["series_mailbox"])
 
 
 def _show_collections(console: Console, collections: list[dict[str, Any]]) -> None:
@@ -342,6 +388,30 @@ def _show_mailbox(console: Console, m: dict[str, Any]) -> None:
         "into a mailbox that is never emptied"
     )
     console.print(t)
+
+
+def _show_series_mailbox(console: Console, m: dict[str, Any]) -> None:
+    """The central mailbox over the whole series, with and without the hourly limit."""
+    from rich.table import Table
+
+    from simulator.report.cost_section import (
+        SERIES_COLUMNS,
+        series_mailbox_rows,
+        series_span,
+        series_verdict,
+    )
+
+    t = Table(title=f"The central mailbox ({m['collection']}) {series_span(m)}, never emptied")
+    for col in SERIES_COLUMNS:
+        t.add_column(col, justify="left" if col in ("limit", "quota fills") else "right")
+    for row in series_mailbox_rows(m):
+        t.add_row(*row)
+    t.caption = (
+        "the rest of what arrives is refused; quota fills: the day (UTC) and round of "
+        "the first reply that no longer fits"
+    )
+    console.print(t)
+    console.print(series_verdict(m))
 
 
 def _hours(h: float | None) -> str:

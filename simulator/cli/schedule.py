@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_OK, HelpFormatter
+from simulator.scenario import SERIES_DETAIL
 from simulator.validation import InputError
 
 if TYPE_CHECKING:  # the work's modules load on use, so `--help` stays light
@@ -116,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     err.print(f"wrote {result.table.num_rows:,} events to {request.out} in {elapsed:.1f} s")
     curves = round_curves(result.table, result.scenario)
     if args.summary:
-        print_curves(curves, Console())
+        print_curves(curves if len(curves) <= SERIES_DETAIL else [], Console())
+        if len(curves) > 1:
+            print_rounds(curves, Console())
         print_exclusions(result.exclusions, Console())
     if args.plot is not None:
         from simulator.schedule.plot import plot_curves
@@ -160,6 +163,41 @@ def print_curves(curves: list[ArrivalCurve], console: Console) -> None:
         console.print(table)
         print_days(curve, console)
         console.print(f"replies per hour from {curve.send_time:%a %H:%M %Z}: {_spark(curve)}")
+
+
+def print_rounds(curves: list[ArrivalCurve], console: Console) -> None:
+    """One line per round and the series total (fits 80 columns)."""
+    from rich.table import Table
+
+    from simulator.schedule.summary import series_totals
+
+    first = max(curves[0].replies, 1)
+    table = Table(title="replies per round and in total")
+    for name in ("round", "sent", "deadline", "replies", "of 1st", "generic", "peak hour"):
+        table.add_column(name, justify="left" if name in ("round", "sent") else "right")
+    for c in curves:
+        table.add_row(
+            c.round,
+            f"{c.send_time:%a %d %b}",
+            f"{c.deadline:%a %d %b}",
+            f"{c.replies:,}",
+            f"{c.replies / first:.0%}",
+            f"{c.boilerplate / max(c.replies, 1):.0%}",
+            f"{c.peak_start:%a %H:%M}",
+        )
+    total = series_totals(curves)
+    table.add_section()
+    table.add_row(
+        f"{total.rounds} rounds",
+        f"{total.first:%a %d %b}",
+        f"{total.last_deadline:%a %d %b}",
+        f"{total.replies:,}",
+        "",
+        f"{total.boilerplate_share:.0%}",
+        "",
+    )
+    table.caption = "generic: form letter or boilerplate; counts at the workforce's scale"
+    console.print(table)
 
 
 def print_days(curve: ArrivalCurve, console: Console) -> None:

@@ -256,3 +256,68 @@ def mailbox_weekly(
         rejected_by_quota=hit.rejected_by_quota + first.accepted * after,
         accepted=first.accepted * full_before + hit.accepted,
     )
+
+
+# -- (c) a series of rounds into one mailbox ------------------------------------------------
+@dataclass(frozen=True)
+class MailboxSeries:
+    """Every round's arrivals, in time order, into one mailbox that is never emptied."""
+
+    arrivals: int
+    accepted: int
+    rejected_by_limit: int
+    rejected_by_quota: int
+    accepted_bytes: float
+    quota_full_us: int | None  # arrival time of the first message that did not fit
+    accepted_by_round: tuple[int, ...]  # in the order of the `round` codes
+
+
+def mailbox_series(
+    t_us: I64,
+    size_bytes: I64,
+    weight: int,
+    round_code: I64,
+    n_rounds: int,
+    limit_per_hour: int | None,
+    quota_bytes: float,
+) -> MailboxSeries:
+    """Play arrivals, each standing for `weight` messages of its size (a 1% schedule
+    priced at full scale: weight 100), against a receiving limit (None: no limit) and a
+    quota. Within a minute the limit lets the earliest in; from the first message that
+    does not fit the quota the mailbox refuses everything."""
+    if len(t_us) == 0:
+        return MailboxSeries(0, 0, 0, 0, 0.0, None, (0,) * n_rounds)
+    order = np.argsort(t_us, kind="stable")
+    t, size, rc = t_us[order], size_bytes[order].astype(np.float64), round_code[order]
+    w = np.full(len(t), weight, dtype=np.int64)
+    if limit_per_hour is None:
+        ok = w
+    else:
+        minute = (t - t[0]) // MINUTE_US
+        allowed = accepted_per_minute(
+            np.bincount(minute, weights=w).astype(np.int64), limit_per_hour
+        )
+        before = np.cumsum(w) - w  # messages earlier in the series
+        first = np.searchsorted(minute, minute, side="left")
+        within = before - before[first]  # earlier ones in the same minute
+        ok = np.clip(allowed[minute] - within, 0, w)
+    stored = np.cumsum(ok * size)
+    over = np.flatnonzero(stored > quota_bytes)
+    kept = ok.copy()
+    full_us = None
+    if len(over):
+        i = int(over[0])
+        room = quota_bytes - (float(stored[i - 1]) if i else 0.0)
+        kept[i] = min(int(ok[i]), int(room // size[i])) if size[i] > 0 else ok[i]
+        kept[i + 1 :] = 0
+        full_us = int(t[i])
+    by_round = np.bincount(rc, weights=kept, minlength=n_rounds).astype(np.int64)
+    return MailboxSeries(
+        arrivals=int(w.sum()),
+        accepted=int(kept.sum()),
+        rejected_by_limit=int((w - ok).sum()),
+        rejected_by_quota=int((ok - kept).sum()),
+        accepted_bytes=float((kept * size).sum()),
+        quota_full_us=full_us,
+        accepted_by_round=tuple(int(x) for x in by_round),
+    )

@@ -13,7 +13,7 @@ reads a file or parses a flag: the CLI and the application layer do that.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from simulator.cost.counts import RoundCounts, counts_by_round
 from simulator.cost.montecarlo import DEFAULT_DRAWS, Estimate, Percentiles, estimate
 from simulator.cost.terms import ASSUMPTIONS, sending_by_provider
 from simulator.cost.tornado import Swing, tornado
-from simulator.parameters import cost_specs
+from simulator.parameters import cost_specs, read_data_file
 from simulator.scenario import Scenario
 from simulator.validation import Range
 
@@ -88,8 +88,12 @@ def plan_cost(
     schedule: pa.Table,
     options: CostOptions,
     sources: Mapping[str, str] | None = None,
+    prior: Sequence[PriorRound] = (),
 ) -> CostPlan:
-    """The whole estimate: counts, Monte Carlo, tornados, providers and capacity."""
+    """The whole estimate: counts, Monte Carlo, tornados, providers and capacity.
+
+    `prior` are rounds of another scenario that reached the same central mailbox first
+    (`prior_central`); only the mailbox over the series plays them."""
     factor = priced_factor(workforce, options)
     counts = {r: c.scaled(factor) for r, c in counts_by_round(workforce, schedule).items()}
     known = {r.id for r in scenario.rounds}
@@ -117,6 +121,9 @@ def plan_cost(
         }
     )
     doc["capacity"] = capacity_report(scenario, schedule, counts, ranges, inputs, options, factor)
+    doc["capacity"]["series_mailbox"] = series_mailbox_report(
+        scenario, schedule, counts, factor, prior
+    )
     return CostPlan(doc, est, swings, first)
 
 
@@ -312,6 +319,87 @@ def mailbox_report(
             for gb in cap.EXCHANGE_QUOTAS_GB
         }
     return out
+
+
+SERIES_CASES = (("limit", cap.EXCHANGE_LIMIT_PER_HOUR), ("no_limit", None))
+
+
+def recorded_central() -> dict[str, Any]:
+    """What the record says one central inbox received (weekly_series.csv, round 1)."""
+    row = next(r for r in read_data_file("weekly_series.csv") if r["count"])
+    return {"replies": int(row["count"]), "hours": float(row["hours"]), "source": row["source"]}
+
+
+@dataclass(frozen=True)
+class PriorRound:
+    """A round that reached the central mailbox before the scenario's own rounds."""
+
+    id: str
+    send_time_us: int
+    t_us: Any
+    size_bytes: Any
+
+
+def prior_central(scenario: Scenario, schedule: pa.Table) -> tuple[PriorRound, ...]:
+    """The central mailbox's arrivals of each round of an earlier scenario."""
+    central = central_collection(scenario)
+    return tuple(
+        PriorRound(r.id, int(r.send_time.timestamp() * 1e6), *arrivals(schedule, r.id, central))
+        for r in scenario.rounds
+    )
+
+
+def series_mailbox_report(
+    scenario: Scenario,
+    schedule: pa.Table,
+    counts: Mapping[str, RoundCounts],
+    factor: float,
+    prior: Sequence[PriorRound] = (),
+) -> dict[str, Any]:
+    """The central mailbox over every round of the schedule (after the `prior` ones), in
+    time order, never emptied: as one Exchange-like mailbox (3,600/h) and without the
+    limit, at each quota; when the quota fills; and which case the record supports."""
+    central = central_collection(scenario)
+    own = [r for r in scenario.rounds if r.id in counts]
+    rounds = [
+        *((p.id, p.send_time_us) for p in prior),
+        *((r.id, int(r.send_time.timestamp() * 1e6)) for r in own),
+    ]
+    series = [(p.t_us, p.size_bytes) for p in prior] + [
+        arrivals(schedule, r.id, central) for r in own
+    ]
+    t = np.concatenate([s[0] for s in series]) if series else np.zeros(0, np.int64)
+    size = np.concatenate([s[1] for s in series]) if series else np.zeros(0, np.int64)
+    code = np.concatenate([np.full(len(s[0]), i, np.int64) for i, s in enumerate(series)])
+    weight = max(1, round(factor))
+    record = recorded_central()
+    limit_max = round(cap.EXCHANGE_LIMIT_PER_HOUR * record["hours"])
+    cases: dict[str, Any] = {}
+    for name, limit in SERIES_CASES:
+        for gb in cap.EXCHANGE_QUOTAS_GB:
+            res = cap.mailbox_series(t, size, weight, code, len(rounds), limit, gb * 1e9)
+            full_round = None
+            if res.quota_full_us is not None:
+                full = res.quota_full_us
+                full_round = next((i for i, sent in reversed(rounds) if sent <= full), None)
+            cases[f"{name}_{gb:g}GB"] = {
+                "limit_per_hour": limit,
+                "quota_gb": gb,
+                **{k: v for k, v in asdict(res).items() if k != "accepted_by_round"},
+                "accepted_by_round": dict(
+                    zip([i for i, _ in rounds], res.accepted_by_round, strict=True)
+                ),
+                "quota_full_round": full_round,
+            }
+    return {
+        "collection": central,
+        "rounds": [i for i, _ in rounds],
+        "prior_rounds": [p.id for p in prior],
+        "scale_up": weight,
+        "cases": cases,
+        "record": {**record, "limit_admits_at_most": limit_max},
+        "supported": "no_limit" if record["replies"] > limit_max else "limit",
+    }
 
 
 def _scaled_series(t: Any, size: Any, factor: float) -> tuple[Any, Any]:

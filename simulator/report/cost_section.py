@@ -27,6 +27,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from simulator.report.html import CHECK_SCRIPT, STYLE, table_html
+from simulator.scenario import SERIES_DETAIL
 
 Images = Mapping[str, tuple[str, bytes]]  # name -> (caption, PNG bytes)
 
@@ -87,6 +88,14 @@ def is_once(est: Mapping[str, Any]) -> bool:
     """A single round that happens once: the year is that round."""
     per_year = est["rounds_per_year"]
     return len(est["rounds"]) == 1 and all(int(n) == 1 for n in per_year.values())
+
+
+def year_title(est: Mapping[str, Any]) -> str:
+    """'A year at the rounds' cadence', or for a series of rounds each sent once, the series."""
+    per_year = est["rounds_per_year"]
+    if len(per_year) > 1 and all(int(n) == 1 for n in per_year.values()):
+        return f"The series: {len(per_year)} rounds, each once"
+    return "A year at the rounds' cadence"
 
 
 def headline(doc: Mapping[str, Any]) -> str:
@@ -160,7 +169,20 @@ def cost_html(doc: Mapping[str, Any], images: Images | None = None) -> str:
         f"{est['draws']:,} Monte Carlo draws of {html.escape(doc['distribution'])}: "
         "P10 means one chance in ten of costing less, P90 one in ten of costing more.</p>",
     ]
-    for r, terms in est["rounds"].items():
+    series = len(est["rounds"]) > SERIES_DETAIL
+    if series:
+        parts.append("<h3>Each round's total cost</h3>")
+        parts.append(
+            table_html(
+                [
+                    [r, *(usd(terms["total"][p]) for p in ("p10", "p50", "p90"))]
+                    for r, terms in est["rounds"].items()
+                ],
+                ("round", "P10", "P50", "P90"),
+            )
+        )
+        parts.append(_figure(f"cost_round_{first}", images))
+    for r, terms in ({} if series else est["rounds"]).items():
         n = int(est["rounds_per_year"][r])
         often = "once" if n == 1 else f"{n} times a year"
         parts.append(f"<h3>Round {html.escape(r)} ({often})</h3>")
@@ -180,9 +202,10 @@ def cost_html(doc: Mapping[str, Any], images: Images | None = None) -> str:
         )
     else:
         y = est["year"]["total"]
-        parts.append("<h3>A year at the rounds' cadence</h3>")
+        parts.append(f"<h3>{html.escape(year_title(est))}</h3>")
         parts.append(
-            f"<p class='note'>A year costs {usd_short(y['p50'])} (P50), P10–P90 "
+            f"<p class='note'>{'The series' if series else 'A year'} costs "
+            f"{usd_short(y['p50'])} (P50), P10–P90 "
             f"{usd_short(y['p10'])} – {usd_short(y['p90'])}.</p>"
         )
         parts.append(_terms_table(est["year"]))
@@ -334,7 +357,72 @@ def capacity_html(c: Mapping[str, Any]) -> str:
                 f"({html.escape(k['address'])}): {html.escape(_collection_words(k))}</p>"
             )
     parts.append(_mailbox_html(c.get("mailbox")))
+    parts.append(series_mailbox_html(c.get("series_mailbox")))
     return "".join(parts)
+
+
+SERIES_COLUMNS = ("limit", "quota", "arrive", "accepted", "stored", "quota fills")
+
+
+def series_mailbox_rows(m: Mapping[str, Any]) -> list[list[str]]:
+    """The central mailbox over the series: a row per (limit or none, quota)."""
+    import datetime as dt
+
+    rows = []
+    for case in m["cases"].values():
+        full = case["quota_full_us"]
+        when = (
+            "never"
+            if full is None
+            else f"{dt.datetime.fromtimestamp(full / 1e6, dt.UTC):%d %b %Y} "
+            f"({case['quota_full_round']})"
+        )
+        limit = case["limit_per_hour"]
+        rows.append(
+            [
+                "none" if limit is None else f"{limit:,}/h",
+                f"{case['quota_gb']:g} GB",
+                f"{case['arrivals']:,}",
+                f"{case['accepted']:,}",
+                f"{case['accepted_bytes'] / 1e9:.1f} GB",
+                when,
+            ]
+        )
+    return rows
+
+
+def series_span(m: Mapping[str, Any]) -> str:
+    rounds = m["rounds"]
+    if len(rounds) == 1:
+        return f"in round {rounds[0]}"
+    return f"over {len(rounds)} rounds ({rounds[0]}-{rounds[-1]})"
+
+
+def series_verdict(m: Mapping[str, Any]) -> str:
+    """Which mailbox the record supports, in one sentence."""
+    rec = m["record"]
+    which = "without the limit" if m["supported"] == "no_limit" else "with the limit"
+    return (
+        f"The record supports the mailbox {which}: more than {rec['replies']:,} replies "
+        f"reached one inbox in about {rec['hours']:g} h ({rec['source']}); at 3,600/h it "
+        f"would have accepted at most {rec['limit_admits_at_most']:,}."
+    )
+
+
+def series_mailbox_html(m: Mapping[str, Any] | None) -> str:
+    if not m or not m.get("rounds"):
+        return ""
+    return (
+        f"<h3>The central mailbox ({html.escape(m['collection'])}) "
+        f"{html.escape(series_span(m))}</h3>"
+        "<p class='note'>Every round's replies in time order into one mailbox that is "
+        "never emptied, as one Exchange-like mailbox (3,600 messages an hour) and without "
+        "that limit; the quota fills on the day (UTC) of the first reply that no longer "
+        "fits. "
+        + html.escape(series_verdict(m))
+        + "</p>"
+        + table_html(series_mailbox_rows(m), SERIES_COLUMNS)
+    )
 
 
 def _mailbox_html(m: Mapping[str, Any] | None) -> str:

@@ -36,10 +36,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator.behaviour import directives, exclusions, timing, violations, who
+from simulator.behaviour import directives, exclusions, series, timing, violations, who
 from simulator.behaviour import writing as body
 from simulator.behaviour.params import ContentShares, Shares, Timing, defaults
 from simulator.columns import CONTENTS, KINDS, NO_ID, SCHEDULE, VIOLATIONS
+from simulator.parameters import series_specs
 from simulator.rules import ContentRules
 from simulator.scenario import Extension, Round, Scenario
 from simulator.schedule.people import People, people_from_table
@@ -49,7 +50,17 @@ I64 = npt.NDArray[np.int64]
 BOOL = npt.NDArray[np.bool_]
 
 # later streams are appended: a stream's draws do not depend on the streams after it
-STREAMS = ("delay", "reply", "auto", "bounce", "violation", "machine", "exclude", "extension")
+STREAMS = (
+    "delay",
+    "reply",
+    "auto",
+    "bounce",
+    "violation",
+    "machine",
+    "exclude",
+    "extension",
+    "series",
+)
 MACHINE_SIGMA = 1.0  # log-spread of out-of-office and hard-bounce delays (assumption)
 BROADCAST_BODY_BYTES = 330  # the OPM email of 22 Feb 2025, in UTF-8
 US = 1_000_000
@@ -190,17 +201,18 @@ def _plan_replies(
     unit = people.subagency.codes
     excluded = excluded_staff(people, units, rng["exclude"]) != exclusions.NOT_EXCLUDED
     ids = np.flatnonzero(who.present(people.away, people.stale) & ~excluded)
-    within_h = units.table.within_h[unit[ids], units.table.interval(receipt_s[ids])]
+    # a pause a later order lifts starts the clock then (`behaviour.series`)
+    start_s, within_h = series.reply_start(units.table, unit[ids], receipt_s[ids])
     window_min = rnd.window_hours * 60.0
     end_min = (rnd.end - rnd.send_time).total_seconds() / 60.0
-    deadline_min = np.minimum(window_min, receipt_s[ids] / 60.0 + within_h * 60.0)
+    deadline_min = np.minimum(window_min, start_s / 60.0 + within_h * 60.0)
     grid = timing.Grid.build(rnd.send_time, int(np.ceil(end_min)) + 1, people.tz.names, tm)
     delay = timing.sample_delays(rng["delay"], len(ids), tm)
     readers = timing.off_hours_readers(rng["delay"], len(ids), tm)
     row = timing.profile(people.tz.codes[ids], readers)
-    receipt_min = receipt_s[ids] / 60.0
+    receipt_min = start_s / 60.0
     t_min = timing.reply_minutes(grid, row, receipt_min, deadline_min, delay, tm)
-    u = rng["reply"].random(len(ids))
+    u = rng["reply"].random(len(ids)) / rnd.compliance  # a series round: decayed propensity
     factor = None
     if rnd.extension is not None:
         t_min = _second_chance(grid, rnd, rnd.extension, row, receipt_min, t_min, tm, rng)
@@ -261,11 +273,13 @@ def _replies(
     origin_us: int,
     behaviour: dict[str, float],
     rng: np.random.Generator,
+    series_rng: np.random.Generator,
 ) -> Events:
     ids, unit = plan.ids, people.subagency.codes[plan.ids]
     cc = people.manager[ids] if rnd.cc_manager else _filled(len(ids), NO_ID)
     form = units.table.form_letter[unit, plan.interval]
     kinds = who.content_kinds(people.sensitive[ids], form, units.allow_sensitive[unit])
+    kinds = series.boilerplate(series_rng, kinds, rnd.boilerplate)
     forbid = units.forbid[unit]
     shares = ContentShares.from_behaviour(behaviour)
     return Events(
@@ -347,9 +361,47 @@ def round_events(
     broadcast, receipt_s = _broadcast(people, rnd, r, origin_us)
     units = _unit_tables(scenario, rnd, people, collections)
     plan = _plan_replies(people, rnd, units, receipt_s, behaviour, rng)
-    replies = _replies(people, rnd, r, units, plan, origin_us, behaviour, rng["violation"])
-    return Events.concat(
-        [broadcast, replies, *_auto_and_bounces(people, r, receipt_s, origin_us, behaviour, rng)]
+    replies = _replies(
+        people, rnd, r, units, plan, origin_us, behaviour, rng["violation"], rng["series"]
+    )
+    events = Events.concat(
+        [
+            broadcast,
+            replies,
+            _on_behalf(people, r, units, origin_us),
+            *_auto_and_bounces(people, r, receipt_s, origin_us, behaviour, rng),
+        ]
+    )
+    if rnd.ends is None:
+        return events
+    return events.take(np.flatnonzero(events.t_us < int(rnd.ends.timestamp() * US)))
+
+
+def _on_behalf(people: People, r: int, units: UnitTables, origin_us: int) -> Events:
+    """One reply per department whose leadership answers for its workforce."""
+    delay_h = series_specs()["on_behalf_delay_h"].default.likely
+    depts = [u.department for u in _units(people)]
+    present = np.flatnonzero(who.present(people.away, people.stale))
+    first: dict[str, int] = {}
+    if (units.table.action == series.ON_BEHALF).any():
+        codes, at = np.unique(people.department.codes[present], return_index=True)
+        first = {
+            people.department.names[int(c)]: int(present[i]) for c, i in zip(codes, at, strict=True)
+        }
+    ids, t_s, unit = series.on_behalf(units.table, depts, first, delay_h)
+    n = len(ids)
+    return Events(
+        t_us=origin_us + np.round(t_s * US).astype(np.int64),
+        round=_filled(n, r),
+        kind=_filled(n, KINDS.index("reply")),
+        sender=ids,
+        rcpt_first=_filled(n, NO_ID),
+        rcpt_count=_filled(n, 1),
+        collection=units.collection[unit],
+        cc=_filled(n, NO_ID),
+        agency=people.department.codes[ids],
+        content=_filled(n, CONTENTS.index("bullets")),
+        violation=_filled(n, 0),
     )
 
 

@@ -6,12 +6,14 @@ deadline pulls into its last day (Alfi et al., Nature Physics 2007). It also cou
 replies after the round's own deadline (an extension's "another chance") and the
 cumulative replies at the end of each day in the round's time zone. `arrival_curve` works
 on plain arrays; `round_curves` is the adapter from a SCHEDULE table and a scenario.
+`series_totals` adds the rounds of a weekly series up: replies, boilerplate, the share of
+the first round's replies each later round keeps.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +37,7 @@ class ArrivalCurve:
     share_last_24h: float  # of replies, the share in the 24 h before the deadline
     after_deadline: int = 0  # replies sent after the round's own deadline
     by_day: tuple[tuple[dt.date, int], ...] = ()  # cumulative replies at each day's end
+    boilerplate: int = 0  # replies sent as generic text (form letter or boilerplate)
 
     @property
     def before_deadline(self) -> int:
@@ -101,6 +104,7 @@ def round_curves(schedule: pa.Table, scenario: Scenario) -> list[ArrivalCurve]:
     """One arrival curve per round of `scenario` present in the schedule."""
     rounds = pc.cast(schedule.column("round"), pa.string()).to_numpy(zero_copy_only=False)
     kind = pc.cast(schedule.column("kind"), pa.string()).to_numpy(zero_copy_only=False)
+    content = pc.cast(schedule.column("content"), pa.string()).to_numpy(zero_copy_only=False)
     t_us = schedule.column("t_intended").cast(pa.int64()).to_numpy()
     curves = []
     for rnd in scenario.rounds:
@@ -110,5 +114,31 @@ def round_curves(schedule: pa.Table, scenario: Scenario) -> list[ArrivalCurve]:
         names, counts = np.unique(kind[mine], return_counts=True)
         kinds = {str(n): int(c) for n, c in zip(names, counts, strict=True)}
         replies = t_us[mine & (kind == "reply")]
-        curves.append(arrival_curve(rnd.id, replies, rnd.send_time, rnd.deadline, kinds))
+        curve = arrival_curve(rnd.id, replies, rnd.send_time, rnd.deadline, kinds)
+        generic = int(np.count_nonzero(mine & (kind == "reply") & (content == "form_letter")))
+        curves.append(replace(curve, boilerplate=generic))
     return curves
+
+
+@dataclass(frozen=True)
+class SeriesTotals:
+    rounds: int
+    replies: int
+    boilerplate: int
+    first: dt.datetime
+    last_deadline: dt.datetime
+
+    @property
+    def boilerplate_share(self) -> float:
+        return self.boilerplate / self.replies if self.replies else 0.0
+
+
+def series_totals(curves: list[ArrivalCurve]) -> SeriesTotals:
+    """The rounds summed: replies and boilerplate over all of them."""
+    return SeriesTotals(
+        rounds=len(curves),
+        replies=sum(c.replies for c in curves),
+        boilerplate=sum(c.boilerplate for c in curves),
+        first=min(c.send_time for c in curves),
+        last_deadline=max(c.deadline for c in curves),
+    )

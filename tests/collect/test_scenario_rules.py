@@ -149,7 +149,7 @@ def test_scenario_gives_collections_rounds_and_rules(tmp_path: Path) -> None:
     assert by_id["hhs-leadership"].internal_to == "HHS"
     assert by_id["hhs-leadership"].rules == HHS_RULES
     assert by_id["opm-hr"].rules is None
-    assert list(spec.rules_by_round) == ["r2"]
+    assert list(spec.rules_by_round) == [f"r{k}" for k in range(2, 25)]  # the weekly series
     assert spec.broadcast_sender == "hr@opm.example"
     assert "hhs-leadership (own rules)" in serve.describe(spec)
 
@@ -164,7 +164,7 @@ def test_without_scenario_default_collections_and_rules(tmp_path: Path) -> None:
     ("extra", "names"),
     [
         (["--scenario", "missing.toml"], "missing.toml"),  # no such file
-        (["--scenario", str(WEEKLY), "--rounds", "r9"], "r9"),  # not a round of the scenario
+        (["--scenario", str(WEEKLY), "--rounds", "r99"], "r99"),  # not a round of the scenario
         (["--scenario", str(ROOT / "scenarios" / "replyall-1m.toml")], "reply-all"),  # storm
         (["--rounds", " , "], "--rounds"),  # no round at all
     ],

@@ -62,7 +62,7 @@ def test_page_has_headline_every_collection_and_inline_figures(
     for collection in ("opm-hr", "dod-consolidation", "dhs-accountability", "hhs-leadership"):
         assert f"<b>{collection}</b>" in page
     assert "Receiving " in page and " replies in " in page
-    assert "A year at the rounds' cadence" in page  # 24 rounds a year
+    assert "The series: 23 rounds, each once" in page  # weekly, 28 Feb to 5 Aug 2025
     assert page.count("data:image/png;base64,") == 3  # round, year, tornado
     assert not re.search(r"src=['\"](?!data:)", page), "the page refers to an outside file"
     assert "<table>" in page and "<pre>" not in page
@@ -117,7 +117,7 @@ def test_terminal_tables_fit_80_columns(which: str, request: pytest.FixtureReque
     assert "swing" in header
     top = plan.swings["year"][0]
     assert top.name in text and usd_short(top.swing) in text
-    assert ("A year at the rounds' cadence" in text) is (which == "weekly")
+    assert ("The series: 23 rounds, each once" in text) is (which == "weekly")
     for c in plan.document["capacity"]["collections"]:
         assert f"{c['arrivals']:,}" in text
 
