@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_OK, HelpFormatter
+from simulator.report.money import usd
 from simulator.scenario import SERIES_DETAIL
 from simulator.validation import InputError, finite_float
 
@@ -175,13 +176,9 @@ def write_plots(folder: Path, plan: CostPlan) -> list[str]:
 
 
 # -- terminal output ----------------------------------------------------------------------
-def _usd(v: float) -> str:
-    return f"${v:,.0f}" if abs(v) >= 100 else f"${v:,.2f}"
-
-
 def _pct_row(name: str, p: Percentiles, likely: float | None = None) -> list[str]:
-    row = [name, _usd(p.p10), _usd(p.p50), _usd(p.p90)]
-    return row + ([_usd(likely)] if likely is not None else [])
+    row = [name, usd(p.p10), usd(p.p50), usd(p.p90)]
+    return row + ([usd(likely)] if likely is not None else [])
 
 
 def show(
@@ -212,7 +209,7 @@ def show(
         for name in [*TERMS, "total"]:
             t.add_row(*_pct_row(name, terms[name], est.likely[r][name]))
         low, high = est.envelope[r]
-        t.caption = f"envelope over all low/high corners: {_usd(low)} – {_usd(high)}"
+        t.caption = f"envelope over all low/high corners: {usd(low)} – {usd(high)}"
         console.print(t)
     if is_once(doc["estimate"]):
         console.print("The round happens once: a year of rounds costs the same as the round.")
@@ -240,7 +237,7 @@ def _show_providers(console: Console, doc: dict[str, Any]) -> None:
         rows = [rows[0], rows[-1]]
         t.caption = f"first and last of {len(doc['providers'])} rounds"
     for r, table in rows:
-        t.add_row(r, *(f"{_usd(v['low'])} – {_usd(v['high'])}" for v in table.values()))
+        t.add_row(r, *(f"{usd(v['low'])} – {usd(v['high'])}" for v in table.values()))
     console.print(t)
 
 
@@ -256,15 +253,15 @@ def _show_rounds(console: Console, est: Estimate) -> None:
         t.add_row(
             r,
             f"{est.rounds_per_year[r]}",
-            _usd(p.p10),
-            _usd(p.p50),
-            _usd(p.p90),
-            _usd(est.likely[r]["total"]),
+            usd(p.p10),
+            usd(p.p50),
+            usd(p.p90),
+            usd(est.likely[r]["total"]),
         )
     y = est.year["total"]
     likely = sum(est.likely[r]["total"] * n for r, n in est.rounds_per_year.items())
     t.add_section()
-    t.add_row("sum", "", _usd(y.p10), _usd(y.p50), _usd(y.p90), _usd(likely))
+    t.add_row("sum", "", usd(y.p10), usd(y.p50), usd(y.p90), usd(likely))
     t.caption = "sum: P10-P90 of the sum over the draws, not a sum of percentiles"
     console.print(t)
 
@@ -272,7 +269,7 @@ def _show_rounds(console: Console, est: Estimate) -> None:
 def _show_tornado(console: Console, swings: list[Swing]) -> None:
     from rich.table import Table
 
-    from simulator.report.cost_section import usd_short
+    from simulator.report.money import usd_short
 
     t = Table(title="What moves the yearly total (one at a time, others at likely)")
     t.add_column("assumption", overflow="fold", ratio=1)
@@ -291,6 +288,8 @@ def _show_tornado(console: Console, swings: list[Swing]) -> None:
 
 def _show_capacity(console: Console, c: dict[str, Any]) -> None:
     from rich.table import Table
+
+    from simulator.report.cost_section import capacity_rows
 
     likely = c["plans"]["likely"]
     console.print(
@@ -312,15 +311,8 @@ def _show_capacity(console: Console, c: dict[str, Any]) -> None:
     t.add_column("case")
     for col in ("acks/core/s", "cores", "servers", "mailboxes: rate", "quota"):
         t.add_column(col, justify="right")
-    for label, plan in c["plans"].items():
-        t.add_row(
-            label.replace("_", " "),
-            f"{plan['per_core_per_s']:,.0f}",
-            f"{plan['cores']:,}",
-            f"{plan['servers']:,} of {plan['cores_per_server']}",
-            f"{plan['mailboxes_for_rate']:,}",
-            f"{plan['mailboxes_for_quota']:,}",
-        )
+    for row in capacity_rows(c):
+        t.add_row(*row)
     t.caption = (
         f"mailboxes: for the {likely['limit_per_hour']:,}/h receiving limit, and for a "
         "year's bytes at 50 GB"

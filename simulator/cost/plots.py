@@ -16,14 +16,12 @@ from matplotlib.ticker import FuncFormatter
 
 from simulator.cost.montecarlo import Percentiles
 from simulator.cost.tornado import Swing
+from simulator.report.money import usd_short
 
 
 def _usd(value: float) -> str:
     """Short dollars, escaped for matplotlib text: 23400000 -> `\\$23.4M`."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"\\${value / size:.3g}{suffix}"
-    return f"\\${value:.3g}"
+    return usd_short(value, sign="\\$")
 
 
 USD_TICKS = FuncFormatter(lambda value, _pos: _usd(value) if value else "")

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from simulator.report.money import usd_short
 from simulator.report.summary import evaluate, metrics
 from simulator.scenario import Threshold
 
@@ -182,15 +183,6 @@ def _code(text: str) -> str:
     return f"`{_cell(text)}`"
 
 
-def _usd(value: float) -> str:
-    """Money without a `$`: GitHub's Markdown reads `$...$` as mathematics."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            scaled = value / size
-            return f"{scaled:.1f}{suffix}" if abs(scaled) < 100 else f"{scaled:.0f}{suffix}"
-    return f"{value:,.0f}"
-
-
 def cost_rows(cost: Mapping[str, Any] | None) -> list[tuple[str, float, float, float]]:
     """(what, P10, P50, P90) in dollars: each round's total, then the year's when it is
     more than one round."""
@@ -247,7 +239,7 @@ def key_figures(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     cost = summary.get("cost")
     scale = priced_at(cost)
     for what, p10, p50, p90 in cost_rows(cost):
-        value = f"USD {_usd(p50)} (P10 {_usd(p10)} to P90 {_usd(p90)})"
+        value = f"USD {_money(p50)} (P10 {_money(p10)} to P90 {_money(p90)})"
         rows.append((f"cost P50, {what}", value + (f" at {scale}" if scale else "")))
     return rows
 
@@ -282,3 +274,8 @@ def step_summary(summary: Mapping[str, Any]) -> str:
             f"pulsecheck {run['version']}",
         ]
     return "\n".join(lines) + "\n\n"
+
+
+def _money(value: float) -> str:
+    """Money without a `$`: GitHub's Markdown reads `$...$` as mathematics."""
+    return usd_short(value, sign="")

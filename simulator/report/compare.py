@@ -21,6 +21,7 @@ from typing import Any
 from simulator.report.ci import acked_per_s, checks, cost_rows, overall
 from simulator.report.html import page as html_page
 from simulator.report.html import table_html
+from simulator.report.money import usd_short
 
 WIDTH = 80
 NAME_W, VALUE_W, RATIO_W = 36, 14, 8
@@ -44,19 +45,11 @@ class Row:
         return self.b / self.a
 
 
-def _usd(value: float) -> str:
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            scaled = value / size
-            return f"${scaled:.1f}{suffix}" if abs(scaled) < 100 else f"${scaled:.0f}{suffix}"
-    return f"${value:,.0f}"
-
-
 def value_text(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
     if unit == "$":
-        return _usd(value)
+        return usd_short(value)
     if unit == "ms":
         return f"{value:,.1f} ms" if value >= 10 else f"{value:,.2f} ms"
     if unit == "/s":
@@ -123,7 +116,7 @@ def _p(values: tuple[float, float, float] | None, i: int) -> float:
 
 
 def _range(values: tuple[float, float, float] | None) -> str:
-    return "n/a" if values is None else f"{_usd(values[0])}–{_usd(values[2])}"
+    return "n/a" if values is None else f"{usd_short(values[0])}–{usd_short(values[2])}"
 
 
 def label(summary: Mapping[str, Any]) -> str:

@@ -27,6 +27,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from simulator.report.html import CHECK_SCRIPT, STYLE, table_html
+from simulator.report.money import usd, usd_short
 from simulator.scenario import SERIES_DETAIL
 
 Images = Mapping[str, tuple[str, bytes]]  # name -> (caption, PNG bytes)
@@ -56,16 +57,20 @@ SECTION_STYLE = """
 """
 
 
-def usd(v: float) -> str:
-    return f"${v:,.0f}" if abs(v) >= 100 else f"${v:,.2f}"
-
-
-def usd_short(v: float) -> str:
-    """Dollars in three figures: 23415429 -> $23.4M."""
-    for size, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(v) >= size:
-            return f"${v / size:.3g}{suffix}"
-    return f"${v:,.0f}" if abs(v) >= 10 else f"${v:.2f}"
+def capacity_rows(capacity: Mapping[str, Any]) -> list[list[str]]:
+    """One row per capacity case (low, likely, high): acknowledgements per core per
+    second, cores, servers, mailboxes for the rate limit and for the quota."""
+    return [
+        [
+            label.replace("_", " "),
+            f"{plan['per_core_per_s']:,.0f}",
+            f"{plan['cores']:,}",
+            f"{plan['servers']:,} of {plan['cores_per_server']}",
+            f"{plan['mailboxes_for_rate']:,}",
+            f"{plan['mailboxes_for_quota']:,}",
+        ]
+        for label, plan in capacity["plans"].items()
+    ]
 
 
 def gb(n_bytes: float) -> str:
@@ -302,17 +307,7 @@ def capacity_html(c: Mapping[str, Any]) -> str:
         f"{likely['peak_per_s']:,.0f} replies a second (busiest minute) and "
         f"{likely['peak_per_hour']:,} in the busiest hour.</p>",
         table_html(
-            [
-                [
-                    label.replace("_", " "),
-                    f"{plan['per_core_per_s']:,.0f}",
-                    f"{plan['cores']:,}",
-                    f"{plan['servers']:,} of {plan['cores_per_server']}",
-                    f"{plan['mailboxes_for_rate']:,}",
-                    f"{plan['mailboxes_for_quota']:,}",
-                ]
-                for label, plan in c["plans"].items()
-            ],
+            capacity_rows(c),
             ("case", "acks/core/s", "cores", "servers", "mailboxes (rate)", "mailboxes (quota)"),
         ),
     ]

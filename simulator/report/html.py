@@ -27,6 +27,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
 from simulator.report import ci
+from simulator.report.money import usd_short
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;padding:0 1em;color:#222}
@@ -202,13 +203,6 @@ def _ms(value: Any) -> str:
     return "–" if value is None else f"{float(value):,.1f} ms"
 
 
-def _usd(value: float) -> str:
-    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= size:
-            return f"${value / size:,.1f}{unit}"
-    return f"${value:,.0f}"
-
-
 def answers_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The page's first table: what a reader came for, in words."""
     events, latency, rate = summary["events"], summary["latency_ms"], summary["throughput"]
@@ -264,9 +258,8 @@ def _cost_rows(summary: Mapping[str, Any]) -> list[tuple[str, str]]:
         scale = cost.get("priced")
         for name, terms in cost["estimate"]["rounds"].items():
             total = terms["total"]
-            text = (
-                f"P50 {_usd(total['p50'])} (P10 {_usd(total['p10'])} to P90 {_usd(total['p90'])})"
-            )
+            p10, p50, p90 = (usd_short(total[p]) for p in ("p10", "p50", "p90"))
+            text = f"P50 {p50} (P10 {p10} to P90 {p90})"
             rows.append((f"cost of round {name}", text + (f"; {scale}" if scale else "")))
     plans = (capacity or {}).get("plans") or {}
     plan = plans.get("likely") or next(iter(plans.values()), None)

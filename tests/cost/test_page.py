@@ -17,7 +17,8 @@ from rich.console import Console
 from simulator.app.costing import CostRequest, cost
 from simulator.cli import cost as cost_cli
 from simulator.cost.plan import CostOptions, CostPlan, cost_figures
-from simulator.report.cost_section import cost_html, usd_short
+from simulator.report.cost_section import cost_html
+from simulator.report.money import usd_short
 from tests.report import browser
 
 
