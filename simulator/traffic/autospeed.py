@@ -52,7 +52,7 @@ def peak_per_s(t_intended_us: I64, speedup: float = 1.0) -> int:
     t = np.sort(np.asarray(t_intended_us, dtype=np.int64))
     if len(t) == 0:
         return 0
-    width = int(math.ceil(1e6 * speedup))
+    width = math.ceil(1e6 * speedup)
     ends = np.searchsorted(t, t + width, side="left")
     return int((ends - np.arange(len(t))).max())
 
