@@ -54,8 +54,8 @@ The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf
 request its agency's bearer token. --speedup 2000 plays a 55-hour window in 99 s.
 
 --speedup auto first probes the target for at most 15 s (closed loop, 1, 4, 16 then 64
-connections, at most 20,000 of the schedule's first events, under a content seed of
-their own so a store check by the run's seed skips them), then picks the highest
+connections, each step at most 5,000 of the schedule's first events under a content
+seed of its own, so a store check by the run's seed skips them), then picks the highest
 speedup whose busiest second of intended time fits under --auto-headroom (0.7) of the
 best measured rate; replay.json records the probe and the choice as speedup_auto.
 

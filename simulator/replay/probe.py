@@ -1,20 +1,23 @@
 """A short closed-loop capacity probe of a target, for `--speedup auto`.
 
-Theory of operation: the probe sends real rendered events from the schedule (the first
-`max_events` in intended-time order) through the same `Target`/`Session` seam the
-replay engine uses, in steps of rising concurrency (`STEPS`: 1, 4, 16, 64 sessions).
-In each step every session sends its next event as soon as the last one was answered
-(closed loop, no pacing), for at most `step_s` seconds or until the events run out;
+Theory of operation: the probe sends real rendered events from the schedule (its first
+events in intended-time order) through the same `Target`/`Session` seam the replay
+engine uses, in steps of rising concurrency (`STEPS`: 1, 4, 16, 64 sessions). In each
+step every session sends its next event as soon as the last one was answered (closed
+loop, no pacing), for at most `step_s` seconds or until the step's events run out;
 acknowledgements per second of each step are recorded, and the capacity is the best
-step's rate (`simulator.traffic.autospeed.best_rate`). The whole probe is bounded:
-`max_events` events in all and `len(STEPS) * step_s` seconds (plus one session timeout
-for answers in flight when a step's time is up).
+step's rate (`simulator.traffic.autospeed.best_rate`). Each step sends at most
+`max_events / len(steps)` events, the same first events each time, so a small schedule
+still feeds every step. The whole probe is bounded: `max_events` events in all and
+`len(steps) * step_s` seconds (plus one session timeout for answers in flight when a
+step's time is up).
 
-Probe messages must not count as the run's: they are rendered with `probe_seed(seed)`,
-so their Message-IDs (`<event.seed@...>`) and idempotency keys (`seed-event`) differ
-from the replay's, and a store check by the run's seed ignores them; the embedded
-reference system is probed in a throwaway store of its own (`simulator.app.replaying`).
-A target that acknowledges nothing is an InputError naming `--speedup`.
+Probe messages must not count as the run's, nor as one another's: step k renders with
+content seed `probe_seed(seed) + k`, so its Message-IDs (`<event.seed@...>`) and
+idempotency keys (`seed-event`) differ from the replay's and from the other steps', and
+a store check by the run's seed ignores them; the embedded reference system is probed
+in a throwaway store of its own (`simulator.app.mass_reply`). A target that
+acknowledges nothing is an InputError naming `--speedup`.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from simulator.validation import InputError
 STEPS = (1, 4, 16, 64)  # sessions in each step of the ramp
 STEP_S = 3.0  # longest step; 4 steps stay inside 15 s with the answers in flight
 MAX_PROBE_EVENTS = 20_000  # events the probe may send in all
-PROBE_SEED_OFFSET = 1_000_003  # probe content seed = run seed + this (never the run's)
+PROBE_SEED_OFFSET = 1_000_003  # step k's content seed = run seed + this + k
 
 
 def probe_seed(seed: int) -> int:
@@ -61,25 +64,22 @@ async def probe(
 ) -> list[ProbeStep]:
     """Probe `target` with the first events of `events` (columns.SCHEDULE); the steps
     measured. Raises InputError when the target acknowledged none."""
-    events = events.sort_by("t_intended").slice(0, options.max_events)
-    payload = Payload(
-        events,
-        workforce,
-        options.collections,
-        options.broadcast_sender,
-        probe_seed(options.seed),
-        options.html_share,
-    )
-    messages = list(target.prepare(payload, 0, events.num_rows))
-    cursor = 0
+    per_step = max(1, options.max_events // max(1, len(options.steps)))
+    events = events.sort_by("t_intended").slice(0, per_step)
     steps: list[ProbeStep] = []
     errors: list[str] = []
     try:
-        for connections in options.steps:
-            if cursor >= len(messages):
-                break
-            step, cursor = await _step(target, messages, cursor, connections, options, errors)
-            steps.append(step)
+        for k, connections in enumerate(options.steps):
+            payload = Payload(
+                events,
+                workforce,
+                options.collections,
+                options.broadcast_sender,
+                probe_seed(options.seed) + k,
+                options.html_share,
+            )
+            messages = list(target.prepare(payload, 0, events.num_rows))
+            steps.append(await _step(target, messages, connections, options, errors))
     finally:
         await target.aclose()
     if not any(step.acknowledged for step in steps):
@@ -97,13 +97,12 @@ async def probe(
 async def _step(
     target: Target,
     messages: list[object],
-    cursor: int,
     connections: int,
     options: ProbeOptions,
     errors: list[str],
-) -> tuple[ProbeStep, int]:
-    """One step: `connections` sessions in a closed loop; the step and the new cursor."""
-    next_i = cursor
+) -> ProbeStep:
+    """One step: `connections` sessions in a closed loop over `messages`."""
+    next_i = 0
     sent = acked = 0
     start = time.monotonic()
     deadline = start + options.step_s
@@ -134,4 +133,4 @@ async def _step(
 
     tasks = [asyncio.create_task(loop()) for _ in range(connections)]
     await asyncio.gather(*tasks)
-    return ProbeStep(connections, sent, acked, time.monotonic() - start), next_i
+    return ProbeStep(connections, sent, acked, time.monotonic() - start)
