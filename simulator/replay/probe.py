@@ -5,12 +5,13 @@ events in intended-time order) through the same `Target`/`Session` seam the repl
 engine uses, in steps of rising concurrency (`STEPS`: 1, 4, 16, 64 sessions). In each
 step every session sends its next event as soon as the last one was answered (closed
 loop, no pacing), for at most `step_s` seconds or until the step's events run out;
+answers still outstanding `STEP_GRACE_S` later are abandoned (their sessions closed);
 acknowledgements per second of each step are recorded, and the capacity is the best
 step's rate (`simulator.traffic.autospeed.best_rate`). Each step sends at most
 `max_events / len(steps)` events, the same first events each time, so a small schedule
 still feeds every step. The whole probe is bounded: `max_events` events in all and
-`len(steps) * step_s` seconds (plus one session timeout for answers in flight when a
-step's time is up).
+`len(steps) * (step_s + STEP_GRACE_S)` seconds, and a first step acknowledged for
+nothing ends the ramp at once.
 
 Probe messages must not count as the run's, nor as one another's: step k renders with
 content seed `probe_seed(seed) + k`, so its Message-IDs (`<event.seed@...>`) and
@@ -36,7 +37,8 @@ from simulator.traffic.payload import BROADCAST_SENDER, Payload
 from simulator.validation import InputError
 
 STEPS = (1, 4, 16, 64)  # sessions in each step of the ramp
-STEP_S = 3.0  # longest step; 4 steps stay inside 15 s with the answers in flight
+STEP_S = 3.0  # sending time of one step
+STEP_GRACE_S = 0.75  # then answers in flight get this long: 4 steps x 3.75 s = 15 s at most
 MAX_PROBE_EVENTS = 20_000  # events the probe may send in all
 PROBE_SEED_OFFSET = 1_000_003  # step k's content seed = run seed + this + k
 
@@ -80,6 +82,8 @@ async def probe(
             )
             messages = list(target.prepare(payload, 0, events.num_rows))
             steps.append(await _step(target, messages, connections, options, errors))
+            if not steps[0].acknowledged:
+                break  # nothing answered one session: more sessions will not help
     finally:
         await target.aclose()
     if not any(step.acknowledged for step in steps):
@@ -132,5 +136,10 @@ async def _step(
             await session.close()
 
     tasks = [asyncio.create_task(loop()) for _ in range(connections)]
-    await asyncio.gather(*tasks)
+    _, late = await asyncio.wait(tasks, timeout=options.step_s + STEP_GRACE_S)
+    for task in late:
+        task.cancel()
+    if late:
+        errors.append(f"{len(late)} session(s) still waiting for an answer")
+    await asyncio.gather(*tasks, return_exceptions=True)
     return ProbeStep(connections, sent, acked, time.monotonic() - start)
