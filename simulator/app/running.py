@@ -104,11 +104,18 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
                 request.verify,
                 "a reply-all storm replays against the reference mailbox, checked directly",
             )
-        for name in ("scale", "target", "workers", "metrics", "auto_headroom"):
+        if request.auto_headroom is not None:
+            raise InputError(
+                FLAGS,
+                "--speedup",
+                "auto",
+                "a reply-all storm is replayed at its [replyall.replay] speedup; give a number",
+            )
+        for name in ("scale", "target", "workers", "metrics"):
             if getattr(request, name) is not None:
                 raise InputError(
                     FLAGS,
-                    _FLAG_OF.get(name, f"--{name}"),
+                    "--metrics-port" if name == "metrics" else f"--{name}",
                     getattr(request, name),
                     "a reply-all run is sized by [replyall] list_size and "
                     "[replyall.replay] list_size",
@@ -177,7 +184,6 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
     )
 
 
-_FLAG_OF = {"metrics": "--metrics-port", "auto_headroom": "--speedup"}
 TLS_FIELDS = ("ca_file", "client_cert", "client_key", "tls_server_name")
 
 

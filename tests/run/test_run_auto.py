@@ -74,3 +74,10 @@ def test_headroom_needs_auto_and_a_share(
     code = main(["run", str(SMOKE), "--out", str(tmp_path / "x"), *args])
     assert code == 2
     assert flag in capsys.readouterr().err
+
+
+def test_a_reply_all_storm_refuses_auto(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    scenario = ROOT / "scenarios" / "replyall-1m.toml"
+    code = main(["run", str(scenario), "--out", str(tmp_path / "r"), "--speedup", "auto"])
+    assert code == 2
+    assert "--speedup" in capsys.readouterr().err
