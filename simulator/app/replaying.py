@@ -338,6 +338,7 @@ def resolve_speedup(request: ReplayRequest, say: Say = _stderr) -> ReplayRequest
         "chosen": chosen,
         "peak_at_chosen_per_s": peak_per_s(t_us, chosen),
         "replay_s": round(span_s / chosen, 3),
+        "max_duration_s": options.max_duration_s,
     }
     say(auto_line(record))
     return replace(
@@ -352,7 +353,18 @@ def auto_line(record: dict[str, Any]) -> str:
         f"{record['probe_s']:.1f} s of probing; peak intended rate "
         f"{record['peak_intended_per_s']:,}/s; headroom {record['headroom']:g}: "
         f"speedup {record['chosen']:g} (busiest second {record['peak_at_chosen_per_s']:,} "
-        f"events, replay {record['replay_s']:,.1f} s)"
+        f"events, replay {record['replay_s']:,.1f} s)" + _over_limit(record)
+    )
+
+
+def _over_limit(record: dict[str, Any]) -> str:
+    """A warning when the chosen pace needs longer than the replay's time limit."""
+    limit = record.get("max_duration_s")
+    if limit is None or record["replay_s"] <= limit:
+        return ""
+    return (
+        f"; WARNING: that is longer than the {limit:,.0f} s time limit, so the events due "
+        "after it will be dropped (raise max_duration_s or replay a window)"
     )
 
 
