@@ -90,6 +90,14 @@ def finite_float(text: str) -> float:
     return value
 
 
+AUTO = "auto"
+
+
+def speedup_arg(text: str) -> float | str:
+    """argparse type of --speedup: a finite number, or "auto" (chosen from a probe)."""
+    return AUTO if text.strip().lower() == AUTO else finite_float(text)
+
+
 def load_toml(path: str | Path) -> dict[str, Any]:
     """Read and check a TOML file; any way it can be unreadable is an `InputError`."""
     source = str(path)

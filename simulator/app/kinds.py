@@ -36,6 +36,8 @@ class Executed:
     cost: dict[str, Any] | None = None
     replyall: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # lines for the terminal summary
+    speedup: float | None = None  # the speedup replayed at, when the run chose it
+    speedup_auto: dict[str, Any] | None = None  # the probe and the choice (--speedup auto)
 
 
 class Kind(Protocol):

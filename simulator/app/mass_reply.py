@@ -9,6 +9,12 @@ is read back when the plan names a mailbox to verify over IMAP (`app.verifying`)
 otherwise has no store check (`lost` is then not known). The cost and capacity plan is
 priced for the full workforce with the capacity the run measured, and the record keeps
 all of it.
+
+With `auto_headroom` (`--speedup auto`) a "capacity probe" stage chooses the speedup
+before the replay (`replaying.resolve_speedup`): the user's endpoint is probed as it is;
+the embedded system is probed in a server of its own with a throwaway store, so the
+run's store holds only the run's messages, and the run's server is then started with
+the chosen speedup as its time scale.
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ from simulator.app.kinds import Executed, Figures, Sections
 from simulator.app.progress import Steps
 from simulator.app.record import RunRecord
 from simulator.app.replaying import (
+    AutoSpeedup,
     LiveFactory,
     ReplayRequest,
     ReplayRun,
+    auto_line,
     replay_watched,
+    resolve_speedup,
     timezone_of,
 )
 from simulator.app.serving import check_store, served_scenario, serving
@@ -66,13 +75,14 @@ class MassReplyPlan:
     source: str = "command line"  # where smtp_tls was given, for errors
     verify: VerifySpec | None = None  # a mailbox of the user's system to read back
     metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
+    auto_headroom: float | None = None  # --speedup auto: choose `speedup` from a probe
 
 
-def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
+def server_spec(plan: MassReplyPlan, secret: bytes, store: Path | None = None) -> ServerSpec:
     served = served_scenario(plan.scenario)
     return ServerSpec(
         kind="mailbox" if plan.protocol == "smtp" else "api",
-        store_path=str(plan.out / "store.db"),
+        store_path=str(store or plan.out / "store.db"),
         rules_by_round=served.rules_by_round,
         workforce_path=str(plan.out / "workforce.parquet"),
         collections=served.collections,
@@ -129,7 +139,8 @@ def stage_names(plan: MassReplyPlan) -> list[str]:
     embedded = plan.target_url is None
     serve = ["collection system"] if embedded else []
     check = ["store check"] if embedded else []
-    return ["workforce", "schedule", *serve, "replay", *check, "cost"]
+    probe = [] if plan.auto_headroom is None else ["capacity probe"]
+    return ["workforce", "schedule", *probe, *serve, "replay", *check, "cost"]
 
 
 def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) -> Executed:
@@ -159,9 +170,16 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
         ),
         verify=plan.verify,
         metrics=plan.metrics,
+        auto=None if plan.auto_headroom is None else AutoSpeedup(plan.auto_headroom),
     )
     timezone = timezone_of(plan.scenario)
     check = None
+    if request.auto is not None:
+        with steps.step("capacity probe") as step:
+            request = _probe(plan, request)
+            assert request.auto is not None and request.auto.record is not None
+            step.done(auto_line(request.auto.record))
+        plan = replace(plan, speedup=request.options.speedup)
     if plan.target_url is None:
         (out / "store.db").unlink(missing_ok=True)
         kind = "mailbox" if plan.protocol == "smtp" else "api"
@@ -200,7 +218,28 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
         store_check=check,
         agencies=agency_counts(workforce, schedule),
         cost=doc,
+        speedup=plan.speedup,
+        speedup_auto=None if request.auto is None else request.auto.record,
     )
+
+
+def _probe(plan: MassReplyPlan, request: ReplayRequest) -> ReplayRequest:
+    """The request with its speedup chosen by a capacity probe: of the user's endpoint,
+    or of an embedded server of its own whose store is thrown away."""
+    if plan.target_url is not None:
+        return resolve_speedup(request, _quiet)
+    with tempfile.TemporaryDirectory(prefix="pulsecheck-probe-") as tmp:
+        secret, secret_file = run_secret(Path(tmp))
+        with serving(server_spec(plan, secret, Path(tmp) / "probe.db"), _quiet) as url:
+            connection = replace(
+                request.connection, token_secret=secret_file, reason_field=("rule",)
+            )
+            probed = resolve_speedup(replace(request, target=url, connection=connection), _quiet)
+    return replace(request, options=probed.options, auto=probed.auto)
+
+
+def _quiet(line: str) -> None:
+    return None
 
 
 def _replay(

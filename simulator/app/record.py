@@ -68,6 +68,7 @@ class RunRecord:
     replyall: dict[str, Any] | None = None  # the model's figures and the replayed storm's
     sections: tuple[str, ...] = ()  # section titles of the page, in order
     figures: tuple[str, ...] = ()  # figure names of the page, in order
+    speedup_auto: dict[str, Any] | None = None  # --speedup auto: the probe and the choice
     schema: str = field(default=RECORD_SCHEMA)
 
     def to_json(self) -> dict[str, Any]:
@@ -105,6 +106,7 @@ def read_record(run_dir: Path) -> RunRecord | None:
             replyall=doc["replyall"],
             sections=tuple(doc["sections"]),
             figures=tuple(doc["figures"]),
+            speedup_auto=doc.get("speedup_auto"),
         )
     except (KeyError, TypeError) as err:
         raise InputError(

@@ -21,6 +21,14 @@ own preflight login then too.
 With `metrics`, a single-process replay serves live Prometheus metrics
 (`simulator.replay.metrics`) from just before the first event until `linger_s` after the
 last; a split replay (`workers` > 1) refuses them before any load.
+
+With `auto` (`--speedup auto`), the speedup is chosen after the preflight and before
+any load: a short closed-loop probe of the target (`simulator.replay.probe`, its
+messages under a content seed of their own) measures its capacity, and
+`simulator.traffic.autospeed.choose_speedup` picks the highest speedup whose busiest
+second fits under `headroom` of it. The figures go to replay.json as `speedup_auto`.
+A request whose `auto` already holds them (the embedded system, probed in a throwaway
+store of its own by `simulator.app.mass_reply`) is not probed again.
 """
 
 from __future__ import annotations
@@ -30,7 +38,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +52,7 @@ from simulator.replay import smtp_auth
 from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.live import EventClock, LiveDisplay
 from simulator.replay.metrics import MetricsOptions, MetricsServer
+from simulator.replay.probe import ProbeOptions, probe
 from simulator.replay.targets import (
     SMTP_TLS_MODES,
     TargetOptions,
@@ -56,6 +65,8 @@ from simulator.replay.verify import VerifySpec, check_spec
 from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.tables import manifest_path, read_stage
+from simulator.traffic.autospeed import AUTO_HEADROOM, best_rate, choose_speedup, peak_per_s
+from simulator.traffic.pacer import run_window
 from simulator.traffic.record import SUMMARY_FILE, Recorder, read_results, write_run
 from simulator.validation import InputError
 
@@ -71,6 +82,17 @@ def _stderr(line: str) -> None:
 
 
 @dataclass(frozen=True)
+class AutoSpeedup:
+    """`--speedup auto`: the headroom, where it was asked for, and (once probed) the
+    figures the speedup was chosen from."""
+
+    headroom: float = AUTO_HEADROOM
+    source: str = "command line"
+    field: str = "--speedup"
+    record: dict[str, Any] | None = None  # replay.json's speedup_auto, once probed
+
+
+@dataclass(frozen=True)
 class ReplayRequest:
     schedule: Path
     workforce: Path
@@ -81,6 +103,7 @@ class ReplayRequest:
     connection: TargetOptions = field(default_factory=TargetOptions)  # TLS, auth, timeout
     verify: VerifySpec | None = None  # a mailbox to read back after the replay
     metrics: MetricsOptions | None = None  # live Prometheus metrics (single process only)
+    auto: AutoSpeedup | None = None  # choose options.speedup from a capacity probe
 
 
 @dataclass(frozen=True)
@@ -241,6 +264,7 @@ def replay_schedule(
             metrics.source, metrics.field, metrics.port, "needs a single-process replay (workers 1)"
         )
     preflight(request.target, request.connection)
+    request = resolve_speedup(request, say)
     mark = None if verify is None else verifying.preflight(verify)
     request.out.mkdir(parents=True, exist_ok=True)
     if request.workers > 1:
@@ -258,16 +282,90 @@ def replay_schedule(
         summary = _run_single(events, workforce, target, request.options, request.out, on_start)
     else:
         summary = _run_metered(request, metrics, events, workforce, on_start)
-    if verify is None:
-        return ReplayRun(summary, events.num_rows)
-    expected = verifying.expected_events(
-        read_results(request.out), events, workforce, request.options, verify.mailbox_address
-    )
-    check = verifying.verify_mailbox(verify, mark, expected, request.options.seed, say)
-    summary = {**summary, "store_check": asdict(check)}
-    path = request.out / SUMMARY_FILE
-    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    extra: dict[str, Any] = {}
+    if request.auto is not None and request.auto.record is not None:
+        extra["speedup_auto"] = request.auto.record
+    check = None
+    if verify is not None:
+        expected = verifying.expected_events(
+            read_results(request.out), events, workforce, request.options, verify.mailbox_address
+        )
+        check = verifying.verify_mailbox(verify, mark, expected, request.options.seed, say)
+        extra["store_check"] = asdict(check)
+    if extra:
+        summary = {**summary, **extra}
+        path = request.out / SUMMARY_FILE
+        path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
     return ReplayRun(summary, events.num_rows, check)
+
+
+def resolve_speedup(request: ReplayRequest, say: Say = _stderr) -> ReplayRequest:
+    """The request with its speedup chosen from a capacity probe of its target, when it
+    asks for `auto` and has not been probed yet; else the request as it is."""
+    auto = request.auto
+    if auto is None or auto.record is not None:
+        return request
+    options = request.options
+    events = read_stage(request.schedule, "schedule")
+    events = events.slice(0, run_window(events.num_rows, options.max_events))
+    workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
+    spec = ProbeOptions(
+        seed=options.seed,
+        html_share=options.html_share,
+        collections=dict(options.collections),
+        broadcast_sender=options.broadcast_sender,
+        source=auto.source,
+        field=auto.field,
+    )
+
+    async def run() -> list[Any]:
+        return await probe(events, workforce, make_target(request.target, request.connection), spec)
+
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        steps = runner.run(run())
+    capacity = best_rate(steps)
+    t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
+    chosen = choose_speedup(t_us, capacity, auto.headroom)
+    span_s = float(t_us.max() - t_us.min()) / 1e6 if len(t_us) else 0.0
+    record = {
+        "probe_steps": [
+            {**asdict(step), "rate_per_s": round(step.rate_per_s, 1)} for step in steps
+        ],
+        "probe_s": round(sum(step.elapsed_s for step in steps), 3),
+        "capacity_per_s": round(capacity, 1),
+        "peak_intended_per_s": peak_per_s(t_us),
+        "headroom": auto.headroom,
+        "chosen": chosen,
+        "peak_at_chosen_per_s": peak_per_s(t_us, chosen),
+        "replay_s": round(span_s / chosen, 3),
+        "max_duration_s": options.max_duration_s,
+    }
+    say(auto_line(record))
+    return replace(
+        request, options=replace(options, speedup=chosen), auto=replace(auto, record=record)
+    )
+
+
+def auto_line(record: dict[str, Any]) -> str:
+    """What `--speedup auto` measured and chose, in one line."""
+    return (
+        f"speedup auto: measured capacity {record['capacity_per_s']:,.0f}/s in "
+        f"{record['probe_s']:.1f} s of probing; peak intended rate "
+        f"{record['peak_intended_per_s']:,}/s; headroom {record['headroom']:g}: "
+        f"speedup {record['chosen']:g} (busiest second {record['peak_at_chosen_per_s']:,} "
+        f"events, replay {record['replay_s']:,.1f} s)" + _over_limit(record)
+    )
+
+
+def _over_limit(record: dict[str, Any]) -> str:
+    """A warning when the chosen pace needs longer than the replay's time limit."""
+    limit = record.get("max_duration_s")
+    if limit is None or record["replay_s"] <= limit:
+        return ""
+    return (
+        f"; WARNING: that is longer than the {limit:,.0f} s time limit, so the events due "
+        "after it will be dropped (raise max_duration_s or replay a window)"
+    )
 
 
 def _run_metered(
@@ -323,6 +421,10 @@ def replay_watched(
     worker processes has no one recorder to watch)."""
     if live is None or request.workers > 1:
         return replay_schedule(request, say=say)
+    if request.auto is not None and request.auto.record is None:
+        check_connection(request.connection, request.target)
+        preflight(request.target, request.connection)
+        request = resolve_speedup(request, say)  # the live clock needs the speedup
     options = request.options
     clock = event_clock(request.schedule, options, timezone)
     display = live(clock, options.max_duration_s, options.late_after_ms)

@@ -71,6 +71,7 @@ class RunRequest:
     verify_ca_file: Path | None = None
     verify_wait: float | None = None  # seconds to wait for deliveries (default 30)
     metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
+    auto_headroom: float | None = None  # --speedup auto (speedup None): probe, then choose
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,13 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
                 "--verify",
                 request.verify,
                 "a reply-all storm replays against the reference mailbox, checked directly",
+            )
+        if request.auto_headroom is not None:
+            raise InputError(
+                FLAGS,
+                "--speedup",
+                "auto",
+                "a reply-all storm is replayed at its [replyall.replay] speedup; give a number",
             )
         for name in ("scale", "target", "workers", "metrics"):
             if getattr(request, name) is not None:
@@ -172,6 +180,7 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         smtp_auth=auth,
         source=source,
         metrics=request.metrics,
+        auto_headroom=request.auto_headroom,
     )
 
 
@@ -286,6 +295,7 @@ def run(request: RunRequest, say: Say, live: LiveFactory | None = None) -> RunRe
         agencies=executed.agencies,
         cost=executed.cost,
         replyall=executed.replyall,
+        speedup_auto=executed.speedup_auto,
     )
     with steps.step("report") as step:
         write_record(out, record)
@@ -339,7 +349,13 @@ def _info(
         scenario=str(request.scenario),
         target=executed.target,
         protocol=executed.protocol,
-        speedup=float(replay.speedup if reply_all else plan.speedup),
+        speedup=float(
+            replay.speedup
+            if reply_all
+            else executed.speedup
+            if executed.speedup is not None
+            else plan.speedup
+        ),
         concurrency=int(replay.concurrency),
         workers=1 if reply_all else int(plan.workers),
         scale=None if reply_all else float(plan.scale),

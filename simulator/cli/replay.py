@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator.cli import EXIT_FAILED, EXIT_OK, HelpFormatter
-from simulator.validation import InputError, finite_float
+from simulator.validation import AUTO, InputError, finite_float, speedup_arg
 
 if TYPE_CHECKING:
     from simulator.replay.engine import ReplayOptions
@@ -45,11 +45,19 @@ examples:
   pulsecheck replay s.parquet --workforce wf.parquet \\
       --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run7 \\
       --metrics-port 9464
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --speedup auto --out reports/run8
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
 --secret-file api.secret --scenario scenarios/opm-weekly.toml`, whose secret gives each
 request its agency's bearer token. --speedup 2000 plays a 55-hour window in 99 s.
+
+--speedup auto first probes the target for at most 15 s (closed loop, 1, 4, 16 then 64
+connections, each step at most 5,000 of the schedule's first events under a content
+seed of its own, so a store check by the run's seed skips them), then picks the highest
+speedup whose busiest second of intended time fits under --auto-headroom (0.7) of the
+best measured rate; replay.json records the probe and the choice as speedup_auto.
 
 An https:// target is verified against the system's trust store, or --ca-file; its
 certificate must name the URL's host (or --tls-server-name). One probe connection checks
@@ -100,7 +108,20 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         help="http(s)://127.0.0.1:PORT/PATH or smtp://127.0.0.1:PORT",
     )
     parser.add_argument("--out", type=Path, required=True, help="run directory to write")
-    parser.add_argument("--speedup", type=finite_float, default=1.0, help="time compression (>0)")
+    parser.add_argument(
+        "--speedup",
+        type=speedup_arg,
+        default=1.0,
+        help="time compression (>0), or auto: the highest the target keeps up with, "
+        "from a short capacity probe",
+    )
+    parser.add_argument(
+        "--auto-headroom",
+        type=finite_float,
+        default=None,
+        help="with --speedup auto: share of the measured capacity the busiest second "
+        "may use (0..1, default 0.7)",
+    )
     parser.add_argument("--max-events", type=int, default=None, help="replay only the first N")
     parser.add_argument(
         "--max-duration", type=finite_float, default=600.0, help="seconds; later events are dropped"
@@ -357,7 +378,9 @@ def check_args(args: argparse.Namespace) -> None:
 
     parse_target(args.target)
     check_target(args.target, args.allow_remote, "--target")
-    _positive("--speedup", args.speedup)
+    if args.speedup != AUTO:
+        _positive("--speedup", args.speedup)
+    auto_headroom(args.speedup, args.auto_headroom)
     _positive("--max-duration", args.max_duration)
     _positive("--timeout", args.timeout)
     _positive("--max-events", args.max_events, allow_none=True)
@@ -371,6 +394,21 @@ def check_args(args: argparse.Namespace) -> None:
         raise InputError("command line", "--html-share", args.html_share, "must be 0..1")
     if args.seed is not None and args.seed < 0:
         raise InputError("command line", "--seed", args.seed, "must be >= 0")
+
+
+def auto_headroom(speedup: float | str | None, headroom: float | None) -> float | None:
+    """The headroom of --speedup auto (None without auto), checked."""
+    from simulator.traffic.autospeed import AUTO_HEADROOM
+
+    if speedup != AUTO:
+        if headroom is not None:
+            raise InputError("command line", "--auto-headroom", headroom, "needs --speedup auto")
+        return None
+    if headroom is None:
+        return AUTO_HEADROOM
+    if not 0 < headroom <= 1:
+        raise InputError("command line", "--auto-headroom", headroom, "must be in (0, 1]")
+    return headroom
 
 
 def template_from(args: argparse.Namespace) -> dict[str, Any]:
@@ -412,7 +450,7 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
     html = rendering.html_share if args.html_share is None else args.html_share
     sender = {} if scenario is None else {"broadcast_sender": scenario.rounds[0].sender}
     return ReplayOptions(
-        speedup=args.speedup,
+        speedup=1.0 if args.speedup == AUTO else args.speedup,  # auto: chosen after a probe
         concurrency=args.concurrency,
         max_events=args.max_events,
         max_duration_s=args.max_duration,
@@ -425,11 +463,12 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.app.replaying import ReplayRequest
+    from simulator.app.replaying import AutoSpeedup, ReplayRequest
     from simulator.replay.targets import TargetOptions
     from simulator.scenario import load_scenario
 
     check_args(args)
+    headroom = auto_headroom(args.speedup, args.auto_headroom)
     verify = verify_from(args)
     scenario = None if args.scenario is None else load_scenario(args.scenario)
     metrics = metrics_from(args)
@@ -452,6 +491,7 @@ def run(args: argparse.Namespace) -> int:
         ),
         verify=verify,
         metrics=metrics,
+        auto=None if headroom is None else AutoSpeedup(headroom),
     )
     say_metrics(metrics)
     from rich.console import Console

@@ -28,7 +28,7 @@ from simulator.report.lines import WIDTH, fit, fitted
 
 if TYPE_CHECKING:
     from simulator.app.running import RunRequest
-from simulator.validation import finite_float
+from simulator.validation import AUTO, finite_float, speedup_arg
 
 EPILOG = """\
 examples:
@@ -46,6 +46,7 @@ examples:
       --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
       --verify-password-env HR_PASS
   pulsecheck run scenarios/ci-smoke.toml --metrics-port 9464 --out /tmp/smoke
+  pulsecheck run scenarios/ci-smoke.toml --speedup auto --out /tmp/smoke
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
@@ -58,6 +59,12 @@ key_file, server_name). An SMTP server's TLS and submission account come from
 --smtp-tls and --smtp-user (or [target] smtp_tls and [target.smtp_auth]). A reply-all
 scenario runs the storm model on the full list, then replays a scaled-down storm against
 the reference SMTP mailbox.
+
+--speedup auto probes the target for at most 15 s before the replay (closed loop, 1 to
+64 connections; the embedded system in a throwaway store of its own) and picks the
+highest speedup whose busiest second fits under --auto-headroom (0.7) of the measured
+capacity; the summary and run.json (speedup_auto) give the capacity, the peak intended
+rate and the choice.
 
 The run directory holds every stage's file: workforce.parquet, schedule.parquet,
 results.parquet, latency histograms, run.json, summary.json and report.html.
@@ -81,7 +88,18 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument(
         "--scale", type=finite_float, help="share of the 2.3M workforce (0 < S <= 1)"
     )
-    parser.add_argument("--speedup", type=finite_float, help="time compression of the replay (> 0)")
+    parser.add_argument(
+        "--speedup",
+        type=speedup_arg,
+        help="time compression of the replay (> 0), or auto: the highest the target keeps "
+        "up with, from a short capacity probe",
+    )
+    parser.add_argument(
+        "--auto-headroom",
+        type=finite_float,
+        help="with --speedup auto: share of the measured capacity the busiest second may "
+        "use (0..1, default 0.7)",
+    )
     parser.add_argument("--out", type=Path, help="run directory (default reports/<scenario>)")
     parser.add_argument(
         "--protocol", choices=("smtp", "http"), help="embedded system: SMTP mailbox or HTTP API"
@@ -99,12 +117,14 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
 
 def request_from(args: argparse.Namespace) -> RunRequest:
     from simulator.app.running import RunRequest
+    from simulator.cli.replay import auto_headroom
 
     return RunRequest(
         scenario=args.scenario,
         out=args.out,
         scale=args.scale,
-        speedup=args.speedup,
+        speedup=None if args.speedup == AUTO else args.speedup,
+        auto_headroom=auto_headroom(args.speedup, args.auto_headroom),
         protocol=args.protocol,
         target=args.target,
         allow_remote=args.allow_remote,
