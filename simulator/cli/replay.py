@@ -45,6 +45,8 @@ examples:
   pulsecheck replay s.parquet --workforce wf.parquet \\
       --target smtp://127.0.0.1:2525 --speedup 2000 --out reports/run7 \\
       --metrics-port 9464
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --window busiest:15m --out reports/run8
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
@@ -102,6 +104,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     parser.add_argument("--out", type=Path, required=True, help="run directory to write")
     parser.add_argument("--speedup", type=finite_float, default=1.0, help="time compression (>0)")
     parser.add_argument("--max-events", type=int, default=None, help="replay only the first N")
+    parser.add_argument(
+        "--window",
+        default=None,
+        help="replay only the events whose intended time falls in it: busiest:DURATION "
+        "(e.g. busiest:15m, busiest:2h30m) or FROM/TO in the scenario's time zone "
+        "(e.g. 2025-02-24T06:00/2025-02-24T09:00; UTC without --scenario)",
+    )
     parser.add_argument(
         "--max-duration", type=finite_float, default=600.0, help="seconds; later events are dropped"
     )
@@ -425,13 +434,16 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.app.replaying import ReplayRequest
+    from simulator.app.replaying import ReplayRequest, timezone_of
     from simulator.replay.targets import TargetOptions
     from simulator.scenario import load_scenario
+    from simulator.schedule.window import check_spec
 
     check_args(args)
     verify = verify_from(args)
     scenario = None if args.scenario is None else load_scenario(args.scenario)
+    if args.window is not None:
+        check_spec(args.window, timezone_of(scenario))
     metrics = metrics_from(args)
     request = ReplayRequest(
         schedule=args.schedule,
@@ -452,11 +464,13 @@ def run(args: argparse.Namespace) -> int:
         ),
         verify=verify,
         metrics=metrics,
+        window=args.window,
+        timezone=timezone_of(scenario),
     )
     say_metrics(metrics)
     from rich.console import Console
 
-    from simulator.app.replaying import replay_watched, timezone_of
+    from simulator.app.replaying import replay_watched
     from simulator.cli.run import live_factory
 
     live = None if args.no_live else live_factory(Console(stderr=True))
@@ -515,6 +529,15 @@ def _verdict(out: Path, scenario: Any, check: Any = None) -> int:
     return print_verdict(summary)
 
 
+def window_line(window: dict[str, Any]) -> str:
+    """One line on the window a replay covered (replay.json's "window")."""
+    return (
+        f"window {window['spec']}: {window['from']} to {window['to']}, "
+        f"{window['events']:,} of the round's {window['round_events']:,} events "
+        f"({window['share']:.1%})"
+    )
+
+
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     from simulator.report.lines import fitted
 
@@ -532,4 +555,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     if reasons:
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
         print(fitted("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top)))
+    window = summary.get("window")
+    if window:
+        print(fitted(window_line(window)))
     print(fitted(f"wrote {out}/results.parquet, latency_*.hlog, replay.json"))
