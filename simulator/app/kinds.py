@@ -36,6 +36,7 @@ class Executed:
     cost: dict[str, Any] | None = None
     replyall: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)  # lines for the terminal summary
+    window: dict[str, Any] | None = None  # the replayed window (replay.json's), if any
 
 
 class Kind(Protocol):

@@ -66,6 +66,7 @@ class MassReplyPlan:
     source: str = "command line"  # where smtp_tls was given, for errors
     verify: VerifySpec | None = None  # a mailbox of the user's system to read back
     metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
+    window: str | None = None  # replay only this stretch (simulator.schedule.window)
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes) -> ServerSpec:
@@ -159,8 +160,10 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
         ),
         verify=plan.verify,
         metrics=plan.metrics,
+        window=plan.window,
+        timezone=timezone_of(plan.scenario),
     )
-    timezone = timezone_of(plan.scenario)
+    timezone = request.timezone
     check = None
     if plan.target_url is None:
         (out / "store.db").unlink(missing_ok=True)
@@ -174,7 +177,7 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
                 request.connection, token_secret=secret_file, reason_field=("rule",)
             )
             request = replace(request, target=url, connection=connection)
-            _replay(request, steps, live, timezone)
+            done = _replay(request, steps, live, timezone)
         target = f"embedded {kind} ({url})"
         with steps.step("store check") as step:
             check = check_store(read_results(out), out / "store.db")
@@ -200,6 +203,7 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
         store_check=check,
         agencies=agency_counts(workforce, schedule),
         cost=doc,
+        window=done.summary.get("window"),
     )
 
 
@@ -216,8 +220,12 @@ def _replay(
 
 def replay_figure(summary: dict[str, Any]) -> str:
     """The replay's key figures for its stage line."""
+    window = summary.get("window")
+    share = (
+        "" if window is None else f" (window {window['spec']}, {window['share']:.1%} of the round)"
+    )
     return (
-        f"{summary['acknowledged']:,} of {summary['events']:,} acknowledged, "
+        f"{summary['acknowledged']:,} of {summary['events']:,} acknowledged{share}, "
         f"corrected p99 {_ms(summary['latency_corrected_ms']['p99'])}"
     )
 

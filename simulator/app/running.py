@@ -38,6 +38,7 @@ from simulator.replay.tls import TlsOptions
 from simulator.replyall.params import ReplyAllScenario
 from simulator.safety import check_target
 from simulator.scenario import TargetTls
+from simulator.schedule.window import check_spec as check_window
 from simulator.validation import Fields, InputError
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class RunRequest:
     verify_ca_file: Path | None = None
     verify_wait: float | None = None  # seconds to wait for deliveries (default 30)
     metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
+    window: str | None = None  # replay only this stretch (simulator.schedule.window)
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,10 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
                 "--verify",
                 request.verify,
                 "a reply-all storm replays against the reference mailbox, checked directly",
+            )
+        if request.window is not None:
+            raise InputError(
+                FLAGS, "--window", request.window, "a reply-all storm replays the whole storm"
             )
         for name in ("scale", "target", "workers", "metrics"):
             if getattr(request, name) is not None:
@@ -157,7 +163,10 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         raise InputError(
             FLAGS, "--metrics-port", request.metrics.port, f"needs --workers 1 (not {workers})"
         )
+    if request.window is not None:
+        check_window(request.window, _timezone(scenario))
     return MassReplyPlan(
+        window=request.window,
         verify=verify,
         scenario=scenario,
         scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
@@ -349,6 +358,7 @@ def _info(
         version=__version__,
         command=shlex.join(["pulsecheck", *sys.argv[1:]]),
         timezone=_timezone(scenario),
+        window=executed.window,
     )
 
 

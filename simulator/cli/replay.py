@@ -529,15 +529,6 @@ def _verdict(out: Path, scenario: Any, check: Any = None) -> int:
     return print_verdict(summary)
 
 
-def window_line(window: dict[str, Any]) -> str:
-    """One line on the window a replay covered (replay.json's "window")."""
-    return (
-        f"window {window['spec']}: {window['from']} to {window['to']}, "
-        f"{window['events']:,} of the round's {window['round_events']:,} events "
-        f"({window['share']:.1%})"
-    )
-
-
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     from simulator.report.lines import fitted
 
@@ -557,5 +548,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
         print(fitted("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top)))
     window = summary.get("window")
     if window:
-        print(fitted(window_line(window)))
+        from simulator.app.reporting import window_text
+
+        print(fitted("window " + window_text(window)))
     print(fitted(f"wrote {out}/results.parquet, latency_*.hlog, replay.json"))
