@@ -69,11 +69,8 @@ def test_busiest_finds_the_burst_in_an_unsorted_round() -> None:
 
 
 def test_from_to_is_read_in_the_scenario_time_zone() -> None:
-    t = np.array(
-        [_us("2025-02-24T05:59:59"), _us("2025-02-24T06:00"), _us("2025-02-24T08:59:59")]
-        + [_us("2025-02-24T09:00"), _us("2025-02-24T12:00")],
-        dtype=np.int64,
-    )
+    times = ["05:59:59", "06:00", "08:59:59", "09:00", "12:00"]
+    t = np.array([_us(f"2025-02-24T{hm}") for hm in times], dtype=np.int64)
     window = resolve("2025-02-24T06:00/2025-02-24T09:00", t, NY)
     assert (window.first, window.stop) == (1, 3)
     described = window.describe(NY)
