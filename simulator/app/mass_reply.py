@@ -32,6 +32,7 @@ from simulator.app.replaying import (
     ReplayRun,
     replay_watched,
     timezone_of,
+    windowed,
 )
 from simulator.app.serving import check_store, served_scenario, serving
 from simulator.collect.servers import ServerSpec
@@ -164,6 +165,7 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
         timezone=timezone_of(plan.scenario),
     )
     timezone = request.timezone
+    request = windowed(request, schedule)[0]  # a bad window stops the run before any load
     check = None
     if plan.target_url is None:
         (out / "store.db").unlink(missing_ok=True)
