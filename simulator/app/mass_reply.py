@@ -8,7 +8,9 @@ the caller). After the replay the reference store is read back; the user's own s
 is read back when the plan names a mailbox to verify over IMAP (`app.verifying`), and
 otherwise has no store check (`lost` is then not known). The cost and capacity plan is
 priced for the full workforce with the capacity the run measured, and the record keeps
-all of it.
+all of it. A plan's `window` is resolved on the built schedule before the collection
+system starts; only its events are replayed and checked, while the cost still covers
+the whole round.
 """
 
 from __future__ import annotations
