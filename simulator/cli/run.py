@@ -46,7 +46,7 @@ examples:
       --verify imap://hr@opm.example@127.0.0.1:1143/INBOX \\
       --verify-password-env HR_PASS
   pulsecheck run scenarios/ci-smoke.toml --metrics-port 9464 --out /tmp/smoke
-  pulsecheck run scenarios/ci-smoke.toml --window busiest:1h --out /tmp/smoke-peak
+  pulsecheck run scenarios/ci-smoke.toml --window busiest:1h --out /tmp/peak
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
