@@ -38,6 +38,7 @@ class Executed:
     notes: list[str] = field(default_factory=list)  # lines for the terminal summary
     speedup: float | None = None  # the speedup replayed at, when the run chose it
     speedup_auto: dict[str, Any] | None = None  # the probe and the choice (--speedup auto)
+    window: dict[str, Any] | None = None  # the replayed window (replay.json's), if any
 
 
 class Kind(Protocol):

@@ -8,7 +8,9 @@ the caller). After the replay the reference store is read back; the user's own s
 is read back when the plan names a mailbox to verify over IMAP (`app.verifying`), and
 otherwise has no store check (`lost` is then not known). The cost and capacity plan is
 priced for the full workforce with the capacity the run measured, and the record keeps
-all of it.
+all of it. A plan's `window` is resolved on the built schedule before the collection
+system starts; only its events are replayed and checked, while the cost still covers
+the whole round.
 
 With `auto_headroom` (`--speedup auto`) a "capacity probe" stage chooses the speedup
 before the replay (`replaying.resolve_speedup`): the user's endpoint is probed as it is;
@@ -41,6 +43,7 @@ from simulator.app.replaying import (
     replay_watched,
     resolve_speedup,
     timezone_of,
+    windowed,
 )
 from simulator.app.serving import check_store, served_scenario, serving
 from simulator.collect.servers import ServerSpec
@@ -76,6 +79,7 @@ class MassReplyPlan:
     verify: VerifySpec | None = None  # a mailbox of the user's system to read back
     metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
     auto_headroom: float | None = None  # --speedup auto: choose `speedup` from a probe
+    window: str | None = None  # replay only this stretch (simulator.schedule.window)
 
 
 def server_spec(plan: MassReplyPlan, secret: bytes, store: Path | None = None) -> ServerSpec:
@@ -171,8 +175,11 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
         verify=plan.verify,
         metrics=plan.metrics,
         auto=None if plan.auto_headroom is None else AutoSpeedup(plan.auto_headroom),
+        window=plan.window,
+        timezone=timezone_of(plan.scenario),
     )
-    timezone = timezone_of(plan.scenario)
+    timezone = request.timezone
+    request = windowed(request, schedule)[0]  # a bad window stops the run before any load
     check = None
     if request.auto is not None:
         with steps.step("capacity probe") as step:
@@ -192,7 +199,7 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
                 request.connection, token_secret=secret_file, reason_field=("rule",)
             )
             request = replace(request, target=url, connection=connection)
-            _replay(request, steps, live, timezone)
+            done = _replay(request, steps, live, timezone)
         target = f"embedded {kind} ({url})"
         with steps.step("store check") as step:
             check = check_store(read_results(out), out / "store.db")
@@ -220,6 +227,7 @@ def execute(plan: MassReplyPlan, steps: Steps, live: LiveFactory | None = None) 
         cost=doc,
         speedup=plan.speedup,
         speedup_auto=None if request.auto is None else request.auto.record,
+        window=done.summary.get("window"),
     )
 
 
@@ -255,8 +263,12 @@ def _replay(
 
 def replay_figure(summary: dict[str, Any]) -> str:
     """The replay's key figures for its stage line."""
+    window = summary.get("window")
+    share = (
+        "" if window is None else f" (window {window['spec']}, {window['share']:.1%} of the round)"
+    )
     return (
-        f"{summary['acknowledged']:,} of {summary['events']:,} acknowledged, "
+        f"{summary['acknowledged']:,} of {summary['events']:,} acknowledged{share}, "
         f"corrected p99 {_ms(summary['latency_corrected_ms']['p99'])}"
     )
 

@@ -45,6 +45,7 @@ class RunInfo:
     version: str
     command: str
     timezone: str = "UTC"  # IANA zone of the scenario's clock (its first round's)
+    window: dict[str, Any] | None = None  # the replayed window (schedule.window), if any
 
 
 @dataclass(frozen=True)

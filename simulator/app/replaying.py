@@ -18,6 +18,11 @@ probes the server once (TLS handshake, STARTTLS, login), so a run that cannot wo
 stops with one InputError rather than every event failing; a mailbox to verify gets its
 own preflight login then too.
 
+With `window` (`simulator.schedule.window`) only the events whose intended time falls in
+it are replayed, the clock starting at its first; replay.json says which window, how many
+events it holds and what share of the round that is, and the store check expects only
+those events.
+
 With `metrics`, a single-process replay serves live Prometheus metrics
 (`simulator.replay.metrics`) from just before the first event until `linger_s` after the
 last; a split replay (`workers` > 1) refuses them before any load.
@@ -64,6 +69,8 @@ from simulator.replay.targets import (
 from simulator.replay.verify import VerifySpec, check_spec
 from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
+from simulator.schedule.window import Window
+from simulator.schedule.window import resolve as resolve_window
 from simulator.tables import manifest_path, read_stage
 from simulator.traffic.autospeed import AUTO_HEADROOM, best_rate, choose_speedup, peak_per_s
 from simulator.traffic.pacer import run_window
@@ -104,6 +111,8 @@ class ReplayRequest:
     verify: VerifySpec | None = None  # a mailbox to read back after the replay
     metrics: MetricsOptions | None = None  # live Prometheus metrics (single process only)
     auto: AutoSpeedup | None = None  # choose options.speedup from a capacity probe
+    window: str | None = None  # --window: busiest:DURATION or FROM/TO (simulator.schedule.window)
+    timezone: str = "UTC"  # the scenario's, for a FROM/TO window and for describing it
 
 
 @dataclass(frozen=True)
@@ -241,14 +250,31 @@ def preflight(url: str, connection: TargetOptions) -> None:
         runner.run(check())
 
 
+def windowed(
+    request: ReplayRequest, events: pa.Table | None = None
+) -> tuple[ReplayRequest, Window | None]:
+    """The request with its window resolved into `options.window` (positions in
+    intended-time order), and the window; unchanged without one."""
+    if request.window is None:
+        return request, None
+    if events is None:
+        events = read_stage(request.schedule, "schedule", ["t_intended"])
+    n = run_window(events.num_rows, request.options.max_events)
+    t_us = events.column("t_intended").slice(0, n).cast(pa.int64()).to_numpy()
+    window = resolve_window(request.window, t_us, request.timezone)
+    options = replace(request.options, window=(window.first, window.stop))
+    return replace(request, options=options), window
+
+
 def replay_schedule(
     request: ReplayRequest, on_start: OnStart | None = None, say: Say = _stderr
 ) -> ReplayRun:
-    """Replay the schedule against the target and write the run directory."""
+    """Replay the schedule (or its window) against the target and write the run directory."""
     from simulator.app import verifying
 
     check_workforce_matches(request.schedule, request.workforce)
     events = read_stage(request.schedule, "schedule")
+    request, window = windowed(request, events)
     workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
     check_ids(events, workforce.num_rows, str(request.schedule))
     accounts = check_connection(request.connection, request.target)
@@ -283,10 +309,13 @@ def replay_schedule(
     else:
         summary = _run_metered(request, metrics, events, workforce, on_start)
     extra: dict[str, Any] = {}
+    if window is not None:
+        extra["window"] = window.describe(request.timezone)
     if request.auto is not None and request.auto.record is not None:
         extra["speedup_auto"] = request.auto.record
     check = None
     if verify is not None:
+        # the results hold only the window's events, so only those are expected in the store
         expected = verifying.expected_events(
             read_results(request.out), events, workforce, request.options, verify.mailbox_address
         )
@@ -294,9 +323,13 @@ def replay_schedule(
         extra["store_check"] = asdict(check)
     if extra:
         summary = {**summary, **extra}
-        path = request.out / SUMMARY_FILE
-        path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+        _write_summary(request.out, summary)
     return ReplayRun(summary, events.num_rows, check)
+
+
+def _write_summary(out: Path, summary: dict[str, Any]) -> None:
+    path = out / SUMMARY_FILE
+    path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
 
 
 def resolve_speedup(request: ReplayRequest, say: Say = _stderr) -> ReplayRequest:
@@ -325,6 +358,9 @@ def resolve_speedup(request: ReplayRequest, say: Say = _stderr) -> ReplayRequest
         steps = runner.run(run())
     capacity = best_rate(steps)
     t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
+    _, window = windowed(request, events)
+    if window is not None:  # the pace must fit the window's busiest second, not the round's
+        t_us = np.sort(t_us)[window.first : window.stop]
     chosen = choose_speedup(t_us, capacity, auto.headroom)
     span_s = float(t_us.max() - t_us.min()) / 1e6 if len(t_us) else 0.0
     record = {
@@ -403,8 +439,11 @@ def event_clock(schedule: Path, options: ReplayOptions, timezone: str) -> EventC
     column = read_stage(schedule, "schedule", ["t_intended"]).column("t_intended")
     if options.max_events is not None:
         column = column.slice(0, options.max_events)
-    first = pc.min(column.cast(pa.int64())).as_py()
-    return EventClock(int(first or 0), options.speedup, timezone)
+    t_us = column.cast(pa.int64()).to_numpy()
+    if options.window is not None and len(t_us):
+        return EventClock(int(np.sort(t_us)[options.window[0]]), options.speedup, timezone)
+    first = int(t_us.min()) if len(t_us) else 0
+    return EventClock(first, options.speedup, timezone)
 
 
 def timezone_of(scenario: Any) -> str:
@@ -425,7 +464,7 @@ def replay_watched(
         check_connection(request.connection, request.target)
         preflight(request.target, request.connection)
         request = resolve_speedup(request, say)  # the live clock needs the speedup
-    options = request.options
+    options = windowed(request)[0].options
     clock = event_clock(request.schedule, options, timezone)
     display = live(clock, options.max_duration_s, options.late_after_ms)
     try:

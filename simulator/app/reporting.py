@@ -96,9 +96,19 @@ def run_html(record: RunRecord, clock: EventClock | None = None, last_s: float =
         ("pulsecheck", run.version),
         ("command", run.command),
     ]
+    if run.window is not None:
+        rows.insert(4, ("window", window_text(run.window)))
     if clock is not None:
         rows.insert(5, ("scenario time replayed", f"{clock.label(0.0)} to {clock.label(last_s)}"))
     return table_html(rows, ("", ""))
+
+
+def window_text(window: dict[str, Any]) -> str:
+    """The replayed window in words: its spec, its bounds, its events and their share."""
+    return (
+        f"{window['spec']}: {window['from']} to {window['to']}, {window['events']:,} of the "
+        f"round's {window['round_events']:,} events ({window['share']:.1%})"
+    )
 
 
 def schedule_of(run_dir: Path) -> pa.Table | None:

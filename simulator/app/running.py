@@ -38,6 +38,7 @@ from simulator.replay.tls import TlsOptions
 from simulator.replyall.params import ReplyAllScenario
 from simulator.safety import check_target
 from simulator.scenario import TargetTls
+from simulator.schedule.window import check_spec as check_window
 from simulator.validation import Fields, InputError
 
 if TYPE_CHECKING:
@@ -72,6 +73,7 @@ class RunRequest:
     verify_wait: float | None = None  # seconds to wait for deliveries (default 30)
     metrics: MetricsOptions | None = None  # live Prometheus metrics of the replay
     auto_headroom: float | None = None  # --speedup auto (speedup None): probe, then choose
+    window: str | None = None  # replay only this stretch (simulator.schedule.window)
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
                 "--speedup",
                 "auto",
                 "a reply-all storm is replayed at its [replyall.replay] speedup; give a number",
+            )
+        if request.window is not None:
+            raise InputError(
+                FLAGS, "--window", request.window, "a reply-all storm replays the whole storm"
             )
         for name in ("scale", "target", "workers", "metrics"):
             if getattr(request, name) is not None:
@@ -165,7 +171,10 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         raise InputError(
             FLAGS, "--metrics-port", request.metrics.port, f"needs --workers 1 (not {workers})"
         )
+    if request.window is not None:
+        check_window(request.window, _timezone(scenario))
     return MassReplyPlan(
+        window=request.window,
         verify=verify,
         scenario=scenario,
         scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
@@ -365,6 +374,7 @@ def _info(
         version=__version__,
         command=shlex.join(["pulsecheck", *sys.argv[1:]]),
         timezone=_timezone(scenario),
+        window=executed.window,
     )
 
 

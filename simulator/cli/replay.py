@@ -47,6 +47,8 @@ examples:
       --metrics-port 9464
   pulsecheck replay s.parquet --workforce wf.parquet \\
       --target smtp://127.0.0.1:2525 --speedup auto --out reports/run8
+  pulsecheck replay s.parquet --workforce wf.parquet \\
+      --target smtp://127.0.0.1:2525 --window busiest:15m --out reports/run9
 
 The targets run first: `pulsecheck serve mailbox --store store.db --workforce wf.parquet
 --port 2525`, and `pulsecheck serve api --store api.db --workforce wf.parquet --port 8080
@@ -123,6 +125,13 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "may use (0..1, default 0.7)",
     )
     parser.add_argument("--max-events", type=int, default=None, help="replay only the first N")
+    parser.add_argument(
+        "--window",
+        default=None,
+        help="replay only the events whose intended time falls in it: busiest:DURATION "
+        "(e.g. busiest:15m, busiest:2h30m) or FROM/TO in the scenario's time zone "
+        "(e.g. 2025-02-24T06:00/2025-02-24T09:00; UTC without --scenario)",
+    )
     parser.add_argument(
         "--max-duration", type=finite_float, default=600.0, help="seconds; later events are dropped"
     )
@@ -463,14 +472,17 @@ def options_from(args: argparse.Namespace, scenario: Any) -> ReplayOptions:
 
 
 def run(args: argparse.Namespace) -> int:
-    from simulator.app.replaying import AutoSpeedup, ReplayRequest
+    from simulator.app.replaying import AutoSpeedup, ReplayRequest, timezone_of
     from simulator.replay.targets import TargetOptions
     from simulator.scenario import load_scenario
+    from simulator.schedule.window import check_spec
 
     check_args(args)
     headroom = auto_headroom(args.speedup, args.auto_headroom)
     verify = verify_from(args)
     scenario = None if args.scenario is None else load_scenario(args.scenario)
+    if args.window is not None:
+        check_spec(args.window, timezone_of(scenario))
     metrics = metrics_from(args)
     request = ReplayRequest(
         schedule=args.schedule,
@@ -492,11 +504,13 @@ def run(args: argparse.Namespace) -> int:
         verify=verify,
         metrics=metrics,
         auto=None if headroom is None else AutoSpeedup(headroom),
+        window=args.window,
+        timezone=timezone_of(scenario),
     )
     say_metrics(metrics)
     from rich.console import Console
 
-    from simulator.app.replaying import replay_watched, timezone_of
+    from simulator.app.replaying import replay_watched
     from simulator.cli.run import live_factory
 
     live = None if args.no_live else live_factory(Console(stderr=True))
@@ -572,4 +586,9 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     if reasons:
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:5]
         print(fitted("failure reasons: " + ", ".join(f"{k} {v:,}" for k, v in top)))
+    window = summary.get("window")
+    if window:
+        from simulator.app.reporting import window_text
+
+        print(fitted("window " + window_text(window)))
     print(fitted(f"wrote {out}/results.parquet, latency_*.hlog, replay.json"))

@@ -47,6 +47,7 @@ examples:
       --verify-password-env HR_PASS
   pulsecheck run scenarios/ci-smoke.toml --metrics-port 9464 --out /tmp/smoke
   pulsecheck run scenarios/ci-smoke.toml --speedup auto --out /tmp/smoke
+  pulsecheck run scenarios/ci-smoke.toml --window busiest:1h --out /tmp/peak
 
 Against the embedded reference systems (the default, [target] kind = "embedded") the run
 also reads the store back: every acknowledged reply must be in it. Against your own
@@ -102,6 +103,12 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("--out", type=Path, help="run directory (default reports/<scenario>)")
     parser.add_argument(
+        "--window",
+        help="replay only the events whose intended time falls in it: busiest:DURATION "
+        "(e.g. busiest:15m, busiest:2h30m) or FROM/TO in the scenario's time zone "
+        "(e.g. 2025-02-24T06:00/2025-02-24T09:00); cost and capacity still cover the round",
+    )
+    parser.add_argument(
         "--protocol", choices=("smtp", "http"), help="embedded system: SMTP mailbox or HTTP API"
     )
     parser.add_argument("--target", help="your endpoint: http://HOST:PORT/PATH or smtp://HOST:PORT")
@@ -142,6 +149,7 @@ def request_from(args: argparse.Namespace) -> RunRequest:
         verify_ca_file=args.verify_ca_file,
         verify_wait=args.verify_wait,
         metrics=metrics_from(args),
+        window=args.window,
     )
 
 
@@ -180,6 +188,10 @@ def run(args: argparse.Namespace) -> int:
     result = run_all(request, say, live_factory(console))
     summary, record = result.report.summary, result.record
     check = record.store_check
+    if record.run.window is not None:
+        from simulator.app.reporting import window_text
+
+        say("window " + window_text(record.run.window))
     if check is not None:
         say(
             f"store ({check.source}): {check.stored:,} of {check.acknowledged:,} acknowledged "

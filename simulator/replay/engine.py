@@ -14,6 +14,9 @@ coordinated omission). An event that cannot start within `drop_after_s` of its i
 time, or is due after `max_duration_s`, or is still waiting when the run stops, is
 recorded as dropped with a reason; nothing is skipped silently.
 
+A `window` (`simulator.schedule.window`) keeps only a stretch of the sorted events, and
+the run's clock starts at its first event; worker `positions` index into that stretch.
+
 Temporary failures (HTTP Retry-After, SMTP 4xx) are retried on the same connection up to
 `retries` times, honouring the server's delay up to `retry_cap_s`. A stop request (Ctrl-C)
 stops claiming events, gives in-flight deliveries `grace_s` to finish, and returns what
@@ -63,6 +66,7 @@ class ReplayOptions:
     html_share: float = 0.0  # share of replies rendered as HTML (the schedule's)
     start_at_epoch: float | None = None  # common wall-clock start, for worker processes
     positions: I64 | None = None  # run only these event positions (worker processes)
+    window: tuple[int, int] | None = None  # positions [first, stop) in intended-time order
     stop: asyncio.Event | None = None  # set it to stop cleanly (Ctrl-C)
     on_start: Callable[[Recorder, float], None] | None = None  # live display hook
 
@@ -234,6 +238,9 @@ async def replay(
     """Replay `events` (columns.SCHEDULE) open-loop against `target`."""
     events = events.slice(0, run_window(events.num_rows, options.max_events))
     events = events.sort_by("t_intended")
+    if options.window is not None:  # the clock starts at the window's first event
+        first, stop = options.window
+        events = events.slice(first, stop - first)
     t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
     offsets = intended_offsets_us(t_us, options.speedup)
     if options.positions is not None:

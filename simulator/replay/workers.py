@@ -113,6 +113,8 @@ def run_workers(
 ) -> dict[str, Any]:
     """Replay with `workers` processes and merge their runs into `run_dir`."""
     n = run_window(pq.read_metadata(schedule_path).num_rows, options.max_events)
+    if options.window is not None:
+        n = options.window[1] - options.window[0]
     start_at = time.time() + START_DELAY_S
     per_worker = max(1, options.concurrency // workers)
     jobs = [
