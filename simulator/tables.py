@@ -72,14 +72,18 @@ def read_rows(
                 for batch in batches:
                     stop = base + batch.num_rows
                     a, b = np.searchsorted(wanted, [base, stop])
-                    if b > a:
+                    if b - a == batch.num_rows:  # distinct rows: every one is wanted
+                        pieces.append(batch)
+                    elif b > a:
                         pieces.append(batch.take(pa.array(wanted[a:b] - base)))
                     base = stop
             base = end
         schema = file.schema_arrow
         empty = pa.Table.from_pylist([], pa.schema([schema.field(n) for n in names]))
         table = pa.Table.from_batches(pieces) if pieces else empty
-        table = _cast(table, stage, names).combine_chunks()
+        table = _cast(table, stage, names)
+        if np.all(order[1:] > order[:-1]):  # asked for in file order already
+            return table
         inverse = np.empty_like(order)
         inverse[order] = np.arange(len(order))
         return table.take(pa.array(inverse))
