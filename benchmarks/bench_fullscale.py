@@ -19,6 +19,7 @@ Run: python benchmarks/bench_fullscale.py [--scale 1] [--windows busiest:15m bus
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -60,10 +61,8 @@ def timed(command: list[str], log: Path) -> tuple[float, int, int]:
         proc = psutil.Process(child.pid)
         peak = 0
         while child.poll() is None:
-            try:
+            with contextlib.suppress(psutil.Error):  # it ended between poll and read
                 peak = max(peak, tree_rss(proc))
-            except psutil.Error:
-                pass
             time.sleep(POLL_S)
     return time.monotonic() - start, peak, child.returncode
 
