@@ -5,12 +5,15 @@ calibration tables' sha256 into the table's schema metadata, so the table carrie
 own provenance. `write_workforce` writes the Parquet file (to a temporary name, then
 renamed, so a reader never sees half a file) and `<path>.manifest.json` with the same
 facts plus the row count. `read_workforce` checks the columns against `WORKFORCE`.
+`write_workforce_parts` writes a workforce built copy by copy (scale above 1) through one
+`ParquetWriter`, a row group or more per copy, so only one copy is in memory at a time.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -65,6 +68,34 @@ def write_workforce(table: pa.Table, path: Path) -> Path:
     doc = json.dumps(asdict(manifest), indent=2, sort_keys=True) + "\n"
     target.write_text(doc, encoding="utf-8")
     return target
+
+
+def write_workforce_parts(parts: Iterable[pa.Table], path: Path) -> tuple[int, Path]:
+    """Write copies of one workforce (same schema, in row order) as one Parquet file and
+    its manifest, one copy at a time; return the rows written and the manifest's path."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    writer: pq.ParquetWriter | None = None
+    rows, first = 0, None
+    try:
+        for table in parts:
+            if writer is None:
+                first = table.schema
+                writer = pq.ParquetWriter(tmp, first, compression="snappy")
+            writer.write_table(table)
+            rows += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if first is None:
+        raise ValueError("a workforce needs at least one part")
+    os.replace(tmp, path)
+    facts = provenance(pa.Table.from_batches([], schema=first))
+    manifest = WorkforceManifest(rows=rows, file=path.name, **facts)
+    target = manifest_path(path)
+    doc = json.dumps(asdict(manifest), indent=2, sort_keys=True) + "\n"
+    target.write_text(doc, encoding="utf-8")
+    return rows, target
 
 
 def read_manifest(path: Path) -> WorkforceManifest:
