@@ -116,3 +116,17 @@ def report(
         ExclusionRow(a, c, r, k)
         for (a, c, r), k in sorted(counts.items(), key=lambda kv: (kv[0][0], names.index(kv[0][1])))
     ]
+
+
+def merge_reports(reports: Sequence[Sequence[ExclusionRow]]) -> list[ExclusionRow]:
+    """Reports of parts of one workforce added up, in `report`'s order."""
+    names = categories()
+    counts: dict[tuple[str, str, str], int] = {}
+    for rows in reports:
+        for row in rows:
+            key = (row.agency, row.category, row.reason)
+            counts[key] = counts.get(key, 0) + row.count
+    return [
+        ExclusionRow(a, c, r, k)
+        for (a, c, r), k in sorted(counts.items(), key=lambda kv: (kv[0][0], names.index(kv[0][1])))
+    ]

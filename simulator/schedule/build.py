@@ -548,9 +548,7 @@ def number_slice(
     inputs = SizeInputs(**{f: cols[f][order] for f in SIZE_INPUTS})
     ids = np.arange(first_event_id, first_event_id + len(order), dtype=np.int64)
     behaviour = {**defaults(), **scenario.behaviour}
-    sizes = sizes_from(
-        events.kind, events.content, events.violation, inputs, ids, seed, behaviour
-    )
+    sizes = sizes_from(events.kind, events.content, events.violation, inputs, ids, seed, behaviour)
     rounds = [rnd.id for rnd in scenario.rounds]
     return to_table(events, sizes, rounds, collection_ids(scenario), agencies, first_event_id)
 

@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 
 from simulator import __version__
 from simulator.columns import NO_ID, WORKFORCE
+from simulator.scenario import MAX_SCALE
 from simulator.workforce.io import stamp
 from simulator.workforce.layout import Layout, build_layout
 from simulator.workforce.names import sample_names
@@ -70,9 +71,6 @@ class FlagShares:
         return cls(
             f["away"].likely, f["stale"].likely, f["contractor"].likely, f["sensitive"].likely
         )
-
-
-MAX_SCALE = 10.0  # a synthetic organisation of up to 10x the federal workforce (23M rows)
 
 
 @dataclass(frozen=True)

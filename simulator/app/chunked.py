@@ -1,0 +1,324 @@
+"""A workforce and schedule above scale 1: built copy by copy over processes, piece by piece.
+
+Theory of operation: a workforce above scale 1 is ceil(scale) copies of the calibrated
+layout (`simulator.workforce.generate.parts`), each at most federal-sized. The copies are
+built in worker processes (at most `os.cpu_count()`, no more than there are copies, and
+no more than $PULSECHECK_WORKERS when set)
+and handed back in row order to this process, which appends each to one Parquet file
+(`write_workforce_parts`); at most `AHEAD` finished copies wait to be written, so memory
+stays a few copies' worth whatever the scale.
+
+The schedule of such a workforce is built in two passes over the same pool:
+
+1. parts: each worker reads one copy's rows (the row groups of its id range), builds that
+   copy's events (`build_part`: sorted by intended time, ids of the whole workforce, the
+   inputs of their sizes) and writes them to an Arrow IPC file in a temporary directory
+   beside the output, with the copy's exclusions report;
+2. slices: the intended times of the largest part cut the round into stretches of about
+   `SLICE_EVENTS` events; each part is sorted, so a stretch is one contiguous range of
+   every part. A worker maps the part files, merges one stretch's ranges and numbers and
+   sizes its events (`number_slice`, ids from the events of the stretches before it);
+   this process writes the stretches in order, so the file is sorted by intended time and
+   its event ids are 0..n-1 in that order, as for any schedule.
+
+The arrival curves (and the manifest's replies by and after each deadline) are read from
+the parts' code columns, which the order does not change; the exclusions reports are the
+parts' added up. The temporary directory is removed whatever happens.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from simulator.behaviour.exclusions import ExclusionRow, merge_reports
+from simulator.columns import CONTENTS, KINDS
+from simulator.scenario import Scenario, load_scenario
+from simulator.schedule.build import Part, build_part, exclusion_reports, number_slice
+from simulator.schedule.people import NEEDED
+from simulator.schedule.summary import ArrivalCurve, round_curves
+from simulator.workforce import load_tables
+from simulator.workforce.generate import Part as Copy
+from simulator.workforce.generate import build_workforce, copies, parts
+from simulator.workforce.io import read_manifest, write_workforce_parts
+
+Progress = Callable[[str, float], None]
+SLICE_EVENTS = 1_000_000  # events per written stretch of the schedule (a row group)
+AHEAD = 1  # finished tasks that may wait, beyond one per worker, for the writer
+
+
+WORKERS_ENV = "PULSECHECK_WORKERS"  # fewer worker processes than cores (e.g. 1 to compare)
+
+
+def workers_for(tasks: int) -> int:
+    """Worker processes for `tasks` tasks: at most one per core (or $PULSECHECK_WORKERS)."""
+    cores = os.cpu_count() or 1
+    asked = os.environ.get(WORKERS_ENV, "")
+    if asked.isdigit() and int(asked) >= 1:
+        cores = min(cores, int(asked))
+    return max(1, min(cores, tasks))
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # fork: a worker starts in milliseconds with the modules already loaded (Arrow
+    # re-creates its thread pools in a forked child); the workers use no locks of ours
+    context = multiprocessing.get_context("fork")
+    return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread)
+
+
+def _one_thread() -> None:
+    """Each worker uses one core: the pool already keeps every core busy, and Arrow's own
+    thread pools on top of it only contend (measured: about 25% slower per copy)."""
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+
+
+def in_order(
+    pool: ProcessPoolExecutor,
+    workers: int,
+    fn: Callable[..., Any],
+    tasks: Sequence[tuple[Any, ...]],
+) -> Iterator[Any]:
+    """`fn(*task)` for each task, run on the pool of `workers`, yielded in task order,
+    with at most one task per worker plus `AHEAD` submitted and not yet taken."""
+    limit = workers + AHEAD
+    pending: list[Future[Any]] = []
+    queue = iter(tasks)
+    for task in queue:
+        pending.append(pool.submit(fn, *task))
+        if len(pending) >= limit:
+            break
+    while pending:
+        done = pending.pop(0).result()
+        for task in queue:
+            pending.append(pool.submit(fn, *task))
+            break
+        yield done
+
+
+# -- the workforce ----------------------------------------------------------------------
+def _build_copy(scale: float, seed: int, tables: Path | None, copy: Copy) -> pa.Table:
+    return build_workforce(scale, seed, load_tables(tables), part=copy)
+
+
+def write_workforce_copies(
+    scale: float, seed: int, tables: Path | None, out: Path, progress: Progress | None = None
+) -> tuple[int, Path]:
+    """Build a workforce of several copies over processes and write it to `out`; return
+    the rows and the manifest's path."""
+    report = progress or (lambda stage, done: None)
+    plan = parts(scale, load_tables(tables))
+    report(f"{len(plan)} copies of {plan[0].copy_rows:,} rows", 0.0)
+
+    def built() -> Iterator[pa.Table]:
+        workers = workers_for(len(plan))
+        with _pool(workers) as pool:
+            tasks = [(scale, seed, tables, copy) for copy in plan]
+            for i, table in enumerate(in_order(pool, workers, _build_copy, tasks)):
+                report(f"copy {i + 1} of {len(plan)} written", (i + 1) / len(plan))
+                yield table
+
+    return write_workforce_parts(built(), out)
+
+
+def copy_bounds(workforce: Path) -> list[tuple[int, int, int]]:
+    """(copy, first row, stop row) of each copy of a workforce file: one copy for a
+    workforce at scale <= 1 or one from elsewhere, else the copies its scale implies."""
+    rows = pq.ParquetFile(workforce).metadata.num_rows
+    scale = read_manifest(workforce).scale if workforce_has_manifest(workforce) else None
+    k = copies(scale) if scale is not None and scale > 1 else 1
+    if rows % k:
+        k = 1
+    size = rows // k
+    return [(c, c * size, (c + 1) * size) for c in range(k)]
+
+
+def workforce_has_manifest(workforce: Path) -> bool:
+    from simulator.tables import manifest_path
+
+    return manifest_path(workforce).is_file()
+
+
+def read_rows(workforce: Path, start: int, stop: int, columns: Sequence[str]) -> pa.Table:
+    """Rows [start, stop) of a Parquet file, reading only the row groups that hold them."""
+    file = pq.ParquetFile(workforce)
+    groups, first, at = [], None, 0
+    for g in range(file.metadata.num_row_groups):
+        n = file.metadata.row_group(g).num_rows
+        if at < stop and at + n > start:
+            groups.append(g)
+            first = at if first is None else first
+        at += n
+    table = file.read_row_groups(groups, columns=list(columns))
+    return table.slice(start - (first or 0), stop - start)
+
+
+# -- the schedule -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class PartFile:
+    path: Path
+    events: int
+    agencies: list[str]
+    exclusions: dict[str, list[ExclusionRow]]
+
+
+def _schedule_part(
+    scenario_path: Path,
+    workforce: Path,
+    seed: int,
+    round_ids: tuple[str, ...] | None,
+    bounds: tuple[int, int, int],
+    total: int,
+    folder: Path,
+) -> PartFile:
+    scenario = load_scenario(scenario_path)
+    copy, start, stop = bounds
+    people = read_rows(workforce, start, stop, NEEDED)
+    part = Part(copy, start, total)
+    table = build_part(scenario, people, seed, part, round_ids)
+    path = folder / f"part-{copy:03d}.arrow"
+    with ipc.new_file(path, table.schema) as writer:
+        writer.write_table(table)
+    reports = exclusion_reports(scenario, people, seed, round_ids, part)
+    agencies = [str(v) for v in people.column("department").chunk(0).dictionary.to_pylist()]
+    return PartFile(path, table.num_rows, agencies, reports)
+
+
+def _mapped(path: Path) -> pa.Table:
+    return ipc.open_file(pa.memory_map(str(path))).read_all()
+
+
+def _slice(
+    paths: list[Path],
+    ranges: list[tuple[int, int]],
+    first_event_id: int,
+    scenario_path: Path,
+    seed: int,
+    agencies: list[str],
+) -> pa.Table:
+    pieces = [
+        _mapped(p).slice(lo, hi - lo) for p, (lo, hi) in zip(paths, ranges, strict=True) if hi > lo
+    ]
+    return number_slice(pieces, first_event_id, load_scenario(scenario_path), seed, agencies)
+
+
+def _cuts(parts: list[pa.Table]) -> list[np.ndarray[Any, Any]]:
+    """Per part, the positions that cut it into the same stretches of intended time."""
+    biggest = max(parts, key=lambda t: t.num_rows)
+    t_big = biggest.column("t_us").to_numpy()
+    step = max(1, SLICE_EVENTS // len(parts))
+    cut_times = np.unique(t_big[step::step])
+    out = []
+    for table in parts:
+        t = table.column("t_us").to_numpy()
+        inner = np.searchsorted(t, cut_times, side="left")
+        out.append(np.concatenate([[0], inner, [len(t)]]).astype(np.int64))
+    return out
+
+
+def _curves(parts: list[pa.Table], scenario: Scenario) -> list[ArrivalCurve]:
+    """Arrival curves from the parts' code columns (the order does not matter to them)."""
+    rounds = pa.array([r.id for r in scenario.rounds], type=pa.string())
+
+    def coded(name: str, names: pa.Array) -> pa.ChunkedArray:
+        return pa.chunked_array(
+            [
+                pa.DictionaryArray.from_arrays(c.cast(pa.int16()), names)
+                for t in parts
+                for c in t.column(name).chunks
+            ],
+            type=pa.dictionary(pa.int16(), pa.string()),
+        )
+
+    t_us = pa.chunked_array(
+        [c for t in parts for c in t.column("t_us").chunks], type=pa.int64()
+    ).cast(pa.timestamp("us", tz="UTC"))
+    table = pa.table(
+        {
+            "t_intended": t_us,
+            "round": coded("round", rounds),
+            "kind": coded("kind", pa.array(KINDS, type=pa.string())),
+            "content": coded("content", pa.array(CONTENTS, type=pa.string())),
+        }
+    )
+    return round_curves(table, scenario)
+
+
+@dataclass(frozen=True)
+class PartsResult:
+    rows: int
+    curves: list[ArrivalCurve]
+    deadlines: dict[str, dict[str, int]]
+    exclusions: dict[str, list[dict[str, object]]]
+    workforce_rows: int
+
+
+def write_schedule_parts(
+    scenario: Scenario,
+    workforce: Path,
+    seed: int,
+    round_ids: tuple[str, ...] | None,
+    out: Path,
+    progress: Callable[[str], None] | None = None,
+) -> PartsResult:
+    """Build the schedule of a workforce of several copies over processes and write it to
+    `out` (the Parquet file only: the caller writes the manifest from the result)."""
+    from simulator.schedule.io import write_schedule_parts as write_pieces
+
+    step = progress or (lambda _: None)
+    bounds = copy_bounds(workforce)
+    total = bounds[-1][2]
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        workers = workers_for(len(bounds))
+        with _pool(workers) as pool:
+            step(f"{len(bounds)} copies: who replies and when")
+            tasks = [(scenario.path, workforce, seed, round_ids, b, total, folder) for b in bounds]
+            files: list[PartFile] = list(in_order(pool, workers, _schedule_part, tasks))
+            tables = [_mapped(f.path) for f in files]
+            cuts = _cuts(tables)
+            counts = np.sum([np.diff(c) for c in cuts], axis=0)
+            firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+            paths = [f.path for f in files]
+            agencies = files[0].agencies
+            slices = [
+                (
+                    paths,
+                    [(int(c[i]), int(c[i + 1])) for c in cuts],
+                    int(firsts[i]),
+                    scenario.path,
+                    seed,
+                    agencies,
+                )
+                for i in range(len(counts))
+            ]
+
+            def pieces() -> Iterator[pa.Table]:
+                for i, table in enumerate(in_order(pool, workers, _slice, slices)):
+                    step(f"numbering and sizing: stretch {i + 1} of {len(slices)}")
+                    yield table
+
+            rows = write_pieces(pieces(), out)
+            curves = _curves(tables, scenario)
+            del tables
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    deadlines = {c.round: {"before": c.before_deadline, "after": c.after_deadline} for c in curves}
+    reports = {
+        r: merge_reports([f.exclusions.get(r, []) for f in files])
+        for r in sorted({r for f in files for r in f.exclusions})
+    }
+    exclusions = {r: [asdict(row) for row in rows_] for r, rows_ in reports.items()}
+    return PartsResult(rows, curves, deadlines, exclusions, total)
