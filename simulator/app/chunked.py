@@ -28,6 +28,7 @@ parts' added up. The temporary directory is removed whatever happens.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
 import shutil
@@ -52,7 +53,7 @@ from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.workforce import load_tables
 from simulator.workforce.generate import Part as Copy
 from simulator.workforce.generate import build_workforce, copies, parts
-from simulator.workforce.io import read_manifest, write_workforce_parts
+from simulator.workforce.io import provenance, write_workforce_parts
 
 Progress = Callable[[str, float], None]
 SLICE_EVENTS = 1_000_000  # events per written stretch of the schedule (a row group)
@@ -78,11 +79,25 @@ def _pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread)
 
 
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+MMAP_THRESHOLD = 32 << 20  # glibc's largest: columns of a copy (<= 18 MB) stay in the heap
+TRIM_THRESHOLD = 512 << 20  # keep up to this much freed heap for the next copy
+
+
 def _one_thread() -> None:
     """Each worker uses one core: the pool already keeps every core busy, and Arrow's own
-    thread pools on top of it only contend (measured: about 25% slower per copy)."""
+    thread pools on top of it only contend (measured: about 25% slower per copy). And
+    the heap keeps freed column buffers for reuse instead of returning each to the
+    kernel, which would fault every page of the next copy's columns in afresh (measured:
+    system time per copy from about 0.8 s to 0.2-0.5 s)."""
     pa.set_cpu_count(1)
     pa.set_io_thread_count(1)
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # not glibc: keep the allocator's defaults
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)
 
 
 def in_order(
@@ -135,20 +150,19 @@ def write_workforce_copies(
 
 def copy_bounds(workforce: Path) -> list[tuple[int, int, int]]:
     """(copy, first row, stop row) of each copy of a workforce file: one copy for a
-    workforce at scale <= 1 or one from elsewhere, else the copies its scale implies."""
-    rows = pq.ParquetFile(workforce).metadata.num_rows
-    scale = read_manifest(workforce).scale if workforce_has_manifest(workforce) else None
-    k = copies(scale) if scale is not None and scale > 1 else 1
+    workforce at scale <= 1 or one from elsewhere, else the copies its scale (from the
+    file's own provenance) implies."""
+    try:
+        file = pq.ParquetFile(workforce)
+    except (OSError, pa.ArrowException):  # the stage reader says what is wrong with it
+        return [(0, 0, 0)]
+    rows = file.metadata.num_rows
+    scale = provenance(pa.Table.from_batches([], schema=file.schema_arrow))["scale"]
+    k = copies(scale) if isinstance(scale, int | float) and scale > 1 else 1
     if rows % k:
         k = 1
     size = rows // k
     return [(c, c * size, (c + 1) * size) for c in range(k)]
-
-
-def workforce_has_manifest(workforce: Path) -> bool:
-    from simulator.tables import manifest_path
-
-    return manifest_path(workforce).is_file()
 
 
 def read_rows(workforce: Path, start: int, stop: int, columns: Sequence[str]) -> pa.Table:
