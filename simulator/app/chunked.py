@@ -28,6 +28,7 @@ parts' added up. The temporary directory is removed whatever happens.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -51,9 +52,9 @@ from simulator.schedule.build import Part, build_part, exclusion_reports, number
 from simulator.schedule.people import NEEDED
 from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.workforce import load_tables
+from simulator.workforce.generate import COPY_SCALE, build_workforce, parts
 from simulator.workforce.generate import Part as Copy
-from simulator.workforce.generate import build_workforce, copies, parts
-from simulator.workforce.io import provenance, write_workforce_parts
+from simulator.workforce.io import copies_of, write_workforce_parts
 
 Progress = Callable[[str, float], None]
 SLICE_EVENTS = 1_000_000  # events per written stretch of the schedule (a row group)
@@ -124,41 +125,73 @@ def in_order(
 
 
 # -- the workforce ----------------------------------------------------------------------
-def _build_copy(scale: float, seed: int, tables: Path | None, copy: Copy) -> pa.Table:
-    return build_workforce(scale, seed, load_tables(tables), part=copy)
+def _build_copy(scale: float, seed: int, tables: Path | None, copy: Copy, folder: Path) -> Path:
+    table = build_workforce(scale, seed, load_tables(tables), part=copy)
+    return _to_file(table, folder / f"copy-{copy.copy:03d}.arrow")
+
+
+def _to_file(table: pa.Table, path: Path) -> Path:
+    """Hand a table to the writing process as an Arrow IPC file: written once here and
+    mapped there, it costs one copy, where a pipe costs a pickle and three."""
+    with ipc.new_file(path, table.schema) as writer:
+        writer.write_table(table)
+    return path
+
+
+def _taken(paths: Iterator[Path]) -> Iterator[pa.Table]:
+    """Each file's table, mapped; the file is removed once the next one is asked for."""
+    for path in paths:
+        yield _mapped(path)
+        path.unlink()
 
 
 def write_workforce_copies(
-    scale: float, seed: int, tables: Path | None, out: Path, progress: Progress | None = None
+    scale: float,
+    seed: int,
+    tables: Path | None,
+    out: Path,
+    progress: Progress | None = None,
+    largest: float = COPY_SCALE,
 ) -> tuple[int, Path]:
-    """Build a workforce of several copies over processes and write it to `out`; return
-    the rows and the manifest's path."""
+    """Build a workforce of copies no bigger than `largest` over processes and write it to
+    `out`; return the rows and the manifest's path."""
     report = progress or (lambda stage, done: None)
-    plan = parts(scale, load_tables(tables))
+    plan = parts(scale, load_tables(tables), largest)
     report(f"{len(plan)} copies of {plan[0].copy_rows:,} rows", 0.0)
 
-    def built() -> Iterator[pa.Table]:
+    def built(folder: Path) -> Iterator[pa.Table]:
         workers = workers_for(len(plan))
         with _pool(workers) as pool:
-            tasks = [(scale, seed, tables, copy) for copy in plan]
-            for i, table in enumerate(in_order(pool, workers, _build_copy, tasks)):
-                report(f"copy {i + 1} of {len(plan)} written", (i + 1) / len(plan))
+            tasks = [(scale, seed, tables, copy, folder) for copy in plan]
+            files = in_order(pool, workers, _build_copy, tasks)
+            for i, table in enumerate(_taken(files)):
+                report(f"copy {i + 1} of {len(plan)} built", (i + 1) / len(plan))
                 yield table
 
-    return write_workforce_parts(built(), out)
+    with _scratch(out) as folder:
+        return write_workforce_parts(built(folder), out)
+
+
+@contextlib.contextmanager
+def _scratch(out: Path) -> Iterator[Path]:
+    """A temporary directory beside `out`, removed whatever happens."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def copy_bounds(workforce: Path) -> list[tuple[int, int, int]]:
     """(copy, first row, stop row) of each copy of a workforce file: one copy for a
     workforce at scale <= 1 or one from elsewhere, else the copies its scale (from the
-    file's own provenance) implies."""
+    file's schema metadata) says."""
     try:
         file = pq.ParquetFile(workforce)
     except (OSError, pa.ArrowException):  # the stage reader says what is wrong with it
         return [(0, 0, 0)]
     rows = file.metadata.num_rows
-    scale = provenance(pa.Table.from_batches([], schema=file.schema_arrow))["scale"]
-    k = copies(scale) if isinstance(scale, int | float) and scale > 1 else 1
+    k = copies_of(file.schema_arrow)
     if rows % k:
         k = 1
     size = rows // k
@@ -221,11 +254,14 @@ def _slice(
     scenario_path: Path,
     seed: int,
     agencies: list[str],
-) -> pa.Table:
+    folder: Path,
+) -> Path:
     pieces = [
         _mapped(p).slice(lo, hi - lo) for p, (lo, hi) in zip(paths, ranges, strict=True) if hi > lo
     ]
-    return number_slice(pieces, first_event_id, load_scenario(scenario_path), seed, agencies)
+    scenario = load_scenario(scenario_path)
+    table = number_slice(pieces, first_event_id, scenario, seed, agencies)
+    return _to_file(table, folder / f"stretch-{first_event_id:012d}.arrow")
 
 
 def _cuts(parts: list[pa.Table]) -> list[np.ndarray[Any, Any]]:
@@ -294,8 +330,7 @@ def write_schedule_parts(
     step = progress or (lambda _: None)
     bounds = copy_bounds(workforce)
     total = bounds[-1][2]
-    folder = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with _scratch(out) as folder:
         workers = workers_for(len(bounds))
         with _pool(workers) as pool:
             step(f"{len(bounds)} copies: who replies and when")
@@ -315,20 +350,20 @@ def write_schedule_parts(
                     scenario.path,
                     seed,
                     agencies,
+                    folder,
                 )
                 for i in range(len(counts))
             ]
 
             def pieces() -> Iterator[pa.Table]:
-                for i, table in enumerate(in_order(pool, workers, _slice, slices)):
+                files_ = in_order(pool, workers, _slice, slices)
+                for i, table in enumerate(_taken(files_)):
                     step(f"numbering and sizing: stretch {i + 1} of {len(slices)}")
                     yield table
 
             rows = write_pieces(pieces(), out)
             curves = _curves(tables, scenario)
             del tables
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
     deadlines = {c.round: {"before": c.before_deadline, "after": c.after_deadline} for c in curves}
     reports = {
         r: merge_reports([f.exclusions.get(r, []) for f in files])

@@ -509,9 +509,12 @@ def build_part(
     ids and the inputs of their sizes (columns: `EVENT_FIELDS` then `SIZE_INPUTS`);
     `workforce` holds that copy's rows only."""
     people = people_from_table(workforce)
+    shift = np.int64(part.first_id)
+    # inside the part, ids are the copy's own row numbers (its managers lie in it too)
+    local = np.where(people.manager == NO_ID, NO_ID, people.manager - shift)
+    people = dataclasses.replace(people, manager=local)
     events = _sorted_events(scenario, people, seed, round_ids, lambda _: None, part)
     inputs = size_inputs(events, people)
-    shift = np.int64(part.first_id)
     events = dataclasses.replace(
         events,
         sender=np.where(events.sender == NO_ID, NO_ID, events.sender + shift),

@@ -8,12 +8,13 @@ the same seed and scale always give identical columns. No clock, disk or network
 
 Above scale 1 the workforce is a synthetic organisation of `scale` x the federal one:
 `copies(scale)` = ceil(scale) copies of the calibrated layout, each at scale / copies
-(so each is at most federal-sized), each with its own random streams (spawned from the
-seed and the copy's number), its ids, manager ids and email ids offset by the rows of
-the copies before it, so every id and email stays unique and every manager lies in its
-employee's copy. `build_workforce(..., part=Part(copy, copies, rows))` builds one copy;
-the caller writes them one after another, so the whole table need never be in memory.
-At scale <= 1 there is one copy, built exactly as before.
+(so each is at most federal-sized; the schema metadata says how many), each with its
+own random streams (spawned from the seed and the copy's number), its ids, manager ids
+and email ids offset by the rows of the copies before it, so every id and email stays
+unique and every manager lies in its employee's copy, under that copy's own department
+heads. `build_workforce(..., part=Part(copy, copies, rows))` builds one copy; the
+caller writes them one after another, so the whole table need never be in memory.
+At scale <= 1 there is one copy, built whole.
 
 Grades are drawn per department and then handed out by position: rows higher in the
 tree (smaller depth, plus noise) get the higher grades, so supervisors tend to earn
@@ -36,7 +37,7 @@ import pyarrow.compute as pc
 from simulator import __version__
 from simulator.columns import NO_ID, WORKFORCE
 from simulator.scenario import MAX_SCALE
-from simulator.workforce.io import stamp
+from simulator.workforce.io import COPIES_KEY, stamp
 from simulator.workforce.layout import Layout, build_layout
 from simulator.workforce.names import sample_names
 from simulator.workforce.tables import DEFAULT_MIX, CalibrationTables
@@ -90,24 +91,19 @@ class Part:
         return self.copies * self.copy_rows
 
 
-def copies(scale: float) -> int:
-    """How many copies of the calibrated layout a workforce at `scale` is built from."""
-    return max(1, int(np.ceil(scale - 1e-12)))
+COPY_SCALE = 1.0  # the largest copy: one federal workforce
 
 
-def copy_scale(scale: float) -> float:
-    """The scale of each copy: `scale` itself up to 1, else scale / copies(scale)."""
-    return scale if scale <= 1 else scale / copies(scale)
+def copies(scale: float, largest: float = COPY_SCALE) -> int:
+    """How many copies of the calibrated layout a workforce at `scale` is built from:
+    ceil(scale / largest), so no copy is bigger than `largest` (a test passes a small one)."""
+    return max(1, int(np.ceil(scale / largest - 1e-12)))
 
 
-def copy_rows(scale: float, tables: CalibrationTables) -> int:
-    """Rows in each copy of a workforce at `scale` (every copy has the same layout)."""
-    return build_layout(tables, copy_scale(scale)).rows
-
-
-def parts(scale: float, tables: CalibrationTables) -> list[Part]:
-    """The copies a workforce at `scale` is built from, in row order."""
-    k, rows = copies(scale), copy_rows(scale, tables)
+def parts(scale: float, tables: CalibrationTables, largest: float = COPY_SCALE) -> list[Part]:
+    """The copies a workforce at `scale` is built from, in row order (one: build it whole)."""
+    k = copies(scale, largest)
+    rows = build_layout(tables, scale / k).rows
     return [Part(c, k, rows) for c in range(k)]
 
 
@@ -260,13 +256,13 @@ def build_workforce(
     """
     if not 0 < scale <= MAX_SCALE:
         raise ValueError(f"scale = {scale!r}: must be > 0 and <= {MAX_SCALE:g}")
-    if scale > 1 and part is None:
-        raise ValueError(f"scale = {scale!r}: above 1, build it copy by copy (part=...)")
+    if scale > COPY_SCALE and part is None:
+        raise ValueError(f"scale = {scale!r}: above {COPY_SCALE:g}, build it copy by copy")
     report = progress or (lambda stage, done: None)
     rng = _streams(seed, None if part is None else part.copy)
     shares = flags or FlagShares.likely(tables)
     report("layout and manager tree", 0.0)
-    layout = build_layout(tables, copy_scale(scale))
+    layout = build_layout(tables, scale if part is None else scale / part.copies)
     tree = build_tree(layout.units)
     cols = _structure_columns(layout, tree, 0 if part is None else part.first_id)
     report("grades and pay", 0.2)
@@ -285,7 +281,8 @@ def build_workforce(
     cols |= {k: pa.array(v) for k, v in _flags(rng["flags"], shares, tree.is_supervisor).items()}
     report("done", 1.0)
     table = pa.Table.from_arrays([cols[f.name] for f in WORKFORCE], schema=WORKFORCE)
-    return stamp(table, _provenance(scale, seed, tables))
+    table = stamp(table, _provenance(scale, seed, tables))
+    return table if part is None else stamp(table, {COPIES_KEY: part.copies})
 
 
 def _provenance(scale: float, seed: int, tables: CalibrationTables) -> dict[str, object]:

@@ -26,6 +26,7 @@ from simulator.validation import InputError
 
 META_PREFIX = "pulsecheck."
 PROVENANCE_KEYS = ("seed", "scale", "version", "tables_sha256", "faker_version")
+COPIES_KEY = "copies"  # in a workforce built copy by copy: how many copies it holds
 
 
 def stamp(table: pa.Table, provenance: dict[str, Any]) -> pa.Table:
@@ -105,6 +106,13 @@ def write_workforce_parts(parts: Iterable[pa.Table], path: Path) -> tuple[int, P
     doc = json.dumps(asdict(manifest), indent=2, sort_keys=True) + "\n"
     target.write_text(doc, encoding="utf-8")
     return rows, target
+
+
+def copies_of(schema: pa.Schema) -> int:
+    """How many copies a workforce file holds (1 unless it was built copy by copy)."""
+    raw = (schema.metadata or {}).get(f"{META_PREFIX}{COPIES_KEY}".encode())
+    value = json.loads(raw) if raw is not None else 1
+    return value if isinstance(value, int) and value >= 1 else 1
 
 
 def read_manifest(path: Path) -> WorkforceManifest:
