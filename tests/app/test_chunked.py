@@ -84,7 +84,7 @@ def test_manifest_counts_every_copy(built: tuple) -> None:
 
 
 def test_schedule_round_trips_through_window(built: tuple) -> None:
-    wf, sched = built
+    _, sched = built
     events = read_schedule(sched)
     assert events.schema.equals(SCHEDULE)
     assert np.array_equal(events.column("event_id").to_numpy(), np.arange(events.num_rows))
@@ -157,8 +157,10 @@ def test_one_copy_in_parts_matches_the_whole_build(tmp_path: Path) -> None:
     assert mine.column("t_intended").is_valid().to_numpy(zero_copy_only=False).all()
     broadcast = pc.equal(mine.column("kind").cast(pa.string()), "broadcast")
     theirs = pc.equal(whole.column("kind").cast(pa.string()), "broadcast")
-    assert mine.filter(broadcast).column("t_intended").equals(
-        whole.filter(theirs).column("t_intended")
+    assert (
+        mine.filter(broadcast)
+        .column("t_intended")
+        .equals(whole.filter(theirs).column("t_intended"))
     )
 
 
