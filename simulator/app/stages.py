@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from simulator.app.inputs import directive_records, schedule_manifest
+from simulator.app.inputs import directive_records, schedule_manifest, write_schedule_in_parts
 from simulator.scenario import Scenario, load_scenario
 from simulator.schedule.build import build_schedule
-from simulator.schedule.io import read_workforce_columns, write_schedule, write_schedule_manifest
+from simulator.schedule.io import read_workforce_columns, write_schedule
 from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.validation import InputError
 from simulator.workforce import build_workforce, load_tables, write_workforce
@@ -131,17 +131,12 @@ def _schedule_in_parts(
     progress: Callable[[str], None] | None,
 ) -> ScheduleResult:
     """The schedule of a workforce of several copies, built and written piece by piece."""
-    from simulator.app.chunked import write_schedule_parts
-
     try:
-        built = write_schedule_parts(
-            scenario, request.workforce, seed, request.round_ids, request.out, progress
+        built = write_schedule_in_parts(
+            scenario, seed, request.workforce, request.out, request.round_ids, progress
         )
     except OSError as err:
         raise InputError(FLAGS, "--out", str(request.out), f"could not be written: {err}") from err
-    records = (built.deadlines, built.exclusions)
-    manifest = schedule_manifest(scenario, seed, request.workforce, built.workforce_rows, records)
-    write_schedule_manifest(request.out, manifest, built.rows)
     return ScheduleResult(scenario, built.rows, request.out, built.curves, built.exclusions)
 
 

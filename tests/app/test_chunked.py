@@ -8,6 +8,7 @@ of 2.3M rows, small enough to check row by row.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +203,27 @@ def test_run_scale_above_ten_is_refused(capsys: pytest.CaptureFixture[str]) -> N
     code = main(["run", str(ROUND1), "--scale", "10.5"])
     assert code == EXIT_BAD_INPUT
     assert "scale = 10.5: must be <= 10" in capsys.readouterr().err
+
+
+def test_run_inputs_above_one_copy_reach_cost_with_few_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pulsecheck run` past one copy: the stages after the schedule get the workforce's
+    `RUN_COLUMNS` only, and the cost and the response-rate figure work from them."""
+    from simulator.app import inputs
+    from simulator.app.mass_reply import agency_counts
+    from simulator.cost.plan import CostOptions, plan_cost
+
+    monkeypatch.setattr(inputs, "COPY_SCALE", LARGEST)
+    scenario = load_scenario(ROUND1)
+    workforce = inputs.write_built_workforce(scenario, SCALE, tmp_path)
+    assert workforce.column_names == list(inputs.RUN_COLUMNS)
+    assert len(copy_bounds(tmp_path / "workforce.parquet")) == COPIES
+    events = inputs.write_built_schedule(scenario, workforce, tmp_path)
+    manifest = json.loads((tmp_path / "schedule.parquet.manifest.json").read_text())
+    assert events.num_rows == manifest["rows"] > 0
+    doc = plan_cost(scenario, workforce, events, CostOptions(draws=200)).document
+    assert doc["inputs"]["workforce_rows"] == workforce.num_rows
+    counts = agency_counts(workforce, events)
+    assert sum(counts["recipients"].values()) == workforce.num_rows
+    assert sum(counts["replies"].values()) > 0
