@@ -4,7 +4,8 @@ What it measures, side by side in one run: for each scale, `pulsecheck workforce
 and then `pulsecheck schedule scenarios/opm-round1.toml` on that workforce, each as its own
 command in a subprocess. For each command: wall time, and peak RSS summed over the
 command's whole process tree (the command and its worker processes, polled with psutil
-every 20 ms), the rows or events written. Scale 1 is built whole in one process (the
+every 20 ms, plus the hand-over files the workers leave in /dev/shm, which are memory
+too; an upper bound, as a mapped file counts twice), the rows or events written. Scale 1 is built whole in one process (the
 monolithic peer); above 1 the workforce is built copy by copy over worker processes
 (`simulator.app.chunked`). `--sequential S` also runs scale S with one worker
 (PULSECHECK_WORKERS=1), to show what the parallel copies gain.
@@ -33,6 +34,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO = ROOT / "scenarios" / "opm-round1.toml"
 POLL_S = 0.02
+SHARED_MEMORY = Path("/dev/shm")
 GOAL_S, GOAL_GB = 60.0, 6.0
 
 
@@ -51,6 +53,15 @@ def tree_rss(proc: psutil.Process) -> int:
     return total
 
 
+def scratch_bytes() -> int:
+    """Bytes of the worker processes' hand-over files in shared memory (memory too)."""
+    total = 0
+    for path in SHARED_MEMORY.glob("pulsecheck-*/*"):
+        with contextlib.suppress(OSError):
+            total += path.stat().st_size
+    return total
+
+
 def measure(cmd: list[str], env: dict[str, str]) -> Measured:
     started = time.perf_counter()
     child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -58,7 +69,7 @@ def measure(cmd: list[str], env: dict[str, str]) -> Measured:
     peak = 0
     while child.poll() is None:
         with contextlib.suppress(psutil.Error):
-            peak = max(peak, tree_rss(proc))
+            peak = max(peak, tree_rss(proc) + scratch_bytes())
         time.sleep(POLL_S)
     wall = time.perf_counter() - started
     if child.returncode:
