@@ -5,8 +5,8 @@ and then `pulsecheck schedule scenarios/opm-round1.toml` on that workforce, each
 command in a subprocess. For each command: wall time, and peak RSS summed over the
 command's whole process tree (the command and its worker processes, polled with psutil
 every 20 ms, plus the hand-over files the workers leave in /dev/shm, which are memory
-too; an upper bound, as a mapped file counts twice), the rows or events written. Scale 1 is built whole in one process (the
-monolithic peer); above 1 the workforce is built copy by copy over worker processes
+too; an upper bound, as a mapped file counts twice), the rows or events written.
+Scale 1 is built whole in one process (the monolithic peer); above 1 the workforce is built copy by copy over worker processes
 (`simulator.app.chunked`). `--sequential S` also runs scale S with one worker
 (PULSECHECK_WORKERS=1), to show what the parallel copies gain.
 
