@@ -6,9 +6,10 @@ command in a subprocess. For each command: wall time, and peak RSS summed over t
 command's whole process tree (the command and its worker processes, polled with psutil
 every 20 ms, plus the hand-over files the workers leave in /dev/shm, which are memory
 too; an upper bound, as a mapped file counts twice), the rows or events written.
-Scale 1 is built whole in one process (the monolithic peer); above 1 the workforce is built copy by copy over worker processes
-(`simulator.app.chunked`). `--sequential S` also runs scale S with one worker
-(PULSECHECK_WORKERS=1), to show what the parallel copies gain.
+Scale 1 is built whole in one process (the monolithic peer); above 1 the workforce is
+built copy by copy over worker processes (`simulator.app.chunked`). `--sequential S`
+also runs scale S with one worker (PULSECHECK_WORKERS=1), to show what the parallel
+copies gain.
 
 Prints a table, the cost per million rows (workforce) and per million events (schedule),
 and the goal line for scale 10: workforce plus schedule in <= 60 s with peak RSS <= 6 GB.
