@@ -48,7 +48,7 @@ import pyarrow.parquet as pq
 from simulator.behaviour.exclusions import ExclusionRow, merge_reports
 from simulator.columns import CONTENTS, KINDS
 from simulator.scenario import Scenario, load_scenario
-from simulator.schedule.build import Part, build_part, exclusion_reports, number_slice
+from simulator.schedule.build import Part, build_part, number_slice
 from simulator.schedule.people import NEEDED
 from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.workforce import load_tables
@@ -244,11 +244,9 @@ def _schedule_part(
     copy, start, stop = bounds
     people = read_rows(workforce, start, stop, NEEDED)
     part = Part(copy, start, total)
-    table = build_part(scenario, people, seed, part, round_ids)
-    path = folder / f"part-{copy:03d}.arrow"
-    with ipc.new_file(path, table.schema) as writer:
-        writer.write_table(table)
-    reports = exclusion_reports(scenario, people, seed, round_ids, part)
+    reports: dict[str, list[ExclusionRow]] = {}
+    table = build_part(scenario, people, seed, part, round_ids, reports)
+    path = _to_file(table, folder / f"part-{copy:03d}.arrow")
     agencies = [str(v) for v in people.column("department").chunk(0).dictionary.to_pylist()]
     return PartFile(path, table.num_rows, agencies, reports)
 

@@ -224,6 +224,7 @@ class Plan:
     ids: I64
     t_s: F64
     interval: I64
+    category: I64  # per person: exclusion category (`exclusions.categories()`) or NOT_EXCLUDED
 
 
 def _plan_replies(
@@ -236,7 +237,8 @@ def _plan_replies(
 ) -> Plan:
     tm, shares = Timing.from_behaviour(behaviour), Shares.from_behaviour(behaviour)
     unit = people.subagency.codes
-    excluded = excluded_staff(people, units, rng["exclude"]) != exclusions.NOT_EXCLUDED
+    category = excluded_staff(people, units, rng["exclude"])
+    excluded = category != exclusions.NOT_EXCLUDED
     ids = np.flatnonzero(who.present(people.away, people.stale) & ~excluded)
     # a pause a later order lifts starts the clock then (`behaviour.series`)
     start_s, within_h = series.reply_start(units.table, unit[ids], receipt_s[ids])
@@ -259,7 +261,7 @@ def _plan_replies(
     interval = units.table.interval(t_s)
     action = units.table.action[unit[ids], interval]
     chosen = who.replies(u, action, people.contractor[ids], in_time, shares, factor)
-    return Plan(ids[chosen], t_s[chosen], interval[chosen])
+    return Plan(ids[chosen], t_s[chosen], interval[chosen], category)
 
 
 def _second_chance(
@@ -394,9 +396,11 @@ def round_events(
     seed: int,
     collections: list[str],
     part: Part | None = None,
+    reports: dict[str, list[exclusions.ExclusionRow]] | None = None,
 ) -> Events:
     """All events of round `scenario.rounds[r]`, unsorted (of one copy: `part`; ids are
-    then still the copy's own row numbers)."""
+    then still the copy's own row numbers). A round with exclusions adds its report
+    (`exclusion_reports`, from the same draws) to `reports` when that is given."""
     rnd = scenario.rounds[r]
     behaviour = {**defaults(), **scenario.behaviour}
     rng = _streams(seed, rnd.id, None if part is None else part.copy)
@@ -404,6 +408,8 @@ def round_events(
     broadcast, receipt_s = _broadcast(people, rnd, r, origin_us, part)
     units = _unit_tables(scenario, rnd, people, collections)
     plan = _plan_replies(people, rnd, units, receipt_s, behaviour, rng)
+    if reports is not None and rnd.exclusions:
+        reports[rnd.id] = _exclusion_report(people, units, plan.category)
     replies = _replies(
         people, rnd, r, units, plan, origin_us, behaviour, rng["violation"], rng["series"]
     )
@@ -480,6 +486,7 @@ def _sorted_events(
     round_ids: Sequence[str] | None,
     step: Callable[[str], None],
     part: Part | None = None,
+    reports: dict[str, list[exclusions.ExclusionRow]] | None = None,
 ) -> Events:
     chosen = [
         i for i, rnd in enumerate(scenario.rounds) if round_ids is None or rnd.id in round_ids
@@ -488,7 +495,7 @@ def _sorted_events(
     parts = []
     for r in chosen:
         step(f"round {scenario.rounds[r].id}: who replies and when")
-        parts.append(round_events(scenario, r, people, seed, collections, part))
+        parts.append(round_events(scenario, r, people, seed, collections, part, reports))
     step("sorting events")
     events = Events.concat(parts)
     return events.take(np.argsort(events.t_us, kind="stable"))
@@ -504,16 +511,18 @@ def build_part(
     seed: int,
     part: Part,
     round_ids: Sequence[str] | None = None,
+    reports: dict[str, list[exclusions.ExclusionRow]] | None = None,
 ) -> pa.Table:
     """One copy's events of the chosen rounds, sorted by intended time, with whole-workforce
     ids and the inputs of their sizes (columns: `EVENT_FIELDS` then `SIZE_INPUTS`);
-    `workforce` holds that copy's rows only."""
+    `workforce` holds that copy's rows only. `reports`, when given, receives the copy's
+    exclusions reports (as `exclusion_reports` gives them)."""
     people = people_from_table(workforce)
     shift = np.int64(part.first_id)
     # inside the part, ids are the copy's own row numbers (its managers lie in it too)
     local = np.where(people.manager == NO_ID, NO_ID, people.manager - shift)
     people = dataclasses.replace(people, manager=local)
-    events = _sorted_events(scenario, people, seed, round_ids, lambda _: None, part)
+    events = _sorted_events(scenario, people, seed, round_ids, lambda _: None, part, reports)
     inputs = size_inputs(events, people)
     events = dataclasses.replace(
         events,
@@ -574,14 +583,20 @@ def exclusion_reports(
         units = _unit_tables(scenario, rnd, people, collections)
         copy = None if part is None else part.copy
         category = excluded_staff(people, units, _streams(seed, rnd.id, copy)["exclude"])
-        out[rnd.id] = exclusions.report(
-            category,
-            people.subagency.codes,
-            people.department.codes,
-            people.department.names,
-            units.excluded,
-        )
+        out[rnd.id] = _exclusion_report(people, units, category)
     return out
+
+
+def _exclusion_report(
+    people: People, units: UnitTables, category: I64
+) -> list[exclusions.ExclusionRow]:
+    return exclusions.report(
+        category,
+        people.subagency.codes,
+        people.department.codes,
+        people.department.names,
+        units.excluded,
+    )
 
 
 def build_round(scenario: Scenario, rnd: Round, workforce: pa.Table, seed: int) -> pa.Table:

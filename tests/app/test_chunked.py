@@ -227,3 +227,18 @@ def test_run_inputs_above_one_copy_reach_cost_with_few_columns(
     counts = agency_counts(workforce, events)
     assert sum(counts["recipients"].values()) == workforce.num_rows
     assert sum(counts["replies"].values()) > 0
+
+
+def test_a_part_reports_the_exclusions_its_own_draws_made(built: tuple) -> None:
+    from simulator.app.chunked import read_rows
+    from simulator.schedule.build import Part, build_part, exclusion_reports
+    from simulator.schedule.people import NEEDED
+
+    wf, _ = built
+    copy, start, stop = copy_bounds(wf)[1]
+    rows = read_rows(wf, start, stop, NEEDED)
+    scenario = load_scenario(ROUND1)
+    part = Part(copy, start, copy_bounds(wf)[-1][2])
+    reports: dict = {}
+    build_part(scenario, rows, 9, part, None, reports)
+    assert reports and reports == exclusion_reports(scenario, rows, 9, None, part)
