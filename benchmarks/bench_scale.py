@@ -8,8 +8,9 @@ every 20 ms, plus the hand-over files the workers leave in /dev/shm, which are m
 too; an upper bound, as a mapped file counts twice), the rows or events written.
 Scale 1 is built whole in one process (the monolithic peer); above 1 the workforce is
 built copy by copy over worker processes (`simulator.app.chunked`). `--sequential S`
-also runs scale S with one worker (PULSECHECK_WORKERS=1), to show what the parallel
-copies gain.
+also runs scale S with one worker (PULSECHECK_WORKERS=1) right after it, to show what the
+parallel copies gain; CPU seconds (user + system, the command and its workers) show the
+work whatever else the machine runs.
 
 Prints a table, the cost per million rows (workforce) and per million events (schedule),
 and the goal line for scale 10: workforce plus schedule in <= 60 s with peak RSS <= 6 GB.
@@ -23,6 +24,7 @@ import argparse
 import contextlib
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -43,6 +45,7 @@ GOAL_S, GOAL_GB = 60.0, 6.0
 class Measured:
     wall_s: float
     peak_mb: float
+    cpu_s: float  # user + system time of the command and its workers
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -63,7 +66,13 @@ def scratch_bytes() -> int:
     return total
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(cmd: list[str], env: dict[str, str]) -> Measured:
+    cpu = _children_cpu()
     started = time.perf_counter()
     child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     proc = psutil.Process(child.pid)
@@ -76,7 +85,7 @@ def measure(cmd: list[str], env: dict[str, str]) -> Measured:
     if child.returncode:
         err = child.stderr.read().decode() if child.stderr else ""
         raise SystemExit(f"{' '.join(cmd)} failed ({child.returncode}):\n{err}")
-    return Measured(wall, peak / 2**20)
+    return Measured(wall, peak / 2**20, _children_cpu() - cpu)
 
 
 def rows_of(path: Path) -> int:
@@ -101,6 +110,7 @@ def run_scale(scale: float, folder: Path, workers: int | None) -> dict[str, floa
         "wf_mb": w.peak_mb,
         "sched_s": s.wall_s,
         "sched_mb": s.peak_mb,
+        "cpu_s": w.cpu_s + s.cpu_s,
     }
     for p in (wf, sched):
         p.unlink()
@@ -117,13 +127,17 @@ def main() -> None:
     args = parser.parse_args()
     scales = [float(s) for s in args.scales.split(",")]
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        results = [run_scale(s, Path(tmp), None) for s in scales]
-        if args.sequential is not None:
-            results.append(run_scale(args.sequential, Path(tmp), 1))
-    print(f"cores: {os.cpu_count()}; scenario {SCENARIO.name}; RSS summed over each process tree")
+        results = []
+        for scale in scales:  # the one-worker peer right after its scale, on the same load
+            results.append(run_scale(scale, Path(tmp), None))
+            if scale == args.sequential:
+                results.append(run_scale(scale, Path(tmp), 1))
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"cores: {os.cpu_count()}, load average {load}; scenario {SCENARIO.name}")
+    print("RSS: peak over each command's process tree (+ hand-over files); CPU: user + sys")
     head = (
         f"{'scale':>5} {'workers':>7} {'rows':>11} {'events':>11} {'workforce':>10} "
-        f"{'RSS':>8} {'schedule':>9} {'RSS':>8} {'total':>7} {'peak':>8} "
+        f"{'RSS':>8} {'schedule':>9} {'RSS':>8} {'total':>7} {'peak':>8} {'CPU':>6} "
         f"{'s/M rows':>8} {'s/M ev':>7}"
     )
     print(head)
@@ -134,7 +148,7 @@ def main() -> None:
         print(
             f"{r['scale']:>5g} {workers:>7} {int(r['rows']):>11,} {int(r['events']):>11,} "
             f"{r['wf_s']:>9.1f}s {r['wf_mb']:>6.0f}MB {r['sched_s']:>8.1f}s "
-            f"{r['sched_mb']:>6.0f}MB {total:>6.1f}s {peak:>6.0f}MB "
+            f"{r['sched_mb']:>6.0f}MB {total:>6.1f}s {peak:>6.0f}MB {r['cpu_s']:>5.0f}s "
             f"{r['wf_s'] / r['rows'] * 1e6:>8.2f} {r['sched_s'] / r['events'] * 1e6:>7.2f}"
         )
     ten = [r for r in results if r["scale"] == 10 and r["workers"] != 1]
