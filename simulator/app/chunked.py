@@ -2,18 +2,19 @@
 
 Theory of operation: a workforce above scale 1 is ceil(scale) copies of the calibrated
 layout (`simulator.workforce.generate.parts`), each at most federal-sized. The copies are
-built in worker processes (at most `os.cpu_count()`, no more than there are copies, and
-no more than $PULSECHECK_WORKERS when set)
-and handed back in row order to this process, which appends each to one Parquet file
-(`write_workforce_parts`); at most `AHEAD` finished copies wait to be written, so memory
-stays a few copies' worth whatever the scale.
+built in a pool of forked worker processes (at most `os.cpu_count()`, no more than there
+are copies, and no more than $PULSECHECK_WORKERS when set). A worker hands its copy back
+as an Arrow IPC file in a scratch directory (in /dev/shm when there is one: memory, no
+disk write-back); this process maps the files in row order and appends each copy to one
+Parquet file (`write_workforce_parts`). At most one task per worker plus `AHEAD` are
+submitted and not yet written, so memory stays a few copies' worth whatever the scale.
 
 The schedule of such a workforce is built in two passes over the same pool:
 
 1. parts: each worker reads one copy's rows (the row groups of its id range), builds that
    copy's events (`build_part`: sorted by intended time, ids of the whole workforce, the
-   inputs of their sizes) and writes them to an Arrow IPC file in a temporary directory
-   beside the output, with the copy's exclusions report;
+   inputs of their sizes, and the copy's exclusions report) and writes them to an Arrow
+   IPC file in the scratch directory;
 2. slices: the intended times of the largest part cut the round into stretches of about
    `SLICE_EVENTS` events; each part is sorted, so a stretch is one contiguous range of
    every part. A worker maps the part files, merges one stretch's ranges and numbers and
@@ -23,7 +24,7 @@ The schedule of such a workforce is built in two passes over the same pool:
 
 The arrival curves (and the manifest's replies by and after each deadline) are read from
 the parts' code columns, which the order does not change; the exclusions reports are the
-parts' added up. The temporary directory is removed whatever happens.
+parts' added up. The scratch directory is removed whatever happens.
 """
 
 from __future__ import annotations
