@@ -126,8 +126,8 @@ def main() -> int:
         rows.append((window, speedup, wall, peak, figures(out)))
     print(f"\nscale {args.scale:g}, run directories under {base}")
     head = (
-        f"{'window':<14}{'speedup':>9}{'events':>10}{'share':>7}{'dropped':>9}{'late':>7}"
-        f"{'p99 lag':>9}{'lost':>6}{'wall':>9}{'peak RSS':>10}  goals met"
+        f"{'window':<12}{'speedup':>8}{'events':>9}{'share':>7}{'dropped':>8}{'late':>6}"
+        f"{'p99 lag':>9}{'lost':>5}{'wall':>7}{'RSS':>7}"
     )
     print(head)
     print("-" * len(head))
@@ -146,14 +146,15 @@ def main() -> int:
         met = ", ".join(f"{name}: {_goal(ok)}" for name, ok in goals)
         shown = f"{f['chosen']:g}" if speedup == "auto" else speedup
         print(
-            f"{window:<14}{shown:>9}{f['events']:>10,}{f['share']:>7.1%}{f['dropped']:>9,}"
-            f"{f['late']:>7,}{f['p99_lag_ms']:>7.2f}ms{'-' if lost is None else lost:>6}"
-            f"{wall:>8.0f}s{peak / GB:>8.2f}GB  {met}"
+            f"{window:<12}{shown:>8}{f['events']:>9,}{f['share']:>7.1%}{f['dropped']:>8,}"
+            f"{f['late']:>6,}{f['p99_lag_ms']:>7.2f}ms{'-' if lost is None else lost:>5}"
+            f"{wall:>6.0f}s{peak / GB:>5.2f}GB"
         )
+        print(f"{'':<12}goals: {met}")
         if speedup == "auto":
             print(
-                f"{'':<14}auto: measured capacity {f['capacity']:,.0f}/s, peak intended "
-                f"rate {f['peak']:,}/s, chosen speedup {f['chosen']:g}"
+                f"{'':<12}auto: capacity {f['capacity']:,.0f}/s, peak intended "
+                f"{f['peak']:,}/s, chosen speedup {f['chosen']:g}"
             )
     column = read_stage(runs[0][2] / "schedule.parquet", "schedule", ["t_intended"])
     t_us = column.column("t_intended").cast("int64").to_numpy()
