@@ -10,7 +10,6 @@ import pytest
 
 from simulator.cli import main as report_main
 from simulator.collect import running_api
-from simulator.locust.http_reply import idempotency_key
 from simulator.traffic.payload import Payload
 from tests.locust.helpers import (
     RULES,
@@ -23,15 +22,18 @@ from tests.locust.helpers import (
 from tests.locust.tables import SECRET, write_tables
 
 REPLIES, AUTO_REPLIES = 300, 20
+EVENTS = 1 + REPLIES + AUTO_REPLIES  # sent as `pulsecheck replay` sends them: every kind
+STORED = REPLIES + AUTO_REPLIES  # the API refuses the broadcast (403) and stores the rest
 SPAN_S, SPEEDUP = 1800.0, 600.0  # 30 real minutes replayed in about 3 s
 
 
 def expected_keys(workforce: Path, schedule: Path) -> set[str]:
-    """The idempotency key of every reply in the schedule."""
+    """The idempotency key of every reply and auto-reply in the schedule."""
     events = pq.read_table(schedule)
     payload = Payload(events, pq.read_table(workforce), {"opm-hr": "hr@opm.example"})
     kinds = events.column("kind").to_pylist()
-    return {idempotency_key(payload, i) for i in range(events.num_rows) if kinds[i] == "reply"}
+    ids = payload.event_id
+    return {f"{payload.seed}-{int(ids[i])}" for i in range(events.num_rows) if kinds[i] != "broadcast"}
 
 
 async def storm_against_api(tmp_path: Path, mode: str) -> tuple[list[tuple[int, str]], Path]:
@@ -46,7 +48,8 @@ async def storm_against_api(tmp_path: Path, mode: str) -> tuple[list[tuple[int, 
             port = str(free_port())
             master = [*base, "--master", "--expect-workers", "2", "--master-bind-host",
                       "127.0.0.1", "--master-bind-port", port]  # fmt: skip
-            worker = [*base[:5], "--worker", "--master-host", "127.0.0.1", "--master-port", port]
+            worker = [*base[:5], "--worker", "--master-host", "127.0.0.1", "--master-port", port,
+                      "--exit-code-on-error", "0"]  # fmt: skip
             commands = [master, worker, worker]
         outputs = await run_all(commands, tmp_path)
     return outputs, out
@@ -57,19 +60,21 @@ def check_exactly_once(tmp_path: Path, outputs: list[tuple[int, str]], out: Path
         assert code == 0, text[-3000:]
     keys = stored_keys(tmp_path / "store.db")
     expected = expected_keys(tmp_path / "workforce.parquet", tmp_path / "schedule.parquet")
-    assert len(keys) == REPLIES == len(expected)
+    assert len(keys) == STORED == len(expected)
     # none missing, none extra (the store keys replies by sender and key, UNIQUE)
     assert {key.rsplit("/", 1)[-1] for key in keys} == expected
     results = pq.read_table(out / "results.parquet")
     ids = results.column("event_id").to_pylist()
-    assert len(ids) == len(set(ids)) == REPLIES  # one row per reply event
+    assert len(ids) == len(set(ids)) == EVENTS  # one row per event
     statuses = results.column("status").to_pylist()
-    assert statuses.count(201) == REPLIES  # 201 = stored now; a resend would get 200
+    assert statuses.count(201) == STORED  # 201 = stored now; a resend would get 200
+    assert statuses.count(403) == 1  # the broadcast: the API takes no message from HR
     summary = json.loads((out / "replay.json").read_text())
     assert summary["duplicates_reported"] == 0
     assert summary["workers"] == 2 and summary["workers_finished"] == 2
-    assert summary["histogram_count_corrected"] == REPLIES
-    assert summary["locust"]["requests"] == REPLIES
+    assert summary["engine"] == "locust+native"
+    assert summary["histogram_count_corrected"] == EVENTS  # every event was answered
+    assert summary["locust"]["requests"] == EVENTS  # and logged in Locust's stats
     return summary
 
 
