@@ -295,7 +295,7 @@ class Storm:
 
     def _request_name(self) -> tuple[str, str]:
         if self.channel == "http":
-            return "POST", self.options_checked.api_path
+            return "POST", f"POST {self.options_checked.api_path}"
         return "SMTP", "message"
 
     def _engine_refused(self, state: WorkerState, reason: str) -> None:
@@ -493,9 +493,7 @@ def _brief(summary: Mapping[str, Any]) -> str:
     )
 
 
-def install_storm(
-    events: Any, channel: str, collections: Mapping[str, str] | None = None
-) -> Storm:
+def install_storm(events: Any, channel: str, collections: Mapping[str, str] | None = None) -> Storm:
     """Create a storm for a locustfile and hook it into Locust's `events`.
 
     `channel`: "http" or "smtp" (the --host scheme). Every event of the schedule is sent,

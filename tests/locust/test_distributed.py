@@ -33,7 +33,9 @@ def expected_keys(workforce: Path, schedule: Path) -> set[str]:
     payload = Payload(events, pq.read_table(workforce), {"opm-hr": "hr@opm.example"})
     kinds = events.column("kind").to_pylist()
     ids = payload.event_id
-    return {f"{payload.seed}-{int(ids[i])}" for i in range(events.num_rows) if kinds[i] != "broadcast"}
+    return {
+        f"{payload.seed}-{int(ids[i])}" for i in range(events.num_rows) if kinds[i] != "broadcast"
+    }
 
 
 async def storm_against_api(tmp_path: Path, mode: str) -> tuple[list[tuple[int, str]], Path]:
