@@ -38,12 +38,14 @@ def expected_keys(workforce: Path, schedule: Path) -> set[str]:
     }
 
 
-async def storm_against_api(tmp_path: Path, mode: str) -> tuple[list[tuple[int, str]], Path]:
+async def storm_against_api(
+    tmp_path: Path, mode: str, speedup: float = SPEEDUP, run_time: str = "60s"
+) -> tuple[list[tuple[int, str]], Path]:
     files = write_tables(tmp_path, REPLIES, AUTO_REPLIES, SPAN_S)
     out = tmp_path / "run"
     store = tmp_path / "store.db"
     async with running_api(store, directory_of(files[0]), RULES, secret=SECRET) as api:
-        base = storm_args("reply_storm.py", api.url, files, out, SPEEDUP)
+        base = storm_args("reply_storm.py", api.url, files, out, speedup, run_time)
         if mode == "processes":
             commands = [[*base, "--processes", "2"]]
         else:
@@ -94,3 +96,27 @@ async def test_processes_two_store_every_reply_once(tmp_path: Path) -> None:
     outputs, out = await storm_against_api(tmp_path, "processes")
     summary = check_exactly_once(tmp_path, outputs, out)
     print(json.dumps(summary, indent=1))
+
+
+@pytest.mark.integration
+async def test_a_stop_mid_run_reports_what_was_sent_and_drops_the_rest(tmp_path: Path) -> None:
+    # 30 real minutes at 60x: about 30 s of sending, stopped by --run-time after about 3 s
+    outputs, out = await storm_against_api(tmp_path, "master", speedup=60.0, run_time="5s")
+    for code, text in outputs:
+        assert code == 0, text[-3000:]
+    results = pq.read_table(out / "results.parquet").to_pylist()
+    assert sorted(r["event_id"] for r in results) == sorted(
+        pq.read_table(tmp_path / "schedule.parquet").column("event_id").to_pylist()
+    )  # one row per event, sent or not
+    by_outcome: dict[str, int] = {}
+    for row in results:
+        by_outcome[row["outcome"]] = by_outcome.get(row["outcome"], 0) + 1
+    stopped = [r for r in results if r["outcome"] == "dropped"]
+    assert stopped and all(r["error"] == "stopped" for r in stopped), by_outcome  # by the engine
+    stored = {key.rsplit("/", 1)[-1] for key in stored_keys(tmp_path / "store.db")}
+    sent_ok = {f"0-{r['event_id']}" for r in results if r["status"] == 201}
+    assert sent_ok and stored == sent_ok  # what the run says was stored is what the store holds
+    summary = json.loads((out / "replay.json").read_text())
+    assert summary["interrupted"] is True
+    assert summary["workers_finished"] == 2 and summary["duplicates_reported"] == 0
+    assert report_main(["report", str(out)]) == 0
