@@ -77,6 +77,7 @@ def prepare(job: EngineJob) -> Prepared:
         max_duration_s=job.max_duration_s,
         drop_after_s=job.drop_after_s,
         late_after_ms=job.late_after_ms,
+        grace_s=job.grace_s,
         collections=dict(job.collections),
         seed=rendering.seed,
         html_share=rendering.html_share,

@@ -86,6 +86,7 @@ class EngineJob:
     token_secret: str | None = None  # path of the token secret file
     allow_remote: bool = False
     collections: dict[str, str] = field(default_factory=dict)
+    grace_s: float = 10.0  # time in-flight sends get after a stop
     flush_s: float = 0.5  # how often finished rows are reported
 
     def to_json(self) -> str:

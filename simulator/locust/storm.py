@@ -67,7 +67,7 @@ STOP_MESSAGE = "pulsecheck_stop"
 DONE_MESSAGE = "pulsecheck_done"
 REPORT_KEY = "pulsecheck"
 ENGINE_MODULE = "simulator.app.storm_share"
-ENGINE_GRACE_S = 10.0  # the engine's grace for in-flight sends after a stop (its default)
+ENGINE_GRACE_S = 10.0  # the engine's grace for in-flight sends after a stop
 ENGINE_STOP_WAIT_S = ENGINE_GRACE_S + 5.0  # then the engine is killed
 FINAL_REPORT_WAIT_S = ENGINE_STOP_WAIT_S + 2.0  # how long a stopping master waits
 UI_FINAL_STATS_WAIT_S = 1.0  # with the web UI: time for the workers' last Locust stats
@@ -130,8 +130,9 @@ class Storm:
     def _on_test_start(self, environment: Any, **_: Any) -> None:
         runner = environment.runner
         if isinstance(runner, WorkerRunner):
-            if self.share is not None:
-                self._start_engine(self.share)
+            share, self.share = self.share, None  # each test brings its own share
+            if share is not None:
+                self._start_engine(share)
             return
         try:
             plan = self._plan(environment)
@@ -236,6 +237,7 @@ class Storm:
             token_secret=None if secret is None else str(secret),
             allow_remote=opts.allow_remote,
             collections=self.collections,
+            grace_s=ENGINE_GRACE_S,
         )
 
     def _read_engine(self, state: WorkerState) -> None:
