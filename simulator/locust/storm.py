@@ -146,8 +146,8 @@ class Storm:
         if isinstance(runner, MasterRunner):
             self._send_shares(runner, plan)
         else:
-            share = assign_shares(["local"], self.started_at, plan.fingerprint, self.users)
-            self._start_engine(share["local"])
+            local = assign_shares(["local"], self.started_at, plan.fingerprint, self.users)
+            self._start_engine(local["local"])
         log.info(
             "pulsecheck storm: %d events, fingerprint %s", len(plan.offsets_us), plan.fingerprint
         )
