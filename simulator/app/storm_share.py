@@ -14,7 +14,8 @@ frames`) with the rows finished since the last one (read from the engine's `Reco
 in the order they finished) and their interval histograms to its stdout, which carries
 nothing else (stray prints go to stderr). The last frame has `final` and `interrupted`.
 SIGINT stops the engine cleanly (its `stop` event: no new sends, in-flight ones get the
-grace period) and the rows it finished still go out; a job the child cannot run gets one
+grace period) and the rows it finished still go out (so does the end of the Locust
+process that started it, seen as a new parent process id); a job the child cannot run gets one
 frame with `refused` (the InputError's text) and exit code 2.
 """
 
@@ -127,10 +128,14 @@ async def stream_share(prepared: Prepared, out: Any, flush_s: float, stopped: bo
         stop.set()
     options = dataclasses.replace(prepared.options, stop=stop, on_start=stream.on_start)
 
+    parent = os.getppid()
+
     async def flusher() -> None:
         while True:
             await asyncio.sleep(flush_s)
             stream.flush()
+            if os.getppid() != parent:  # the Locust process is gone: nobody reads the rows
+                stop.set()
 
     task = asyncio.create_task(flusher())
     try:
