@@ -19,7 +19,7 @@ Locust's imports are paid once); `--locust master` starts a `--master --expect-w
 and two `--worker` commands instead, as on several machines.
 
 Run: python benchmarks/bench_locust_native.py [--repeats 3] [--events 60000] [--rate 1000]
-     [--locust processes|master]
+     [--locust processes|master] [--sync full|normal]
 """
 
 from __future__ import annotations
@@ -166,12 +166,18 @@ def store_counts(path: Path) -> tuple[int, int]:
 
 
 async def one_run(
-    engine: str, workdir: Path, files: tuple[Path, Path, Path], speedup: float, mode: str
+    engine: str,
+    workdir: Path,
+    files: tuple[Path, Path, Path],
+    speedup: float,
+    mode: str,
+    sync: str = "full",
 ) -> Run:
     run_dir = workdir / f"{engine}-{time.monotonic_ns()}"
     run_dir.mkdir()
     store = run_dir / "store.db"
-    async with running_api(store, directory_of(files[0]), RULES, secret=SECRET) as api:
+    directory = directory_of(files[0])
+    async with running_api(store, directory, RULES, secret=SECRET, sync=sync) as api:
         out = run_dir / "run"
         if engine == "native":
             commands = native_commands(api.url, files, out, speedup)
@@ -215,6 +221,13 @@ async def main() -> None:
         help="Locust as one --processes 2 command (workers forked from the master), or as "
         "a --master and 2 --worker commands",
     )
+    parser.add_argument(
+        "--sync",
+        choices=("full", "normal"),
+        default="full",
+        help="the store's SQLite synchronous mode: full (an fsync per group commit) or "
+        "normal (WAL; durable across a crash of the server, not of the machine)",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-locust-native-") as tmp:
         workdir = Path(tmp)
@@ -226,14 +239,14 @@ async def main() -> None:
             f"{total:,} events (1 broadcast, the rest replies and auto-replies) spread evenly "
             f"over {SPAN_S:.0f} s, speedup {speedup:g} -> {args.rate:,.0f} events/s for "
             f"{total / args.rate:.0f} s; concurrency {USERS} over {WORKERS} worker processes "
-            f"(Locust: {args.locust}); target: the embedded collection API (durable SQLite "
-            f"store) in this process"
+            f"(Locust: {args.locust}); target: the embedded collection API (SQLite store, "
+            f"synchronous={args.sync}) in this process"
         )
         runs: dict[str, list[Run]] = {"native": [], "locust+native": []}
         for k in range(args.repeats):
             print(f"round {k + 1}/{args.repeats}")
             for engine in ("native", "locust+native"):
-                run = await one_run(engine, workdir, files, speedup, args.locust)
+                run = await one_run(engine, workdir, files, speedup, args.locust, args.sync)
                 runs[engine].append(run)
                 show(run, expected)
         med = {
