@@ -58,7 +58,8 @@ def add_options(parser: Any) -> None:
     )  # fmt: skip
     group.add_argument(
         "--api-secret-file", env_var="PULSECHECK_API_SECRET_FILE", default="",
-        help="file holding the collection API's token secret (HTTP storm)",
+        help="file holding the collection systems' token secret (required by the HTTP storm; "
+        "the SMTP storm logs in as each sender's agency with it)",
     )  # fmt: skip
     group.add_argument(
         "--api-path", env_var="PULSECHECK_API_PATH", default="/replies",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,6 +14,7 @@ from simulator.cli import main as report_main
 from simulator.collect import running_api
 from simulator.traffic.payload import Payload
 from tests.locust.helpers import (
+    PROCESS_TIMEOUT_S,
     RULES,
     directory_of,
     free_port,
@@ -120,3 +123,36 @@ async def test_a_stop_mid_run_reports_what_was_sent_and_drops_the_rest(tmp_path:
     assert summary["interrupted"] is True
     assert summary["workers_finished"] == 2 and summary["duplicates_reported"] == 0
     assert report_main(["report", str(out)]) == 0
+
+
+@pytest.mark.integration
+async def test_ctrl_c_on_a_local_run_stops_the_engine_and_writes_what_it_sent(
+    tmp_path: Path,
+) -> None:
+    files = write_tables(tmp_path, REPLIES, AUTO_REPLIES, SPAN_S)
+    out = tmp_path / "run"
+    store = tmp_path / "store.db"
+    async with running_api(store, directory_of(files[0]), RULES, secret=SECRET) as api:
+        command = storm_args("reply_storm.py", api.url, files, out, 60.0)  # about 30 s
+        proc = await asyncio.create_subprocess_exec(
+            *command, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        assert proc.stdout is not None
+        seen = b""
+        while b"native engine pid" not in seen:  # the engine has started
+            line = await asyncio.wait_for(proc.stdout.readline(), PROCESS_TIMEOUT_S)
+            assert line, seen.decode(errors="replace")
+            seen += line
+        await asyncio.sleep(4.0)  # let it send for a while (2 s start delay)
+        proc.send_signal(signal.SIGINT)  # Ctrl-C, to Locust's process only
+        text, _ = await asyncio.wait_for(proc.communicate(), PROCESS_TIMEOUT_S)
+    assert proc.returncode == 0, (seen + text).decode(errors="replace")[-3000:]
+    results = pq.read_table(out / "results.parquet").to_pylist()
+    assert len(results) == len({r["event_id"] for r in results}) == EVENTS
+    sent_ok = {f"0-{r['event_id']}" for r in results if r["status"] == 201}
+    stored = {key.rsplit("/", 1)[-1] for key in stored_keys(store)}
+    assert sent_ok and stored == sent_ok and len(sent_ok) < STORED
+    assert {r["error"] for r in results if r["outcome"] == "dropped"} == {"stopped"}
+    summary = json.loads((out / "replay.json").read_text())
+    assert summary["interrupted"] is True and summary["engine"] == "locust+native"
