@@ -106,6 +106,7 @@ class Storm:
         self.users = 0
         self.summary: dict[str, Any] | None = None
         self.interrupted = False  # some worker was stopped before its share was done
+        self.quitting = False  # Locust is shutting down: it quits the runner itself
 
     # -- hooks ----------------------------------------------------------------------
     def hook(self, events: Any) -> None:
@@ -385,6 +386,7 @@ class Storm:
 
     def _on_quitting(self, environment: Any, **_: Any) -> None:
         """Write the run last, once the workers' final Locust stats are in too."""
+        self.quitting = True
         if isinstance(environment.runner, WorkerRunner):
             if self.worker is not None:
                 self._stop_engine(self.worker)
@@ -411,13 +413,15 @@ class Storm:
             self._collect(report)
         self.interrupted = self.interrupted or interrupted
         self.done_workers.add(worker)
-        if self.done_workers >= (self.assigned or {"local"}):
+        if self.done_workers >= (self.assigned or {"local"}) and not self.quitting:
             gevent.spawn_later(0.1, self._end)
 
     def _end(self) -> None:
         """Every share is done: quit; with the web UI, stop the test, write the run and
         keep the final figures on screen (Locust's --autoquit S ends it S seconds later)."""
         env = self.environment
+        if self.quitting:
+            return
         web_ui = getattr(env, "web_ui", None)
         if web_ui is None:
             env.runner.quit()
