@@ -40,6 +40,7 @@ EMBEDDED_PROTOCOLS = ("smtp", "http")
 TEMPLATE_TABLES = ("request", "response", "auth")  # of [target], for kind = "http"
 SMTP_TLS = ("none", "starttls", "implicit")
 RESERVED_SUFFIXES = (".example", ".test")
+MAX_SCALE = 10.0  # workforce scale: up to 10x the federal workforce (23M), built in copies
 SERIES_DETAIL = 3  # outputs show more rounds than this one line each, not a table each
 MAX_RECIPIENTS_PER_MESSAGE = 500  # Exchange Online limits (2025): 500 recipients per message
 
@@ -276,7 +277,7 @@ def parse_scenario(doc: dict[str, Any], source: str) -> Scenario:
 
 def _workforce(f: Fields) -> WorkforceSpec:
     spec = WorkforceSpec(
-        scale=f.float("scale", WorkforceSpec.scale, lo=0.0, hi=1.0, lo_open=True),
+        scale=f.float("scale", WorkforceSpec.scale, lo=0.0, hi=MAX_SCALE, lo_open=True),
         seed=f.int("seed", WorkforceSpec.seed, lo=0, hi=2**63 - 1),
         tables=f.str("tables", WorkforceSpec.tables),
     )

@@ -7,6 +7,11 @@ with the stage schema's type (a dictionary column may arrive as plain strings) a
 it to that type. A missing file, a directory, a file that is not Parquet, a missing
 column or a wrong type is an `InputError` naming the file, the column and the value, so
 every command reports a bad stage file the same way.
+
+`read_rows` reads only some rows of a stage file (a replay's window of the schedule, the
+employees its events name), in the order asked: it skips the row groups that hold none
+of them and decodes the others a batch at a time, keeping only the rows wanted, so the
+memory it needs is the rows it returns plus one batch.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -29,8 +36,69 @@ SCHEMAS: dict[Stage, pa.Schema] = {
 }
 
 
+BATCH_ROWS = 65_536  # rows `read_rows` decodes at a time
+
+
 def read_stage(path: Path, stage: Stage, columns: Sequence[str] | None = None) -> pa.Table:
     """The `columns` of a stage's Parquet file (default: all), checked and cast."""
+    names = _checked(path, stage, columns)
+    try:
+        table = pq.read_table(path, columns=names)
+        return _cast(table, stage, names)
+    except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise InputError(str(path), stage, str(path), f"cannot be read as {stage}: {err}") from None
+
+
+def read_rows(
+    path: Path, stage: Stage, rows: npt.NDArray[np.int64], columns: Sequence[str] | None = None
+) -> pa.Table:
+    """Rows `rows` (distinct row numbers, in the order wanted) of a stage's Parquet file:
+    `read_stage(path, stage, columns).take(rows)`, without reading the rest."""
+    names = _checked(path, stage, columns)
+    rows = np.asarray(rows, dtype=np.int64)
+    order = np.argsort(rows, kind="stable")
+    wanted = rows[order]
+    try:
+        file = pq.ParquetFile(path)
+        if len(wanted) and (wanted[0] < 0 or wanted[-1] >= file.metadata.num_rows):
+            raise IndexError(f"row {int(wanted[-1])} of {file.metadata.num_rows}")
+        pieces = []
+        base = 0
+        for group in range(file.metadata.num_row_groups):
+            end = base + file.metadata.row_group(group).num_rows
+            lo, hi = np.searchsorted(wanted, [base, end])
+            if hi > lo:
+                batches = file.iter_batches(BATCH_ROWS, row_groups=[group], columns=names)
+                for batch in batches:
+                    stop = base + batch.num_rows
+                    a, b = np.searchsorted(wanted, [base, stop])
+                    if b - a == batch.num_rows:  # distinct rows: every one is wanted
+                        pieces.append(batch)
+                    elif b > a:
+                        pieces.append(batch.take(pa.array(wanted[a:b] - base)))
+                    base = stop
+            base = end
+        schema = file.schema_arrow
+        empty = pa.Table.from_pylist([], pa.schema([schema.field(n) for n in names]))
+        table = pa.Table.from_batches(pieces) if pieces else empty
+        table = _cast(table, stage, names)
+        if np.all(order[1:] > order[:-1]):  # asked for in file order already
+            return table
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return table.take(pa.array(inverse))
+    except (OSError, IndexError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
+        raise InputError(str(path), stage, str(path), f"cannot be read as {stage}: {err}") from None
+
+
+def _cast(table: pa.Table, stage: Stage, names: Sequence[str]) -> pa.Table:
+    schema = SCHEMAS[stage]
+    want = pa.schema([schema.field(n) for n in names], metadata=table.schema.metadata)
+    return table.cast(want)
+
+
+def _checked(path: Path, stage: Stage, columns: Sequence[str] | None) -> list[str]:
+    """The column names to read, once the file is found to hold each with its type."""
     schema = SCHEMAS[stage]
     names = list(schema.names if columns is None else columns)
     path = Path(path)
@@ -50,12 +118,7 @@ def read_stage(path: Path, stage: Stage, columns: Sequence[str] | None = None) -
         want, got = schema.field(name).type, present.field(name).type
         if got != want and not _same_strings(want, got):
             raise InputError(str(path), name, str(got), f"column must be of type {want}")
-    try:
-        table = pq.read_table(path, columns=names)
-        want = pa.schema([schema.field(n) for n in names], metadata=table.schema.metadata)
-        return table.cast(want)
-    except (OSError, pa.ArrowInvalid, pa.ArrowNotImplementedError) as err:
-        raise InputError(str(path), stage, str(path), f"cannot be read as {stage}: {err}") from None
+    return names
 
 
 def _same_strings(want: pa.DataType, got: pa.DataType) -> bool:

@@ -6,22 +6,40 @@ table from the scenario (its workforce spec and seed), in memory. `write_inputs`
 both and writes them with their manifests, the schedule's naming the workforce it was
 built from (the sha256 of the workforce manifest), so a later replay can refuse a
 workforce that does not match.
+
+Above scale 1 (`pulsecheck run --scale 3`) both are built copy by copy and written piece
+by piece (`simulator.app.chunked`); what the run's later stages get back is read from the
+files, and of the workforce only the columns they use (`RUN_COLUMNS`: departments for
+the response-rate figure, hourly cost and flags for the cost), not its 23M names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from simulator.scenario import Scenario
 from simulator.schedule.build import build_schedule
-from simulator.schedule.io import ScheduleManifest, file_sha256, rendering_of, write_schedule
+from simulator.schedule.io import (
+    ScheduleManifest,
+    file_sha256,
+    rendering_of,
+    write_schedule,
+    write_schedule_manifest,
+)
 from simulator.tables import manifest_path, read_stage
 from simulator.workforce import build_workforce, load_tables, write_workforce
+from simulator.workforce.generate import COPY_SCALE
+from simulator.workforce.io import copies_of
+
+if TYPE_CHECKING:
+    from simulator.app.chunked import PartsResult
 
 Say = Callable[[str], None]
+RUN_COLUMNS = ("department", "hourly_cost", "is_away", "is_stale")  # what cost and report use
 
 
 def built_workforce(scenario: Scenario, scale: float | None = None) -> pa.Table:
@@ -86,16 +104,49 @@ def schedule_manifest(
 
 
 def write_built_workforce(scenario: Scenario, scale: float, out: Path) -> pa.Table:
-    """The scenario's workforce at `scale`, written to `out/workforce.parquet`."""
+    """The scenario's workforce at `scale`, written to `out/workforce.parquet` (above
+    scale 1: copy by copy, and only `RUN_COLUMNS` are returned)."""
+    path = out / "workforce.parquet"
+    if scale > COPY_SCALE:
+        from simulator.app.chunked import write_workforce_copies
+
+        spec = scenario.workforce
+        tables = None if spec.tables == "builtin" else Path(spec.tables)
+        write_workforce_copies(scale, spec.seed, tables, path, largest=COPY_SCALE)
+        return read_stage(path, "workforce", RUN_COLUMNS)
     workforce = built_workforce(scenario, scale)
-    write_workforce(workforce, out / "workforce.parquet")
+    write_workforce(workforce, path)
     return workforce
+
+
+def write_schedule_in_parts(
+    scenario: Scenario,
+    seed: int,
+    workforce: Path,
+    out: Path,
+    round_ids: tuple[str, ...] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> PartsResult:
+    """The schedule of a workforce of several copies, built and written piece by piece,
+    with its manifest."""
+    from simulator.app.chunked import write_schedule_parts
+
+    built = write_schedule_parts(scenario, workforce, seed, round_ids, out, progress)
+    records = (built.deadlines, built.exclusions)
+    manifest = schedule_manifest(scenario, seed, workforce, built.workforce_rows, records)
+    write_schedule_manifest(out, manifest, built.rows)
+    return built
 
 
 def write_built_schedule(scenario: Scenario, workforce: pa.Table, out: Path) -> pa.Table:
     """Every round of the scenario for `workforce`, written to `out/schedule.parquet`
-    with a manifest naming `out/workforce.parquet`."""
+    with a manifest naming `out/workforce.parquet` (a workforce of several copies: built
+    in parts from that file, then read back)."""
     seed = scenario.workforce.seed
+    if copies_of(workforce.schema) > 1:
+        path = out / "schedule.parquet"
+        write_schedule_in_parts(scenario, seed, out / "workforce.parquet", path)
+        return read_stage(path, "schedule")
     schedule = build_schedule(scenario, workforce, seed)
     records = directive_records(scenario, schedule, workforce, seed)
     manifest = schedule_manifest(

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -58,6 +59,7 @@ from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.live import EventClock, LiveDisplay
 from simulator.replay.metrics import MetricsOptions, MetricsServer
 from simulator.replay.probe import ProbeOptions, probe
+from simulator.replay.source import Loaded, intended_times, load_rows
 from simulator.replay.targets import (
     SMTP_TLS_MODES,
     TargetOptions,
@@ -71,13 +73,13 @@ from simulator.replay.workers import new_event_loop, run_workers
 from simulator.schedule.io import file_sha256, read_schedule_manifest
 from simulator.schedule.window import Window
 from simulator.schedule.window import resolve as resolve_window
-from simulator.tables import manifest_path, read_stage
+from simulator.tables import manifest_path
 from simulator.traffic.autospeed import AUTO_HEADROOM, best_rate, choose_speedup, peak_per_s
-from simulator.traffic.pacer import run_window
+from simulator.traffic.pacer import run_window, send_order
 from simulator.traffic.record import SUMMARY_FILE, Recorder, read_results, write_run
 from simulator.validation import InputError
 
-WORKFORCE_COLUMNS = ("email", "first_name", "last_name", "occupation", "subagency")
+I64 = npt.NDArray[np.int64]
 OnStart = Callable[[Recorder, float], None]
 LiveFactory = Callable[[EventClock, float | None, float], LiveDisplay]
 # ^ (event clock, time limit s, late after ms) -> the display a replay is watched with
@@ -137,20 +139,6 @@ def check_workforce_matches(schedule: Path, workforce: Path) -> None:
             f"is not the workforce {schedule} was built from (its manifest's sha256 "
             f"{str(actual)[:12]}... differs from the schedule manifest's {recorded[:12]}...)",
         )
-
-
-def check_ids(events: pa.Table, n_people: int, source: str) -> None:
-    """Every employee id the schedule names must be a row of the workforce."""
-    ends = {
-        "sender_id": events.column("sender_id").to_numpy(),
-        "cc_id": events.column("cc_id").to_numpy(),
-        "rcpt_first + rcpt_count - 1": events.column("rcpt_first").to_numpy()
-        + events.column("rcpt_count").to_numpy()
-        - 1,
-    }
-    for name, ids in ends.items():
-        if len(ids) and int(ids.max()) >= n_people:
-            raise InputError(source, name, int(ids.max()), f"must be < {n_people} (workforce rows)")
 
 
 TLS_FLAGS = {
@@ -251,36 +239,49 @@ def preflight(url: str, connection: TargetOptions) -> None:
 
 
 def windowed(
-    request: ReplayRequest, events: pa.Table | None = None
+    request: ReplayRequest, events: pa.Table | I64 | None = None
 ) -> tuple[ReplayRequest, Window | None]:
     """The request with its window resolved into `options.window` (positions in
-    intended-time order), and the window; unchanged without one."""
+    intended-time order), and the window; unchanged without one. `events` is the
+    schedule or its `t_intended` column in microseconds (read from the file without)."""
     if request.window is None:
         return request, None
     if events is None:
-        events = read_stage(request.schedule, "schedule", ["t_intended"])
-    n = run_window(events.num_rows, request.options.max_events)
-    t_us = events.column("t_intended").slice(0, n).cast(pa.int64()).to_numpy()
-    window = resolve_window(request.window, t_us, request.timezone)
+        events = intended_times(request.schedule)
+    if isinstance(events, pa.Table):
+        events = events.column("t_intended").cast(pa.int64()).to_numpy()
+    n = run_window(len(events), request.options.max_events)
+    window = resolve_window(request.window, events[:n], request.timezone)
     options = replace(request.options, window=(window.first, window.stop))
     return replace(request, options=options), window
+
+
+def _load(request: ReplayRequest, times: I64) -> Loaded:
+    """The events the request sends (its window's, by its max_events) and the employees
+    they name, read from disk alone (`simulator.replay.source`)."""
+    options = request.options
+    rows, offsets = send_order(times, options.speedup, options.max_events, options.window)
+    return load_rows(request.schedule, request.workforce, rows, offsets)
 
 
 def replay_schedule(
     request: ReplayRequest, on_start: OnStart | None = None, say: Say = _stderr
 ) -> ReplayRun:
-    """Replay the schedule (or its window) against the target and write the run directory."""
+    """Replay the schedule (or its window) against the target and write the run directory.
+    Only the events sent and the employees they name are read (`simulator.replay.source`)."""
     from simulator.app import verifying
 
     check_workforce_matches(request.schedule, request.workforce)
-    events = read_stage(request.schedule, "schedule")
-    request, window = windowed(request, events)
-    workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
-    check_ids(events, workforce.num_rows, str(request.schedule))
+    times = intended_times(request.schedule)
+    request, window = windowed(request, times)
+    loaded: Loaded | None = _load(request, times)
+    assert loaded is not None
     accounts = check_connection(request.connection, request.target)
     auth = request.connection.smtp_auth
     if accounts is not None and auth is not None:
-        check_senders(auth, accounts, events, workforce, request.options.broadcast_sender)
+        check_senders(
+            auth, accounts, loaded.events, loaded.workforce, request.options.broadcast_sender
+        )
     verify = request.verify
     if verify is not None:
         check_spec(verify)
@@ -290,10 +291,15 @@ def replay_schedule(
             metrics.source, metrics.field, metrics.port, "needs a single-process replay (workers 1)"
         )
     preflight(request.target, request.connection)
-    request = resolve_speedup(request, say)
+    request = resolve_speedup(request, say, times)
+    options = request.options
+    offsets = send_order(times, options.speedup, options.max_events, options.window)[1]
+    loaded = replace(loaded, offsets=offsets)  # at the chosen speedup
+    assert loaded is not None
     mark = None if verify is None else verifying.preflight(verify)
     request.out.mkdir(parents=True, exist_ok=True)
     if request.workers > 1:
+        del loaded  # each worker reads its own share
         summary = run_workers(
             request.schedule,
             request.workforce,
@@ -303,11 +309,12 @@ def replay_schedule(
             request.out,
             request.connection,
         )
+        loaded = _load(request, times) if verify is not None else None
     elif metrics is None:
         target = make_target(request.target, request.connection)
-        summary = _run_single(events, workforce, target, request.options, request.out, on_start)
+        summary = _run_single(loaded, target, request.options, request.out, on_start)
     else:
-        summary = _run_metered(request, metrics, events, workforce, on_start)
+        summary = _run_metered(request, metrics, loaded, on_start)
     extra: dict[str, Any] = {}
     if window is not None:
         extra["window"] = window.describe(request.timezone)
@@ -315,16 +322,21 @@ def replay_schedule(
         extra["speedup_auto"] = request.auto.record
     check = None
     if verify is not None:
+        assert loaded is not None
         # the results hold only the window's events, so only those are expected in the store
         expected = verifying.expected_events(
-            read_results(request.out), events, workforce, request.options, verify.mailbox_address
+            read_results(request.out),
+            loaded.events,
+            loaded.workforce,
+            request.options,
+            verify.mailbox_address,
         )
         check = verifying.verify_mailbox(verify, mark, expected, request.options.seed, say)
         extra["store_check"] = asdict(check)
     if extra:
         summary = {**summary, **extra}
         _write_summary(request.out, summary)
-    return ReplayRun(summary, events.num_rows, check)
+    return ReplayRun(summary, len(times), check)
 
 
 def _write_summary(out: Path, summary: dict[str, Any]) -> None:
@@ -332,16 +344,20 @@ def _write_summary(out: Path, summary: dict[str, Any]) -> None:
     path.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def resolve_speedup(request: ReplayRequest, say: Say = _stderr) -> ReplayRequest:
+def resolve_speedup(
+    request: ReplayRequest, say: Say = _stderr, times: I64 | None = None
+) -> ReplayRequest:
     """The request with its speedup chosen from a capacity probe of its target, when it
-    asks for `auto` and has not been probed yet; else the request as it is."""
+    asks for `auto` and has not been probed yet; else the request as it is. The probe
+    reads only its events (the round's first) and the employees they name; `times` is
+    the schedule's `t_intended` column when the caller has it."""
     auto = request.auto
     if auto is None or auto.record is not None:
         return request
     options = request.options
-    events = read_stage(request.schedule, "schedule")
-    events = events.slice(0, run_window(events.num_rows, options.max_events))
-    workforce = read_stage(request.workforce, "workforce", WORKFORCE_COLUMNS)
+    if times is None:
+        times = intended_times(request.schedule)
+    t_us = times[: run_window(len(times), options.max_events)]
     spec = ProbeOptions(
         seed=options.seed,
         html_share=options.html_share,
@@ -350,15 +366,18 @@ def resolve_speedup(request: ReplayRequest, say: Say = _stderr) -> ReplayRequest
         source=auto.source,
         field=auto.field,
     )
+    per_step = max(1, spec.max_events // max(1, len(spec.steps)))
+    first = np.argsort(t_us, kind="stable")[:per_step].astype(np.int64)  # what probe() takes
+    probed = load_rows(request.schedule, request.workforce, first, np.zeros_like(first))
 
     async def run() -> list[Any]:
-        return await probe(events, workforce, make_target(request.target, request.connection), spec)
+        target = make_target(request.target, request.connection)
+        return await probe(probed.events, probed.workforce, target, spec)
 
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         steps = runner.run(run())
     capacity = best_rate(steps)
-    t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
-    _, window = windowed(request, events)
+    _, window = windowed(request, t_us)
     if window is not None:  # the pace must fit the window's busiest second, not the round's
         t_us = np.sort(t_us)[window.first : window.stop]
     chosen = choose_speedup(t_us, capacity, auto.headroom)
@@ -407,8 +426,7 @@ def _over_limit(record: dict[str, Any]) -> str:
 def _run_metered(
     request: ReplayRequest,
     metrics: MetricsOptions,
-    events: pa.Table,
-    workforce: pa.Table,
+    loaded: Loaded,
     on_start: OnStart | None,
 ) -> dict[str, Any]:
     """`_run_single` with a metrics server up from before the first event until
@@ -417,7 +435,7 @@ def _run_metered(
     try:
         target = make_target(request.target, request.connection)
         hook = _both(server.attach, on_start)
-        summary = _run_single(events, workforce, target, request.options, request.out, hook)
+        summary = _run_single(loaded, target, request.options, request.out, hook)
         server.finish()
         server.linger()
     finally:
@@ -436,10 +454,8 @@ def _both(first: OnStart, then: OnStart | None) -> OnStart:
 
 def event_clock(schedule: Path, options: ReplayOptions, timezone: str) -> EventClock:
     """The scenario time of a replay's offsets: its first intended time, its speedup."""
-    column = read_stage(schedule, "schedule", ["t_intended"]).column("t_intended")
-    if options.max_events is not None:
-        column = column.slice(0, options.max_events)
-    t_us = column.cast(pa.int64()).to_numpy()
+    t_us = intended_times(schedule)
+    t_us = t_us[: run_window(len(t_us), options.max_events)]
     if options.window is not None and len(t_us):
         return EventClock(int(np.sort(t_us)[options.window[0]]), options.speedup, timezone)
     first = int(t_us.min()) if len(t_us) else 0
@@ -474,8 +490,7 @@ def replay_watched(
 
 
 def _run_single(
-    events: pa.Table,
-    workforce: pa.Table,
+    loaded: Loaded,
     target: Any,
     options: ReplayOptions,
     out: Path,
@@ -485,7 +500,7 @@ def _run_single(
         options.stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGINT, options.stop.set)
         options.on_start = on_start
-        result = await replay(events, workforce, target, options)
+        result = await replay(loaded.events, loaded.workforce, target, options, loaded.offsets)
         return write_run(out, result.results, result.summary, result.corrected, result.uncorrected)
 
     with asyncio.Runner(loop_factory=new_event_loop) as runner:

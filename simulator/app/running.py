@@ -37,7 +37,7 @@ from simulator.replay.targets import TargetOptions
 from simulator.replay.tls import TlsOptions
 from simulator.replyall.params import ReplyAllScenario
 from simulator.safety import check_target
-from simulator.scenario import TargetTls
+from simulator.scenario import MAX_SCALE, TargetTls
 from simulator.schedule.window import check_spec as check_window
 from simulator.validation import Fields, InputError
 
@@ -177,7 +177,7 @@ def plan_run(request: RunRequest, scenario: AnyScenario, out: Path) -> Any:
         window=request.window,
         verify=verify,
         scenario=scenario,
-        scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=1.0, lo_open=True),
+        scale=flags.float("scale", scenario.workforce.scale, lo=0.0, hi=MAX_SCALE, lo_open=True),
         speedup=flags.float("speedup", scenario.replay.speedup, lo=0.0, hi=1e7, lo_open=True),
         out=out,
         protocol=request.protocol or (scenario.target.protocol if url is None else _scheme(url)),

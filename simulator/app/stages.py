@@ -4,7 +4,9 @@ Theory of operation: each function takes a request naming its inputs and outputs
 the stage's pure work through the core packages, writes the stage's files (Parquet with
 its manifest, or a model's JSON, figures and page) and returns what a caller prints. The
 CLI checks flags before it builds a request; these functions check what only the files
-can tell (a scenario's rounds, a defence's name).
+can tell (a scenario's rounds, a defence's name). Above scale 1 the workforce and its
+schedule are built copy by copy over processes and written piece by piece
+(`simulator.app.chunked`), so neither is ever whole in memory.
 """
 
 from __future__ import annotations
@@ -13,18 +15,20 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from simulator.app.inputs import directive_records, schedule_manifest
-from simulator.replyall.compare import cases
-from simulator.replyall.params import load_replyall
-from simulator.replyall.section import StormModel, model_figures, model_parts, model_storm, view_of
+from simulator.app.inputs import directive_records, schedule_manifest, write_schedule_in_parts
 from simulator.scenario import Scenario, load_scenario
 from simulator.schedule.build import build_schedule
 from simulator.schedule.io import read_workforce_columns, write_schedule
+from simulator.schedule.summary import ArrivalCurve, round_curves
 from simulator.validation import InputError
 from simulator.workforce import build_workforce, load_tables, write_workforce
+
+if TYPE_CHECKING:
+    from simulator.replyall.section import StormModel
 
 Progress = Callable[[str, float], None]  # stage description, share done (0..1)
 FLAGS = "command line"
@@ -47,6 +51,18 @@ class WorkforceResult:
 
 def workforce(request: WorkforceRequest, progress: Progress | None = None) -> WorkforceResult:
     """Build the workforce and write it with its manifest."""
+    if request.scale > 1:
+        from simulator.app.chunked import write_workforce_copies
+
+        try:
+            rows, manifest = write_workforce_copies(
+                request.scale, request.seed, request.tables, request.out, progress
+            )
+        except OSError as err:
+            raise InputError(
+                FLAGS, "--out", str(request.out), f"could not be written: {err}"
+            ) from err
+        return WorkforceResult(rows, request.out, manifest)
     table = build_workforce(
         request.scale, request.seed, load_tables(request.tables), progress=progress
     )
@@ -69,10 +85,12 @@ class ScheduleRequest:
 @dataclass(frozen=True)
 class ScheduleResult:
     scenario: Scenario
-    table: pa.Table
+    rows: int
     path: Path
+    curves: list[ArrivalCurve]
     # per round: staff excluded, rows of {agency, category, reason, count}
     exclusions: dict[str, list[dict[str, object]]] = field(default_factory=dict)
+    table: pa.Table | None = None  # the events, unless built piece by piece (scale > 1)
 
 
 def plan_schedule(request: ScheduleRequest) -> tuple[Scenario, int]:
@@ -90,6 +108,10 @@ def schedule(
 ) -> ScheduleResult:
     """Build the scenario's rounds for the workforce and write them with their manifest."""
     scenario, seed = plan_schedule(request)
+    from simulator.app.chunked import copy_bounds
+
+    if len(copy_bounds(request.workforce)) > 1:
+        return _schedule_in_parts(request, scenario, seed, progress)
     people = read_workforce_columns(request.workforce)
     rounds = None if request.round_ids is None else list(request.round_ids)
     table = build_schedule(scenario, people, seed, rounds, progress)
@@ -98,7 +120,24 @@ def schedule(
     records = directive_records(scenario, table, people, seed)
     manifest = schedule_manifest(scenario, seed, request.workforce, people.num_rows, records)
     write_schedule(table, request.out, manifest)
-    return ScheduleResult(scenario, table, request.out, records[1])
+    curves = round_curves(table, scenario)
+    return ScheduleResult(scenario, table.num_rows, request.out, curves, records[1], table)
+
+
+def _schedule_in_parts(
+    request: ScheduleRequest,
+    scenario: Scenario,
+    seed: int,
+    progress: Callable[[str], None] | None,
+) -> ScheduleResult:
+    """The schedule of a workforce of several copies, built and written piece by piece."""
+    try:
+        built = write_schedule_in_parts(
+            scenario, seed, request.workforce, request.out, request.round_ids, progress
+        )
+    except OSError as err:
+        raise InputError(FLAGS, "--out", str(request.out), f"could not be written: {err}") from err
+    return ScheduleResult(scenario, built.rows, request.out, built.curves, built.exclusions)
 
 
 @dataclass(frozen=True)
@@ -112,6 +151,10 @@ class ReplyAllRequest:
 
 def replyall(request: ReplyAllRequest) -> StormModel:
     """The storm model of a reply-all scenario: one run, the defences, the band."""
+    from simulator.replyall.compare import cases
+    from simulator.replyall.params import load_replyall
+    from simulator.replyall.section import model_storm
+
     sc = load_replyall(request.scenario)
     known = [*cases(sc), "all"]
     if request.defence is not None and not any(k.startswith(request.defence) for k in known):
@@ -124,6 +167,7 @@ def replyall(request: ReplyAllRequest) -> StormModel:
 
 
 def write_model(out: Path, model: StormModel) -> None:
+    from simulator.replyall.section import model_figures, model_parts, view_of
     from simulator.report.html import write_page
 
     out.mkdir(parents=True, exist_ok=True)

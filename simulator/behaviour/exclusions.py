@@ -107,11 +107,32 @@ def report(
     counts: dict[tuple[str, str, str], int] = {}
     mine = np.flatnonzero(category != NOT_EXCLUDED)
     if len(mine):
-        keys = np.stack([department[mine], category[mine], unit[mine]], axis=1)
-        found, n = np.unique(keys, axis=0, return_counts=True)
-        for (d, c, un), k in zip(found.tolist(), n.tolist(), strict=True):
-            key = (department_names[d], names[c], table.reason[un][c])
-            counts[key] = counts.get(key, 0) + k
+        # one integer key per (department, category, unit), counted with one bincount
+        n_cat, n_unit = len(names), max(int(unit[mine].max()) + 1, 1)
+        key = (department[mine] * n_cat + category[mine]) * n_unit + unit[mine]
+        tally = np.bincount(key)
+        found = np.flatnonzero(tally)
+        d, rest = np.divmod(found, n_cat * n_unit)
+        c, un = np.divmod(rest, n_unit)
+        for di, ci, ui, k in zip(
+            d.tolist(), c.tolist(), un.tolist(), tally[found].tolist(), strict=True
+        ):
+            key_ = (department_names[di], names[ci], table.reason[ui][ci])
+            counts[key_] = counts.get(key_, 0) + k
+    return [
+        ExclusionRow(a, c, r, k)
+        for (a, c, r), k in sorted(counts.items(), key=lambda kv: (kv[0][0], names.index(kv[0][1])))
+    ]
+
+
+def merge_reports(reports: Sequence[Sequence[ExclusionRow]]) -> list[ExclusionRow]:
+    """Reports of parts of one workforce added up, in `report`'s order."""
+    names = categories()
+    counts: dict[tuple[str, str, str], int] = {}
+    for rows in reports:
+        for row in rows:
+            key = (row.agency, row.category, row.reason)
+            counts[key] = counts.get(key, 0) + row.count
     return [
         ExclusionRow(a, c, r, k)
         for (a, c, r), k in sorted(counts.items(), key=lambda kv: (kv[0][0], names.index(kv[0][1])))

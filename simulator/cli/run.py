@@ -87,7 +87,7 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     parser.add_argument("scenario", type=Path, metavar="SCENARIO", help="scenario TOML file")
     parser.add_argument(
-        "--scale", type=finite_float, help="share of the 2.3M workforce (0 < S <= 1)"
+        "--scale", type=finite_float, help="multiple of the 2.3M workforce (0 < S <= 10)"
     )
     parser.add_argument(
         "--speedup",

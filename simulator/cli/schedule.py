@@ -105,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from simulator.app.stages import schedule
-    from simulator.schedule.summary import round_curves
 
     request = request_from(args)
     err = Console(stderr=True)
@@ -114,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
         task = bar.add_task("reading workforce", total=None)
         result = schedule(request, lambda s: bar.update(task, description=s))
     elapsed = time.perf_counter() - started
-    err.print(f"wrote {result.table.num_rows:,} events to {request.out} in {elapsed:.1f} s")
-    curves = round_curves(result.table, result.scenario)
+    err.print(f"wrote {result.rows:,} events to {request.out} in {elapsed:.1f} s")
+    curves = result.curves
     if args.summary:
         print_curves(curves if len(curves) <= SERIES_DETAIL else [], Console())
         if len(curves) > 1:

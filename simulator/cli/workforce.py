@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from simulator.cli import EXIT_OK, HelpFormatter
+from simulator.scenario import MAX_SCALE  # 23M rows; above 1, built copy by copy
 from simulator.validation import InputError, finite_float
 
-MAX_SCALE = 4.0  # bounds memory: about 9M rows
 PROGRESS_FROM_ROWS = 200_000  # draw a progress bar for runs at least this big (scale ~0.09)
 FULL_HEADCOUNT = 2_313_216  # FedScope Sep 2024, for the size estimate only
 
@@ -29,6 +29,7 @@ BUILD_EXAMPLES = """\
 examples:
   pulsecheck workforce --scale 0.01 --seed 1 --out wf.parquet
   pulsecheck workforce --scale 0.1 --out big.parquet --tables simulator/data
+  pulsecheck workforce --scale 10 --out org10.parquet
   pulsecheck workforce calibrate wf.parquet
   pulsecheck workforce calibrate wf.parquet --json
 
@@ -56,7 +57,8 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
         "--scale",
         type=finite_float,
         default=1.0,
-        help="fraction of the 2.31M workforce (0 < S <= 4)",
+        help="multiple of the 2.31M workforce (0 < S <= 10); above 1, a synthetic "
+        "organisation of ceil(S) copies of the federal layout, built in parallel",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (>= 0); default 0")
     parser.add_argument("--out", type=Path, help="Parquet file to write (required to build)")

@@ -16,6 +16,14 @@ recorded as dropped with a reason; nothing is skipped silently.
 
 A `window` (`simulator.schedule.window`) keeps only a stretch of the sorted events, and
 the run's clock starts at its first event; worker `positions` index into that stretch.
+`pacer.send_order` is that choice; `simulator.replay.source.load` makes it from the
+`t_intended` column alone and reads only the chosen rows and the employees they name,
+so a replay holds the events it sends, not the round.
+
+Nothing holds every prepared message: `_Run` keeps one prepared batch (`BATCH` events,
+rendered when the first claim reaches it and dropped when the next batch replaces it),
+plus the messages workers hold in flight. What grows with the run is the `Recorder`'s
+per-event columns (a few numbers per event) and the result table built from them.
 
 Temporary failures (HTTP Retry-After, SMTP 4xx) are retried on the same connection up to
 `retries` times, honouring the server's delay up to `retry_cap_s`. A stop request (Ctrl-C)
@@ -40,7 +48,7 @@ from hdrh.histogram import HdrHistogram
 
 from simulator.replay.targets import Session, Target
 from simulator.traffic.outcomes import ERROR, TIMEOUT, Outcome, settled
-from simulator.traffic.pacer import intended_offsets_us, run_window
+from simulator.traffic.pacer import send_order
 from simulator.traffic.payload import BROADCAST_SENDER, Payload
 from simulator.traffic.record import Recorder, build_histograms, summarize
 
@@ -233,19 +241,21 @@ async def _deliver(session: Session, message: Any, follow: Callable[[], Any]) ->
 
 
 async def replay(
-    events: pa.Table, workforce: pa.Table, target: Target, options: ReplayOptions
+    events: pa.Table,
+    workforce: pa.Table,
+    target: Target,
+    options: ReplayOptions,
+    offsets: I64 | None = None,
 ) -> ReplayResult:
-    """Replay `events` (columns.SCHEDULE) open-loop against `target`."""
-    events = events.slice(0, run_window(events.num_rows, options.max_events))
-    events = events.sort_by("t_intended")
-    if options.window is not None:  # the clock starts at the window's first event
-        first, stop = options.window
-        events = events.slice(first, stop - first)
-    t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
-    offsets = intended_offsets_us(t_us, options.speedup)
-    if options.positions is not None:
-        events = events.take(pa.array(options.positions))
-        offsets = offsets[options.positions]
+    """Replay `events` (columns.SCHEDULE) open-loop against `target`: the rows
+    `pacer.send_order` picks from them, or, given their `offsets`, `events` as they are
+    (already picked and in send order, as `simulator.replay.source.load` reads them)."""
+    if offsets is None:
+        t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
+        rows, offsets = send_order(
+            t_us, options.speedup, options.max_events, options.window, options.positions
+        )
+        events = events.take(pa.array(rows))
     payload = Payload(
         events,
         workforce,

@@ -5,6 +5,8 @@ an interleaved share of the events (every N-th, so each keeps an even rate) agai
 same wall-clock start, writes its own run into `RUN_DIR/worker-K/`, and the parent merges
 the result tables (sorted by event) and adds the encoded histograms together. Targets are
 rebuilt in each process from their URL, so nothing unpicklable crosses the boundary.
+Each process reads only its share of the schedule and the employees that share names
+(`simulator.replay.source.load`).
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from simulator.replay.engine import ReplayOptions, replay
+from simulator.replay.source import load
 from simulator.replay.targets import TargetOptions, make_target
 from simulator.safety import check_target
-from simulator.tables import read_stage
 from simulator.traffic.pacer import run_window, split_for_workers
 from simulator.traffic.record import (
     CORRECTED_FILE,
@@ -60,16 +62,27 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 def run_job(job: WorkerJob) -> dict[str, Any]:
     """Replay one share in this process and write it to `job.out_dir`."""
-    events = read_stage(job.schedule_path, "schedule")
-    workforce = read_stage(job.workforce_path, "workforce")
     check_target(job.target_url, job.connection.allow_remote, "--target")  # its own check
+    opts = job.options
+    share = load(
+        job.schedule_path,
+        job.workforce_path,
+        opts.speedup,
+        opts.max_events,
+        opts.window,
+        opts.positions,
+    )
     target = make_target(job.target_url, job.connection)
 
     async def main() -> dict[str, Any]:
         stop = asyncio.Event()
         _stop_on_sigint(stop)
         result = await replay(
-            events, workforce, target, dataclasses.replace(job.options, stop=stop)
+            share.events,
+            share.workforce,
+            target,
+            dataclasses.replace(job.options, stop=stop),
+            share.offsets,
         )
         meta = {k: v for k, v in result.summary.items() if k in _META_KEYS}
         return write_run(job.out_dir, result.results, meta, result.corrected, result.uncorrected)

@@ -22,6 +22,20 @@ Theory of operation (pure: scenario, workforce table and seed in, SCHEDULE table
 
 Every random stream is spawned from (seed, round id), so rounds are independent and a
 seed reproduces a schedule exactly.
+
+A workforce above scale 1 is several copies of the calibrated layout (see
+`simulator.workforce.generate`), each a contiguous id range whose managers lie inside it.
+`build_part` builds one copy's events (`Part`: the copy's number, first id and the whole
+workforce's size) from that copy's rows alone, with streams spawned from (seed, round
+id, copy). Round-level quantities stay those of the whole organisation: the broadcast's
+transactions are numbered over the whole list, so a person's receipt time is that of
+their transaction in the whole send window; the one reply per department that
+leadership sends on behalf of its workforce comes from the first copy only. A part is
+sorted by intended time and keeps, instead of sizes, the per-event inputs sizes are
+computed from (`SizeInputs`), because the body a size describes depends on the event
+id, which is the event's position in the whole schedule: `number_slice` merges slices
+of the parts that cover one stretch of intended time into numbered, sized SCHEDULE rows.
+A "coworker_name" reply without a manager in cc names the next row of its own copy.
 """
 
 from __future__ import annotations
@@ -91,8 +105,19 @@ class Events:
         return Events(**{f: getattr(self, f)[order] for f in Events.__dataclass_fields__})
 
 
-def _streams(seed: int, round_id: str) -> dict[str, np.random.Generator]:
-    seq = np.random.SeedSequence([seed, zlib.crc32(round_id.encode())])
+@dataclass(frozen=True)
+class Part:
+    """One copy of a workforce of several: its number, its first id, and the rows of the
+    whole workforce (for the broadcast, which goes to the whole list)."""
+
+    copy: int
+    first_id: int
+    total_people: int
+
+
+def _streams(seed: int, round_id: str, copy: int | None = None) -> dict[str, np.random.Generator]:
+    entropy = [seed, zlib.crc32(round_id.encode())] + ([] if copy is None else [copy])
+    seq = np.random.SeedSequence(entropy)
     return {
         n: np.random.default_rng(s) for n, s in zip(STREAMS, seq.spawn(len(STREAMS)), strict=True)
     }
@@ -103,19 +128,31 @@ def _filled(n: int, value: int) -> I64:
 
 
 # -- the broadcast ---------------------------------------------------------------------
-def broadcast_times_s(n_people: int, rnd: Round) -> tuple[I64, F64]:
-    """First id and send time (s after send_time) of each transaction."""
+def broadcast_times_s(
+    n_people: int, rnd: Round, start: int = 0, stop: int | None = None
+) -> tuple[I64, F64]:
+    """First id and send time (s after send_time) of each transaction of a list of
+    `n_people` (only those whose first id is in [start, stop), default all)."""
     per = rnd.recipients_per_message
-    first = np.arange(0, n_people, per, dtype=np.int64)
-    t = rnd.send_window_minutes * 60.0 * np.arange(len(first)) / max(len(first), 1)
-    return first, t
+    total = -(-n_people // per)
+    lo = -(-start // per)
+    hi = total if stop is None else -(-min(stop, n_people) // per)
+    number = np.arange(lo, hi, dtype=np.int64)
+    t = rnd.send_window_minutes * 60.0 * number / max(total, 1)
+    return number * per, t
 
 
-def _broadcast(people: People, rnd: Round, r: int, origin_us: int) -> tuple[Events, F64]:
+def _broadcast(
+    people: People, rnd: Round, r: int, origin_us: int, part: Part | None = None
+) -> tuple[Events, F64]:
     n = len(people)
-    first, t_s = broadcast_times_s(n, rnd)
-    count = np.minimum(rnd.recipients_per_message, n - first)
-    receipt_s = np.repeat(t_s, count)
+    start, total = (0, n) if part is None else (part.first_id, part.total_people)
+    first, t_s = broadcast_times_s(total, rnd, start, start + n)
+    count = np.minimum(rnd.recipients_per_message, total - first)
+    per = rnd.recipients_per_message
+    whole = -(-total // per)
+    mine = np.arange(start, start + n, dtype=np.int64) // per
+    receipt_s = rnd.send_window_minutes * 60.0 * mine / max(whole, 1)
     k = len(first)
     events = Events(
         t_us=origin_us + np.round(t_s * US).astype(np.int64),
@@ -126,7 +163,7 @@ def _broadcast(people: People, rnd: Round, r: int, origin_us: int) -> tuple[Even
         rcpt_count=count.astype(np.int64),
         collection=_filled(k, 0),
         cc=_filled(k, NO_ID),
-        agency=people.department.codes[first] if n else _filled(0, 0),
+        agency=people.department.codes[first - start] if n else _filled(0, 0),
         content=_filled(k, CONTENTS.index("broadcast")),
         violation=_filled(k, 0),
     )
@@ -187,6 +224,7 @@ class Plan:
     ids: I64
     t_s: F64
     interval: I64
+    category: I64  # per person: exclusion category (`exclusions.categories()`) or NOT_EXCLUDED
 
 
 def _plan_replies(
@@ -199,7 +237,8 @@ def _plan_replies(
 ) -> Plan:
     tm, shares = Timing.from_behaviour(behaviour), Shares.from_behaviour(behaviour)
     unit = people.subagency.codes
-    excluded = excluded_staff(people, units, rng["exclude"]) != exclusions.NOT_EXCLUDED
+    category = excluded_staff(people, units, rng["exclude"])
+    excluded = category != exclusions.NOT_EXCLUDED
     ids = np.flatnonzero(who.present(people.away, people.stale) & ~excluded)
     # a pause a later order lifts starts the clock then (`behaviour.series`)
     start_s, within_h = series.reply_start(units.table, unit[ids], receipt_s[ids])
@@ -222,7 +261,7 @@ def _plan_replies(
     interval = units.table.interval(t_s)
     action = units.table.action[unit[ids], interval]
     chosen = who.replies(u, action, people.contractor[ids], in_time, shares, factor)
-    return Plan(ids[chosen], t_s[chosen], interval[chosen])
+    return Plan(ids[chosen], t_s[chosen], interval[chosen], category)
 
 
 def _second_chance(
@@ -351,16 +390,26 @@ def _auto_and_bounces(
 
 # -- a round ---------------------------------------------------------------------------
 def round_events(
-    scenario: Scenario, r: int, people: People, seed: int, collections: list[str]
+    scenario: Scenario,
+    r: int,
+    people: People,
+    seed: int,
+    collections: list[str],
+    part: Part | None = None,
+    reports: dict[str, list[exclusions.ExclusionRow]] | None = None,
 ) -> Events:
-    """All events of round `scenario.rounds[r]`, unsorted."""
+    """All events of round `scenario.rounds[r]`, unsorted (of one copy: `part`; ids are
+    then still the copy's own row numbers). A round with exclusions adds its report
+    (`exclusion_reports`, from the same draws) to `reports` when that is given."""
     rnd = scenario.rounds[r]
     behaviour = {**defaults(), **scenario.behaviour}
-    rng = _streams(seed, rnd.id)
+    rng = _streams(seed, rnd.id, None if part is None else part.copy)
     origin_us = int(rnd.send_time.timestamp() * US)
-    broadcast, receipt_s = _broadcast(people, rnd, r, origin_us)
+    broadcast, receipt_s = _broadcast(people, rnd, r, origin_us, part)
     units = _unit_tables(scenario, rnd, people, collections)
     plan = _plan_replies(people, rnd, units, receipt_s, behaviour, rng)
+    if reports is not None and rnd.exclusions:
+        reports[rnd.id] = _exclusion_report(people, units, plan.category)
     replies = _replies(
         people, rnd, r, units, plan, origin_us, behaviour, rng["violation"], rng["series"]
     )
@@ -368,7 +417,7 @@ def round_events(
         [
             broadcast,
             replies,
-            _on_behalf(people, r, units, origin_us),
+            *([] if part is not None and part.copy else [_on_behalf(people, r, units, origin_us)]),
             *_auto_and_bounces(people, r, receipt_s, origin_us, behaviour, rng),
         ]
     )
@@ -418,44 +467,136 @@ def build_schedule(
     """
     step = progress or (lambda _: None)
     people = people_from_table(workforce)
-    chosen = [
-        i for i, rnd in enumerate(scenario.rounds) if round_ids is None or rnd.id in round_ids
-    ]
-    collections = ["", *(c.id for c in scenario.collections)]
-    parts = []
-    for r in chosen:
-        step(f"round {scenario.rounds[r].id}: who replies and when")
-        parts.append(round_events(scenario, r, people, seed, collections))
-    step("sorting events")
-    events = Events.concat(parts)
-    events = events.take(np.argsort(events.t_us, kind="stable"))
+    events = _sorted_events(scenario, people, seed, round_ids, step)
     step("sizing bodies")
     sizes = event_sizes(events, people, seed, {**defaults(), **scenario.behaviour})
     round_names = [rnd.id for rnd in scenario.rounds]
-    return to_table(events, sizes, round_names, collections, people.department.names)
+    return to_table(events, sizes, round_names, collection_ids(scenario), people.department.names)
+
+
+def collection_ids(scenario: Scenario) -> list[str]:
+    """The collection dictionary of a schedule: "" (none) first, then the scenario's."""
+    return ["", *(c.id for c in scenario.collections)]
+
+
+def _sorted_events(
+    scenario: Scenario,
+    people: People,
+    seed: int,
+    round_ids: Sequence[str] | None,
+    step: Callable[[str], None],
+    part: Part | None = None,
+    reports: dict[str, list[exclusions.ExclusionRow]] | None = None,
+) -> Events:
+    chosen = [
+        i for i, rnd in enumerate(scenario.rounds) if round_ids is None or rnd.id in round_ids
+    ]
+    collections = collection_ids(scenario)
+    parts = []
+    for r in chosen:
+        step(f"round {scenario.rounds[r].id}: who replies and when")
+        parts.append(round_events(scenario, r, people, seed, collections, part, reports))
+    step("sorting events")
+    events = Events.concat(parts)
+    return events.take(np.argsort(events.t_us, kind="stable"))
+
+
+# -- a workforce of several copies: parts, then numbered slices ----------------------------
+EVENT_FIELDS = tuple(Events.__dataclass_fields__)
+
+
+def build_part(
+    scenario: Scenario,
+    workforce: pa.Table,
+    seed: int,
+    part: Part,
+    round_ids: Sequence[str] | None = None,
+    reports: dict[str, list[exclusions.ExclusionRow]] | None = None,
+) -> pa.Table:
+    """One copy's events of the chosen rounds, sorted by intended time, with whole-workforce
+    ids and the inputs of their sizes (columns: `EVENT_FIELDS` then `SIZE_INPUTS`);
+    `workforce` holds that copy's rows only. `reports`, when given, receives the copy's
+    exclusions reports (as `exclusion_reports` gives them)."""
+    people = people_from_table(workforce)
+    shift = np.int64(part.first_id)
+    # inside the part, ids are the copy's own row numbers (its managers lie in it too)
+    local = np.where(people.manager == NO_ID, NO_ID, people.manager - shift)
+    people = dataclasses.replace(people, manager=local)
+    events = _sorted_events(scenario, people, seed, round_ids, lambda _: None, part, reports)
+    inputs = size_inputs(events, people)
+    events = dataclasses.replace(
+        events,
+        sender=np.where(events.sender == NO_ID, NO_ID, events.sender + shift),
+        cc=np.where(events.cc == NO_ID, NO_ID, events.cc + shift),
+    )
+    columns = {f: getattr(events, f) for f in EVENT_FIELDS} | {
+        f: getattr(inputs, f) for f in SIZE_INPUTS
+    }
+    return pa.table(
+        {
+            name: pa.array(values, type=pa.int64() if name == "t_us" else pa.int32())
+            for name, values in columns.items()
+        }
+    )
+
+
+def number_slice(
+    slices: Sequence[pa.Table],
+    first_event_id: int,
+    scenario: Scenario,
+    seed: int,
+    agencies: list[str],
+) -> pa.Table:
+    """SCHEDULE rows from slices of parts (`build_part`) that together hold every event of
+    one stretch of intended time: merged in time order (ties: part order, then each part's
+    own), numbered from `first_event_id` and sized."""
+    table = pa.concat_tables(slices)
+    cols = {
+        name: table.column(name).to_numpy().astype(np.int64)
+        for name in (*EVENT_FIELDS, *SIZE_INPUTS)
+    }
+    order = np.argsort(cols["t_us"], kind="stable")
+    events = Events(**{f: cols[f][order] for f in EVENT_FIELDS})
+    inputs = SizeInputs(**{f: cols[f][order] for f in SIZE_INPUTS})
+    ids = np.arange(first_event_id, first_event_id + len(order), dtype=np.int64)
+    behaviour = {**defaults(), **scenario.behaviour}
+    sizes = sizes_from(events.kind, events.content, events.violation, inputs, ids, seed, behaviour)
+    rounds = [rnd.id for rnd in scenario.rounds]
+    return to_table(events, sizes, rounds, collection_ids(scenario), agencies, first_event_id)
 
 
 def exclusion_reports(
-    scenario: Scenario, workforce: pa.Table, seed: int, round_ids: Sequence[str] | None = None
+    scenario: Scenario,
+    workforce: pa.Table,
+    seed: int,
+    round_ids: Sequence[str] | None = None,
+    part: Part | None = None,
 ) -> dict[str, list[exclusions.ExclusionRow]]:
     """Per round with exclusions: the staff excluded, by department, category and reason
-    (the same draws `build_schedule` makes at this seed)."""
+    (the same draws `build_schedule` makes at this seed; of one copy: `part`)."""
     people = people_from_table(workforce)
-    collections = ["", *(c.id for c in scenario.collections)]
+    collections = collection_ids(scenario)
     out = {}
     for rnd in scenario.rounds:
         if not rnd.exclusions or (round_ids is not None and rnd.id not in round_ids):
             continue
         units = _unit_tables(scenario, rnd, people, collections)
-        category = excluded_staff(people, units, _streams(seed, rnd.id)["exclude"])
-        out[rnd.id] = exclusions.report(
-            category,
-            people.subagency.codes,
-            people.department.codes,
-            people.department.names,
-            units.excluded,
-        )
+        copy = None if part is None else part.copy
+        category = excluded_staff(people, units, _streams(seed, rnd.id, copy)["exclude"])
+        out[rnd.id] = _exclusion_report(people, units, category)
     return out
+
+
+def _exclusion_report(
+    people: People, units: UnitTables, category: I64
+) -> list[exclusions.ExclusionRow]:
+    return exclusions.report(
+        category,
+        people.subagency.codes,
+        people.department.codes,
+        people.department.names,
+        units.excluded,
+    )
 
 
 def build_round(scenario: Scenario, rnd: Round, workforce: pa.Table, seed: int) -> pa.Table:
@@ -464,39 +605,83 @@ def build_round(scenario: Scenario, rnd: Round, workforce: pa.Table, seed: int) 
 
 
 # -- sizes and the table ---------------------------------------------------------------
-def event_sizes(events: Events, people: People, seed: int, behaviour: dict[str, float]) -> I64:
-    """Message bytes per event: header allowance plus the body `writing` would render."""
-    header = int(behaviour["content.header_bytes"])
-    event_ids = np.arange(len(events.t_us), dtype=np.int64)
-    sizes = np.full(len(event_ids), header + BROADCAST_BODY_BYTES, dtype=np.int64)
+@dataclass(frozen=True)
+class SizeInputs:
+    """Per event (0 for broadcasts): what its size depends on besides its id, the
+    sender's occupation family and name lengths and those of the co-worker it names."""
+
+    family: I64
+    plain: I64
+    html_len: I64
+    other_plain: I64
+    other_html: I64
+
+
+SIZE_INPUTS = tuple(SizeInputs.__dataclass_fields__)
+
+
+def size_inputs(events: Events, people: People) -> SizeInputs:
+    """The size inputs of `events`, whose ids are row numbers of `people`."""
+    n = len(events.t_us)
+    out = {f: np.zeros(n, dtype=np.int64) for f in SIZE_INPUTS}
     person = np.flatnonzero(events.kind != KINDS.index("broadcast"))
     sender = events.sender[person]
-    plain, html_len = body.name_lengths(
+    out["plain"][person], out["html_len"][person] = body.name_lengths(
         people.first_name.take(pa.array(sender)), people.last_name.take(pa.array(sender))
     )
     family = body.family_codes(people.occupation.names)[people.occupation.codes[sender]]
-    share = ContentShares.from_behaviour(behaviour).html
-    is_reply = events.kind[person] == KINDS.index("reply")
-    html = body.html_mask(seed, event_ids[person], share) & is_reply
+    out["family"][person] = family
     v = events.violation[person]
-    other_plain, other_html = _coworker_lengths(events, people, person, v)
+    out["other_plain"][person], out["other_html"][person] = _coworker_lengths(
+        events, people, person, v
+    )
+    return SizeInputs(**out)
+
+
+def sizes_from(
+    kind: I64,
+    content: I64,
+    violation: I64,
+    inputs: SizeInputs,
+    event_ids: I64,
+    seed: int,
+    behaviour: dict[str, float],
+) -> I64:
+    """Message bytes per event: header allowance plus the body `writing` would render."""
+    header = int(behaviour["content.header_bytes"])
+    sizes = np.full(len(event_ids), header + BROADCAST_BODY_BYTES, dtype=np.int64)
+    person = np.flatnonzero(kind != KINDS.index("broadcast"))
+    share = ContentShares.from_behaviour(behaviour).html
+    is_reply = kind[person] == KINDS.index("reply")
+    html = body.html_mask(seed, event_ids[person], share) & is_reply
+    v = violation[person]
+    family = inputs.family[person]
     sizes[person] = (
         header
         + body.reply_sizes(
             seed,
             event_ids[person],
-            events.content[person],
+            content[person],
             v,
             family,
-            plain,
-            html_len,
+            inputs.plain[person],
+            inputs.html_len[person],
             html,
-            other_plain,
-            other_html,
+            inputs.other_plain[person],
+            inputs.other_html[person],
         )
         + body.attachment_sizes(seed, event_ids[person], v, family)
     )
     return sizes
+
+
+def event_sizes(events: Events, people: People, seed: int, behaviour: dict[str, float]) -> I64:
+    """Message bytes per event, numbered 0.. in the order given."""
+    event_ids = np.arange(len(events.t_us), dtype=np.int64)
+    inputs = size_inputs(events, people)
+    return sizes_from(
+        events.kind, events.content, events.violation, inputs, event_ids, seed, behaviour
+    )
 
 
 def _coworker_lengths(
@@ -524,11 +709,16 @@ def _dict(codes: I64, names: Sequence[str]) -> pa.DictionaryArray:
 
 
 def to_table(
-    events: Events, sizes: I64, rounds: list[str], collections: list[str], agencies: list[str]
+    events: Events,
+    sizes: I64,
+    rounds: list[str],
+    collections: list[str],
+    agencies: list[str],
+    first_event_id: int = 0,
 ) -> pa.Table:
     n = len(events.t_us)
     columns = [
-        pa.array(np.arange(n, dtype=np.int64)),
+        pa.array(np.arange(first_event_id, first_event_id + n, dtype=np.int64)),
         pa.array(events.t_us, type=pa.int64()).cast(pa.timestamp("us", tz="UTC")),
         _dict(events.round, rounds),
         _dict(events.kind, KINDS),

@@ -5,7 +5,9 @@ seed, the workforce manifest's sha256, the rounds) and its counts, so a replay o
 run can say which inputs it used; its `rendering` record (content seed, HTML share) lets
 a replay send exactly the bodies whose sizes the schedule holds. Files are written to a
 temporary name and renamed, so a reader never sees half a file; `read_schedule` checks
-the columns against SCHEDULE.
+the columns against SCHEDULE. `write_schedule_parts` writes a schedule that arrives in
+time-ordered pieces (a workforce above scale 1) through one `ParquetWriter`, a row group
+or more per piece, so the whole table is never in memory.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from simulator.columns import SCHEDULE
 from simulator.scenario import Scenario
 from simulator.schedule.people import NEEDED
 from simulator.tables import manifest_path, read_stage
@@ -65,10 +69,30 @@ def write_schedule(table: pa.Table, path: Path, manifest: ScheduleManifest) -> P
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
+    return write_schedule_manifest(path, manifest, table.num_rows)
+
+
+def write_schedule_manifest(path: Path, manifest: ScheduleManifest, rows: int) -> Path:
+    """Write `<path>.manifest.json` for a schedule of `rows` events; return its path."""
     target = manifest_path(path)
-    doc = {**asdict(manifest), "rows": table.num_rows, "file": path.name}
+    doc = {**asdict(manifest), "rows": rows, "file": Path(path).name}
     target.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return target
+
+
+def write_schedule_parts(pieces: Iterable[pa.Table], path: Path) -> int:
+    """Write SCHEDULE pieces, already in intended-time order, as one Parquet file (to a
+    temporary name, then renamed); return the rows written. The manifest is written
+    after, with `write_schedule_manifest`, once what it records is known."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    rows = 0
+    with pq.ParquetWriter(tmp, SCHEDULE, compression="zstd") as writer:
+        for table in pieces:
+            writer.write_table(table)
+            rows += table.num_rows
+    os.replace(tmp, path)
+    return rows
 
 
 def rendering_of(scenario: Scenario, seed: int) -> Rendering:

@@ -4,6 +4,11 @@ Theory of operation: the schedule carries real intended times. A run compresses 
 speedup into microsecond offsets from the run's start; the engine then only compares
 those offsets with a clock it owns. Everything here is whole-column numpy on plain
 numbers, so it is testable without a clock or a socket (like vegeta's `Pace`).
+
+`send_order` is the one definition of which rows of a schedule a run sends, in which
+order and when: the first `max_events` rows, stably sorted by intended time, the
+window's stretch of them, a worker's positions within it. It needs only the
+`t_intended` column, so a replay can read just the rows it sends.
 """
 
 from __future__ import annotations
@@ -24,6 +29,27 @@ def intended_offsets_us(t_intended_us: I64, speedup: float) -> I64:
         return np.zeros(0, dtype=np.int64)
     since_first = t_intended_us.astype(np.int64) - np.int64(t_intended_us.min())
     return np.floor(since_first / speedup).astype(np.int64)
+
+
+def send_order(
+    t_intended_us: I64,
+    speedup: float,
+    max_events: int | None = None,
+    window: tuple[int, int] | None = None,
+    positions: I64 | None = None,
+) -> tuple[I64, I64]:
+    """The schedule rows a run sends, in send order, and their offsets: the first
+    `max_events` rows sorted by intended time (ties keep the file's order), the window
+    [first, stop) of those (the clock starts at its first event), then `positions`
+    within that (a worker's share, on the window's clock)."""
+    t = np.asarray(t_intended_us, dtype=np.int64)[: run_window(len(t_intended_us), max_events)]
+    rows: I64 = np.argsort(t, kind="stable").astype(np.int64)
+    if window is not None:
+        rows = rows[window[0] : window[1]]
+    offsets = intended_offsets_us(t[rows], speedup)
+    if positions is not None:
+        rows, offsets = rows[positions], offsets[positions]
+    return rows, offsets
 
 
 def run_window(n_events: int, max_events: int | None) -> int:

@@ -6,6 +6,16 @@ managers, depths and supervisors; then grade, pay, duty station, occupation, nam
 flags are drawn, each from its own random stream (spawned from the seed by stage), so
 the same seed and scale always give identical columns. No clock, disk or network.
 
+Above scale 1 the workforce is a synthetic organisation of `scale` x the federal one:
+`copies(scale)` = ceil(scale) copies of the calibrated layout, each at scale / copies
+(so each is at most federal-sized; the schema metadata says how many), each with its
+own random streams (spawned from the seed and the copy's number), its ids, manager ids
+and email ids offset by the rows of the copies before it, so every id and email stays
+unique and every manager lies in its employee's copy, under that copy's own department
+heads. `build_workforce(..., part=Part(copy, copies, rows))` builds one copy; the
+caller writes them one after another, so the whole table need never be in memory.
+At scale <= 1 there is one copy, built whole.
+
 Grades are drawn per department and then handed out by position: rows higher in the
 tree (smaller depth, plus noise) get the higher grades, so supervisors tend to earn
 more while each department's grade mix stays exactly as drawn. Pay is uniform within
@@ -25,8 +35,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from simulator import __version__
-from simulator.columns import WORKFORCE
-from simulator.workforce.io import stamp
+from simulator.columns import NO_ID, WORKFORCE
+from simulator.scenario import MAX_SCALE
+from simulator.workforce.io import COPIES_KEY, stamp
 from simulator.workforce.layout import Layout, build_layout
 from simulator.workforce.names import sample_names
 from simulator.workforce.tables import DEFAULT_MIX, CalibrationTables
@@ -63,8 +74,42 @@ class FlagShares:
         )
 
 
-def _streams(seed: int) -> dict[str, np.random.Generator]:
-    children = np.random.SeedSequence(seed).spawn(len(STREAMS))
+@dataclass(frozen=True)
+class Part:
+    """One copy of the calibrated layout inside a workforce of several copies."""
+
+    copy: int  # 0-based number of this copy
+    copies: int  # copies in the whole workforce
+    copy_rows: int  # rows in every copy (they are all laid out alike)
+
+    @property
+    def first_id(self) -> int:
+        return self.copy * self.copy_rows
+
+    @property
+    def total_rows(self) -> int:
+        return self.copies * self.copy_rows
+
+
+COPY_SCALE = 1.0  # the largest copy: one federal workforce
+
+
+def copies(scale: float, largest: float = COPY_SCALE) -> int:
+    """How many copies of the calibrated layout a workforce at `scale` is built from:
+    ceil(scale / largest), so no copy is bigger than `largest` (a test passes a small one)."""
+    return max(1, int(np.ceil(scale / largest - 1e-12)))
+
+
+def parts(scale: float, tables: CalibrationTables, largest: float = COPY_SCALE) -> list[Part]:
+    """The copies a workforce at `scale` is built from, in row order (one: build it whole)."""
+    k = copies(scale, largest)
+    rows = build_layout(tables, scale / k).rows
+    return [Part(c, k, rows) for c in range(k)]
+
+
+def _streams(seed: int, copy: int | None = None) -> dict[str, np.random.Generator]:
+    entropy = seed if copy is None else [seed, copy]
+    children = np.random.SeedSequence(entropy).spawn(len(STREAMS))
     return {name: np.random.default_rng(s) for name, s in zip(STREAMS, children, strict=True)}
 
 
@@ -138,11 +183,12 @@ def _occupations(
     return _dictionary(np.concatenate(parts), names)
 
 
-def _id_digits(n: int) -> pa.Array:
-    """The ids 0..n-1 as zero-padded decimal strings, built as one fixed-width byte block."""
-    width = max(EMAIL_ID_DIGITS, len(str(max(n - 1, 0))))
+def _id_digits(n: int, first: int = 0, total: int | None = None) -> pa.Array:
+    """The ids first..first+n-1 as zero-padded decimal strings (as wide as the largest id
+    of a workforce of `total` rows, default n), built as one fixed-width byte block."""
+    width = max(EMAIL_ID_DIGITS, len(str(max((n if total is None else total) - 1, 0))))
     digits = np.empty((n, width), dtype=np.uint8)
-    rest = np.arange(n, dtype=np.int64)
+    rest = np.arange(first, first + n, dtype=np.int64)
     for k in range(width - 1, -1, -1):
         digits[:, k] = ord("0") + rest % 10
         rest //= 10
@@ -150,9 +196,16 @@ def _id_digits(n: int) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(digits))
 
 
-def _emails(layout: Layout, first_ascii: pa.Array, last_ascii: pa.Array) -> pa.Array:
+def _emails(
+    layout: Layout, first_ascii: pa.Array, last_ascii: pa.Array, part: Part | None = None
+) -> pa.Array:
     """first.last.<zero-padded employee id>@<agency domain>: unique because ids are."""
-    local = pc.binary_join_element_wise(first_ascii, last_ascii, _id_digits(layout.rows), ".")
+    digits = (
+        _id_digits(layout.rows)
+        if part is None
+        else _id_digits(layout.rows, part.first_id, part.total_rows)
+    )
+    local = pc.binary_join_element_wise(first_ascii, last_ascii, digits, ".")
     domains = pa.array([s.domain for s in layout.specs], type=pa.string())
     unit = pa.array(unit_of_rows(layout.units).astype(np.int32), type=pa.int32())
     return pc.binary_join_element_wise(local, domains.take(unit), "@")
@@ -173,14 +226,17 @@ def _flags(
     }
 
 
-def _structure_columns(layout: Layout, tree: Tree) -> dict[str, pa.Array]:
+def _structure_columns(layout: Layout, tree: Tree, first_id: int = 0) -> dict[str, pa.Array]:
     unit = unit_of_rows(layout.units)
+    manager = tree.manager_id
+    if first_id:
+        manager = np.where(manager == NO_ID, manager, manager + np.int32(first_id))
     return {
-        "employee_id": pa.array(np.arange(layout.rows, dtype=np.int32)),
+        "employee_id": pa.array(np.arange(first_id, first_id + layout.rows, dtype=np.int32)),
         "department": _dictionary(layout.dept_of_unit[unit], list(layout.departments)),
         "subagency": _dictionary(unit, [s.code for s in layout.specs]),
         "is_supervisor": pa.array(tree.is_supervisor),
-        "manager_id": pa.array(tree.manager_id),
+        "manager_id": pa.array(manager),
         "depth": pa.array(tree.depth),
     }
 
@@ -191,17 +247,24 @@ def build_workforce(
     tables: CalibrationTables,
     flags: FlagShares | None = None,
     progress: Progress | None = None,
+    part: Part | None = None,
 ) -> pa.Table:
-    """One row per employee, matching `simulator.columns.WORKFORCE`. Pure and deterministic."""
-    if not scale > 0:
-        raise ValueError(f"scale = {scale!r}: must be > 0")
+    """One row per employee, matching `simulator.columns.WORKFORCE`. Pure and deterministic.
+
+    Above scale 1, `part` says which copy to build (see `parts`); each call returns that
+    copy's rows only, with ids, manager ids and emails already offset.
+    """
+    if not 0 < scale <= MAX_SCALE:
+        raise ValueError(f"scale = {scale!r}: must be > 0 and <= {MAX_SCALE:g}")
+    if scale > COPY_SCALE and part is None:
+        raise ValueError(f"scale = {scale!r}: above {COPY_SCALE:g}, build it copy by copy")
     report = progress or (lambda stage, done: None)
-    rng = _streams(seed)
+    rng = _streams(seed, None if part is None else part.copy)
     shares = flags or FlagShares.likely(tables)
     report("layout and manager tree", 0.0)
-    layout = build_layout(tables, scale)
+    layout = build_layout(tables, scale if part is None else scale / part.copies)
     tree = build_tree(layout.units)
-    cols = _structure_columns(layout, tree)
+    cols = _structure_columns(layout, tree, 0 if part is None else part.first_id)
     report("grades and pay", 0.2)
     grade_idx = _grades(rng["grade"], tables, layout, tree.depth)
     pay, hourly = _pay(rng["pay"], tables, grade_idx)
@@ -213,12 +276,13 @@ def build_workforce(
     report("names and emails", 0.6)
     names = sample_names(rng["names"], layout.rows)
     cols |= {"first_name": names.first, "last_name": names.last}
-    cols["email"] = _emails(layout, names.first_ascii, names.last_ascii)
+    cols["email"] = _emails(layout, names.first_ascii, names.last_ascii, part)
     report("flags", 0.9)
     cols |= {k: pa.array(v) for k, v in _flags(rng["flags"], shares, tree.is_supervisor).items()}
     report("done", 1.0)
     table = pa.Table.from_arrays([cols[f.name] for f in WORKFORCE], schema=WORKFORCE)
-    return stamp(table, _provenance(scale, seed, tables))
+    table = stamp(table, _provenance(scale, seed, tables))
+    return table if part is None else stamp(table, {COPIES_KEY: part.copies})
 
 
 def _provenance(scale: float, seed: int, tables: CalibrationTables) -> dict[str, object]:

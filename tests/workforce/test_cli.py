@@ -41,6 +41,7 @@ def test_calibrate_prints_a_table(tmp_path: Path, capsys: pytest.CaptureFixture)
         (["--scale", "-1"], "--scale"),  # negative
         (["--scale", "0"], "--scale"),  # zero
         (["--scale", "nan"], "--scale"),  # not a number
+        (["--scale", "10.5"], "--scale"),  # above 10x the federal workforce
         (["--seed", "-3"], "--seed"),  # negative seed
         ([], "--out"),  # no output file
     ],
