@@ -5,8 +5,9 @@ Theory of operation: a Locust process is patched by gevent, the engine runs on a
 `python -m simulator.app.storm_share`, and writes one `simulator.locust.plan.EngineJob`
 (JSON) to its stdin. The child reads the schedule, plans the storm as the master did
 (`plan_storm`) and refuses a schedule whose fingerprint differs from the master's, checks
-the target against the loopback rule, and replays its share positions with
-`simulator.replay.engine.replay` at the share's common start time and concurrency: the
+the target against the loopback rule, reads only its share's rows and the employees they
+name (`simulator.replay.source.load`, as a `--workers` process does), and replays them
+with `simulator.replay.engine.replay` at the share's common start time and concurrency: the
 same pacing, retries, drop rules and targets as `pulsecheck replay`.
 
 While the engine runs, every `flush_s` the child writes a frame (`simulator.traffic.
@@ -31,13 +32,13 @@ from typing import Any
 
 import numpy as np
 
-from simulator.locust.plan import EngineJob, plan_storm, share_positions
+from simulator.locust.plan import EngineJob, plan_storm, read_plan_columns, share_positions
 from simulator.replay.engine import ReplayOptions, replay
+from simulator.replay.source import load
 from simulator.replay.targets import Target, TargetOptions, make_target
 from simulator.replay.workers import new_event_loop
 from simulator.safety import check_target
 from simulator.schedule.io import read_rendering
-from simulator.tables import read_stage
 from simulator.traffic.frames import encode_frame, report_of, rows_of
 from simulator.traffic.record import Recorder
 from simulator.validation import InputError
@@ -47,8 +48,9 @@ EXIT_REFUSED = 2
 
 @dataclasses.dataclass
 class Prepared:
-    events: Any
-    workforce: Any
+    events: Any  # the share's events in send order (`simulator.replay.source.load`)
+    workforce: Any  # the employees they name
+    offsets: Any  # when each is due, us from the common start
     target: Target
     options: ReplayOptions
 
@@ -56,16 +58,17 @@ class Prepared:
 def prepare(job: EngineJob) -> Prepared:
     """Read and check everything the share needs; an InputError when it cannot run."""
     check_target(job.target, job.allow_remote, "--host")
-    events = read_stage(Path(job.schedule), "schedule")
-    plan = plan_storm(events, job.speedup, job.max_events)
+    schedule = Path(job.schedule)
+    plan = plan_storm(read_plan_columns(schedule), job.speedup, job.max_events)
     share = job.share
     if plan.fingerprint != share.fingerprint:
         raise InputError(
             job.schedule, "(fingerprint)", plan.fingerprint,
             f"this worker's schedule differs from the master's ({share.fingerprint})",
         )  # fmt: skip
-    workforce = read_stage(Path(job.workforce), "workforce")
-    rendering = read_rendering(Path(job.schedule))
+    positions = share_positions(len(plan.offsets_us), share)
+    loaded = load(schedule, Path(job.workforce), job.speedup, job.max_events, None, positions)
+    rendering = read_rendering(schedule)
     secret = None if job.token_secret is None else Path(job.token_secret)
     connection = TargetOptions(
         timeout_s=job.timeout_s, token_secret=secret, allow_remote=job.allow_remote
@@ -83,9 +86,8 @@ def prepare(job: EngineJob) -> Prepared:
         seed=rendering.seed,
         html_share=rendering.html_share,
         start_at_epoch=share.start_at,
-        positions=share_positions(len(plan.offsets_us), share),
     )
-    return Prepared(events, workforce, target, options)
+    return Prepared(loaded.events, loaded.workforce, loaded.offsets, target, options)
 
 
 class Stream:
@@ -139,7 +141,9 @@ async def stream_share(prepared: Prepared, out: Any, flush_s: float, stopped: bo
 
     task = asyncio.create_task(flusher())
     try:
-        result = await replay(prepared.events, prepared.workforce, prepared.target, options)
+        result = await replay(
+            prepared.events, prepared.workforce, prepared.target, options, prepared.offsets
+        )
     finally:
         task.cancel()
     stream.flush(final=True, interrupted=result.interrupted)

@@ -2,8 +2,8 @@
 
 Theory of operation: a storm sends what `pulsecheck replay` sends for the same target:
 the schedule's first `max_events` rows (all by default), in intended-time order, each
-due at its offset from the first event compressed by the speedup, in the order and with
-the offsets the native engine computes (`traffic.pacer`). Worker k of n sends positions
+due at its offset from the first event compressed by the speedup, as the one definition
+of a run's rows, `pacer.send_order`, picks them. Worker k of n sends positions
 k, k+n, k+2n... (`pacer.split_for_workers`), so the shares are disjoint, cover every
 event, and each keeps an even rate; each share's concurrency is that worker's part of
 the master's user count, split as Locust splits users. A fingerprint of the planned
@@ -20,12 +20,14 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator.traffic.pacer import intended_offsets_us, run_window, split_for_workers
+from simulator.tables import read_stage
+from simulator.traffic.pacer import send_order, split_for_workers
 
 I64 = npt.NDArray[np.int64]
 
@@ -100,11 +102,11 @@ class EngineJob:
 
 
 def plan_storm(schedule: pa.Table, speedup: float, max_events: int | None) -> StormPlan:
-    """The events `pulsecheck replay` would send, in its order, with compressed offsets."""
-    schedule = schedule.slice(0, run_window(schedule.num_rows, max_events))
-    events = schedule.sort_by("t_intended")  # the native engine's order (a stable sort)
-    t_us = events.column("t_intended").cast(pa.int64()).to_numpy()
-    offsets = intended_offsets_us(t_us, speedup)  # from the schedule's first event
+    """The events `pulsecheck replay` would send (`pacer.send_order`: its rows, its order,
+    its offsets). `schedule` needs only the `event_id` and `t_intended` columns."""
+    t_us = schedule.column("t_intended").cast(pa.int64()).to_numpy()
+    rows, offsets = send_order(t_us, speedup, max_events)
+    events = schedule.take(pa.array(rows))
     return StormPlan(events, offsets, fingerprint(events.column("event_id").to_numpy(), offsets))
 
 
@@ -137,3 +139,9 @@ def assign_shares(
         cid: Share(k, len(ordered), start_at, plan_fingerprint, per_worker[k])
         for k, cid in enumerate(ordered)
     }
+
+
+# -- the one IO adapter: the columns a plan reads -----------------------------------------
+def read_plan_columns(schedule: Path) -> pa.Table:
+    """The schedule's columns a plan needs: which events, and when."""
+    return read_stage(schedule, "schedule", ["event_id", "t_intended"])

@@ -54,9 +54,15 @@ from simulator.collections import default_collections
 from simulator.locust import webui
 from simulator.locust.collector import RunCollector
 from simulator.locust.options import StormOptions, add_options, read_options
-from simulator.locust.plan import EngineJob, Share, StormPlan, assign_shares, plan_storm
+from simulator.locust.plan import (
+    EngineJob,
+    Share,
+    StormPlan,
+    assign_shares,
+    plan_storm,
+    read_plan_columns,
+)
 from simulator.safety import check_target
-from simulator.schedule.io import read_schedule
 from simulator.traffic.frames import Report, read_frame, table_from_ipc
 from simulator.validation import InputError
 
@@ -185,7 +191,7 @@ class Storm:
 
     def _plan(self, environment: Any) -> StormPlan:
         opts = self._check_host(environment)
-        return plan_storm(read_schedule(opts.schedule), opts.speedup, opts.max_events)
+        return plan_storm(read_plan_columns(opts.schedule), opts.speedup, opts.max_events)
 
     def _refuse(self, reason: str) -> None:
         self.refused = reason
