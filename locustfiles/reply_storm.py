@@ -1,7 +1,9 @@
-"""Reply storm over HTTP: POST each reply of a pulsecheck schedule to the collection API.
+"""Reply storm over HTTP: a pulsecheck schedule POSTed to the collection API, from Locust.
 
-Run it like any locustfile; the schedule, not Locust's user count, decides the arrival
-rate (users are the concurrency cap, like the native engine's `--concurrency`):
+Each Locust worker (or a lone local run) replays its share of the schedule with
+pulsecheck's native engine in a child process, the same pacing, retries and payloads as
+`pulsecheck replay --target http://HOST:PORT/replies`; Locust's users set the engine's
+concurrency and its stats show every request. The schedule decides the arrival rate:
 
     locust -f locustfiles/reply_storm.py --headless -u 64 -r 64 --run-time 5m \\
         --host http://127.0.0.1:8080 --schedule s.parquet --workforce wf.parquet \\
@@ -14,32 +16,18 @@ Distributed: add `--master --expect-workers N` here and start N times
 
 from __future__ import annotations
 
-from typing import Any
+from locust import User, constant, events, task
 
-from locust import FastHttpUser, constant, events, task
-
-from simulator.locust.http_reply import AgencyTokens, http_delivery, read_secret
-from simulator.locust.options import read_options
 from simulator.locust.storm import install_storm
-from simulator.traffic.payload import Payload
 
-STORM = install_storm(events, "http", kinds=("reply",))
+STORM = install_storm(events, "http")
 
 
-class ReplyStormUser(FastHttpUser):
-    """Sends its worker's share of the schedule's replies, each at its intended time."""
+class ReplyStormUser(User):
+    """One of the engine's connections: holds its worker's share open until it is done."""
 
     wait_time = constant(0)
-    network_timeout = 30.0
-    connection_timeout = 10.0
-    insecure = False
 
     @task
     def storm(self) -> None:
-        STORM.run_user(self._delivery)
-
-    def _delivery(self, payload: Payload) -> Any:
-        options = read_options(self.environment.parsed_options)
-        assert options.api_secret_file is not None  # checked when the storm started
-        tokens = AgencyTokens(read_secret(options.api_secret_file))
-        return http_delivery(self.client, options.api_path, payload, tokens)
+        STORM.run_user()

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator.locust.share import table_from_ipc
+from simulator.traffic.frames import table_from_ipc
 from simulator.traffic.outcomes import DROPPED
 from simulator.traffic.record import (
     merge_results,
@@ -54,7 +54,7 @@ class RunCollector:
         self.reasons: dict[tuple[str, str], int] = {}  # ... by (outcome, reason) of failures
 
     def add(self, data: Any) -> None:
-        """Merge one worker report (`ShareRun.drain` output)."""
+        """Merge one interval report (`simulator.traffic.frames`)."""
         self.corrected.decode_and_add(data["corrected"])
         self.uncorrected.decode_and_add(data["uncorrected"])
         if data["count"]:

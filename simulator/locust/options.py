@@ -58,11 +58,16 @@ def add_options(parser: Any) -> None:
     )  # fmt: skip
     group.add_argument(
         "--api-secret-file", env_var="PULSECHECK_API_SECRET_FILE", default="",
-        help="file holding the collection API's token secret (HTTP storm)",
+        help="file holding the collection systems' token secret (required by the HTTP storm; "
+        "the SMTP storm logs in as each sender's agency with it)",
     )  # fmt: skip
     group.add_argument(
         "--api-path", env_var="PULSECHECK_API_PATH", default="/replies",
         help="path of the collection API's POST endpoint (HTTP storm)",
+    )  # fmt: skip
+    group.add_argument(
+        "--request-timeout", env_var="PULSECHECK_REQUEST_TIMEOUT", type=finite_float,
+        default=30.0, help="seconds to wait for each HTTP answer or SMTP reply",
     )  # fmt: skip
     group.add_argument(
         "--allow-remote", env_var="PULSECHECK_ALLOW_REMOTE", action="store_true",
@@ -84,6 +89,7 @@ class StormOptions:
     api_secret_file: Path | None
     api_path: str
     allow_remote: bool
+    timeout_s: float = 30.0
 
 
 def _fail(option: str, value: object, allowed: str) -> InputError:
@@ -127,4 +133,5 @@ def read_options(parsed: Any) -> StormOptions:
         api_secret_file=_existing("--api-secret-file", secret) if secret else None,
         api_path=str(parsed.api_path),
         allow_remote=bool(parsed.allow_remote),
+        timeout_s=_positive("--request-timeout", parsed.request_timeout),
     )

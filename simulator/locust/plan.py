@@ -1,26 +1,33 @@
 """What a storm sends, and which worker sends what: pure functions on schedule columns.
 
-Theory of operation: the storm keeps the schedule's events of the kinds its channel
-carries (the HTTP API takes replies only; SMTP takes every kind), in intended-time order,
-up to `max_events`. Each kept event is due at its offset from the schedule's first event,
-compressed by the speedup, exactly as in the native engine (`traffic.pacer`). Worker k of
-n sends positions k, k+n, k+2n... (`pacer.split_for_workers`), so the shares are disjoint,
-cover every event, and each keeps an even rate. A fingerprint of the kept events lets a
-worker on another machine prove it read the same schedule as the master.
+Theory of operation: a storm sends what `pulsecheck replay` sends for the same target:
+the schedule's first `max_events` rows (all by default), in intended-time order, each
+due at its offset from the first event compressed by the speedup, as the one definition
+of a run's rows, `pacer.send_order`, picks them. Worker k of n sends positions
+k, k+n, k+2n... (`pacer.split_for_workers`), so the shares are disjoint, cover every
+event, and each keeps an even rate; each share's concurrency is that worker's part of
+the master's user count, split as Locust splits users. A fingerprint of the planned
+events lets a worker on another machine prove it read the same schedule as the master.
+
+An `EngineJob` is everything a worker's engine process (`simulator.app.storm_share`)
+needs to replay its share, as plain JSON: file paths, the target URL, pacing numbers and
+the share; no secret (the token secret goes as its file's path).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from simulator.traffic.pacer import intended_offsets_us, split_for_workers
+from simulator.tables import read_stage
+from simulator.traffic.pacer import send_order, split_for_workers
 
 I64 = npt.NDArray[np.int64]
 
@@ -41,46 +48,66 @@ class StormPlan:
 
 @dataclass(frozen=True)
 class Share:
-    """What the master tells one worker: its slot, the worker count and the start."""
+    """What the master tells one worker: its slot, the worker count, the start, and how
+    many concurrent connections (its users) its engine opens."""
 
     index: int
     count: int
     start_at: float  # wall-clock epoch seconds of offset 0
     fingerprint: str
+    concurrency: int = 1
 
     def as_message(self) -> dict[str, object]:
-        return {
-            "index": self.index,
-            "count": self.count,
-            "start_at": self.start_at,
-            "fingerprint": self.fingerprint,
-        }
+        return asdict(self)
 
     @staticmethod
-    def from_message(data: dict[str, object]) -> Share:
+    def from_message(data: Mapping[str, object]) -> Share:
         return Share(
             int(str(data["index"])),
             int(str(data["count"])),
             float(str(data["start_at"])),
             str(data["fingerprint"]),
+            int(str(data.get("concurrency", 1))),
         )
 
 
-def plan_storm(
-    schedule: pa.Table, speedup: float, kinds: Sequence[str] | None, max_events: int | None
-) -> StormPlan:
-    """Keep the events of `kinds` (None: all), in intended order, with compressed offsets."""
-    schedule = schedule.sort_by([("t_intended", "ascending"), ("event_id", "ascending")])
+@dataclass(frozen=True)
+class EngineJob:
+    """One share for the native engine, as the worker hands it to its engine process."""
+
+    schedule: str
+    workforce: str
+    target: str  # URL, path included (http) ; checked for loopback again by the engine
+    share: Share
+    speedup: float
+    max_events: int | None
+    max_duration_s: float
+    drop_after_s: float
+    late_after_ms: float
+    timeout_s: float = 30.0
+    token_secret: str | None = None  # path of the token secret file
+    allow_remote: bool = False
+    collections: dict[str, str] = field(default_factory=dict)
+    grace_s: float = 10.0  # time in-flight sends get after a stop
+    flush_s: float = 0.5  # how often finished rows are reported
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> EngineJob:
+        data = json.loads(text)
+        data["share"] = Share.from_message(data["share"])
+        return EngineJob(**data)
+
+
+def plan_storm(schedule: pa.Table, speedup: float, max_events: int | None) -> StormPlan:
+    """The events `pulsecheck replay` would send (`pacer.send_order`: its rows, its order,
+    its offsets). `schedule` needs only the `event_id` and `t_intended` columns."""
     t_us = schedule.column("t_intended").cast(pa.int64()).to_numpy()
-    offsets = intended_offsets_us(t_us, speedup)  # from the schedule's first event
-    keep = np.ones(schedule.num_rows, dtype=bool)
-    if kinds is not None:
-        kind = pc.cast(schedule.column("kind"), pa.string())
-        keep = pc.is_in(kind, value_set=pa.array(list(kinds))).to_numpy(zero_copy_only=False)
-    rows = np.flatnonzero(keep)[: max_events if max_events is not None else None]
+    rows, offsets = send_order(t_us, speedup, max_events)
     events = schedule.take(pa.array(rows))
-    kept = offsets[rows]
-    return StormPlan(events, kept, fingerprint(events.column("event_id").to_numpy(), kept))
+    return StormPlan(events, offsets, fingerprint(events.column("event_id").to_numpy(), offsets))
 
 
 def fingerprint(event_ids: I64, offsets_us: I64) -> str:
@@ -96,14 +123,25 @@ def share_positions(n_events: int, share: Share) -> I64:
     return split_for_workers(n_events, share.count)[share.index]
 
 
+def split_users(users: int, workers: int) -> list[int]:
+    """Users per worker as Locust spreads them (the first ones get the remainder), at
+    least one each: a worker's engine needs a connection to send anything."""
+    return [max(1, users // workers + (k < users % workers)) for k in range(workers)]
+
+
 def assign_shares(
-    client_ids: Sequence[str], start_at: float, plan_fingerprint: str
+    client_ids: Sequence[str], start_at: float, plan_fingerprint: str, users: int = 1
 ) -> dict[str, Share]:
     """One share per worker, in a stable order of the worker ids."""
     ordered = sorted(client_ids)
+    per_worker = split_users(users, len(ordered)) if ordered else []
     return {
-        cid: Share(k, len(ordered), start_at, plan_fingerprint) for k, cid in enumerate(ordered)
+        cid: Share(k, len(ordered), start_at, plan_fingerprint, per_worker[k])
+        for k, cid in enumerate(ordered)
     }
 
 
-# -- the one IO adapter: reading the two tables ------------------------------------------
+# -- the one IO adapter: the columns a plan reads -----------------------------------------
+def read_plan_columns(schedule: Path) -> pa.Table:
+    """The schedule's columns a plan needs: which events, and when."""
+    return read_stage(schedule, "schedule", ["event_id", "t_intended"])

@@ -3,12 +3,11 @@
 User = agency code, password = `mint_token(secret, agency)`, as the API's tokens. AUTH is
 required for collections internal to an agency and optional elsewhere; an authenticated
 session sends only from its agency's addresses; the null sender files no replies. The
-replay engine's and the Locust user's SMTP clients log in when given the secret.
+replay engine's SMTP client logs in when given the secret.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import logging
 import sqlite3
@@ -21,7 +20,6 @@ import pytest
 from simulator.collect import store as store_mod
 from simulator.collect.directory import Directory
 from simulator.collect.servers import Running, running_mailbox
-from simulator.locust.smtp_client import SmtpClient as LocustSmtpClient
 from simulator.replay.smtp import SmtpTarget, wire
 from simulator.tokens import kid_of, mint_token
 from simulator.traffic.payload import SmtpMessage
@@ -248,34 +246,6 @@ def test_replay_target_prepares_principals_from_the_payload() -> None:
     wires = target.prepare(FakePayload(), 0, 2)  # type: ignore[arg-type]
     assert [w[3] for w in wires] == ["DHS", None]
     assert [w[3] for w in SmtpTarget("127.0.0.1", 1).prepare(FakePayload(), 0, 2)] == [None, None]  # type: ignore[arg-type]
-
-
-async def test_locust_client_authenticates_per_agency(server: Running, tmp_path: Path) -> None:
-    client = LocustSmtpClient(server.host, server.port, 10.0, secret=SECRET)
-    sends = [
-        (ANN, [DHS_BOX], "DHS"),
-        (CY, [DOD_BOX], "DOD"),
-        ("hr@opm.example", [ANN], None),
-    ]
-
-    def run() -> list[int]:
-        out = [
-            client.send(s, r, message(s, r, n).data, a).status for n, (s, r, a) in enumerate(sends)
-        ]
-        client.quit()
-        return out
-
-    assert await asyncio.to_thread(run) == [250, 250, 250]
-    assert [(c, a) for c, a, *_ in replies(tmp_path)] == [
-        ("dhs-accountability", "DHS"),
-        ("dod-consolidation", "DOD"),
-    ]
-    anonymous = LocustSmtpClient(server.host, server.port, 10.0)
-    status = await asyncio.to_thread(
-        lambda: anonymous.send(ANN, [DHS_BOX], message(ANN, [DHS_BOX], 9).data, "DHS").status
-    )
-    await asyncio.to_thread(anonymous.quit)
-    assert status == 530
 
 
 async def test_expired_and_revoked_tokens_are_refused_naming_which(

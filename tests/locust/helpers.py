@@ -31,15 +31,21 @@ def free_port() -> int:
 
 
 def storm_args(
-    locustfile: str, host: str, files: tuple[Path, Path, Path], out: Path, speedup: float
+    locustfile: str,
+    host: str,
+    files: tuple[Path, Path, Path],
+    out: Path,
+    speedup: float,
+    run_time: str = "60s",
 ) -> list[str]:
     workforce, schedule, secret = files
     return [
         sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / locustfile),
-        "--headless", "-u", "8", "-r", "100", "--run-time", "60s", "--stop-timeout", "5",
+        "--headless", "-u", "8", "-r", "100", "--run-time", run_time, "--stop-timeout", "5",
         "--host", host, "--schedule", str(schedule), "--workforce", str(workforce),
         "--api-secret-file", str(secret), "--speedup", str(speedup),
         "--pulsecheck-out", str(out), "--start-delay", "2", "--loglevel", "INFO",
+        "--exit-code-on-error", "0",  # the target's refusals are results, not test errors
     ]  # fmt: skip
 
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from simulator.locust.collector import NOT_REPORTED, RunCollector
-from simulator.locust.share import Pace, ShareRun
 from simulator.tables import read_stage
-from simulator.traffic.outcomes import OK, Outcome
+from tests.locust.reports import answered_report
 
 IDS = np.arange(100, 106, dtype=np.int64)
 OFFSETS = np.arange(6, dtype=np.int64) * 1000
@@ -18,12 +17,7 @@ OFFSETS = np.arange(6, dtype=np.int64) * 1000
 
 def worker_report(positions: list[int]) -> dict:
     """A worker that sent `positions` of the plan, each answered 2 ms after it was due."""
-    run = ShareRun(IDS[positions], OFFSETS[positions], Pace())
-    while (j := run.claim()) is not None:
-        due = OFFSETS[positions][j] / 1e6
-        run.sent(j, due)
-        run.finish(j, due + 0.002, Outcome(201, OK, 50), 0)
-    return run.drain()
+    return answered_report(IDS[positions], OFFSETS[positions])
 
 
 def test_two_disjoint_workers_merge_into_the_whole_plan(tmp_path: Path) -> None:

@@ -14,9 +14,10 @@ import pytest
 
 from simulator.collect import running_api
 from simulator.locust.collector import RunCollector
-from simulator.locust.share import Pace, ShareRun
 from simulator.locust.webui import CORRECTED_NAME, LATENCY_TYPE, UNCORRECTED_NAME, rows
+from simulator.traffic.frames import encode_frame, read_frame, report_of, rows_of
 from simulator.traffic.outcomes import OK, REJECTED, Outcome
+from simulator.traffic.record import Recorder
 from tests.locust.helpers import RULES, directory_of, free_port, run_all, storm_args
 from tests.locust.tables import SECRET, write_tables
 
@@ -24,18 +25,35 @@ IDS = np.arange(100, 104, dtype=np.int64)
 OFFSETS = np.zeros(4, dtype=np.int64)
 
 
+class Pipe:
+    """A pipe's read(n): at most n bytes, at most 5 at a time, b"" at the end."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read(self, n: int) -> bytes:
+        piece, self.data = self.data[: min(n, 5)], self.data[min(n, 5) :]
+        return piece
+
+
+def test_a_cut_off_frame_reads_as_the_end_of_the_stream() -> None:
+    frame = encode_frame(report_of(rows_of(Recorder(IDS, OFFSETS), IDS[:0] * 0, 0)))
+    assert read_frame(Pipe(frame).read) is not None
+    assert read_frame(Pipe(frame[:-1]).read) is None
+    assert read_frame(Pipe(b"").read) is None
+
+
 def test_figures_count_late_rejected_by_reason_and_dropped() -> None:
-    run = ShareRun(IDS, OFFSETS, Pace(late_after_ms=10.0))
-    answers = [(0.001, Outcome(201, OK, 5)), (0.050, Outcome(201, OK, 5))]  # on time, late
-    answers.append((0.0, Outcome(422, REJECTED, 5, "rule: link")))
-    for j, (sent, out) in enumerate(answers):
-        assert run.claim() == j
-        run.sent(j, sent)
-        run.finish(j, sent + 0.002, out, 0)
-    assert run.claim() == 3
-    run.drop(3, "behind schedule")
+    rec = Recorder(IDS, OFFSETS)
+    answers = [(1_000, Outcome(201, OK, 5)), (50_000, Outcome(201, OK, 5))]  # on time, late
+    answers.append((0, Outcome(422, REJECTED, 5, "rule: link")))
+    for j, (sent_us, out) in enumerate(answers):
+        rec.mark_sent(j, sent_us)
+        rec.finish(j, sent_us + 2_000, out, 0)
+    rec.drop(3, "behind schedule")
+    report = report_of(rows_of(rec, rec.finish_order[: rec.finished], 10_000))
     collector = RunCollector(IDS, OFFSETS)
-    collector.add(run.drain())
+    collector.add(read_frame(Pipe(encode_frame(report)).read))
     figures = collector.figures()
     assert (figures["events"], figures["reported"], figures["acknowledged"]) == (4, 4, 2)
     assert figures["late"] == 1
@@ -59,6 +77,7 @@ def test_rows_before_the_start_say_so() -> None:
 
 
 REPLIES = 300
+EVENTS = REPLIES + 1  # and the broadcast, which the API refuses (403)
 SPAN_S, SPEEDUP = 1800.0, 300.0  # 30 real minutes in about 6 s
 
 
@@ -105,6 +124,7 @@ async def test_web_ui_shows_corrected_latency_and_pulsecheck_counts(tmp_path: Pa
     assert '"extended_tabs"' in seen["page"] and '"pulsecheck"' in seen["page"]
     summary = json.loads((out / "replay.json").read_text())
     assert summary["acknowledged"] == REPLIES
+    assert summary["outcomes"]["error"] == 1  # the broadcast
 
     # while the storm ran: the pulsecheck rows beside Locust's own, outside its total
     running = [s for s in seen["stats"] if any(e["method"] == LATENCY_TYPE for e in s["stats"])]
@@ -114,12 +134,12 @@ async def test_web_ui_shows_corrected_latency_and_pulsecheck_counts(tmp_path: Pa
         post = entries[("POST", "POST /replies")]
         assert entries[("", "Aggregated")]["num_requests"] == post["num_requests"]
         tab = next(x for x in answer["extended_stats"] if x["key"] == "pulsecheck")
-        assert {"figure": "events scheduled", "value": f"{REPLIES:,}"} in tab["data"]
+        assert {"figure": "events scheduled", "value": f"{EVENTS:,}"} in tab["data"]
     reported = [f["reported"] for f in seen["figures"] if "reported" in f]
     assert reported and reported == sorted(reported) and max(reported) > 0
     for figures in seen["figures"]:
         if "reported" in figures:
-            assert figures["events"] == REPLIES
+            assert figures["events"] == EVENTS
             assert (
                 figures["acknowledged"] + sum(f["count"] for f in figures["failed_by_reason"])
                 == figures["reported"]
@@ -130,13 +150,14 @@ async def test_web_ui_shows_corrected_latency_and_pulsecheck_counts(tmp_path: Pa
     assert final, "no read after the run was written"
     assert final[-1]["acknowledged"] == summary["acknowledged"]
     assert final[-1]["late"] == summary["outcomes"]["late"]
-    assert final[-1]["reported"] == summary["events"] == REPLIES
+    assert final[-1]["reported"] == summary["events"] == EVENTS
 
-    # at the end (Locust's CSV): one corrected and one uncorrected row per reply
+    # at the end (Locust's CSV): one corrected and one uncorrected row per answer
     with (tmp_path / "locust_stats.csv").open() as f:
         table = {(r["Type"], r["Name"]): r for r in csv.DictReader(f)}
-    assert int(table[(LATENCY_TYPE, CORRECTED_NAME)]["Request Count"]) == REPLIES
-    assert int(table[(LATENCY_TYPE, UNCORRECTED_NAME)]["Request Count"]) == REPLIES
-    assert int(table[("", "Aggregated")]["Request Count"]) == REPLIES  # only the POSTs
+    assert int(table[(LATENCY_TYPE, CORRECTED_NAME)]["Request Count"]) == EVENTS
+    assert int(table[(LATENCY_TYPE, UNCORRECTED_NAME)]["Request Count"]) == EVENTS
+    assert int(table[("", "Aggregated")]["Request Count"]) == EVENTS  # only the POSTs
+    assert int(table[("POST", "POST /replies")]["Failure Count"]) == 1
     corrected_max = float(table[(LATENCY_TYPE, CORRECTED_NAME)]["Max Response Time"])
     assert corrected_max == pytest.approx(summary["latency_corrected_ms"]["max"], rel=0.05, abs=2)

@@ -22,13 +22,9 @@ from typing import Any
 import pytest
 
 from simulator import safety
-from simulator.locust.http_reply import AgencyTokens, http_delivery, pinned_url
-from simulator.locust.smtp_client import SmtpClient
 from simulator.replay.targets import TargetOptions, make_target
 from simulator.safety import check_host, check_target, pinned
-from simulator.traffic.payload import Payload
 from simulator.validation import InputError
-from tests.locust.tables import SECRET, storm_schedule, workforce
 
 OUTSIDE = ipaddress.ip_network("192.0.2.0/24")  # TEST-NET-1: documentation only
 NAME = "rebind.test"
@@ -261,70 +257,3 @@ async def test_smtp_client(rebind: Rebinding) -> None:
     assert out.status == 250
     assert server.messages == 1
     assert rebind.calls == 1
-
-
-def test_locust_smtp_user(rebind: Rebinding) -> None:
-    with smtp_server() as server:
-        port = server.server_address[1]
-        check_target(f"smtp://{NAME}:{port}", field="--host")  # as the storm does first
-        client = SmtpClient(NAME, port, 5.0)
-        try:
-            out = client.send("a@opm.example", ["b@opm.example"], b"hi\r\n")
-        finally:
-            client.quit()
-    assert rebind.outside == []
-    assert out.status == 250, out
-    assert server.messages == 1
-    assert rebind.calls == 1
-
-
-class _FakeResponse:
-    status_code = 201
-    headers: dict[str, str] = {}  # noqa: RUF012
-    error = None
-
-    def success(self) -> None:
-        return None
-
-    def failure(self, reason: str) -> None:
-        raise AssertionError(reason)
-
-    def __enter__(self) -> _FakeResponse:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
-class _FakeLocustClient:
-    """Stands in for Locust's FastHttpSession: records what it is asked to post to."""
-
-    def __init__(self, base_url: str) -> None:
-        self.base_url = base_url
-        self.posts: list[tuple[str, dict[str, str], bool]] = []
-
-    def post(self, url: str, **kwargs: Any) -> _FakeResponse:
-        self.posts.append((url, dict(kwargs["headers"]), kwargs.get("allow_redirects", True)))
-        return _FakeResponse()
-
-
-def test_locust_http_user(rebind: Rebinding) -> None:
-    events = storm_schedule(replies=2, auto_replies=0, span_s=10.0)
-    payload = Payload(events, workforce(8), {"opm-hr": "hr@opm.example"})
-    check_target(f"http://{NAME}:8089", field="--host")
-    client = _FakeLocustClient(f"http://{NAME}:8089")
-    deliver = http_delivery(client, "/replies", payload, AgencyTokens(SECRET))
-    reply = events.column("kind").to_pylist().index("reply")
-    assert deliver(reply).status == 201
-    url, headers, redirects = client.posts[0]
-    assert url == "http://127.0.0.1:8089/replies"  # the checked address, not the name
-    assert headers["Host"] == f"{NAME}:8089"
-    assert headers["Authorization"].startswith("Bearer ")
-    assert redirects is False
-    assert rebind.calls == 1
-
-
-def test_pinned_url_keeps_ipv6_and_default_port(rebind: Rebinding) -> None:
-    assert pinned_url("http://[::1]/", "/r") == ("http://[::1]:80/r", {"Host": "[::1]"})
-    check_target(f"http://{NAME}:80/")
-    assert pinned_url(f"http://{NAME}", "/r") == ("http://127.0.0.1:80/r", {"Host": NAME})
