@@ -34,6 +34,7 @@ import sqlite3
 import statistics
 import sys
 import tempfile
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,10 +203,11 @@ async def one_run(
 def show(run: Run, expected_stored: int) -> None:
     once = "yes" if run.stored == run.distinct == expected_stored else "NO"
     print(
-        f"  {run.engine:<14} events {run.events:>7,}  acknowledged {run.acknowledged:>7,}  "
-        f"dropped {run.dropped:>5,}  stored/distinct {run.stored:,}/{run.distinct:,} "
-        f"(exactly once: {once})  throughput {run.throughput:>7,.0f}/s  CPU {run.cpu_s:6.2f} s  "
-        f"per core {run.per_core:>7,.0f}/s  corrected p99 {run.p99_ms:7.2f} ms"
+        f"  {run.engine:<14} events {run.events:,}, acknowledged {run.acknowledged:,}, "
+        f"dropped {run.dropped:,}\n"
+        f"  {'':<14} stored/distinct {run.stored:,}/{run.distinct:,} (exactly once: {once})\n"
+        f"  {'':<14} {run.throughput:,.0f}/s, CPU {run.cpu_s:.2f} s, "
+        f"per core {run.per_core:,.0f}/s, corrected p99 {run.p99_ms:.2f} ms"
     )
 
 
@@ -236,11 +238,14 @@ async def main() -> None:
         total = args.events + 1
         speedup = args.rate * SPAN_S / total
         print(
-            f"{total:,} events (1 broadcast, the rest replies and auto-replies) spread evenly "
-            f"over {SPAN_S:.0f} s, speedup {speedup:g} -> {args.rate:,.0f} events/s for "
-            f"{total / args.rate:.0f} s; concurrency {USERS} over {WORKERS} worker processes "
-            f"(Locust: {args.locust}); target: the embedded collection API (SQLite store, "
-            f"synchronous={args.sync}) in this process"
+            textwrap.fill(
+                f"{total:,} events (1 broadcast, the rest replies and auto-replies) spread "
+                f"evenly over {SPAN_S:.0f} s, speedup {speedup:g} -> {args.rate:,.0f} "
+                f"events/s for {total / args.rate:.0f} s; concurrency {USERS} over "
+                f"{WORKERS} worker processes (Locust: {args.locust}); target: the embedded "
+                f"collection API (SQLite store, synchronous={args.sync}) in this process",
+                width=80,
+            )
         )
         runs: dict[str, list[Run]] = {"native": [], "locust+native": []}
         for k in range(args.repeats):
@@ -261,8 +266,8 @@ async def main() -> None:
         print(f"medians of {args.repeats} rounds:")
         for engine, m in med.items():
             print(
-                f"  {engine:<14} throughput {m['throughput']:>7,.0f}/s  CPU {m['cpu']:6.2f} s  "
-                f"per core {m['per_core']:>7,.0f}/s  corrected p99 {m['p99']:7.2f} ms"
+                f"  {engine:<14}{m['throughput']:>7,.0f}/s  CPU {m['cpu']:6.2f} s  "
+                f"per core {m['per_core']:>6,.0f}/s  p99 {m['p99']:6.2f} ms"
             )
         native, locust = med["native"], med["locust+native"]
         ratio = locust["per_core"] / native["per_core"] if native["per_core"] else 0.0
