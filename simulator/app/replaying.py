@@ -250,8 +250,7 @@ def windowed(
         events = intended_times(request.schedule)
     if isinstance(events, pa.Table):
         events = events.column("t_intended").cast(pa.int64()).to_numpy()
-    n = run_window(len(events), request.options.max_events)
-    window = resolve_window(request.window, events[:n], request.timezone)
+    window = resolve_window(request.window, events, request.timezone)  # of the whole round
     options = replace(request.options, window=(window.first, window.stop))
     return replace(request, options=options), window
 
@@ -357,7 +356,9 @@ def resolve_speedup(
     options = request.options
     if times is None:
         times = intended_times(request.schedule)
-    t_us = times[: run_window(len(times), options.max_events)]
+    t_us = (
+        times if request.window is not None else times[: run_window(len(times), options.max_events)]
+    )
     spec = ProbeOptions(
         seed=options.seed,
         html_share=options.html_share,
@@ -377,9 +378,10 @@ def resolve_speedup(
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         steps = runner.run(run())
     capacity = best_rate(steps)
-    _, window = windowed(request, t_us)
+    windowed_request, window = windowed(request, t_us)
     if window is not None:  # the pace must fit the window's busiest second, not the round's
-        t_us = np.sort(t_us)[window.first : window.stop]
+        sent = windowed_request.options
+        t_us = t_us[send_order(t_us, 1.0, sent.max_events, sent.window)[0]]
     chosen = choose_speedup(t_us, capacity, auto.headroom)
     span_s = float(t_us.max() - t_us.min()) / 1e6 if len(t_us) else 0.0
     record = {
@@ -455,9 +457,9 @@ def _both(first: OnStart, then: OnStart | None) -> OnStart:
 def event_clock(schedule: Path, options: ReplayOptions, timezone: str) -> EventClock:
     """The scenario time of a replay's offsets: its first intended time, its speedup."""
     t_us = intended_times(schedule)
-    t_us = t_us[: run_window(len(t_us), options.max_events)]
     if options.window is not None and len(t_us):
         return EventClock(int(np.sort(t_us)[options.window[0]]), options.speedup, timezone)
+    t_us = t_us[: run_window(len(t_us), options.max_events)]
     first = int(t_us.min()) if len(t_us) else 0
     return EventClock(first, options.speedup, timezone)
 

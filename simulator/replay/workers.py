@@ -26,7 +26,7 @@ from simulator.replay.engine import ReplayOptions, replay
 from simulator.replay.source import load
 from simulator.replay.targets import TargetOptions, make_target
 from simulator.safety import check_target
-from simulator.traffic.pacer import run_window, split_for_workers
+from simulator.traffic.pacer import sent_count, split_for_workers
 from simulator.traffic.record import (
     CORRECTED_FILE,
     SUMMARY_FILE,
@@ -125,9 +125,7 @@ def run_workers(
     connection: TargetOptions | None = None,
 ) -> dict[str, Any]:
     """Replay with `workers` processes and merge their runs into `run_dir`."""
-    n = run_window(pq.read_metadata(schedule_path).num_rows, options.max_events)
-    if options.window is not None:
-        n = options.window[1] - options.window[0]
+    n = sent_count(pq.read_metadata(schedule_path).num_rows, options.max_events, options.window)
     start_at = time.time() + START_DELAY_S
     per_worker = max(1, options.concurrency // workers)
     jobs = [

@@ -38,18 +38,29 @@ def send_order(
     window: tuple[int, int] | None = None,
     positions: I64 | None = None,
 ) -> tuple[I64, I64]:
-    """The schedule rows a run sends, in send order, and their offsets: the first
-    `max_events` rows sorted by intended time (ties keep the file's order), the window
-    [first, stop) of those (the clock starts at its first event), then `positions`
+    """The schedule rows a run sends, in send order, and their offsets: the rows sorted
+    by intended time (ties keep the file's order); without a window the first
+    `max_events` rows of the file, with one the window [first, stop) of the whole round,
+    at most `max_events` of it (the clock starts at its first event); then `positions`
     within that (a worker's share, on the window's clock)."""
-    t = np.asarray(t_intended_us, dtype=np.int64)[: run_window(len(t_intended_us), max_events)]
+    t = np.asarray(t_intended_us, dtype=np.int64)
+    if window is None:
+        t = t[: run_window(len(t), max_events)]
     rows: I64 = np.argsort(t, kind="stable").astype(np.int64)
     if window is not None:
-        rows = rows[window[0] : window[1]]
+        first, stop = window
+        rows = rows[first : first + run_window(stop - first, max_events)]
     offsets = intended_offsets_us(t[rows], speedup)
     if positions is not None:
         rows, offsets = rows[positions], offsets[positions]
     return rows, offsets
+
+
+def sent_count(n_events: int, max_events: int | None, window: tuple[int, int] | None) -> int:
+    """How many events `send_order` gives for a round of `n_events`."""
+    if window is None:
+        return run_window(n_events, max_events)
+    return run_window(window[1] - window[0], max_events)
 
 
 def run_window(n_events: int, max_events: int | None) -> int:

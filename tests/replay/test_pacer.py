@@ -54,3 +54,20 @@ def test_split_covers_every_event_once() -> None:
 
 def test_rate() -> None:
     assert rate_per_s(np.array([0, 500_000, 1_000_000], dtype=np.int64)) == pytest.approx(2.0)
+
+
+def test_a_window_is_taken_from_the_whole_round_and_capped_at_max_events() -> None:
+    from simulator.traffic.pacer import send_order, sent_count
+
+    t = np.array([50, 10, 40, 30, 20, 60], dtype=np.int64) * 1_000_000
+    # without a window: the file's first max_events rows, in time order
+    rows, _ = send_order(t, 1.0, max_events=3)
+    assert rows.tolist() == [1, 2, 0]
+    # a window past the first max_events rows of the file still gets its events
+    rows, offsets = send_order(t, 1.0, max_events=3, window=(3, 6))
+    assert rows.tolist() == [2, 0, 5]
+    rows, offsets = send_order(t, 1.0, max_events=1, window=(3, 6))
+    assert rows.tolist() == [2] and offsets.tolist() == [0]
+    assert sent_count(6, 1, (3, 6)) == 1
+    assert sent_count(6, None, (1, 4)) == 3
+    assert sent_count(6, 4, None) == 4
