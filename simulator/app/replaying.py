@@ -75,7 +75,7 @@ from simulator.schedule.window import Window
 from simulator.schedule.window import resolve as resolve_window
 from simulator.tables import manifest_path
 from simulator.traffic.autospeed import AUTO_HEADROOM, best_rate, choose_speedup, peak_per_s
-from simulator.traffic.pacer import run_window, send_order
+from simulator.traffic.pacer import intended_offsets_us, run_window, send_order
 from simulator.traffic.record import SUMMARY_FILE, Recorder, read_results, write_run
 from simulator.validation import InputError
 
@@ -292,8 +292,8 @@ def replay_schedule(
     preflight(request.target, request.connection)
     request = resolve_speedup(request, say, times)
     options = request.options
-    offsets = send_order(times, options.speedup, options.max_events, options.window)[1]
-    loaded = replace(loaded, offsets=offsets)  # at the chosen speedup
+    offsets = intended_offsets_us(times[loaded.rows], options.speedup)
+    loaded = replace(loaded, offsets=offsets)  # the same rows, at the chosen speedup
     assert loaded is not None
     mark = None if verify is None else verifying.preflight(verify)
     request.out.mkdir(parents=True, exist_ok=True)
