@@ -68,6 +68,8 @@ class Run:
     cpu_s: float
     p99_ms: float
     dropped: int
+    lag_p99_ms: float  # send lag: sent - intended
+    server_p99_ms: float  # uncorrected: answered - sent
 
     @property
     def per_core(self) -> float:
@@ -187,6 +189,9 @@ async def one_run(
         cpu, _ = await run_commands(commands, workdir)
     summary = json.loads((run_dir / "run" / "replay.json").read_text())
     stored, distinct = store_counts(store)
+    rows = pq.read_table(run_dir / "run" / "results.parquet", columns=["t_intended", "t_sent"])
+    sent = rows.column("t_sent").to_numpy()
+    lag_us = (sent - rows.column("t_intended").to_numpy())[sent >= 0]
     return Run(
         engine,
         int(summary["events"]),
@@ -197,6 +202,8 @@ async def one_run(
         cpu,
         float(summary["latency_corrected_ms"]["p99"]),
         int(summary["outcomes"]["dropped"]),
+        float(np.percentile(lag_us, 99)) / 1000 if len(lag_us) else 0.0,
+        float(summary["latency_uncorrected_ms"]["p99"]),
     )
 
 
@@ -207,7 +214,9 @@ def show(run: Run, expected_stored: int) -> None:
         f"dropped {run.dropped:,}\n"
         f"  {'':<14} stored/distinct {run.stored:,}/{run.distinct:,} (exactly once: {once})\n"
         f"  {'':<14} {run.throughput:,.0f}/s, CPU {run.cpu_s:.2f} s, "
-        f"per core {run.per_core:,.0f}/s, corrected p99 {run.p99_ms:.2f} ms"
+        f"per core {run.per_core:,.0f}/s, corrected p99 {run.p99_ms:.2f} ms\n"
+        f"  {'':<14} p99 of the send lag {run.lag_p99_ms:.2f} ms, "
+        f"of the answer time {run.server_p99_ms:.2f} ms"
     )
 
 
@@ -260,6 +269,8 @@ async def main() -> None:
                 "p99": statistics.median(r.p99_ms for r in rs),
                 "throughput": statistics.median(r.throughput for r in rs),
                 "cpu": statistics.median(r.cpu_s for r in rs),
+                "lag": statistics.median(r.lag_p99_ms for r in rs),
+                "server": statistics.median(r.server_p99_ms for r in rs),
             }
             for engine, rs in runs.items()
         }
@@ -269,6 +280,7 @@ async def main() -> None:
                 f"  {engine:<14}{m['throughput']:>7,.0f}/s  CPU {m['cpu']:6.2f} s  "
                 f"per core {m['per_core']:>6,.0f}/s  p99 {m['p99']:6.2f} ms"
             )
+            print(f"  {'':<14}p99 send lag {m['lag']:.2f} ms, answer time {m['server']:.2f} ms")
         native, locust = med["native"], med["locust+native"]
         ratio = locust["per_core"] / native["per_core"] if native["per_core"] else 0.0
         diff = abs(locust["p99"] - native["p99"]) / native["p99"] * 100 if native["p99"] else 0.0

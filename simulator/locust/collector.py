@@ -1,18 +1,19 @@
 """The master's side of a storm: merge what the workers report into one pulsecheck run.
 
-Theory of operation: workers send result rows (Arrow IPC) and encoded interval
-HdrHistograms, periodically through Locust's `report_to_master` and once more when their
-share is done. The collector adds every histogram into two merged ones and keeps the row
-batches. At the end it checks the rows against the plan: an event reported twice is
+Theory of operation: workers send result rows (Arrow IPC), periodically through
+Locust's `report_to_master` and once more when their share is done. The collector keeps
+the row batches. At the end it checks the rows against the plan: an event reported twice is
 counted (and kept once), an event nobody reported is recorded as dropped with the reason
 "no report from a worker", so nothing is lost silently. `write` then puts
 results.parquet, both .hlog files and replay.json into the run directory with the native
-engine's writer, so `pulsecheck report RUN_DIR` reads a Locust run like any other.
+engine's writer, with the histograms built from the checked rows as a native run builds
+them, so `pulsecheck report RUN_DIR` reads a Locust run like any other.
 
 While the storm runs, the collector also keeps running counts of the rows that have
 arrived (by outcome, and by outcome and reason), so `figures` can show pulsecheck's view
 of the run (acknowledged, late, rejected by reason, dropped, corrected percentiles) in
-Locust's web UI without re-reading the rows.
+Locust's web UI without re-reading the rows; its two live histograms take in the rows
+that arrived since the last time the figures were asked for.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ import pyarrow as pa
 from simulator.traffic.frames import table_from_ipc
 from simulator.traffic.outcomes import DROPPED
 from simulator.traffic.record import (
+    build_histograms,
     merge_results,
     new_histogram,
     percentiles,
+    record_rows,
     results_table,
     write_run,
 )
@@ -40,7 +43,7 @@ NOT_REPORTED = "no report from a worker"
 
 
 class RunCollector:
-    """Merged histograms and result rows of every worker, checked against the plan."""
+    """Result rows of every worker, checked against the plan, and live histograms."""
 
     def __init__(self, event_ids: I64, offsets_us: I64) -> None:
         self.event_ids = event_ids
@@ -48,15 +51,14 @@ class RunCollector:
         self.corrected = new_histogram()
         self.uncorrected = new_histogram()
         self.batches: list[pa.Table] = []
+        self._in_histograms = 0  # batches already in the live histograms
         self.reports = 0
         self.done_workers: set[str] = set()
         self.outcomes: dict[str, int] = {}  # rows arrived so far, by outcome
         self.reasons: dict[tuple[str, str], int] = {}  # ... by (outcome, reason) of failures
 
     def add(self, data: Any) -> None:
-        """Merge one interval report (`simulator.traffic.frames`)."""
-        self.corrected.decode_and_add(data["corrected"])
-        self.uncorrected.decode_and_add(data["uncorrected"])
+        """Take in one interval report (`simulator.traffic.frames`)."""
         if data["count"]:
             rows = table_from_ipc(data["rows"])
             self.batches.append(rows)
@@ -81,6 +83,9 @@ class RunCollector:
     def figures(self) -> dict[str, Any]:
         """pulsecheck's view of the rows arrived so far: counts and both latencies."""
         counts = self.outcomes
+        for rows in self.batches[self._in_histograms :]:
+            record_rows(self.corrected, self.uncorrected, rows)
+        self._in_histograms = len(self.batches)
         return {
             "events": len(self.event_ids),
             "reported": sum(counts.values()),
@@ -115,14 +120,15 @@ class RunCollector:
     def write(self, run_dir: Path, meta: dict[str, Any]) -> dict[str, Any]:
         """Write the run directory; the summary notes duplicates and histogram counts."""
         results, duplicates = self.results()
+        corrected, uncorrected = build_histograms(results)
         meta = {
             **meta,
             "duplicates_reported": duplicates,
-            "histogram_count_corrected": int(self.corrected.get_total_count()),
-            "histogram_count_uncorrected": int(self.uncorrected.get_total_count()),
+            "histogram_count_corrected": int(corrected.get_total_count()),
+            "histogram_count_uncorrected": int(uncorrected.get_total_count()),
             "worker_reports": self.reports,
         }
-        return write_run(run_dir, results, meta, self.corrected, self.uncorrected)
+        return write_run(run_dir, results, meta, corrected, uncorrected)
 
 
 def _empty() -> pa.Table:

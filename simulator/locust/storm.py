@@ -11,9 +11,10 @@ Theory of operation (one run, three roles):
   gevent), and hand it an `EngineJob` on its stdin. The engine paces, sends, retries and
   drops exactly as `pulsecheck replay` does, with the share's users as its concurrency.
   A greenlet reads the frames it writes about twice a second (`simulator.traffic.
-  frames`: finished rows and interval histograms), logs every sent event into Locust's
-  stats (`events.request`, so Locust's tables, charts, CSV and HTML show them) and its
-  latencies into the `pulsecheck` rows (`webui.log_latency`), and keeps the reports for
+  frames`: finished rows), logs every sent event into Locust's request stats, in bulk
+  (`simulator.locust.bulk`: Locust's tables, charts, CSV and HTML show them as if each
+  had gone through `events.request`), and its latencies into the `pulsecheck` rows
+  (`webui.log_latencies`), and keeps the reports for
   the next `report_to_master`; the last frame goes in a final "pulsecheck_done" message.
   Locust's users only hold the share open: each waits until the engine is done.
 - master: `worker_report` and "pulsecheck_done" feed a `RunCollector`; when every worker
@@ -51,7 +52,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 import simulator
 from simulator.collections import default_collections
-from simulator.locust import webui
+from simulator.locust import bulk, webui
 from simulator.locust.collector import RunCollector
 from simulator.locust.options import StormOptions, add_options, read_options
 from simulator.locust.plan import (
@@ -257,7 +258,7 @@ class Storm:
                     proc.wait()
                     self._engine_refused(state, str(report["refused"]))
                     return
-                self._log_stats(report)
+                self._log_stats(report, state.share.start_at)
                 if report.get("final"):
                     final = report
                 elif self._local():
@@ -272,35 +273,32 @@ class Storm:
                       proc.pid, code)  # fmt: skip
         self._share_done(state, final)
 
-    def _log_stats(self, report: Report) -> None:
-        """Each sent event into Locust's request stats, each answer's two latencies into
-        the pulsecheck rows."""
+    def _log_stats(self, report: Report, start_at: float) -> None:
+        """The report's sent events into Locust's request stats, the answered ones' two
+        latencies into the pulsecheck rows: in bulk (`simulator.locust.bulk`), each
+        counted in the second it ended (`start_at`: the epoch of the share's offset 0)."""
         if not report["count"]:
             return
         rows = table_from_ipc(report["rows"])
         sent = rows.column("t_sent").to_numpy()
         done = rows.column("t_done").to_numpy()
-        outcome = rows.column("outcome").cast("string").to_pylist()
-        error = rows.column("error").cast("string").to_pylist()
-        corrected = rows.column("latency_corrected_us").to_numpy() / 1000
-        uncorrected = rows.column("latency_uncorrected_us").to_numpy() / 1000
-        nbytes = rows.column("bytes").to_numpy()
-        env = self.environment
-        fire = env.events.request.fire
+        went = sent >= 0
+        answered = done[went] >= 0
+        at_s = start_at + np.where(done >= 0, done, sent)[went] / 1e6
+        uncorrected = rows.column("latency_uncorrected_us").to_numpy()[went] / 1000
+        corrected = rows.column("latency_corrected_us").to_numpy()[went] / 1000
+        outcome = rows.column("outcome").cast("string").to_numpy(zero_copy_only=False)[went]
+        error = rows.column("error").cast("string").to_numpy(zero_copy_only=False)[went]
+        failed = ~np.isin(outcome, ANSWERED)
+        flags = zip(error, outcome, failed.tolist(), strict=True)
+        errors = [(e or o) if f else None for e, o, f in flags]
+        stats = self.environment.stats
         kind, name = self._request_name()
-        for j in np.flatnonzero(sent >= 0).tolist():
-            answered = done[j] >= 0
-            failed = outcome[j] not in ANSWERED
-            fire(
-                request_type=kind,
-                name=name,
-                response_time=float(uncorrected[j]) if answered else 0.0,
-                response_length=int(nbytes[j]),
-                exception=(error[j] or outcome[j]) if failed else None,
-                context={},
-            )
-            if answered:
-                webui.log_latency(env.stats, float(corrected[j]), float(uncorrected[j]))
+        bulk.log_requests(
+            stats, kind, name, at_s, np.where(answered, uncorrected, 0.0),
+            rows.column("bytes").to_numpy()[went].astype(np.int64), errors,
+        )  # fmt: skip
+        webui.log_latencies(stats, at_s[answered], corrected[answered], uncorrected[answered])
 
     def _request_name(self) -> tuple[str, str]:
         if self.channel == "http":

@@ -7,7 +7,7 @@ pulsecheck's view beside Locust's own:
 - Latency rows: each answered event is logged into two entries of Locust's request stats,
   type `pulsecheck`, "latency from intended time (corrected)" (wrk2's correction for
   coordinated omission) and "latency from first send (uncorrected)", straight into those
-  entries (`RequestStats.entries[...].log`), not through `events.request`: the
+  entries (in bulk, `simulator.locust.bulk`), not through `events.request`: the
   "Aggregated" row, the request count and the RPS chart stay Locust's real requests.
   Workers ship the entries to the master with Locust's own stats reports, so the
   master's tables and CSV downloads show them.
@@ -26,6 +26,11 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from simulator.locust.bulk import log_entry
+
 TAB_KEY = "pulsecheck"
 ROUTE = "/pulsecheck"
 STATS_PATH = "/stats/requests"
@@ -35,15 +40,15 @@ UNCORRECTED_NAME = "latency from first send (uncorrected)"
 PERCENTILE_ROWS = ("p50", "p90", "p99", "p99.9", "max")
 
 Figures = Callable[[], Mapping[str, Any]]
+F64 = npt.NDArray[np.float64]
 
 
-def log_latency(stats: Any, corrected_ms: float, uncorrected_ms: float | None) -> None:
-    """Log one answered event's two latencies into the storm's entries of Locust's stats
+def log_latencies(stats: Any, at_s: F64, corrected_ms: F64, uncorrected_ms: F64) -> None:
+    """Log answered events' two latencies into the storm's entries of Locust's stats
     (not into the total: that stays Locust's requests; no content size: a latency row
-    stands for no answer of its own)."""
-    stats.entries[(CORRECTED_NAME, LATENCY_TYPE)].log(corrected_ms, 0)
-    if uncorrected_ms is not None:
-        stats.entries[(UNCORRECTED_NAME, LATENCY_TYPE)].log(uncorrected_ms, 0)
+    stands for no answer of its own), in bulk; `at_s`: when each was answered."""
+    log_entry(stats, LATENCY_TYPE, CORRECTED_NAME, at_s, corrected_ms)
+    log_entry(stats, LATENCY_TYPE, UNCORRECTED_NAME, at_s, uncorrected_ms)
 
 
 def rows(figures: Mapping[str, Any]) -> list[dict[str, str]]:

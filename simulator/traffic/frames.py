@@ -3,11 +3,12 @@
 Theory of operation: a replay that runs somewhere else (a Locust worker's engine child,
 `simulator.app.storm_share`) hands what finished since its last report to whoever
 collects the run. A report is a plain dict: the finished `columns.RESULTS` rows as Arrow
-IPC bytes (`rows`), the two interval HdrHistograms of those rows, encoded (`corrected`,
-`uncorrected`), the row count (`count`), and flags (`final`, `interrupted`, `refused`).
-`report_of` builds one from a `Recorder`'s finished positions, with the same late marking
-and the same histograms as a finished run (`record.build_histograms`), so merging the
-reports gives the figures the run itself would.
+IPC bytes (`rows`), the row count (`count`), and flags (`final`, `interrupted`,
+`refused`). `rows_of` builds the rows from a `Recorder`'s finished positions with the
+same late marking as a finished run, so merging the reports' rows gives the figures the
+run itself would. No histogram travels: building one costs the engine about half a
+millisecond per report on its event loop, and whoever merges the rows builds them once
+(`record.build_histograms`).
 
 On a byte stream (the child's stdout), a frame is two big-endian u32 lengths, a JSON
 header (every field but `rows`) and the rows' bytes. `encode_frame` writes one;
@@ -26,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from simulator.traffic.record import Recorder, build_histograms, results_table
+from simulator.traffic.record import Recorder, results_table
 
 I64 = npt.NDArray[np.int64]
 Report = dict[str, Any]
@@ -58,15 +59,8 @@ def rows_of(rec: Recorder, positions: I64, late_after_us: int) -> pa.Table:
 
 
 def report_of(rows: pa.Table, **flags: Any) -> Report:
-    """A report of these finished rows: IPC bytes and their interval histograms."""
-    corrected, uncorrected = build_histograms(rows)
-    return {
-        "rows": table_to_ipc(rows),
-        "corrected": corrected.encode(),
-        "uncorrected": uncorrected.encode(),
-        "count": rows.num_rows,
-        **flags,
-    }
+    """A report of these finished rows: their IPC bytes and count, and the flags."""
+    return {"rows": table_to_ipc(rows), "count": rows.num_rows, **flags}
 
 
 def encode_frame(report: Report) -> bytes:

@@ -201,11 +201,16 @@ def record_values(hist: HdrHistogram, values_us: I64) -> None:
 def build_histograms(results: pa.Table) -> tuple[HdrHistogram, HdrHistogram]:
     """Corrected and uncorrected latency histograms of the answered events."""
     corrected, uncorrected = new_histogram(), new_histogram()
+    record_rows(corrected, uncorrected, results)
+    return corrected, uncorrected
+
+
+def record_rows(corrected: HdrHistogram, uncorrected: HdrHistogram, results: pa.Table) -> None:
+    """Add the answered events of RESULTS rows to the two latency histograms."""
     done = results.column("t_done").to_numpy() >= 0
     record_values(corrected, results.column("latency_corrected_us").to_numpy()[done])
     unc = results.column("latency_uncorrected_us").to_numpy()[done]
     record_values(uncorrected, unc[unc >= 0])
-    return corrected, uncorrected
 
 
 def write_histogram(path: Path, hist: HdrHistogram, duration_s: float = 0.0) -> None:

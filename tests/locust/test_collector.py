@@ -27,7 +27,7 @@ def test_two_disjoint_workers_merge_into_the_whole_plan(tmp_path: Path) -> None:
     results, duplicates = collector.results()
     assert duplicates == 0
     assert results.column("event_id").to_pylist() == IDS.tolist()
-    assert collector.corrected.get_total_count() == 6
+    assert collector.figures()["latency_corrected_ms"]["p50"] > 0
     summary = collector.write(tmp_path, {"duration_s": 1.0})
     assert summary["acknowledged"] == 6
     assert summary["histogram_count_corrected"] == 6
