@@ -89,7 +89,7 @@ class EngineJob:
     allow_remote: bool = False
     collections: dict[str, str] = field(default_factory=dict)
     grace_s: float = 10.0  # time in-flight sends get after a stop
-    flush_s: float = 0.5  # how often finished rows are reported
+    flush_s: float = 3.0  # how often finished rows are reported: as Locust reports to its master
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -6,17 +6,17 @@ Theory of operation (one run, three roles):
   connected worker its `Share` (`runner.send_message`; it arrives before the spawn
   message, over the same socket), with its part of the master's user count.
 - worker (or the local runner), at `test_start` (the spawn message has brought the
-  master's options): start the native engine for the share in a child process,
-  `python -m simulator.app.storm_share` (the engine runs on asyncio, this process on
-  gevent), and hand it an `EngineJob` on its stdin. The engine paces, sends, retries and
-  drops exactly as `pulsecheck replay` does, with the share's users as its concurrency.
-  A greenlet reads the frames it writes about twice a second (`simulator.traffic.
-  frames`: finished rows), logs every sent event into Locust's request stats, in bulk
+  master's options): start the native engine for the share in a child process, `python
+  -m simulator.app.storm_share` (the engine runs on asyncio, this process on gevent),
+  and hand it an `EngineJob` on its stdin. The engine paces, sends, retries and drops
+  exactly as `pulsecheck replay` does, with the share's users as its concurrency. A
+  greenlet reads the frames it writes every 3 s (`simulator.traffic.frames`: finished
+  rows), logs every sent event into Locust's request stats, in bulk
   (`simulator.locust.bulk`: Locust's tables, charts, CSV and HTML show them as if each
   had gone through `events.request`), and its latencies into the `pulsecheck` rows
-  (`webui.log_latencies`), and keeps the reports for
-  the next `report_to_master`; the last frame goes in a final "pulsecheck_done" message.
-  Locust's users only hold the share open: each waits until the engine is done.
+  (`webui.log_latencies`), and keeps the reports for the next `report_to_master`; the
+  last frame goes in a final "pulsecheck_done" message. Locust's users only hold the
+  share open: each waits until the engine is done.
 - master: `worker_report` and "pulsecheck_done" feed a `RunCollector`; when every worker
   is done it writes the run directory and stops the run (with the web UI, it stops the
   test and writes the run but leaves the UI up with the final figures until Locust's
