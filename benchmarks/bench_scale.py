@@ -134,22 +134,18 @@ def main() -> None:
                 results.append(run_scale(scale, Path(tmp), 1))
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"cores: {os.cpu_count()}, load average {load}; scenario {SCENARIO.name}")
-    print("RSS: peak over each command's process tree (+ hand-over files); CPU: user + sys")
-    head = (
-        f"{'scale':>5} {'workers':>7} {'rows':>11} {'events':>11} {'workforce':>10} "
-        f"{'RSS':>8} {'schedule':>9} {'RSS':>8} {'total':>7} {'peak':>8} {'CPU':>6} "
-        f"{'s/M rows':>8} {'s/M ev':>7}"
-    )
-    print(head)
+    print("MB: peak RSS over each command's process tree (+ hand-over files)")
+    print("CPU: user + sys of the two commands")
     for r in results:
         total = r["wf_s"] + r["sched_s"]
-        peak = max(r["wf_mb"], r["sched_mb"])
-        workers = "1" if r["workers"] == 1 else "auto"
+        workers = "1 worker" if r["workers"] == 1 else "workers: auto"
         print(
-            f"{r['scale']:>5g} {workers:>7} {int(r['rows']):>11,} {int(r['events']):>11,} "
-            f"{r['wf_s']:>9.1f}s {r['wf_mb']:>6.0f}MB {r['sched_s']:>8.1f}s "
-            f"{r['sched_mb']:>6.0f}MB {total:>6.1f}s {peak:>6.0f}MB {r['cpu_s']:>5.0f}s "
-            f"{r['wf_s'] / r['rows'] * 1e6:>8.2f} {r['sched_s'] / r['events'] * 1e6:>7.2f}"
+            f"scale {r['scale']:g} ({workers}): {int(r['rows']):,} rows, "
+            f"{int(r['events']):,} events\n"
+            f"  workforce {r['wf_s']:.1f} s, {r['wf_mb']:,.0f} MB; schedule "
+            f"{r['sched_s']:.1f} s, {r['sched_mb']:,.0f} MB; total {total:.1f} s\n"
+            f"  CPU {r['cpu_s']:.0f} s; {r['wf_s'] / r['rows'] * 1e6:.2f} s per million rows, "
+            f"{r['sched_s'] / r['events'] * 1e6:.2f} s per million events"
         )
     ten = [r for r in results if r["scale"] == 10 and r["workers"] != 1]
     if ten:
@@ -157,8 +153,8 @@ def main() -> None:
         total, peak_gb = r["wf_s"] + r["sched_s"], max(r["wf_mb"], r["sched_mb"]) / 1024
         ok = total <= GOAL_S and peak_gb <= GOAL_GB
         print(
-            f"goal, scale 10: workforce + schedule {total:.1f} s (<= {GOAL_S:.0f} s), "
-            f"peak RSS {peak_gb:.2f} GB (<= {GOAL_GB:.0f} GB): {'met' if ok else 'NOT met'}"
+            f"goal, scale 10: workforce + schedule {total:.1f} s (<= {GOAL_S:.0f} s),\n"
+            f"  peak RSS {peak_gb:.2f} GB (<= {GOAL_GB:.0f} GB): {'met' if ok else 'NOT met'}"
         )
 
 
