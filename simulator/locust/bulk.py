@@ -20,12 +20,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import locust.stats
 import numpy as np
 import numpy.typing as npt
-from locust.stats import StatsEntry, StatsError
+
+if TYPE_CHECKING:  # importing Locust patches the process with gevent: only where it runs
+    from locust.stats import StatsEntry
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -43,7 +44,9 @@ def batch_entry(
     """One entry holding these requests: `at_s` when each ended (epoch seconds), its
     response time (ms) and content length; `failed` marks those that also count as
     failures."""
-    entry = StatsEntry(stats, name, method)
+    import locust.stats
+
+    entry = locust.stats.StatsEntry(stats, name, method)
     n = len(at_s)
     if n == 0:
         return entry
@@ -78,6 +81,8 @@ def log_requests(
 ) -> None:
     """Log requests as `RequestStats.log_request` does (the named entry and the total),
     and `log_error` for each with an error text."""
+    from locust.stats import StatsError
+
     failed = np.fromiter((e is not None for e in errors), bool, len(errors))
     batch = batch_entry(stats, name, method, at_s, response_ms, lengths, failed)
     if batch.num_requests == 0:
