@@ -10,12 +10,13 @@ own name is kept with them, because a reply signed with it names no co-worker.
 A directory read from a workforce file of more than `DICT_UP_TO` people (a synthetic
 organisation above the federal size) holds no Python string per person: at 10x the
 federal workforce (23M people) the dict's process peaked at 8.8 GB. It keeps the lower-
-cased addresses as one Arrow array, a sorted numpy array of their 64-bit FNV-1a hashes
-(computed column-wise, one pass per character position) with the row of each, and a
-department code per row. A lookup hashes the address in Python, finds the hash with a
-binary search and compares the address itself, so a hash collision never admits a
-stranger. Such a lookup costs about 7 us against the dict's 0.5 us, which is why smaller
-files still get the dict.
+cased addresses as one Arrow array, a sorted numpy array of their hashes (Python's own
+`hash`, taken a million addresses at a time) with the row of each, and a department
+code per row. A lookup hashes the address, finds the hash by bisection and compares the
+address's bytes with the row's, so a hash collision never admits a stranger. Python's
+string hash is salted per process, so a pickled directory hashes its addresses again
+where it is unpickled. A lookup costs about 1.5 us against the dict's 0.5 us, which is
+why smaller files still get the dict (`benchmarks/bench_directory.py`).
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-FNV_OFFSET = 0xCBF29CE484222325  # 64-bit FNV-1a
-FNV_PRIME = 0x100000001B3
 MASK64 = (1 << 64) - 1
 U64 = npt.NDArray[np.uint64]
+HASH_CHUNK = 1_000_000  # addresses turned into Python strings at a time, to hash them
+HASH = hash  # the address hash (a module global, so a test can make every hash collide)
 # Up to this many people a file's directory is a dict (a lookup in 0.5 us); above, its
-# columns (7 us, half the memory: 4.4 instead of 8.8 GB at 23M people)
+# columns (1.5 us, half the memory: 4.4 instead of 8.8 GB at 23M people)
 DICT_UP_TO = 4_000_000
 
 
@@ -96,36 +97,69 @@ class ColumnDirectory(Directory):
 
     def __init__(self, table: pa.Table, with_names: bool = False) -> None:
         emails = pc.utf8_lower(table.column("email").cast(pa.string())).combine_chunks()
-        self._emails: pa.StringArray = emails
-        hashes = fnv1a_column(emails)
-        self._order = np.argsort(hashes, kind="stable").astype(np.int64)
-        self._hashes: U64 = hashes[self._order]
         departments = pc.dictionary_encode(
             table.column("department").cast(pa.string()).combine_chunks()
         )
-        self._codes = departments.indices.to_numpy()
-        self._department_names = [sys.intern(str(d)) for d in departments.dictionary.to_pylist()]
-        self._full: pa.StringArray | None = None
-        self.names = frozenset()
+        codes = departments.indices.to_numpy()
+        department_names = [sys.intern(str(d)) for d in departments.dictionary.to_pylist()]
+        full: pa.StringArray | None = None
         if with_names:
             full = pc.binary_join_element_wise(
                 table.column("first_name").cast(pa.string()),
                 table.column("last_name").cast(pa.string()),
                 " ",
             ).combine_chunks()
-            self._full = full
-            self.names = frozenset(str(n) for n in pc.unique(full).to_pylist())
+        self._setup(emails, codes, department_names, full)
+
+    def _setup(
+        self,
+        emails: pa.StringArray,
+        codes: npt.NDArray[np.integer],
+        department_names: list[str],
+        full: pa.StringArray | None,
+    ) -> None:
+        self._emails = emails
+        self._codes = codes
+        self._department_names = department_names
+        self._full = full
+        self.names = (
+            frozenset() if full is None else frozenset(str(n) for n in pc.unique(full).to_pylist())
+        )
+        hashes = string_hashes(emails)
+        order = np.argsort(hashes, kind="stable")
+        self._hashes: U64 = hashes[order]
+        self._order = order.astype(np.int64)
+        # A bucket per top `bits` of the hash (about one address each): a lookup scans
+        # its bucket instead of bisecting 23M hashes. memoryviews index as Python ints,
+        # several times faster than numpy scalars.
+        n = len(emails)
+        bits = max(1, n.bit_length() - 1)
+        self._shift = 64 - bits
+        bucket_of = self._hashes >> np.uint64(self._shift)
+        starts = np.searchsorted(bucket_of, np.arange(2**bits + 1, dtype=np.uint64))
+        self._start_at = starts.astype(np.int32 if n < 2**31 else np.int64).data
+        self._hash_at = self._hashes.data
+        self._row_at = self._order.data
+        self._code_at = np.ascontiguousarray(codes).data
+        ends = emails.buffers()[1]
+        self._offset_at = np.frombuffer(ends, np.int32)[emails.offset : emails.offset + n + 1].data
+        self._bytes = np.frombuffer(emails.buffers()[2] or b"", np.uint8).data  # "B", as bytes
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_column_directory, (self._emails, self._codes, self._department_names, self._full))
 
     def _row(self, email: str) -> int:
         """The row of this address (any case), or -1."""
         key = email.lower() if email.isascii() else str(pc.utf8_lower(pa.scalar(email)).as_py())
-        digest = np.uint64(fnv1a(key.encode("utf-8", "surrogatepass")))
-        k = int(np.searchsorted(self._hashes, digest))
-        while k < len(self._hashes) and self._hashes[k] == digest:
-            row = int(self._order[k])
-            if self._emails[row].as_py() == key:
-                return row
-            k += 1
+        digest = HASH(key) & MASK64
+        bucket = digest >> self._shift
+        hashes, wanted = self._hash_at, b""
+        for k in range(self._start_at[bucket], self._start_at[bucket + 1]):
+            if hashes[k] == digest:
+                row: int = self._row_at[k]
+                wanted = wanted or key.encode("utf-8", "surrogatepass")
+                if self._bytes[self._offset_at[row] : self._offset_at[row + 1]] == wanted:
+                    return row
         return -1
 
     def __len__(self) -> int:
@@ -136,7 +170,7 @@ class ColumnDirectory(Directory):
 
     def department(self, email: str) -> str | None:
         row = self._row(email)
-        return None if row < 0 else self._department_names[int(self._codes[row])]
+        return None if row < 0 else self._department_names[self._code_at[row]]
 
     def name(self, email: str) -> str:
         if self._full is None:
@@ -148,31 +182,25 @@ class ColumnDirectory(Directory):
         return {self._department_names[int(c)] for c in np.unique(self._codes)}
 
 
-def fnv1a(data: bytes) -> int:
-    """64-bit FNV-1a of `data`."""
-    digest = FNV_OFFSET
-    for byte in data:
-        digest = ((digest ^ byte) * FNV_PRIME) & MASK64
-    return digest
+def _column_directory(
+    emails: pa.StringArray,
+    codes: npt.NDArray[np.integer],
+    department_names: list[str],
+    full: pa.StringArray | None,
+) -> ColumnDirectory:
+    """A directory rebuilt from its columns where it is unpickled (its hashes again)."""
+    rebuilt = ColumnDirectory.__new__(ColumnDirectory)
+    rebuilt._setup(emails, codes, department_names, full)
+    return rebuilt
 
 
-def fnv1a_column(strings: pa.StringArray) -> U64:
-    """64-bit FNV-1a of every string of an Arrow string array (no nulls), as `fnv1a` of
-    its UTF-8 bytes: rows sorted by length, one vectorised step per byte position."""
-    n = len(strings)
-    offsets = np.frombuffer(strings.buffers()[1], np.int32)[strings.offset : strings.offset + n + 1]
-    data = np.frombuffer(strings.buffers()[2] or b"", np.uint8)
-    lengths = np.diff(offsets.astype(np.int64))
-    order = np.argsort(-lengths, kind="stable")
-    starts = offsets[:-1].astype(np.int64)[order]
-    longest_first = lengths[order]
-    digest = np.full(n, FNV_OFFSET, np.uint64)
-    prime = np.uint64(FNV_PRIME)
-    for j in range(int(longest_first[0]) if n else 0):
-        live = int(np.searchsorted(-longest_first, -j, side="left"))  # rows longer than j
-        part = digest[:live]
-        part ^= data[starts[:live] + j]
-        part *= prime  # wraps modulo 2**64, as the mask does
-    out = np.empty(n, np.uint64)
-    out[order] = digest
+def string_hashes(strings: pa.StringArray) -> U64:
+    """Python's `hash` of every string of an Arrow string array (no nulls), as unsigned
+    64-bit integers: only `HASH_CHUNK` of them are Python strings at any time."""
+    out = np.empty(len(strings), np.uint64)
+    for start in range(0, len(strings), HASH_CHUNK):
+        part = strings.slice(start, HASH_CHUNK).to_pylist()
+        out[start : start + len(part)] = np.fromiter(
+            (HASH(s) & MASK64 for s in part), np.uint64, len(part)
+        )
     return out
