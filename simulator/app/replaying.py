@@ -348,17 +348,17 @@ def resolve_speedup(
 ) -> ReplayRequest:
     """The request with its speedup chosen from a capacity probe of its target, when it
     asks for `auto` and has not been probed yet; else the request as it is. The probe
-    reads only its events (the round's first) and the employees they name; `times` is
-    the schedule's `t_intended` column when the caller has it."""
+    sends events like those the run sends: `probe_rows` of them (its window's, by its
+    max_events), and reads only those and the employees they name; `times` is the
+    schedule's `t_intended` column when the caller has it."""
     auto = request.auto
     if auto is None or auto.record is not None:
         return request
     options = request.options
     if times is None:
         times = intended_times(request.schedule)
-    t_us = (
-        times if request.window is not None else times[: run_window(len(times), options.max_events)]
-    )
+    sent = windowed(request, times)[0].options
+    rows = send_order(times, 1.0, sent.max_events, sent.window)[0]
     spec = ProbeOptions(
         seed=options.seed,
         html_share=options.html_share,
@@ -368,8 +368,8 @@ def resolve_speedup(
         field=auto.field,
     )
     per_step = max(1, spec.max_events // max(1, len(spec.steps)))
-    first = np.argsort(t_us, kind="stable")[:per_step].astype(np.int64)  # what probe() takes
-    probed = load_rows(request.schedule, request.workforce, first, np.zeros_like(first))
+    chosen_rows = probe_rows(rows, per_step)
+    probed = load_rows(request.schedule, request.workforce, chosen_rows, np.zeros_like(chosen_rows))
 
     async def run() -> list[Any]:
         target = make_target(request.target, request.connection)
@@ -378,10 +378,7 @@ def resolve_speedup(
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         steps = runner.run(run())
     capacity = best_rate(steps)
-    windowed_request, window = windowed(request, t_us)
-    if window is not None:  # the pace must fit the window's busiest second, not the round's
-        sent = windowed_request.options
-        t_us = t_us[send_order(t_us, 1.0, sent.max_events, sent.window)[0]]
+    t_us = times[rows]  # the pace must fit the busiest second of what is sent
     chosen = choose_speedup(t_us, capacity, auto.headroom)
     span_s = float(t_us.max() - t_us.min()) / 1e6 if len(t_us) else 0.0
     record = {
@@ -389,6 +386,7 @@ def resolve_speedup(
             {**asdict(step), "rate_per_s": round(step.rate_per_s, 1)} for step in steps
         ],
         "probe_s": round(sum(step.elapsed_s for step in steps), 3),
+        "probe_kinds": kind_counts(probed.events),
         "capacity_per_s": round(capacity, 1),
         "peak_intended_per_s": peak_per_s(t_us),
         "headroom": auto.headroom,
@@ -401,6 +399,21 @@ def resolve_speedup(
     return replace(
         request, options=replace(options, speedup=chosen), auto=replace(auto, record=record)
     )
+
+
+def probe_rows(rows: I64, count: int) -> I64:
+    """`count` of the rows a run sends, evenly spaced through them in send order, so the
+    probe's events are of the kinds the run sends in their shares (a round opens with
+    its broadcast, whose messages carry many recipients each; its replies carry two)."""
+    if len(rows) <= count:
+        return rows
+    return rows[np.linspace(0, len(rows) - 1, count).round().astype(np.int64)]
+
+
+def kind_counts(events: pa.Table) -> dict[str, int]:
+    """How many events of each kind (broadcast, reply, ...) a table holds."""
+    counts = pc.value_counts(events.column("kind").cast(pa.string()))
+    return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
 
 
 def auto_line(record: dict[str, Any]) -> str:

@@ -1,7 +1,9 @@
 """A short closed-loop capacity probe of a target, for `--speedup auto`.
 
-Theory of operation: the probe sends real rendered events from the schedule (its first
-events in intended-time order) through the same `Target`/`Session` seam the replay
+Theory of operation: the probe sends real rendered events from the schedule (those it
+is given, in intended-time order: `simulator.app.replaying` gives rows evenly spaced
+through what the run sends, so that a window of replies is probed with replies and a
+whole round with its broadcast and replies in their shares) through the same `Target`/`Session` seam the replay
 engine uses, in steps of rising concurrency (`STEPS`: 1, 4, 16, 64 sessions). In each
 step every session sends its next event as soon as the last one was answered (closed
 loop, no pacing), for at most `step_s` seconds or until the step's events run out;
@@ -64,8 +66,8 @@ class ProbeOptions:
 async def probe(
     events: pa.Table, workforce: pa.Table, target: Target, options: ProbeOptions
 ) -> list[ProbeStep]:
-    """Probe `target` with the first events of `events` (columns.SCHEDULE); the steps
-    measured. Raises InputError when the target acknowledged none."""
+    """Probe `target` with the first events of `events` (columns.SCHEDULE), in intended
+    time order; the steps measured. Raises InputError when the target acknowledged none."""
     per_step = max(1, options.max_events // max(1, len(options.steps)))
     events = events.sort_by("t_intended").slice(0, per_step)
     steps: list[ProbeStep] = []

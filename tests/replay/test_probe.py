@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
+from simulator.app.replaying import probe_rows
 from simulator.replay.fake import FakeTarget
 from simulator.replay.probe import ProbeOptions, probe, probe_seed
 from simulator.traffic.outcomes import REJECTED, Outcome
@@ -72,3 +74,11 @@ async def test_a_target_that_never_answers_is_given_up_on_in_bounded_time() -> N
         await probe(events, people, silent, opts)
     assert "still waiting" in str(err.value)
     assert silent.sessions_opened == 1  # the ramp ended after the first step
+
+
+def test_the_probe_takes_rows_evenly_through_what_the_run_sends() -> None:
+    # a round opens with its broadcast: the first rows alone would be all broadcast
+    rows = np.arange(100, 1100, dtype=np.int64)
+    got = probe_rows(rows, 5)
+    assert got.tolist() == [100, 350, 600, 849, 1099]
+    assert probe_rows(rows[:3], 5).tolist() == [100, 101, 102]  # fewer than asked: all
