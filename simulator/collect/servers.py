@@ -18,8 +18,11 @@ import asyncio
 import contextlib
 import ipaddress
 import multiprocessing
+import os
 import signal
 import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -392,7 +395,25 @@ def run_blocking(spec: ServerSpec, on_ready: Callable[[Running], None]) -> None:
     asyncio.run(serve(spec, on_ready))
 
 
+PARENT_POLL_S = 1.0  # how often a server child checks that its parent is alive
+
+
+def _drain_when_orphaned() -> None:
+    """SIGTERM this process (the server's drain) once the process that started it is
+    gone, so a parent killed outright leaves no server behind holding its port."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _child(spec: ServerSpec, conn: Any) -> None:
+    _drain_when_orphaned()
+
     def ready(running: Running) -> None:
         conn.send((running.host, running.port))
         conn.close()
