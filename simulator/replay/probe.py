@@ -1,19 +1,19 @@
 """A short closed-loop capacity probe of a target, for `--speedup auto`.
 
-Theory of operation: the probe sends real rendered events from the schedule (those it
-is given, in intended-time order: `simulator.app.replaying` gives rows evenly spaced
+Theory of operation: the probe sends real rendered events from the schedule (those it is
+given, in intended-time order: `simulator.app.replaying` gives rows evenly spaced
 through what the run sends, so that a window of replies is probed with replies and a
-whole round with its broadcast and replies in their shares) through the same `Target`/`Session` seam the replay
-engine uses, in steps of rising concurrency (`STEPS`: 1, 4, 16, 64 sessions). In each
-step every session sends its next event as soon as the last one was answered (closed
-loop, no pacing), for at most `step_s` seconds or until the step's events run out;
-answers still outstanding `STEP_GRACE_S` later are abandoned (their sessions closed);
-acknowledgements per second of each step are recorded, and the capacity is the best
-step's rate (`simulator.traffic.autospeed.best_rate`). Each step sends at most
-`max_events / len(steps)` events, the same first events each time, so a small schedule
-still feeds every step. The whole probe is bounded: `max_events` events in all and
-`len(steps) * (step_s + STEP_GRACE_S)` seconds, and a first step acknowledged for
-nothing ends the ramp at once.
+whole round with its broadcast and replies in their shares) through the same
+`Target`/`Session` seam the replay engine uses, in steps of rising concurrency (`STEPS`:
+1, 4, 16, 64 sessions). In each step every session sends its next event as soon as the
+last one was answered (closed loop, no pacing), for at most `step_s` seconds or until
+the step's events run out; answers still outstanding `STEP_GRACE_S` later are abandoned
+(their sessions closed); acknowledgements per second of each step are recorded, and the
+capacity is the best step's rate (`simulator.traffic.autospeed.best_rate`). Each step
+sends at most `max_events / len(steps)` events, the same first events each time, so a
+small schedule still feeds every step. The whole probe is bounded: `max_events` events
+in all and `len(steps) * (step_s + STEP_GRACE_S)` seconds, and a first step acknowledged
+for nothing ends the ramp at once.
 
 Probe messages must not count as the run's, nor as one another's: step k renders with
 content seed `probe_seed(seed) + k`, so its Message-IDs (`<event.seed@...>`) and
