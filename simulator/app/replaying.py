@@ -76,7 +76,7 @@ from simulator.schedule.window import resolve as resolve_window
 from simulator.tables import manifest_path
 from simulator.traffic.autospeed import AUTO_HEADROOM, best_rate, choose_speedup, peak_per_s
 from simulator.traffic.pacer import intended_offsets_us, run_window, send_order
-from simulator.traffic.record import SUMMARY_FILE, Recorder, read_results, write_run
+from simulator.traffic.record import SUMMARY_FILE, Recorder, read_results, value_counts, write_run
 from simulator.validation import InputError
 
 I64 = npt.NDArray[np.int64]
@@ -386,7 +386,7 @@ def resolve_speedup(
             {**asdict(step), "rate_per_s": round(step.rate_per_s, 1)} for step in steps
         ],
         "probe_s": round(sum(step.elapsed_s for step in steps), 3),
-        "probe_kinds": kind_counts(probed.events),
+        "probe_kinds": value_counts(probed.events.column("kind")),
         "capacity_per_s": round(capacity, 1),
         "peak_intended_per_s": peak_per_s(t_us),
         "headroom": auto.headroom,
@@ -408,12 +408,6 @@ def probe_rows(rows: I64, count: int) -> I64:
     if len(rows) <= count:
         return rows
     return rows[np.linspace(0, len(rows) - 1, count).round().astype(np.int64)]
-
-
-def kind_counts(events: pa.Table) -> dict[str, int]:
-    """How many events of each kind (broadcast, reply, ...) a table holds."""
-    counts = pc.value_counts(events.column("kind").cast(pa.string()))
-    return {str(c["values"]): int(c["counts"]) for c in counts.to_pylist()}
 
 
 def auto_line(record: dict[str, Any]) -> str:

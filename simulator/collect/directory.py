@@ -11,14 +11,15 @@ A directory read from a workforce file of more than `DICT_UP_TO` people (a synth
 organisation above the federal size) holds no Python string per person: at 10x the
 federal workforce (23M people) the dict's process peaked at 8.8 GB. It keeps the lower-
 cased addresses as one Arrow array, a sorted numpy array of their hashes (Python's own
-`hash`, taken a million addresses at a time) with the row of each, and a department
-code per row. A lookup hashes the address, finds the hash by bisection and compares the
-address's bytes with the row's, so a hash collision never admits a stranger. Python's
-string hash is salted per process, so a pickled directory hashes its addresses again
-where it is unpickled. At 23M people it takes half the dict's memory (4.6 against
-9.0 GB), loads in a third of its time (12 against 38 s), and a lookup of a random known
-address costs 2.6 us against the dict's 1.9; at 0.46M people 1.5 us against 0.7, which
-is why smaller files still get the dict (`benchmarks/bench_directory.py`).
+`hash`, taken a million addresses at a time) with the row of each, and a department code
+per row. A lookup hashes the address, scans the few rows whose hashes share its leading
+bits (a bucket start per prefix) and compares the address's bytes with the row's, so a
+hash collision never admits a stranger. Python's string hash is salted per process, so a
+pickled directory hashes its addresses again where it is unpickled. At 23M people it
+takes half the dict's memory (4.6 against 9.0 GB), loads in a third of its time (12
+against 38 s), and a lookup of a random known address costs 2.6 us against the dict's
+1.9; at 0.46M people 1.5 us against 0.7, which is why smaller files still get the dict
+(`benchmarks/bench_directory.py`).
 """
 
 from __future__ import annotations
@@ -128,20 +129,19 @@ class ColumnDirectory(Directory):
             frozenset() if full is None else frozenset(str(n) for n in pc.unique(full).to_pylist())
         )
         hashes = string_hashes(emails)
-        order = np.argsort(hashes, kind="stable")
-        self._hashes: U64 = hashes[order]
-        self._order = order.astype(np.int64)
+        order = np.argsort(hashes, kind="stable").astype(np.int64)
+        hashes = hashes[order]
         # A bucket per top `bits` of the hash (about one address each): a lookup scans
         # its bucket instead of bisecting 23M hashes. memoryviews index as Python ints,
         # several times faster than numpy scalars.
         n = len(emails)
         bits = max(1, n.bit_length() - 1)
         self._shift = 64 - bits
-        bucket_of = self._hashes >> np.uint64(self._shift)
+        bucket_of = hashes >> np.uint64(self._shift)
         starts = np.searchsorted(bucket_of, np.arange(2**bits + 1, dtype=np.uint64))
         self._start_at = starts.astype(np.int32 if n < 2**31 else np.int64).data
-        self._hash_at = self._hashes.data
-        self._row_at = self._order.data
+        self._hash_at = hashes.data
+        self._row_at = order.data
         self._code_at = np.ascontiguousarray(codes).data
         ends = emails.buffers()[1]
         self._offset_at = np.frombuffer(ends, np.int32)[emails.offset : emails.offset + n + 1].data
