@@ -129,19 +129,20 @@ class ColumnDirectory(Directory):
             frozenset() if full is None else frozenset(str(n) for n in pc.unique(full).to_pylist())
         )
         hashes = string_hashes(emails)
-        order = np.argsort(hashes, kind="stable").astype(np.int64)
-        hashes = hashes[order]
+        order = np.argsort(hashes, kind="stable")
+        self._hashes: U64 = hashes[order]
+        self._order = order.astype(np.int64)
         # A bucket per top `bits` of the hash (about one address each): a lookup scans
         # its bucket instead of bisecting 23M hashes. memoryviews index as Python ints,
         # several times faster than numpy scalars.
         n = len(emails)
         bits = max(1, n.bit_length() - 1)
         self._shift = 64 - bits
-        bucket_of = hashes >> np.uint64(self._shift)
+        bucket_of = self._hashes >> np.uint64(self._shift)
         starts = np.searchsorted(bucket_of, np.arange(2**bits + 1, dtype=np.uint64))
         self._start_at = starts.astype(np.int32 if n < 2**31 else np.int64).data
-        self._hash_at = hashes.data
-        self._row_at = order.data
+        self._hash_at = self._hashes.data
+        self._row_at = self._order.data
         self._code_at = np.ascontiguousarray(codes).data
         ends = emails.buffers()[1]
         self._offset_at = np.frombuffer(ends, np.int32)[emails.offset : emails.offset + n + 1].data
